@@ -1,0 +1,272 @@
+//! AArch64 EL2 implementation of the architecture seam: entry assembly,
+//! vectors, system registers, barriers, cache and TLB maintenance.
+//! All `unsafe` in the hypervisor that touches registers lives here.
+
+mod boot;
+pub mod consts;
+mod vectors;
+
+use core::arch::asm;
+
+/// Reads a system register.
+macro_rules! read_sysreg {
+    ($name:ident) => {{
+        let v: u64;
+        // SAFETY: reading an EL2-accessible system register has no side effects.
+        unsafe { core::arch::asm!(concat!("mrs {}, ", stringify!($name)), out(reg) v, options(nomem, nostack)) };
+        v
+    }};
+}
+
+/// Writes a system register.
+macro_rules! write_sysreg {
+    ($name:ident, $val:expr) => {{
+        let v: u64 = $val;
+        // SAFETY: callers of this macro are the register-programming functions
+        // of this module, each writing a value valid for the current state.
+        unsafe { core::arch::asm!(concat!("msr ", stringify!($name), ", {}"), in(reg) v, options(nostack)) };
+    }};
+}
+
+/// Spin-wait hint that lets QEMU's icount scheduler run other vCPUs.
+#[inline(always)]
+pub fn cpu_relax() {
+    // SAFETY: `yield` is a hint with no architectural side effects.
+    unsafe { asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Waits for an event (SEV) or interrupt.
+#[inline(always)]
+pub fn wait_for_event() {
+    // SAFETY: `wfe` only suspends execution until an event.
+    unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Signals an event to all CPUs after making prior stores visible.
+#[inline(always)]
+pub fn send_event() {
+    // SAFETY: barrier and event hint, no memory effects beyond ordering.
+    unsafe { asm!("dsb ish", "sev", options(nostack, preserves_flags)) };
+}
+
+/// This CPU's MPIDR_EL1.
+pub fn mpidr() -> u64 {
+    read_sysreg!(mpidr_el1)
+}
+
+/// Calls the firmware (PSCI) with SMC: returns x0.
+pub fn smc_call(fid: u64, a1: u64, a2: u64, a3: u64) -> u64 {
+    let mut x0 = fid;
+    // SAFETY: an SMCCC call to firmware; it clobbers x0-x17 per SMCCC 1.0+
+    // (we declare them) and does not touch our memory.
+    unsafe {
+        asm!("smc #0",
+            inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
+            out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
+            out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+            out("x15") _, out("x16") _, out("x17") _, options(nostack));
+    }
+    x0
+}
+
+/// Ends the emulated machine through semihosting SYS_EXIT with `status`.
+/// Only meaningful under QEMU with semihosting enabled (boot-first tests).
+pub fn semihosting_exit(status: u32) -> ! {
+    let block: [u64; 2] = [0x20026, u64::from(status)];
+    // SAFETY: SYS_EXIT reads the two-word parameter block and stops QEMU; if
+    // semihosting is off it traps as undefined, which our vectors report.
+    unsafe { asm!("hlt #0xf000", in("w0") 0x18u32, in("x1") block.as_ptr(), options(nostack)) };
+    loop {
+        wait_for_event();
+    }
+}
+
+/// Parks this CPU for good.
+pub fn halt() -> ! {
+    loop {
+        // SAFETY: `wfi` only suspends until an interrupt; EL2 has them masked.
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
+}
+
+extern "C" {
+    fn __vm_return(frame: *mut u8) -> !;
+    fn __switch_el2_table(root: u64);
+    static __el2_vectors: u8;
+}
+
+/// Enters (or returns to) the guest context saved in `frame`, which must be
+/// the frame at the top of this CPU's stack.
+pub fn vm_return(frame: &mut crate::trap::TrapFrame) -> ! {
+    // SAFETY: the frame is the one this CPU's vectors use; restoring it and
+    // erets is exactly what the vector return path does.
+    unsafe { __vm_return(frame as *mut _ as *mut u8) }
+}
+
+/// Switches TTBR0_EL2 to a table that maps everything currently in use.
+pub fn switch_el2_table(root: u64) {
+    // SAFETY: the caller built `root` with the same linear map as the boot
+    // table for all code, data and stacks, so execution continues.
+    unsafe { __switch_el2_table(root) }
+}
+
+/// Installs the runtime vectors and the per-CPU pointer.
+pub fn install_vectors(percpu: u64) {
+    let vbar = core::ptr::addr_of!(__el2_vectors) as u64;
+    write_sysreg!(vbar_el2, vbar);
+    write_sysreg!(tpidr_el2, percpu);
+    isb();
+}
+
+/// This CPU's per-CPU pointer (TPIDR_EL2).
+pub fn percpu_ptr() -> u64 {
+    read_sysreg!(tpidr_el2)
+}
+
+/// Instruction synchronisation barrier.
+#[inline(always)]
+pub fn isb() {
+    // SAFETY: barrier only.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
+}
+
+/// Full-system data synchronisation barrier.
+#[inline(always)]
+pub fn dsb_ish() {
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+}
+
+/// HCR_EL2 for a CPU running a cell: stage 2 on, EL1 is AArch64, SMC trapped,
+/// physical IRQ/FIQ routed to EL2 when `irqs` is set.
+pub fn hcr_guest(irqs: bool) -> u64 {
+    const VM: u64 = 1 << 0;
+    const SWIO: u64 = 1 << 1;
+    const FMO: u64 = 1 << 3;
+    const IMO: u64 = 1 << 4;
+    const FB: u64 = 1 << 9;
+    const BSU_IS: u64 = 1 << 10;
+    const TSC: u64 = 1 << 19;
+    const RW: u64 = 1 << 31;
+    let mut v = VM | SWIO | FB | BSU_IS | TSC | RW;
+    if irqs {
+        v |= IMO | FMO;
+    }
+    v
+}
+
+/// VTCR_EL2: 39-bit IPA, start at level 1, 4 KiB, WB WA inner shareable.
+pub fn vtcr() -> u64 {
+    let pa_range = read_sysreg!(id_aa64mmfr0_el1) & 7;
+    25 | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (pa_range.min(5) << 16) | (1 << 31)
+}
+
+/// Programs the per-CPU EL2 control registers for running a guest.
+pub fn setup_cpu_for_guests() {
+    write_sysreg!(vtcr_el2, vtcr());
+    write_sysreg!(cptr_el2, 0x33ff); // no FP/SIMD traps
+    write_sysreg!(hstr_el2, 0);
+    write_sysreg!(cnthctl_el2, 0b11); // EL1 physical timer and counter
+    write_sysreg!(cntvoff_el2, 0);
+    write_sysreg!(vpidr_el2, read_sysreg!(midr_el1));
+    write_sysreg!(vmpidr_el2, read_sysreg!(mpidr_el1));
+    write_sysreg!(mdcr_el2, 0);
+    isb();
+}
+
+/// Makes `root` (with `vmid`) the current stage-2 table and sets HCR_EL2.
+pub fn activate_stage2(root: u64, vmid: u16, irqs: bool) {
+    write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
+    write_sysreg!(hcr_el2, hcr_guest(irqs));
+    isb();
+    // SAFETY: TLB invalidation of this VMID's stage 1+2 entries on this CPU.
+    unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// Invalidates all TLB entries of `vmid` in the inner-shareable domain,
+/// then restores the current VTTBR.
+pub fn flush_vmid(root: u64, vmid: u16) {
+    let saved = read_sysreg!(vttbr_el2);
+    dsb_ish();
+    write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
+    isb();
+    // SAFETY: TLB maintenance only.
+    unsafe { asm!("tlbi vmalls12e1is", "dsb ish", options(nostack)) };
+    write_sysreg!(vttbr_el2, saved);
+    isb();
+}
+
+/// Invalidates the EL2 TLB entries of all CPUs.
+pub fn flush_el2_tlb() {
+    // SAFETY: TLB maintenance only.
+    unsafe { asm!("dsb ish", "tlbi alle2is", "dsb ish", "isb", options(nostack)) };
+}
+
+/// Cleans and invalidates `[va, va + len)` to the point of coherency.
+pub fn dcache_clean_inval(va: u64, len: u64) {
+    let line = 4u64 << ((read_sysreg!(ctr_el0) >> 16) & 0xf);
+    let mut p = va & !(line - 1);
+    while p < va + len {
+        // SAFETY: cache maintenance by VA on memory mapped at EL2.
+        unsafe { asm!("dc civac, {}", in(reg) p, options(nostack)) };
+        p += line;
+    }
+    dsb_ish();
+}
+
+/// Fault registers of the current trap: (ESR, FAR, HPFAR).
+pub fn fault_regs() -> (u64, u64, u64) {
+    (read_sysreg!(esr_el2), read_sysreg!(far_el2), read_sysreg!(hpfar_el2))
+}
+
+/// Resets the EL1 system state a CPU starts a cell with (MMU and caches
+/// off, timers off, translation registers cleared).
+pub fn reset_el1() {
+    write_sysreg!(sctlr_el1, 0x30d0_0800);
+    write_sysreg!(tcr_el1, 0);
+    write_sysreg!(ttbr0_el1, 0);
+    write_sysreg!(ttbr1_el1, 0);
+    write_sysreg!(mair_el1, 0);
+    write_sysreg!(vbar_el1, 0);
+    write_sysreg!(cpacr_el1, 0);
+    write_sysreg!(contextidr_el1, 0);
+    write_sysreg!(tpidr_el1, 0);
+    write_sysreg!(tpidr_el0, 0);
+    write_sysreg!(tpidrro_el0, 0);
+    write_sysreg!(sp_el0, 0);
+    write_sysreg!(sp_el1, 0);
+    write_sysreg!(esr_el1, 0);
+    write_sysreg!(far_el1, 0);
+    write_sysreg!(par_el1, 0);
+    write_sysreg!(amair_el1, 0);
+    write_sysreg!(afsr0_el1, 0);
+    write_sysreg!(afsr1_el1, 0);
+    write_sysreg!(cntv_ctl_el0, 0);
+    write_sysreg!(cntp_ctl_el0, 0);
+    write_sysreg!(cntkctl_el1, 0);
+    isb();
+}
+
+/// SPSR for entering EL1h with DAIF masked.
+pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
+
+extern "C" {
+    fn __el2_shutdown_phys(frame_phys: u64, stub_vectors: u64) -> !;
+}
+
+/// Leaves EL2 for good on this CPU: MMU and stage 2 off, VBAR_EL2 back to
+/// Linux's hyp stub, and return to EL1 with the registers in `frame`.
+/// `phys_virt_offset` converts the frame and trampoline addresses.
+pub fn leave_to_stub(frame: &mut crate::trap::TrapFrame, stub_vectors: u64, phys_virt_offset: u64) -> ! {
+    let frame_va = frame as *mut _ as u64;
+    let func = __el2_shutdown_phys as *const () as u64;
+    dcache_clean_inval(frame_va, consts::FRAME_SIZE as u64);
+    let func_phys = func.wrapping_sub(phys_virt_offset);
+    let frame_phys = frame_va.wrapping_sub(phys_virt_offset);
+    // SAFETY: the trampoline page holding `__el2_shutdown_phys` is identity
+    // mapped, so execution continues when the MMU goes off; the frame was
+    // cleaned to PoC so the MMU-off loads see it.
+    unsafe {
+        asm!("br {f}", f = in(reg) func_phys, in("x0") frame_phys, in("x1") stub_vectors, options(noreturn));
+    }
+}

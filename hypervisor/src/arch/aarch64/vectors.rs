@@ -1,0 +1,90 @@
+//! EL2 exception vectors: save the interrupted context into the trap frame
+//! at the top of this CPU's stack, call the Rust handler, restore, `eret`.
+//! This is the whole world switch: each physical CPU runs one vCPU, so EL1
+//! system registers stay live and only general registers are saved.
+
+use super::consts::FRAME_SIZE;
+
+core::arch::global_asm!(
+    r#"
+.macro SAVE_FRAME
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    str     x30, [sp, #240]
+    mrs     x9, elr_el2
+    mrs     x10, spsr_el2
+    stp     x9, x10, [sp, #248]
+.endm
+
+.macro VECTOR handler
+    .balign 0x80
+    SAVE_FRAME
+    mov     x0, sp
+    bl      \handler
+    b       __restore_frame
+.endm
+
+.section .text
+.balign 0x800
+.global __el2_vectors
+__el2_vectors:
+    VECTOR  trap_hyp_fault      /* current EL, SP0 */
+    VECTOR  trap_hyp_fault
+    VECTOR  trap_hyp_fault
+    VECTOR  trap_hyp_fault
+    VECTOR  trap_hyp_fault      /* current EL, SPx */
+    VECTOR  trap_hyp_fault
+    VECTOR  trap_hyp_fault
+    VECTOR  trap_hyp_fault
+    VECTOR  trap_lower_sync     /* lower EL, AArch64 */
+    VECTOR  trap_lower_irq
+    VECTOR  trap_lower_irq
+    VECTOR  trap_lower_serror
+    VECTOR  trap_lower_aarch32  /* lower EL, AArch32 */
+    VECTOR  trap_lower_aarch32
+    VECTOR  trap_lower_aarch32
+    VECTOR  trap_lower_aarch32
+
+/* x0 = trap frame: make it the current stack and return to the guest. */
+.global __vm_return
+__vm_return:
+    mov     sp, x0
+__restore_frame:
+    ldp     x9, x10, [sp, #248]
+    msr     elr_el2, x9
+    msr     spsr_el2, x10
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    ldr     x30, [sp, #240]
+    add     sp, sp, #{frame}
+    eret
+"#,
+    frame = const FRAME_SIZE,
+);

@@ -1,0 +1,13 @@
+//! The architecture seam. Generic code calls these functions; on the
+//! bare-metal target they touch EL2 state, on the host (unit tests) a fake
+//! stands in.
+
+#[cfg(target_os = "none")]
+mod aarch64;
+#[cfg(target_os = "none")]
+pub use aarch64::*;
+
+#[cfg(not(target_os = "none"))]
+mod fake;
+#[cfg(not(target_os = "none"))]
+pub use fake::*;

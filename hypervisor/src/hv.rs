@@ -1,0 +1,55 @@
+//! Global hypervisor state set up once by the first CPU: where hypervisor
+//! memory is, the header layout, the system configuration, the page pool.
+
+use crate::layout::Layout;
+use crate::mm::frame::FramePool;
+use crate::sync::{Mutex, Once};
+
+/// EL2 virtual address of the image start (linear map of hypervisor memory).
+pub const VIRT_BASE: u64 = 0x0000_ffff_c000_0000;
+/// EL2 virtual addresses for device mappings (UART, GIC).
+pub const IO_BASE: u64 = 0x0000_ffff_e000_0000;
+
+/// Facts fixed at enable time.
+#[derive(Debug)]
+pub struct Hv {
+    pub layout: Layout,
+    pub phys_base: u64,
+    pub hv_size: u64,
+    pub online_cpus: u32,
+    pub boot_first: bool,
+    /// The system configuration, as placed in hypervisor memory.
+    pub config: &'static [u8],
+}
+
+static HV: Once<Hv> = Once::new();
+
+/// Publishes the global state (first CPU, once).
+pub fn set(hv: Hv) -> &'static Hv {
+    HV.call_once(|| hv)
+}
+
+/// The global state, once set.
+pub fn get() -> Option<&'static Hv> {
+    HV.get()
+}
+
+/// The page pool.
+pub static POOL: Mutex<Option<FramePool>> = Mutex::new(None);
+
+impl Hv {
+    /// EL2 virtual address of a physical address inside hypervisor memory.
+    pub fn phys_to_virt(&self, pa: u64) -> u64 {
+        pa - self.phys_base + VIRT_BASE
+    }
+
+    /// PHYS_VIRT_OFFSET: virtual minus physical.
+    pub fn phys_virt_offset(&self) -> u64 {
+        VIRT_BASE.wrapping_sub(self.phys_base)
+    }
+}
+
+/// (pool pages, used pages).
+pub fn pool_usage() -> (usize, usize) {
+    POOL.lock().as_ref().map_or((0, 0), |p| (p.total(), p.used()))
+}

@@ -1,0 +1,84 @@
+//! Jailhouse hypercalls (`hvc #0x4a48`: code in x0, arguments in x1, x2).
+
+use crate::cell::CELLS;
+use crate::errno::*;
+use crate::percpu::{percpu, this_cpu, CpuState, NUM_STATS};
+use crate::sysconfig::cell_flags;
+use crate::trap::TrapFrame;
+use core::sync::atomic::Ordering;
+
+/// Hypercall codes.
+pub mod code {
+    pub const DISABLE: u64 = 0;
+    pub const CELL_CREATE: u64 = 1;
+    pub const CELL_START: u64 = 2;
+    pub const CELL_SET_LOADABLE: u64 = 3;
+    pub const CELL_DESTROY: u64 = 4;
+    pub const HYPERVISOR_GET_INFO: u64 = 5;
+    pub const CELL_GET_STATE: u64 = 6;
+    pub const CPU_GET_INFO: u64 = 7;
+    pub const DEBUG_CONSOLE_PUTC: u64 = 8;
+}
+
+/// Dispatches one hypercall; returns the value for x0.
+pub fn handle(frame: &mut TrapFrame) -> i64 {
+    let (c, a1, a2) = (frame.x[0], frame.x[1], frame.x[2]);
+    match c {
+        code::HYPERVISOR_GET_INFO => get_info(a1),
+        code::CPU_GET_INFO => cpu_get_info(a1, a2),
+        code::DEBUG_CONSOLE_PUTC => putc(a1),
+        _ => -ENOSYS,
+    }
+}
+
+fn this_cell_id() -> u32 {
+    this_cpu().cell.load(Ordering::Relaxed)
+}
+
+fn get_info(kind: u64) -> i64 {
+    let (total, used) = crate::hv::pool_usage();
+    match kind {
+        0 => total as i64,
+        1 => used as i64,
+        2 | 3 => 0,
+        4 => CELLS.lock().len() as i64,
+        _ => -EINVAL,
+    }
+}
+
+fn cpu_get_info(cpu: u64, kind: u64) -> i64 {
+    let Some(pc) = usize::try_from(cpu).ok().and_then(percpu) else {
+        return -EINVAL;
+    };
+    if !pc.present.load(Ordering::Acquire) {
+        return -EINVAL;
+    }
+    let caller = this_cell_id();
+    if caller != 0 && pc.cell.load(Ordering::Relaxed) != caller {
+        return -EPERM;
+    }
+    match kind {
+        0 => match pc.state() {
+            CpuState::Failed => 2,
+            _ => 0,
+        },
+        k if (1000..1000 + NUM_STATS as u64).contains(&k) => {
+            pc.stat((k - 1000) as usize).map_or(-EINVAL, |v| (v & i64::MAX as u64) as i64)
+        }
+        _ => -EINVAL,
+    }
+}
+
+fn putc(c: u64) -> i64 {
+    let id = this_cell_id();
+    let permitted = CELLS
+        .lock()
+        .iter()
+        .find(|cell| cell.id == id)
+        .is_some_and(|cell| cell.flags & cell_flags::VCONSOLE_PERMITTED != 0);
+    if !permitted {
+        return -EPERM;
+    }
+    crate::console::putc(c as u8);
+    0
+}

@@ -1,0 +1,252 @@
+//! Bring-up after the switch to virtual addresses: global init on the first
+//! CPU, per-CPU init on all, the rendezvous, and the first entry into the
+//! root cell (boot-first) or the return to Linux (late launch).
+
+use crate::arch::{self, consts::FRAME_SIZE};
+use crate::cell::{self, Cell, CellState, CELLS};
+use crate::errno::*;
+use crate::hv::{self, Hv, POOL, VIRT_BASE};
+use crate::layout::*;
+use crate::memmap::{self, OwnedTable};
+use crate::mm::frame::FramePool;
+use crate::mm::page_align_up;
+use crate::mm::paging::Attrs;
+use crate::percpu::{percpu, this_cpu, CpuState};
+use crate::sync::Once;
+use crate::sysconfig::SystemView;
+use crate::trap::{self, TrapFrame};
+use crate::{mm, println};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+
+extern crate alloc;
+
+// Early synchronisation lives in .data: .bss is zeroed by the first CPU
+// while the others already wait here.
+#[link_section = ".data.early"]
+static ENTERED: AtomicU32 = AtomicU32::new(0);
+#[link_section = ".data.early"]
+static INIT_STATE: AtomicU32 = AtomicU32::new(0);
+#[link_section = ".data.early"]
+static ERROR: AtomicI64 = AtomicI64::new(0);
+#[link_section = ".data.early"]
+static ARRIVED: AtomicU32 = AtomicU32::new(0);
+
+const INIT_PENDING: u32 = 0;
+const INIT_DONE: u32 = 1;
+
+static EL2_TABLE: Once<OwnedTable> = Once::new();
+
+fn header() -> &'static HvHeader {
+    extern "C" {
+        static __image_start: HvHeader;
+    }
+    // SAFETY: the linker places the header at __image_start; the image is
+    // mapped for the hypervisor's lifetime and the fields read here are
+    // written only before enable (driver or xtask).
+    unsafe { &*core::ptr::addr_of!(__image_start) }
+}
+
+/// Zeroes .bss; only the first CPU, before anything uses .bss.
+fn zero_bss() {
+    extern "C" {
+        static mut __bss_start: u8;
+        static mut __bss_end: u8;
+    }
+    // SAFETY: nothing has used .bss yet (the other CPUs wait on .data
+    // atomics); the range is the linker's .bss, mapped read-write.
+    unsafe {
+        let start = core::ptr::addr_of_mut!(__bss_start);
+        let end = core::ptr::addr_of_mut!(__bss_end);
+        core::ptr::write_bytes(start, 0, end as usize - start as usize);
+    }
+}
+
+/// Frame at the top of this CPU's stack.
+fn my_frame(cpu: u64) -> &'static mut TrapFrame {
+    let h = hv::get().map(|h| h.layout).unwrap_or(Layout::from_header(header()));
+    let va = VIRT_BASE + h.percpu_offset(cpu) + h.percpu_size - FRAME_SIZE as u64;
+    // SAFETY: the trap frame slot sits above everything this CPU's stack
+    // holds (the entry code set sp just below it), belongs to this CPU
+    // only, and is never referenced elsewhere while Rust code runs here.
+    unsafe { &mut *(va as *mut TrapFrame) }
+}
+
+#[no_mangle]
+extern "C" fn rust_entry(cpu: u64, mode: u64, phys_base: u64) -> ! {
+    let mode = mode as usize;
+    if ENTERED.fetch_add(1, Ordering::AcqRel) == 0 {
+        match global_init(phys_base, mode) {
+            Ok(()) => INIT_STATE.store(INIT_DONE, Ordering::Release),
+            Err(e) => fail_init(e),
+        }
+    }
+    while INIT_STATE.load(Ordering::Acquire) == INIT_PENDING && ERROR.load(Ordering::Acquire) == 0 {
+        arch::cpu_relax();
+    }
+    if ERROR.load(Ordering::Acquire) == 0 {
+        if let Err(e) = cpu_init(cpu) {
+            fail_init(e);
+        }
+    }
+    match mode {
+        MODE_LATE => late_launch_finish(cpu),
+        MODE_BOOT_PRIMARY => boot_primary_finish(cpu),
+        _ => boot_secondary_finish(cpu),
+    }
+}
+
+fn fail_init(err: i64) {
+    let _ = ERROR.compare_exchange(0, err, Ordering::AcqRel, Ordering::Acquire);
+}
+
+fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
+    zero_bss();
+    mm::heap::init();
+    let h = header();
+    let layout = Layout::from_header(h);
+    let cfg_va = VIRT_BASE + layout.config_offset();
+    let boot_map_end = VIRT_BASE + (arch::consts::BOOT_PT_BLOCKS as u64) * 0x20_0000;
+    let avail = boot_map_end.checked_sub(cfg_va).ok_or(-EINVAL)?;
+    // SAFETY: [cfg_va, boot_map_end) is inside the boot map (checked above)
+    // and is hypervisor memory the driver filled; nothing writes it now.
+    let raw = unsafe { core::slice::from_raw_parts(cfg_va as *const u8, avail as usize) };
+    let sys = SystemView::parse(raw).map_err(|_| -EINVAL)?;
+    let cfg_len = sys.total_size();
+    let (hv_phys, hv_size) = sys.hypervisor_memory();
+    if hv_phys != phys_base || layout.config_offset() + cfg_len as u64 > hv_size {
+        return Err(-EINVAL);
+    }
+    // SAFETY: same memory as above, now bounded by the config's own size.
+    let config: &'static [u8] = unsafe { core::slice::from_raw_parts(cfg_va as *const u8, cfg_len) };
+    let hv = hv::set(Hv {
+        layout,
+        phys_base,
+        hv_size,
+        online_cpus: h.online_cpus,
+        boot_first: mode != MODE_LATE,
+        config,
+    });
+    let pool_start = phys_base + page_align_up(layout.config_offset() + cfg_len as u64);
+    *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));
+
+    let (uart_phys, _) = sys.debug_console();
+    let (table, io) = memmap::build_el2_map(hv, uart_phys).map_err(|_| -ENOMEM)?;
+    arch::switch_el2_table(table.root());
+    EL2_TABLE.call_once(|| table);
+    crate::console::init_uart(io.uart);
+    crate::console::init_log(log::LevelFilter::Info);
+    println!();
+    println!("sysHyper {} — static partitioning hypervisor (EL2, {})", env!("CARGO_PKG_VERSION"),
+        if hv.boot_first { "boot-first" } else { "late launch" });
+    println!("hypervisor memory {:#x}+{:#x}, {} CPUs max, page pool {} pages",
+        phys_base, hv_size, layout.max_cpus, crate::hv::pool_usage().0);
+
+    let root = create_root_cell(&sys, hv)?;
+    println!("root cell \"{}\": CPUs {:#x}, stage-2 root {:#x}",
+        sys.root().name(), root.cpus, root.stage2.root());
+    CELLS.lock().push(root);
+    Ok(())
+}
+
+fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
+    let view = sys.root();
+    let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
+    cell::map_regions(&mut stage2, &view).map_err(|_| -EINVAL)?;
+    // The root may read (never write) hypervisor memory: the driver reads
+    // the console page and touches every page on disable.
+    stage2.map(hv.phys_base, hv.phys_base, hv.hv_size, Attrs::RO).map_err(|_| -EINVAL)?;
+    let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
+    let config = view_bytes(sys);
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), config, stage2 })
+}
+
+fn view_bytes(sys: &SystemView<'_>) -> Vec<u8> {
+    hv::get().map_or(Vec::new(), |h| h.config.get(356..sys.total_size()).unwrap_or(&[]).to_vec())
+}
+
+fn cpu_init(cpu: u64) -> Result<(), i64> {
+    let hv = hv::get().ok_or(-EINVAL)?;
+    if let Some(t) = EL2_TABLE.get() {
+        arch::switch_el2_table(t.root());
+    }
+    let pc = percpu(cpu as usize).ok_or(-EINVAL)?;
+    arch::install_vectors(pc as *const _ as u64);
+    let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);
+    if cpu >= 64 || root_cpus & (1 << cpu) == 0 {
+        return Err(-EINVAL);
+    }
+    pc.init(cpu as u32, arch::mpidr(), 0);
+    arch::setup_cpu_for_guests();
+    cell::activate_for_this_cpu();
+    let _ = hv;
+    Ok(())
+}
+
+fn late_launch_finish(cpu: u64) -> ! {
+    let hv = hv::get();
+    let online = hv.map_or(u32::MAX, |h| h.online_cpus);
+    ARRIVED.fetch_add(1, Ordering::AcqRel);
+    while ARRIVED.load(Ordering::Acquire) < online && ERROR.load(Ordering::Acquire) == 0 {
+        arch::cpu_relax();
+    }
+    let frame = my_frame(cpu);
+    let err = ERROR.load(Ordering::Acquire);
+    if err != 0 || hv.is_none() {
+        frame.x[0] = (if err != 0 { err } else { -EINVAL }) as u64;
+        let h = header();
+        let off = VIRT_BASE.wrapping_sub(hv.map_or(0, |h| h.phys_base));
+        arch::leave_to_stub(frame, h.arm_linux_hyp_vectors, off);
+    }
+    this_cpu().set_state(CpuState::Running);
+    if cpu == 0 {
+        log::info!("late launch done: Linux continues as the root cell");
+    }
+    frame.x[0] = 0;
+    arch::vm_return(frame)
+}
+
+fn boot_primary_finish(cpu: u64) -> ! {
+    if ERROR.load(Ordering::Acquire) != 0 {
+        panic!("boot-first init failed: error {}", ERROR.load(Ordering::Acquire));
+    }
+    let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);
+    let entry_phys = {
+        extern "C" {
+            static __entry: u8;
+        }
+        let va = core::ptr::addr_of!(__entry) as u64;
+        va.wrapping_sub(hv::get().map_or(0, |h| h.phys_virt_offset()))
+    };
+    let mut expected = 1;
+    for c in (0..64u64).filter(|c| *c != cpu && root_cpus & (1 << c) != 0) {
+        let mpidr = ((c / 16) << 8) | (c % 16);
+        let r = arch::smc_call(0xc400_0003, mpidr, entry_phys, BOOT_SECONDARY_MAGIC) as i64;
+        if r == 0 {
+            expected += 1;
+        } else {
+            log::warn!("CPU {c} did not start (PSCI {r}): not present on this machine?");
+        }
+    }
+    ARRIVED.fetch_add(1, Ordering::AcqRel);
+    while ARRIVED.load(Ordering::Acquire) < expected {
+        arch::cpu_relax();
+    }
+    let entry = CELLS.lock().first().and_then(|c| c.view().map(|v| v.cpu_reset_address())).unwrap_or(0);
+    log::info!("{} CPUs up; starting the root cell at {:#x}", expected, entry);
+    let frame = my_frame(cpu);
+    trap::reset_frame(frame, entry, 0);
+    this_cpu().set_state(CpuState::Running);
+    arch::vm_return(frame)
+}
+
+fn boot_secondary_finish(cpu: u64) -> ! {
+    if ERROR.load(Ordering::Acquire) != 0 {
+        arch::halt();
+    }
+    ARRIVED.fetch_add(1, Ordering::AcqRel);
+    let frame = my_frame(cpu);
+    this_cpu().set_state(CpuState::Off);
+    trap::park(frame);
+    arch::vm_return(frame)
+}

@@ -1,0 +1,37 @@
+//! sysHyper: a static-partitioning hypervisor for AArch64 (EL2), a drop-in
+//! replacement for the Jailhouse hypervisor core.
+//!
+//! Generic logic (page tables, page pool, syndrome decoding, PSCI decoding,
+//! layouts) builds for the host as well and is unit-tested there; the
+//! modules that need EL2 exist only for `target_os = "none"`.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod errno;
+pub mod layout;
+pub mod mm;
+pub mod percpu;
+pub mod sync;
+pub mod sysconfig;
+pub mod trap;
+
+#[cfg(target_os = "none")]
+pub mod cell;
+#[cfg(target_os = "none")]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod hv;
+#[cfg(target_os = "none")]
+pub mod hypercall;
+#[cfg(target_os = "none")]
+mod init;
+#[cfg(target_os = "none")]
+pub mod memmap;
+#[cfg(target_os = "none")]
+mod mmio;
+#[cfg(target_os = "none")]
+mod panic;
+#[cfg(target_os = "none")]
+mod psci;

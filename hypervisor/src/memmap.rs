@@ -1,0 +1,117 @@
+//! Translation tables backed by the page pool, and the EL2 address space.
+
+use crate::hv::{self, IO_BASE, POOL, VIRT_BASE};
+use crate::mm::paging::{Attrs, MapError, PageTable, Regime, TableMemory};
+use crate::mm::{PhysAddr, PAGE_SIZE};
+
+/// Table pages from the global pool, accessed through the linear map.
+#[derive(Debug)]
+pub struct PoolMem;
+
+fn table_va(pa: PhysAddr) -> *mut u64 {
+    hv::get().map_or(0, |h| h.phys_to_virt(pa)) as *mut u64
+}
+
+impl TableMemory for PoolMem {
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        let pa = POOL.lock().as_mut()?.alloc(1)?;
+        // SAFETY: a fresh pool page, inside hypervisor memory which the EL2
+        // table maps read-write; nobody else holds it.
+        unsafe { core::ptr::write_bytes(table_va(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+        Some(pa)
+    }
+
+    fn free_table(&mut self, table: PhysAddr) {
+        if let Some(pool) = POOL.lock().as_mut() {
+            pool.free(table, 1);
+        }
+    }
+
+    fn read(&self, table: PhysAddr, idx: usize) -> u64 {
+        // SAFETY: `table` is a table page from the pool (mapped), idx < 512.
+        unsafe { table_va(table).add(idx % 512).read_volatile() }
+    }
+
+    fn write(&mut self, table: PhysAddr, idx: usize, value: u64) {
+        // SAFETY: as in `read`; the table walker may see the entry at any
+        // time, and a single aligned 64-bit store is atomic for it.
+        unsafe { table_va(table).add(idx % 512).write_volatile(value) }
+    }
+}
+
+/// A table owned by someone; its pages return to the pool on drop.
+#[derive(Debug)]
+pub struct OwnedTable(Option<PageTable>);
+
+impl OwnedTable {
+    /// An empty stage-2 table (39-bit IPA, start level 1).
+    pub fn stage2() -> Result<Self, MapError> {
+        Ok(Self(Some(PageTable::new(&mut PoolMem, Regime::Stage2, 39, 1)?)))
+    }
+
+    /// An empty EL2 stage-1 table.
+    pub fn el2() -> Result<Self, MapError> {
+        Ok(Self(Some(PageTable::new(&mut PoolMem, Regime::El2, 48, 0)?)))
+    }
+
+    fn pt(&mut self) -> &mut PageTable {
+        self.0.as_mut().expect("table present until drop")
+    }
+
+    /// Root table address.
+    pub fn root(&self) -> PhysAddr {
+        self.0.as_ref().map_or(0, |p| p.root())
+    }
+
+    /// Maps a range.
+    pub fn map(&mut self, va: u64, pa: u64, size: u64, attrs: Attrs) -> Result<(), MapError> {
+        self.pt().map(&mut PoolMem, va, pa, size, attrs)
+    }
+
+    /// Unmaps a range.
+    pub fn unmap(&mut self, va: u64, size: u64) -> Result<(), MapError> {
+        self.pt().unmap(&mut PoolMem, va, size)
+    }
+
+    /// Translates an address.
+    pub fn translate(&self, va: u64) -> Option<(u64, u64)> {
+        self.0.as_ref()?.translate(&PoolMem, va)
+    }
+}
+
+impl Drop for OwnedTable {
+    fn drop(&mut self) {
+        if let Some(pt) = self.0.take() {
+            pt.destroy(&mut PoolMem);
+        }
+    }
+}
+
+/// EL2 virtual addresses of the devices the hypervisor maps.
+#[derive(Debug, Clone, Copy)]
+pub struct IoMap {
+    pub uart: u64,
+}
+
+/// Builds the runtime EL2 map: the image (text executable, the rest
+/// read-write), hypervisor memory, the identity-mapped trampoline page and
+/// the debug UART.
+pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64) -> Result<(OwnedTable, IoMap), MapError> {
+    extern "C" {
+        static __trampoline_start: u8;
+        static __rodata_start: u8;
+    }
+    let (tramp, rodata) =
+        (core::ptr::addr_of!(__trampoline_start) as u64, core::ptr::addr_of!(__rodata_start) as u64);
+    let mut t = OwnedTable::el2()?;
+    let text_size = rodata - VIRT_BASE;
+    t.map(VIRT_BASE, hv.phys_base, text_size, Attrs { write: false, exec: true, ..Attrs::RW })?;
+    t.map(rodata, hv.phys_base + text_size, hv.hv_size - text_size, Attrs::RW)?;
+    let tramp_phys = tramp - VIRT_BASE + hv.phys_base;
+    t.map(tramp_phys, tramp_phys, PAGE_SIZE, Attrs { write: false, exec: true, ..Attrs::RW })?;
+    let uart = IO_BASE + (uart_phys & (PAGE_SIZE - 1));
+    if uart_phys != 0 {
+        t.map(IO_BASE, uart_phys & !(PAGE_SIZE - 1), PAGE_SIZE, Attrs::DEVICE)?;
+    }
+    Ok((t, IoMap { uart }))
+}

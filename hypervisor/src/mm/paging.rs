@@ -1,0 +1,281 @@
+//! VMSAv8-64 translation tables (4 KiB granule) for the EL2 stage-1 map and
+//! the per-cell stage-2 maps. Pure logic over a `TableMemory`, so it runs as
+//! a host test with a fake memory; allocation failure is an error, never a
+//! panic. Block mappings are used wherever size and alignment allow.
+//! TLB maintenance is the caller's job (it knows the VMID).
+
+use super::PhysAddr;
+
+/// Entries per table.
+pub const ENTRIES: usize = 512;
+const PAGE_SHIFT: usize = 12;
+const ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
+const DESC_VALID: u64 = 1;
+const DESC_TABLE: u64 = 1 << 1; // table at levels 0..2, page at level 3
+const AF: u64 = 1 << 10;
+const SH_INNER: u64 = 3 << 8;
+const XN: u64 = 1 << 54;
+
+/// Where table pages come from and how they are read and written.
+pub trait TableMemory {
+    /// A zeroed page for a new table, or `None` when the pool is empty.
+    fn alloc_table(&mut self) -> Option<PhysAddr>;
+    /// Gives a table page back.
+    fn free_table(&mut self, table: PhysAddr);
+    /// Reads entry `idx` of the table at `table`.
+    fn read(&self, table: PhysAddr, idx: usize) -> u64;
+    /// Writes entry `idx` of the table at `table`.
+    fn write(&mut self, table: PhysAddr, idx: usize, value: u64);
+}
+
+/// Which translation regime the descriptors are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regime {
+    /// EL2 stage 1 (MAIR index 0 normal, 2 device nGnRE).
+    El2,
+    /// Stage 2 of a cell (VTCR_EL2-controlled).
+    Stage2,
+}
+
+/// Memory type of a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemType {
+    /// Normal memory, write-back cacheable, inner shareable.
+    Normal,
+    /// Device-nGnRE.
+    Device,
+}
+
+/// Attributes of a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attrs {
+    /// Readable (stage 2 only: stage 1 EL2 mappings are always readable).
+    pub read: bool,
+    /// Writable.
+    pub write: bool,
+    /// Executable.
+    pub exec: bool,
+    /// Memory type.
+    pub mem: MemType,
+}
+
+impl Attrs {
+    /// Read-write normal memory, not executable.
+    pub const RW: Attrs = Attrs { read: true, write: true, exec: false, mem: MemType::Normal };
+    /// Read-write-execute normal memory.
+    pub const RWX: Attrs = Attrs { read: true, write: true, exec: true, mem: MemType::Normal };
+    /// Read-only normal memory.
+    pub const RO: Attrs = Attrs { read: true, write: false, exec: false, mem: MemType::Normal };
+    /// Read-write device memory.
+    pub const DEVICE: Attrs = Attrs { read: true, write: true, exec: false, mem: MemType::Device };
+
+    fn leaf_bits(self, regime: Regime) -> u64 {
+        let mut bits = DESC_VALID | AF;
+        if self.mem == MemType::Normal {
+            bits |= SH_INNER;
+        }
+        if !self.exec {
+            bits |= XN;
+        }
+        match regime {
+            Regime::El2 => {
+                bits |= 1 << 6; // AP[1] is RES1 in the EL2 regime
+                if !self.write {
+                    bits |= 1 << 7;
+                }
+                if self.mem == MemType::Device {
+                    bits |= 2 << 2;
+                }
+            }
+            Regime::Stage2 => {
+                bits |= match self.mem {
+                    MemType::Normal => 0xf << 2,
+                    MemType::Device => 0x1 << 2,
+                };
+                if self.read {
+                    bits |= 1 << 6;
+                }
+                if self.write {
+                    bits |= 1 << 7;
+                }
+            }
+        }
+        bits
+    }
+}
+
+/// Why a map or unmap failed. The table stays consistent either way: what
+/// was done before the failure remains mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The page pool is empty.
+    NoMemory,
+    /// Address, size or alignment is not usable.
+    BadRange,
+}
+
+/// A translation table tree.
+#[derive(Debug)]
+pub struct PageTable {
+    root: PhysAddr,
+    start_level: usize,
+    va_bits: usize,
+    regime: Regime,
+}
+
+fn level_shift(level: usize) -> usize {
+    PAGE_SHIFT + 9 * (3 - level)
+}
+
+impl PageTable {
+    /// Allocates an empty table. `va_bits` and `start_level` must agree
+    /// (48/0 for EL2, 39/1 for stage 2).
+    pub fn new(mem: &mut impl TableMemory, regime: Regime, va_bits: usize, start_level: usize) -> Result<Self, MapError> {
+        let root = mem.alloc_table().ok_or(MapError::NoMemory)?;
+        Ok(Self { root, start_level, va_bits, regime })
+    }
+
+    /// Physical address of the root table (for TTBR0_EL2 / VTTBR_EL2).
+    pub fn root(&self) -> PhysAddr {
+        self.root
+    }
+
+    fn check(&self, va: u64, pa: u64, size: u64) -> Result<(), MapError> {
+        let page = (1u64 << PAGE_SHIFT) - 1;
+        let end = va.checked_add(size).ok_or(MapError::BadRange)?;
+        if size == 0 || (va | pa | size) & page != 0 || end > (1u64 << self.va_bits) {
+            return Err(MapError::BadRange);
+        }
+        pa.checked_add(size).filter(|e| *e <= ADDR_MASK + 0x1000).ok_or(MapError::BadRange)?;
+        Ok(())
+    }
+
+    /// Maps `[va, va + size)` to `[pa, pa + size)`, replacing what was there.
+    pub fn map(&mut self, mem: &mut impl TableMemory, va: u64, pa: u64, size: u64, attrs: Attrs) -> Result<(), MapError> {
+        self.check(va, pa, size)?;
+        let leaf = attrs.leaf_bits(self.regime);
+        self.walk(mem, self.root, self.start_level, va, size, Some((pa, leaf)))
+    }
+
+    /// Removes every mapping in `[va, va + size)`.
+    pub fn unmap(&mut self, mem: &mut impl TableMemory, va: u64, size: u64) -> Result<(), MapError> {
+        self.check(va, 0, size)?;
+        self.walk(mem, self.root, self.start_level, va, size, None)
+    }
+
+    /// One level of map (`target = Some`) or unmap (`None`).
+    fn walk(
+        &mut self,
+        mem: &mut impl TableMemory,
+        table: PhysAddr,
+        level: usize,
+        mut va: u64,
+        size: u64,
+        target: Option<(u64, u64)>,
+    ) -> Result<(), MapError> {
+        let shift = level_shift(level);
+        let span = 1u64 << shift;
+        let end = va + size;
+        let mut pa = target.map_or(0, |t| t.0);
+        while va < end {
+            let idx = ((va >> shift) & (ENTRIES as u64 - 1)) as usize;
+            let entry_end = (va & !(span - 1)) + span;
+            let chunk_end = entry_end.min(end);
+            let chunk = chunk_end - va;
+            let old = mem.read(table, idx);
+            let whole = va & (span - 1) == 0 && chunk == span;
+            let leaf_ok = level == 3 || (level >= 1 && pa & (span - 1) == 0);
+            if whole && (target.is_none() || leaf_ok) {
+                let new = match target {
+                    Some((_, bits)) => pa | bits | if level == 3 { DESC_TABLE } else { 0 },
+                    None => 0,
+                };
+                mem.write(table, idx, new);
+                if is_table(old, level) {
+                    self.free_subtree(mem, old & ADDR_MASK, level + 1);
+                }
+            } else if target.is_some() || old & DESC_VALID != 0 {
+                let sub = self.subtable(mem, table, idx, level)?;
+                self.walk(mem, sub, level + 1, va, chunk, target.map(|(_, bits)| (pa, bits)))?;
+            }
+            pa += chunk;
+            va = chunk_end;
+        }
+        Ok(())
+    }
+
+    /// Returns the next-level table under entry `idx`, creating it (and
+    /// splitting a block into equivalent smaller mappings) if needed.
+    fn subtable(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize) -> Result<PhysAddr, MapError> {
+        let old = mem.read(table, idx);
+        if is_table(old, level) {
+            return Ok(old & ADDR_MASK);
+        }
+        let sub = mem.alloc_table().ok_or(MapError::NoMemory)?;
+        if old & DESC_VALID != 0 {
+            let child_span = 1u64 << level_shift(level + 1);
+            let base = old & ADDR_MASK;
+            let attrs = old & !ADDR_MASK & !DESC_TABLE;
+            let kind = if level + 1 == 3 { DESC_TABLE } else { 0 };
+            for i in 0..ENTRIES {
+                mem.write(sub, i, (base + i as u64 * child_span) | attrs | kind);
+            }
+        }
+        mem.write(table, idx, sub | DESC_VALID | DESC_TABLE);
+        Ok(sub)
+    }
+
+    fn free_subtree(&mut self, mem: &mut impl TableMemory, table: PhysAddr, level: usize) {
+        if level < 3 {
+            for i in 0..ENTRIES {
+                let e = mem.read(table, i);
+                if is_table(e, level) {
+                    self.free_subtree(mem, e & ADDR_MASK, level + 1);
+                }
+            }
+        }
+        mem.free_table(table);
+    }
+
+    /// Looks up `va`: the physical address and the leaf descriptor's
+    /// attribute bits, if mapped.
+    pub fn translate(&self, mem: &impl TableMemory, va: u64) -> Option<(u64, u64)> {
+        if va >= 1u64 << self.va_bits {
+            return None;
+        }
+        let mut table = self.root;
+        for level in self.start_level..=3 {
+            let shift = level_shift(level);
+            let e = mem.read(table, ((va >> shift) & (ENTRIES as u64 - 1)) as usize);
+            if e & DESC_VALID == 0 {
+                return None;
+            }
+            if is_table(e, level) {
+                table = e & ADDR_MASK;
+                continue;
+            }
+            let off = va & ((1u64 << shift) - 1);
+            return Some(((e & ADDR_MASK & !((1u64 << shift) - 1)) + off, e & !ADDR_MASK));
+        }
+        None
+    }
+
+    /// Frees every table page, the root included.
+    pub fn destroy(self, mem: &mut impl TableMemory) {
+        let mut this = self;
+        let (root, level) = (this.root, this.start_level);
+        this.free_subtree(mem, root, level);
+    }
+}
+
+fn is_table(desc: u64, level: usize) -> bool {
+    level < 3 && desc & (DESC_VALID | DESC_TABLE) == DESC_VALID | DESC_TABLE
+}
+
+/// Whether a leaf descriptor's stage-2 attributes allow writing.
+pub fn s2_writable(bits: u64) -> bool {
+    bits & (1 << 7) != 0
+}
+
+#[cfg(test)]
+mod tests;

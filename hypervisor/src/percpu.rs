@@ -1,0 +1,159 @@
+//! Per-CPU state, at the start of each CPU's per-CPU area (the stack fills
+//! the rest, growing down from the area's end, trap frame on top).
+//! Other CPUs read and update it, so every field is atomic.
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+/// Per-CPU statistics, in Jailhouse's order (CPU_GET_INFO 1000 + n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Stat {
+    Total = 0,
+    Mmio = 1,
+    Management = 2,
+    Hypercall = 3,
+    Maintenance = 4,
+    Virq = 5,
+    Vsgi = 6,
+    Psci = 7,
+    Smccc = 8,
+}
+/// Number of statistics.
+pub const NUM_STATS: usize = 9;
+
+/// What a CPU is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum CpuState {
+    /// Runs its cell's code.
+    Running = 0,
+    /// Parked in EL2, off from its cell's view (PSCI CPU_OFF or not started).
+    Off = 1,
+    /// Parked after an unhandled trap or fault.
+    Failed = 2,
+}
+
+/// A request to a parked CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Wake {
+    None = 0,
+    /// Start at `entry` with x0 = `context` (PSCI CPU_ON or cell start).
+    Start = 1,
+}
+
+/// The per-CPU data block.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PerCpu {
+    pub cpu_id: AtomicU32,
+    pub cell: AtomicU32,
+    pub state: AtomicU32,
+    pub wake: AtomicU32,
+    pub mpidr: AtomicU64,
+    pub entry: AtomicU64,
+    pub context: AtomicU64,
+    pub stats: [AtomicU64; NUM_STATS],
+    pub present: AtomicBool,
+}
+
+impl PerCpu {
+    /// Sets every field for a CPU that has just arrived.
+    pub fn init(&self, cpu: u32, mpidr: u64, cell: u32) {
+        self.cpu_id.store(cpu, Ordering::Relaxed);
+        self.cell.store(cell, Ordering::Relaxed);
+        self.state.store(CpuState::Off as u32, Ordering::Relaxed);
+        self.wake.store(Wake::None as u32, Ordering::Relaxed);
+        self.mpidr.store(mpidr, Ordering::Relaxed);
+        self.entry.store(0, Ordering::Relaxed);
+        self.context.store(0, Ordering::Relaxed);
+        for s in &self.stats {
+            s.store(0, Ordering::Relaxed);
+        }
+        self.present.store(true, Ordering::Release);
+    }
+
+    /// Counts one event.
+    pub fn count(&self, stat: Stat) {
+        self.stats[stat as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A statistic's value.
+    pub fn stat(&self, n: usize) -> Option<u64> {
+        self.stats.get(n).map(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Current state.
+    pub fn state(&self) -> CpuState {
+        match self.state.load(Ordering::Acquire) {
+            0 => CpuState::Running,
+            2 => CpuState::Failed,
+            _ => CpuState::Off,
+        }
+    }
+
+    /// Sets the state.
+    pub fn set_state(&self, s: CpuState) {
+        self.state.store(s as u32, Ordering::Release);
+    }
+
+    /// Asks this (parked) CPU to start at `entry` with x0 = `context`.
+    pub fn request_start(&self, entry: u64, context: u64) {
+        self.entry.store(entry, Ordering::Relaxed);
+        self.context.store(context, Ordering::Relaxed);
+        self.wake.store(Wake::Start as u32, Ordering::Release);
+    }
+
+    /// Takes a pending start request.
+    pub fn take_start(&self) -> Option<(u64, u64)> {
+        if self.wake.swap(Wake::None as u32, Ordering::Acquire) == Wake::Start as u32 {
+            Some((self.entry.load(Ordering::Relaxed), self.context.load(Ordering::Relaxed)))
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+mod target {
+    use super::PerCpu;
+    use crate::hv;
+
+    /// The per-CPU block of `cpu`, if that CPU exists in this configuration.
+    pub fn percpu(cpu: usize) -> Option<&'static PerCpu> {
+        let hv = hv::get()?;
+        if cpu as u64 >= hv.layout.max_cpus {
+            return None;
+        }
+        let va = hv::VIRT_BASE + hv.layout.percpu_offset(cpu as u64);
+        // SAFETY: per-CPU areas are mapped for the hypervisor's lifetime,
+        // aligned, and PerCpu consists of atomics only, so shared references
+        // from several CPUs are sound; unarrived CPUs' blocks are only read
+        // after `present` (zeroed by global init) says they are set.
+        Some(unsafe { &*(va as *const PerCpu) })
+    }
+
+    /// This CPU's per-CPU block.
+    pub fn this_cpu() -> &'static PerCpu {
+        let va = crate::arch::percpu_ptr();
+        // SAFETY: TPIDR_EL2 is set to this CPU's block before any trap can
+        // reach Rust code that calls this.
+        unsafe { &*(va as *const PerCpu) }
+    }
+
+    /// This CPU's id, or 0 before per-CPU setup.
+    pub fn this_cpu_id() -> u32 {
+        if crate::arch::percpu_ptr() == 0 {
+            return 0;
+        }
+        this_cpu().cpu_id.load(core::sync::atomic::Ordering::Relaxed)
+    }
+}
+#[cfg(target_os = "none")]
+pub use target::*;
+
+/// Host builds have no CPUs.
+#[cfg(not(target_os = "none"))]
+pub fn this_cpu_id() -> u32 {
+    0
+}

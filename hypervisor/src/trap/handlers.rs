@@ -1,0 +1,127 @@
+//! Entry points called by the vectors, and what happens to a CPU that must
+//! stop: parking (PSCI CPU_OFF, failure) and restarting at a new entry.
+
+use super::esr::{ec, DataAbort, Esr};
+use super::TrapFrame;
+use crate::arch;
+use crate::cell::{CellState, CELLS};
+use crate::percpu::{this_cpu, CpuState, Stat};
+use core::sync::atomic::Ordering;
+
+/// The hypercall immediate; any other HVC immediate is refused.
+const HVC_IMM: u16 = 0x4a48;
+
+#[no_mangle]
+extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
+    let cpu = this_cpu();
+    cpu.count(Stat::Total);
+    let (esr, far, hpfar) = arch::fault_regs();
+    let esr = Esr(esr);
+    match esr.ec() {
+        ec::HVC64 if esr.imm16() == HVC_IMM => {
+            cpu.count(Stat::Hypercall);
+            frame.x[0] = crate::hypercall::handle(frame) as u64;
+        }
+        ec::SMC64 => {
+            frame.elr += 4;
+            crate::psci::handle_smc(frame);
+        }
+        ec::DABT_LOW => {
+            let da = DataAbort::decode(esr);
+            let ipa = DataAbort::ipa(hpfar, far);
+            if !crate::mmio::handle(frame, &da, ipa) {
+                fail(
+                    frame,
+                    format_args!(
+                        "unhandled {} of {} bytes at IPA {:#x} (ISV {}, SRT {}, SF {}, SSE {}, DFSC {:#x})",
+                        if da.write { "write" } else { "read" },
+                        da.size,
+                        ipa,
+                        da.isv as u8,
+                        da.reg,
+                        da.sixty_four as u8,
+                        da.sign_extend as u8,
+                        da.dfsc
+                    ),
+                    esr,
+                    far,
+                    hpfar,
+                );
+            }
+        }
+        ec::HVC64 => fail(frame, format_args!("HVC with foreign immediate {:#x}", esr.imm16()), esr, far, hpfar),
+        _ => fail(frame, format_args!("unhandled exception class {:#x}", esr.ec()), esr, far, hpfar),
+    }
+}
+
+#[no_mangle]
+extern "C" fn trap_lower_irq(_frame: &mut TrapFrame) {
+    this_cpu().count(Stat::Total);
+}
+
+#[no_mangle]
+extern "C" fn trap_lower_serror(frame: &mut TrapFrame) {
+    let (esr, far, hpfar) = arch::fault_regs();
+    fail(frame, format_args!("SError"), Esr(esr), far, hpfar);
+}
+
+#[no_mangle]
+extern "C" fn trap_lower_aarch32(frame: &mut TrapFrame) {
+    let (esr, far, hpfar) = arch::fault_regs();
+    fail(frame, format_args!("AArch32 guest code is not supported"), Esr(esr), far, hpfar);
+}
+
+#[no_mangle]
+extern "C" fn trap_hyp_fault(frame: &mut TrapFrame) {
+    let (esr, far, _) = arch::fault_regs();
+    panic!("exception in the hypervisor: ESR {esr:#x} ELR {:#x} FAR {far:#x}", frame.elr);
+}
+
+/// Parks the CPU as failed after a one-line diagnostic; its cell is marked
+/// FAILED (unless it is the root). Other CPUs keep running.
+fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, hpfar: u64) {
+    let cpu = this_cpu();
+    let cell_id = cpu.cell.load(Ordering::Relaxed);
+    log::error!(
+        "CPU {} of cell {} parked: {}: EC {:#x} ESR {:#x} ELR {:#x} FAR {:#x} HPFAR {:#x}",
+        cpu.cpu_id.load(Ordering::Relaxed),
+        cell_id,
+        what,
+        esr.ec(),
+        esr.0,
+        frame.elr,
+        far,
+        hpfar
+    );
+    if cell_id != 0 {
+        if let Some(cell) = CELLS.lock().iter_mut().find(|c| c.id == cell_id) {
+            cell.state = CellState::Failed;
+        }
+    }
+    cpu.set_state(CpuState::Failed);
+    park(frame);
+}
+
+/// Parks this CPU in EL2 until it is asked to start somewhere, then
+/// prepares `frame` so that the trap return enters the new context.
+pub fn park(frame: &mut TrapFrame) {
+    let cpu = this_cpu();
+    loop {
+        if let Some((entry, context)) = cpu.take_start() {
+            reset_frame(frame, entry, context);
+            crate::cell::activate_for_this_cpu();
+            cpu.set_state(CpuState::Running);
+            return;
+        }
+        arch::wait_for_event();
+    }
+}
+
+/// Architectural reset state of a CPU entering a cell at `entry`.
+pub fn reset_frame(frame: &mut TrapFrame, entry: u64, context: u64) {
+    frame.x = [0; 31];
+    frame.x[0] = context;
+    frame.elr = entry;
+    frame.spsr = arch::SPSR_EL1H_MASKED;
+    arch::reset_el1();
+}

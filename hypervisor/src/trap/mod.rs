@@ -1,0 +1,52 @@
+//! Traps from the guest: one dispatcher by exception class.
+
+pub mod esr;
+#[cfg(target_os = "none")]
+mod handlers;
+#[cfg(target_os = "none")]
+pub use handlers::{park, reset_frame};
+
+/// The guest registers saved by the vectors (layout shared with assembly).
+#[repr(C)]
+#[derive(Debug, Clone)]
+pub struct TrapFrame {
+    pub x: [u64; 31],
+    pub elr: u64,
+    pub spsr: u64,
+    pub _pad: u64,
+}
+
+impl TrapFrame {
+    /// Reads register `n` as an instruction sees it (31 = zero register).
+    pub fn reg(&self, n: u8) -> u64 {
+        self.x.get(n as usize).copied().unwrap_or(0)
+    }
+
+    /// Writes register `n` (writes to the zero register vanish).
+    pub fn set_reg(&mut self, n: u8, v: u64) {
+        if let Some(r) = self.x.get_mut(n as usize) {
+            *r = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_matches_assembly_layout() {
+        assert_eq!(core::mem::size_of::<TrapFrame>(), 272);
+        assert_eq!(core::mem::offset_of!(TrapFrame, elr), 248);
+        assert_eq!(core::mem::offset_of!(TrapFrame, spsr), 256);
+    }
+
+    #[test]
+    fn zero_register() {
+        let mut f = TrapFrame { x: [7; 31], elr: 0, spsr: 0, _pad: 0 };
+        f.set_reg(31, 5);
+        assert_eq!(f.reg(31), 0);
+        f.set_reg(3, 9);
+        assert_eq!(f.reg(3), 9);
+    }
+}
