@@ -75,7 +75,7 @@ pub fn map_regions(table: &mut OwnedTable, view: &CellView<'_>) -> Result<(), Ma
 pub fn activate_for_this_cpu() {
     let id = crate::percpu::this_cpu().cell.load(core::sync::atomic::Ordering::Relaxed);
     if let Some(c) = CELLS.lock().iter().find(|c| c.id == id) {
-        crate::arch::activate_stage2(c.stage2.root(), c.vmid, false);
+        crate::arch::activate_stage2(c.stage2.root(), c.vmid, true);
     }
 }
 

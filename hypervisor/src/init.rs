@@ -15,7 +15,7 @@ use crate::percpu::{percpu, this_cpu, CpuState};
 use crate::sync::Once;
 use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
-use crate::{mm, println};
+use crate::{gic, mm, println};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
@@ -131,10 +131,21 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));
 
     let (uart_phys, _) = sys.debug_console();
-    let (table, io) = memmap::build_el2_map(hv, uart_phys).map_err(|_| -ENOMEM)?;
+    let (gic_version, _, gicd, gicr) = sys.gic();
+    if gic_version != 3 {
+        return Err(-ENODEV);
+    }
+    let gic_phys = memmap::GicPhys { gicd, gicr, gicr_size: gic::gicr_size(layout.max_cpus) };
+    let (table, io) = memmap::build_el2_map(hv, uart_phys, gic_phys).map_err(|_| -ENOMEM)?;
     arch::switch_el2_table(table.root());
     EL2_TABLE.call_once(|| table);
     crate::console::init_uart(io.uart);
+    gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
+    for chip in sys.root().irqchips().filter(|c| c.address == gicd) {
+        for irq in chip.irqs() {
+            gic::set_owner(irq, 0);
+        }
+    }
     crate::console::init_log(log::LevelFilter::Info);
     println!();
     println!("sysHyper {} — static partitioning hypervisor (EL2, {})", env!("CARGO_PKG_VERSION"),
@@ -177,9 +188,11 @@ fn cpu_init(cpu: u64) -> Result<(), i64> {
         return Err(-EINVAL);
     }
     pc.init(cpu as u32, arch::mpidr(), 0);
+    if !gic::init_cpu(pc, hv.boot_first) {
+        return Err(-ENODEV);
+    }
     arch::setup_cpu_for_guests();
     cell::activate_for_this_cpu();
-    let _ = hv;
     Ok(())
 }
 

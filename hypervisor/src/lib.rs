@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod arch;
 pub mod errno;
+pub mod gic;
 pub mod layout;
 pub mod mm;
 pub mod percpu;

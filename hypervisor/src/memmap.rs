@@ -91,12 +91,22 @@ impl Drop for OwnedTable {
 #[derive(Debug, Clone, Copy)]
 pub struct IoMap {
     pub uart: u64,
+    pub gicd: u64,
+    pub gicr: u64,
+}
+
+/// Where the GIC is: (GICD phys, GICR phys, GICR bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct GicPhys {
+    pub gicd: u64,
+    pub gicr: u64,
+    pub gicr_size: u64,
 }
 
 /// Builds the runtime EL2 map: the image (text executable, the rest
 /// read-write), hypervisor memory, the identity-mapped trampoline page and
 /// the debug UART.
-pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64) -> Result<(OwnedTable, IoMap), MapError> {
+pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: GicPhys) -> Result<(OwnedTable, IoMap), MapError> {
     extern "C" {
         static __trampoline_start: u8;
         static __rodata_start: u8;
@@ -113,5 +123,12 @@ pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64) -> Result<(OwnedTable, IoMap),
     if uart_phys != 0 {
         t.map(IO_BASE, uart_phys & !(PAGE_SIZE - 1), PAGE_SIZE, Attrs::DEVICE)?;
     }
-    Ok((t, IoMap { uart }))
+    let (gicd, gicr) = (IO_BASE + 0x10_0000, IO_BASE + 0x100_0000);
+    if gic.gicd != 0 {
+        t.map(gicd, gic.gicd, crate::gic::dist::GICD_SIZE, Attrs::DEVICE)?;
+    }
+    if gic.gicr != 0 && gic.gicr_size != 0 {
+        t.map(gicr, gic.gicr, gic.gicr_size, Attrs::DEVICE)?;
+    }
+    Ok((t, IoMap { uart, gicd, gicr }))
 }

@@ -55,6 +55,16 @@ pub struct PerCpu {
     pub context: AtomicU64,
     pub stats: [AtomicU64; NUM_STATS],
     pub present: AtomicBool,
+    /// Asked to stop running its cell and park (cell shutdown/destroy).
+    pub park_request: AtomicBool,
+    /// Index of this CPU's redistributor frame.
+    pub gicr_frame: AtomicU32,
+    /// Virtual SGIs sent to this CPU by other CPUs of its cell.
+    pub vsgi_pending: AtomicU32,
+    /// Interrupts waiting for a free list register.
+    pub irq_pending: [AtomicU32; 32],
+    /// Linux's physical GIC CPU interface state at enable (PMR, IGRPEN1, CTLR).
+    pub linux_gic: [AtomicU64; 3],
 }
 
 impl PerCpu {
@@ -69,6 +79,12 @@ impl PerCpu {
         self.context.store(0, Ordering::Relaxed);
         for s in &self.stats {
             s.store(0, Ordering::Relaxed);
+        }
+        self.park_request.store(false, Ordering::Relaxed);
+        self.gicr_frame.store(u32::MAX, Ordering::Relaxed);
+        self.vsgi_pending.store(0, Ordering::Relaxed);
+        for p in &self.irq_pending {
+            p.store(0, Ordering::Relaxed);
         }
         self.present.store(true, Ordering::Release);
     }

@@ -164,6 +164,37 @@ impl<'a> CellView<'a> {
     }
 }
 
+/// An interrupt controller grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IrqChip {
+    pub address: u64,
+    pub pin_base: u32,
+    pub pin_bitmap: [u32; 4],
+}
+
+impl IrqChip {
+    /// The INTIDs this grant covers.
+    pub fn irqs(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..128u32).filter(|i| self.pin_bitmap[(i / 32) as usize] & (1 << (i % 32)) != 0).map(|i| self.pin_base + i)
+    }
+}
+
+impl<'a> CellView<'a> {
+    /// The irqchip grants.
+    pub fn irqchips(&self) -> impl Iterator<Item = IrqChip> + 'a {
+        let start = CELL_DESC_SIZE + self.field(48) as usize + self.field(52) as usize * 32 + self.field(56) as usize * 12;
+        let desc = self.desc;
+        (0..self.field(60) as usize).filter_map(move |i| {
+            let o = start + i * 32;
+            Some(IrqChip {
+                address: u64_at(desc, o)?,
+                pin_base: u32_at(desc, o + 12)?,
+                pin_bitmap: [u32_at(desc, o + 16)?, u32_at(desc, o + 20)?, u32_at(desc, o + 24)?, u32_at(desc, o + 28)?],
+            })
+        })
+    }
+}
+
 /// The system configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct SystemView<'a> {

@@ -49,14 +49,30 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
                 );
             }
         }
+        ec::SYSREG => {
+            if !sysreg(frame, esr) {
+                fail(frame, format_args!("trapped system register access"), esr, far, hpfar);
+            }
+        }
         ec::HVC64 => fail(frame, format_args!("HVC with foreign immediate {:#x}", esr.imm16()), esr, far, hpfar),
         _ => fail(frame, format_args!("unhandled exception class {:#x}", esr.ec()), esr, far, hpfar),
     }
 }
 
 #[no_mangle]
-extern "C" fn trap_lower_irq(_frame: &mut TrapFrame) {
+extern "C" fn trap_lower_irq(frame: &mut TrapFrame) {
     this_cpu().count(Stat::Total);
+    if crate::gic::handle_irq() == crate::gic::IrqOutcome::Park {
+        park_on_request(frame);
+    }
+}
+
+/// Parks after a management request (cell shutdown or destroy).
+fn park_on_request(frame: &mut TrapFrame) {
+    let cpu = this_cpu();
+    cpu.park_request.store(false, Ordering::Release);
+    cpu.set_state(CpuState::Off);
+    park(frame);
 }
 
 #[no_mangle]
@@ -75,6 +91,23 @@ extern "C" fn trap_lower_aarch32(frame: &mut TrapFrame) {
 extern "C" fn trap_hyp_fault(frame: &mut TrapFrame) {
     let (esr, far, _) = arch::fault_regs();
     panic!("exception in the hypervisor: ESR {esr:#x} ELR {:#x} FAR {far:#x}", frame.elr);
+}
+
+/// Trapped MSR/MRS: the GICv3 SGI generation registers (HCR_EL2.IMO).
+fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
+    let iss = esr.iss();
+    let read = iss & 1 != 0;
+    let rt = ((iss >> 5) & 0x1f) as u8;
+    let key = iss & !(0x1f << 5) & !1; // Op0, Op2, Op1, CRn, CRm
+    let sgi1r = (3 << 20) | (5 << 17) | (12 << 10) | (11 << 1);
+    let asgi1r = (3 << 20) | (6 << 17) | (12 << 10) | (11 << 1);
+    let sgi0r = (3 << 20) | (7 << 17) | (12 << 10) | (11 << 1);
+    if read || ![sgi1r, asgi1r, sgi0r].contains(&key) {
+        return false;
+    }
+    crate::gic::emulate_sgi(frame.reg(rt));
+    frame.elr += 4;
+    true
 }
 
 /// Parks the CPU as failed after a one-line diagnostic; its cell is marked
@@ -119,6 +152,7 @@ pub fn park(frame: &mut TrapFrame) {
 
 /// Architectural reset state of a CPU entering a cell at `entry`.
 pub fn reset_frame(frame: &mut TrapFrame, entry: u64, context: u64) {
+    crate::gic::reset_cpu();
     frame.x = [0; 31];
     frame.x[0] = context;
     frame.elr = entry;

@@ -4,6 +4,7 @@
 
 mod boot;
 pub mod consts;
+pub mod gicv3;
 mod vectors;
 
 use core::arch::asm;
@@ -27,6 +28,7 @@ macro_rules! write_sysreg {
         unsafe { core::arch::asm!(concat!("msr ", stringify!($name), ", {}"), in(reg) v, options(nostack)) };
     }};
 }
+use {read_sysreg, write_sysreg};
 
 /// Spin-wait hint that lets QEMU's icount scheduler run other vCPUs.
 #[inline(always)]

@@ -1,0 +1,394 @@
+//! The physical GICv3 seen from EL2: setup, the interrupt path (acknowledge,
+//! inject into a list register, return), SGI routing, and the trapped
+//! GICD/GICR accesses of every cell.
+
+use super::dist::{self, Action, GICD_SIZE};
+use super::redist::{self, RAction, FRAME_SIZE, MGMT_SGI};
+use crate::arch::gicv3 as cpuif;
+use crate::percpu::{percpu, this_cpu, PerCpu, Stat};
+use crate::sync::Mutex;
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+/// The GIC's maintenance interrupt (PPI).
+const MAINTENANCE_IRQ: u32 = 25;
+const NO_OWNER: u8 = 0xff;
+const LR_PENDING: u64 = 1 << 62;
+const LR_HW: u64 = 1 << 61;
+const LR_GROUP1: u64 = 1 << 60;
+const LR_PRIO: u64 = 0xa0 << 48;
+const ICH_HCR_EN: u64 = 1;
+const ICH_HCR_UIE: u64 = 1 << 1;
+
+static GICD_PHYS: AtomicU64 = AtomicU64::new(0);
+static GICD_VA: AtomicU64 = AtomicU64::new(0);
+static GICR_PHYS: AtomicU64 = AtomicU64::new(0);
+static GICR_VA: AtomicU64 = AtomicU64::new(0);
+static GICR_FRAMES: AtomicU64 = AtomicU64::new(0);
+/// Owner cell of each SPI.
+static SPI_OWNER: [AtomicU8; 1024] = [const { AtomicU8::new(NO_OWNER) }; 1024];
+/// Serialises read-modify-write emulation of distributor registers.
+static DIST_LOCK: Mutex<()> = Mutex::new(());
+
+fn mmio_read(va: u64, size: u8) -> u64 {
+    // SAFETY: `va` lies in the GICD/GICR ranges mapped as device memory at
+    // EL2 by `init_global`, naturally aligned for `size` (checked by the
+    // classifiers); device reads have no memory-safety effects.
+    unsafe {
+        match size {
+            1 => u64::from((va as *const u8).read_volatile()),
+            2 => u64::from((va as *const u16).read_volatile()),
+            4 => u64::from((va as *const u32).read_volatile()),
+            _ => (va as *const u64).read_volatile(),
+        }
+    }
+}
+
+fn mmio_write(va: u64, size: u8, v: u64) {
+    // SAFETY: as in `mmio_read`; the value was filtered by the policy.
+    unsafe {
+        match size {
+            1 => (va as *mut u8).write_volatile(v as u8),
+            2 => (va as *mut u16).write_volatile(v as u16),
+            4 => (va as *mut u32).write_volatile(v as u32),
+            _ => (va as *mut u64).write_volatile(v),
+        }
+    }
+}
+
+fn gicd(off: u64) -> u64 {
+    GICD_VA.load(Ordering::Relaxed) + off
+}
+
+fn gicr(frame: u64, off: u64) -> u64 {
+    GICR_VA.load(Ordering::Relaxed) + frame * FRAME_SIZE + off
+}
+
+/// Records where the GIC is and maps it at EL2 (`map(va, pa, size)`).
+/// In boot-first mode the distributor is switched on (affinity routing,
+/// both groups); after a late launch Linux already did that.
+pub fn init_global(gicd_phys: u64, gicr_phys: u64, frames: u64, gicd_va: u64, gicr_va: u64, boot_first: bool) {
+    GICD_PHYS.store(gicd_phys, Ordering::Relaxed);
+    GICR_PHYS.store(gicr_phys, Ordering::Relaxed);
+    GICR_FRAMES.store(frames, Ordering::Relaxed);
+    GICD_VA.store(gicd_va, Ordering::Relaxed);
+    GICR_VA.store(gicr_va, Ordering::Relaxed);
+    if boot_first {
+        mmio_write(gicd(0), 4, 0x13);
+        while mmio_read(gicd(0), 4) & (1 << 31) != 0 {
+            crate::arch::cpu_relax();
+        }
+    }
+}
+
+/// Size of the GICR range for `frames` CPUs.
+pub fn gicr_size(frames: u64) -> u64 {
+    frames * FRAME_SIZE
+}
+
+/// Gives SPI `irq` to `cell` (u8 ids).
+pub fn set_owner(irq: u32, cell: u8) {
+    if let Some(o) = SPI_OWNER.get(irq as usize) {
+        o.store(cell, Ordering::Release);
+    }
+}
+
+/// The owner of SPI `irq`.
+pub fn owner(irq: u32) -> Option<u8> {
+    SPI_OWNER.get(irq as usize).map(|o| o.load(Ordering::Acquire)).filter(|&o| o != NO_OWNER)
+}
+
+/// Disables SPI `irq` and routes it to the CPU with affinity `mpidr`.
+pub fn disable_and_route(irq: u32, mpidr: u64) {
+    if irq < 32 || irq >= 1020 {
+        return;
+    }
+    mmio_write(gicd(0x180 + u64::from(irq / 32) * 4), 4, 1 << (irq % 32));
+    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, mpidr & 0xff_00ff_ffff);
+}
+
+fn affinity(mpidr: u64) -> u64 {
+    (mpidr & 0xff_ffff) | ((mpidr >> 8) & 0xff00_0000)
+}
+
+/// Per-CPU setup: find this CPU's redistributor, wake it (boot-first),
+/// enable the management SGI and the maintenance interrupt, take over the
+/// physical CPU interface and turn the virtual interface on. A late launch
+/// hands Linux's interface settings to the virtual interface.
+pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
+    let aff = affinity(crate::arch::mpidr());
+    let frames = GICR_FRAMES.load(Ordering::Relaxed);
+    let Some(frame) = (0..frames).find(|&f| mmio_read(gicr(f, 0x8), 8) >> 32 == aff) else {
+        return false;
+    };
+    cpu.gicr_frame.store(frame as u32, Ordering::Relaxed);
+    if boot_first {
+        let waker = mmio_read(gicr(frame, 0x14), 4);
+        mmio_write(gicr(frame, 0x14), 4, waker & !2);
+        while mmio_read(gicr(frame, 0x14), 4) & 4 != 0 {
+            crate::arch::cpu_relax();
+        }
+    }
+    let ours = (1u64 << MGMT_SGI) | (1 << MAINTENANCE_IRQ);
+    let group = mmio_read(gicr(frame, 0x1_0080), 4);
+    mmio_write(gicr(frame, 0x1_0080), 4, group | ours);
+    mmio_write(gicr(frame, 0x1_0400 + u64::from(MGMT_SGI)), 1, 0x80);
+    mmio_write(gicr(frame, 0x1_0400 + u64::from(MAINTENANCE_IRQ)), 1, 0x80);
+    mmio_write(gicr(frame, 0x1_0100), 4, ours);
+
+    let (pmr, igrpen1, ctlr) = cpuif::physical_state();
+    cpu.linux_gic[0].store(pmr, Ordering::Relaxed);
+    cpu.linux_gic[1].store(igrpen1, Ordering::Relaxed);
+    cpu.linux_gic[2].store(ctlr, Ordering::Relaxed);
+    if !boot_first {
+        // The IPI that called us into EL2 is still active: deactivate every
+        // banked interrupt so none stays stuck once EOIs go virtual.
+        mmio_write(gicr(frame, 0x1_0380), 4, 0xffff_ffff);
+    }
+    cpuif::take_cpu_interface();
+    for n in 0..cpuif::num_lrs() {
+        cpuif::write_lr(n, 0);
+    }
+    let vmcr = if boot_first {
+        0
+    } else {
+        ((pmr & 0xff) << 24) | ((igrpen1 & 1) << 1) | (((ctlr >> 1) & 1) << 9)
+    };
+    cpuif::set_ich_vmcr(vmcr);
+    cpuif::set_ich_hcr(ICH_HCR_EN);
+    true
+}
+
+/// Clears the virtual interface for a CPU entering a cell afresh.
+pub fn reset_cpu() {
+    for n in 0..cpuif::num_lrs() {
+        cpuif::write_lr(n, 0);
+    }
+    cpuif::set_ich_vmcr(0);
+    cpuif::set_ich_hcr(ICH_HCR_EN);
+    let cpu = this_cpu();
+    cpu.vsgi_pending.store(0, Ordering::Relaxed);
+    for p in &cpu.irq_pending {
+        p.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Puts `intid` into a free list register; false if none is free.
+fn try_inject(intid: u32, hw: bool) -> bool {
+    let n = cpuif::num_lrs();
+    for i in 0..n {
+        let lr = cpuif::read_lr(i);
+        if lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid) && !hw {
+            return true; // this virtual SGI is already pending
+        }
+    }
+    let free = cpuif::elrsr();
+    let Some(i) = (0..n).find(|i| free & (1 << i) != 0) else {
+        return false;
+    };
+    let mut v = LR_PENDING | LR_GROUP1 | LR_PRIO | u64::from(intid);
+    if hw {
+        v |= LR_HW | (u64::from(intid) << 32);
+    }
+    cpuif::write_lr(i, v);
+    true
+}
+
+/// Injects `intid` into this CPU's vCPU, queueing it when the list
+/// registers are full (drained on the underflow maintenance interrupt).
+pub fn inject(intid: u32, hw: bool) {
+    let cpu = this_cpu();
+    cpu.count(Stat::Virq);
+    if !try_inject(intid, hw) {
+        if let Some(w) = cpu.irq_pending.get(intid as usize / 32) {
+            w.fetch_or(1 << (intid % 32), Ordering::AcqRel);
+        }
+        cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
+    }
+}
+
+fn drain_pending(cpu: &PerCpu) {
+    let sgis = cpu.vsgi_pending.swap(0, Ordering::AcqRel);
+    for sgi in (0..16).filter(|s| sgis & (1 << s) != 0) {
+        cpu.count(Stat::Vsgi);
+        inject(sgi, false);
+    }
+    let mut all_done = true;
+    for (w, word) in cpu.irq_pending.iter().enumerate() {
+        let bits = word.swap(0, Ordering::AcqRel);
+        for b in (0..32).filter(|b| bits & (1 << b) != 0) {
+            let intid = (w * 32 + b) as u32;
+            if !try_inject(intid, intid >= 16) {
+                word.fetch_or(1 << b, Ordering::AcqRel);
+                all_done = false;
+            }
+        }
+    }
+    if all_done {
+        cpuif::set_ich_hcr(cpuif::ich_hcr() & !ICH_HCR_UIE);
+    }
+}
+
+/// What an interrupt taken at EL2 asks of the trap handler.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IrqOutcome {
+    /// Return to the guest.
+    Resume,
+    /// The CPU was asked to park.
+    Park,
+}
+
+/// The interrupt path: acknowledge everything pending, inject what belongs
+/// to this CPU's cell, handle the hypervisor's own SGI.
+pub fn handle_irq() -> IrqOutcome {
+    let cpu = this_cpu();
+    let cell = cpu.cell.load(Ordering::Relaxed) as u8;
+    let mut outcome = IrqOutcome::Resume;
+    loop {
+        let intid = cpuif::ack();
+        if intid >= 1020 {
+            break;
+        }
+        cpuif::eoi(intid);
+        match intid {
+            MGMT_SGI => {
+                cpuif::deactivate(intid);
+                cpu.count(Stat::Management);
+                drain_pending(cpu);
+                if cpu.park_request.load(Ordering::Acquire) {
+                    outcome = IrqOutcome::Park;
+                }
+            }
+            MAINTENANCE_IRQ => {
+                cpuif::deactivate(intid);
+                cpu.count(Stat::Maintenance);
+                drain_pending(cpu);
+            }
+            0..=15 => cpuif::deactivate(intid),
+            16..=31 => inject(intid, true),
+            _ if owner(intid) == Some(cell) => inject(intid, true),
+            _ => cpuif::deactivate(intid),
+        }
+    }
+    outcome
+}
+
+/// Sends the management SGI to `target`.
+pub fn kick(target: &PerCpu) {
+    let mpidr = target.mpidr.load(Ordering::Relaxed);
+    let aff0 = mpidr & 0xf;
+    let rs = (mpidr & 0xff) >> 4;
+    let value = (1u64 << aff0)
+        | (((mpidr >> 8) & 0xff) << 16)
+        | (u64::from(MGMT_SGI) << 24)
+        | (((mpidr >> 16) & 0xff) << 32)
+        | (rs << 44)
+        | (((mpidr >> 32) & 0xff) << 48);
+    cpuif::send_sgi(value);
+}
+
+/// Emulates a write to ICC_SGI1R_EL1 (or ASGI1R/SGI0R): virtual SGIs to
+/// the sender's own cell only.
+pub fn emulate_sgi(value: u64) {
+    let me = this_cpu();
+    let cell = me.cell.load(Ordering::Relaxed);
+    let sgi = ((value >> 24) & 0xf) as u32;
+    let irm = value & (1 << 40) != 0;
+    let targets = value & 0xffff;
+    let aff1 = (value >> 16) & 0xff;
+    let aff2 = (value >> 32) & 0xff;
+    let aff3 = (value >> 48) & 0xff;
+    let rs = (value >> 44) & 0xf;
+    for t in (0..64).filter_map(percpu) {
+        if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
+            continue;
+        }
+        let m = t.mpidr.load(Ordering::Relaxed);
+        let hit = if irm {
+            !core::ptr::eq(t, me)
+        } else {
+            let a0 = m & 0xff;
+            (m >> 8) & 0xff == aff1
+                && (m >> 16) & 0xff == aff2
+                && (m >> 32) & 0xff == aff3
+                && a0 >> 4 == rs
+                && targets & (1 << (a0 & 0xf)) != 0
+        };
+        if !hit {
+            continue;
+        }
+        if core::ptr::eq(t, me) {
+            me.count(Stat::Vsgi);
+            inject(sgi, false);
+        } else {
+            t.vsgi_pending.fetch_or(1 << sgi, Ordering::AcqRel);
+            kick(t);
+        }
+    }
+}
+
+/// Handles a trapped access to the GIC; `None` if `ipa` is not the GIC's.
+/// Returns `Some(Ok(read value))`, or `Some(Err(()))` for an access the
+/// architecture does not allow.
+pub fn mmio(ipa: u64, size: u8, write: Option<u64>) -> Option<Result<u64, ()>> {
+    let cpu = this_cpu();
+    let cell = cpu.cell.load(Ordering::Relaxed) as u8;
+    let gicd_phys = GICD_PHYS.load(Ordering::Relaxed);
+    let gicr_phys = GICR_PHYS.load(Ordering::Relaxed);
+    let frames = GICR_FRAMES.load(Ordering::Relaxed);
+    if gicd_phys != 0 && (gicd_phys..gicd_phys + GICD_SIZE).contains(&ipa) {
+        let off = ipa - gicd_phys;
+        let action = dist::classify(off, size, |irq| owner(irq) == Some(cell)).map_err(|_| ());
+        return Some(action.map(|a| perform(a, gicd(off), size, write, cell)));
+    }
+    if gicr_phys != 0 && (gicr_phys..gicr_phys + gicr_size(frames)).contains(&ipa) {
+        let frame = (ipa - gicr_phys) / FRAME_SIZE;
+        let off = (ipa - gicr_phys) % FRAME_SIZE;
+        let mine = |p: &&PerCpu| p.present.load(Ordering::Acquire) && p.cell.load(Ordering::Relaxed) == u32::from(cell);
+        let own_frames = (0..64).filter_map(percpu).filter(mine).map(|p| u64::from(p.gicr_frame.load(Ordering::Relaxed)));
+        let (own, last) = own_frames.fold((false, 0), |(o, l), f| (o || f == frame, l.max(f)));
+        let va = gicr(frame, off);
+        return Some(match redist::classify(off, size, own, own && frame == last) {
+            Err(_) => Err(()),
+            Ok(RAction::Typer { last }) => {
+                let real = mmio_read(gicr(frame, 0x8), 8);
+                let v = redist::fix_typer(real, last);
+                Ok(if off == 0xc { v >> 32 } else if size == 4 { v & 0xffff_ffff } else { v })
+            }
+            Ok(RAction::Plain(a)) => Ok(perform(a, va, size, write, cell)),
+        });
+    }
+    None
+}
+
+fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u64 {
+    match (action, write) {
+        (Action::Hide, _) => 0,
+        (Action::ReadOnly, None) => mmio_read(va, size),
+        (Action::ReadOnly, Some(_)) => 0,
+        (Action::Masked(m), None) | (Action::Merge(m), None) => mmio_read(va, size) & m,
+        (Action::Masked(m), Some(v)) => {
+            mmio_write(va, size, v & m);
+            0
+        }
+        (Action::Merge(m), Some(v)) => {
+            let _guard = DIST_LOCK.lock();
+            let cur = mmio_read(va, size);
+            mmio_write(va, size, dist::merge(cur, v, m));
+            0
+        }
+        (Action::Route(_), None) => mmio_read(va, size),
+        (Action::Route(_), Some(v)) => {
+            let target_ok = size == 8
+                && v & (1 << 31) == 0
+                && (0..64).filter_map(percpu).any(|p| {
+                    p.present.load(Ordering::Acquire)
+                        && p.cell.load(Ordering::Relaxed) == u32::from(cell)
+                        && p.mpidr.load(Ordering::Relaxed) & 0xff_00ff_ffff == v & 0xff_00ff_ffff
+                });
+            if target_ok {
+                mmio_write(va, size, v);
+            }
+            0
+        }
+    }
+}
