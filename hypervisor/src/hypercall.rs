@@ -23,7 +23,13 @@ pub mod code {
 /// Dispatches one hypercall; returns the value for x0.
 pub fn handle(frame: &mut TrapFrame) -> i64 {
     let (c, a1, a2) = (frame.x[0], frame.x[1], frame.x[2]);
+    this_cpu().count(crate::percpu::Stat::Management);
     match c {
+        code::CELL_CREATE => crate::cell::manage::create(a1),
+        code::CELL_START => crate::cell::manage::start(a1),
+        code::CELL_SET_LOADABLE => crate::cell::manage::set_loadable(a1),
+        code::CELL_DESTROY => crate::cell::manage::destroy(a1),
+        code::CELL_GET_STATE => crate::cell::manage::get_state(a1),
         code::HYPERVISOR_GET_INFO => get_info(a1),
         code::CPU_GET_INFO => cpu_get_info(a1, a2),
         code::DEBUG_CONSOLE_PUTC => putc(a1),

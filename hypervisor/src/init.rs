@@ -12,7 +12,6 @@ use crate::mm::frame::FramePool;
 use crate::mm::page_align_up;
 use crate::mm::paging::Attrs;
 use crate::percpu::{percpu, this_cpu, CpuState};
-use crate::sync::Once;
 use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
 use crate::{gic, mm, println};
@@ -35,7 +34,6 @@ static ARRIVED: AtomicU32 = AtomicU32::new(0);
 const INIT_PENDING: u32 = 0;
 const INIT_DONE: u32 = 1;
 
-static EL2_TABLE: Once<OwnedTable> = Once::new();
 
 fn header() -> &'static HvHeader {
     extern "C" {
@@ -138,7 +136,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     let gic_phys = memmap::GicPhys { gicd, gicr, gicr_size: gic::gicr_size(layout.max_cpus) };
     let (table, io) = memmap::build_el2_map(hv, uart_phys, gic_phys).map_err(|_| -ENOMEM)?;
     arch::switch_el2_table(table.root());
-    EL2_TABLE.call_once(|| table);
+    memmap::install_el2_table(table);
     crate::console::init_uart(io.uart);
     gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
     for chip in sys.root().irqchips().filter(|c| c.address == gicd) {
@@ -169,7 +167,7 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     stage2.map(hv.phys_base, hv.phys_base, hv.hv_size, Attrs::RO).map_err(|_| -EINVAL)?;
     let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
     let config = view_bytes(sys);
-    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), config, stage2 })
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), config, stage2, comm: None })
 }
 
 fn view_bytes(sys: &SystemView<'_>) -> Vec<u8> {
@@ -178,9 +176,7 @@ fn view_bytes(sys: &SystemView<'_>) -> Vec<u8> {
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {
     let hv = hv::get().ok_or(-EINVAL)?;
-    if let Some(t) = EL2_TABLE.get() {
-        arch::switch_el2_table(t.root());
-    }
+    arch::switch_el2_table(memmap::el2_root());
     let pc = percpu(cpu as usize).ok_or(-EINVAL)?;
     arch::install_vectors(pc as *const _ as u64);
     let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);

@@ -18,10 +18,11 @@ pub mod sync;
 pub mod sysconfig;
 pub mod trap;
 
-#[cfg(target_os = "none")]
 pub mod cell;
 #[cfg(target_os = "none")]
 pub mod console;
+#[cfg(target_os = "none")]
+mod guestmem;
 #[cfg(target_os = "none")]
 pub mod hv;
 #[cfg(target_os = "none")]

@@ -3,6 +3,8 @@
 use crate::hv::{self, IO_BASE, POOL, VIRT_BASE};
 use crate::mm::paging::{Attrs, MapError, PageTable, Regime, TableMemory};
 use crate::mm::{PhysAddr, PAGE_SIZE};
+use crate::sync::Mutex;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Table pages from the global pool, accessed through the linear map.
 #[derive(Debug)]
@@ -87,6 +89,54 @@ impl Drop for OwnedTable {
     }
 }
 
+static EL2_TABLE: Mutex<Option<OwnedTable>> = Mutex::new(None);
+static EL2_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// Keeps the runtime EL2 table (first CPU, once).
+pub fn install_el2_table(t: OwnedTable) {
+    EL2_ROOT.store(t.root(), Ordering::Release);
+    *EL2_TABLE.lock() = Some(t);
+}
+
+/// Root of the runtime EL2 table.
+pub fn el2_root() -> u64 {
+    EL2_ROOT.load(Ordering::Acquire)
+}
+
+/// EL2 window for temporary mappings of guest memory (copying a cell
+/// config, cache maintenance when memory changes owner).
+pub const REMAP_BASE: u64 = IO_BASE + 0x1000_0000;
+/// Size of the window: one 2 MiB block.
+pub const REMAP_SIZE: u64 = 0x20_0000;
+
+/// Runs `f` with `[pa, pa + size)` (at most 2 MiB, not crossing a 2 MiB
+/// boundary) mapped read-write at the returned EL2 address. The caller
+/// holds the management lock, so the window has one user at a time.
+pub fn with_remap<R>(pa: u64, size: u64, f: impl FnOnce(u64) -> R) -> Result<R, MapError> {
+    let base = pa & !(REMAP_SIZE - 1);
+    if size == 0 || size > REMAP_SIZE || (pa - base) + size > REMAP_SIZE {
+        return Err(MapError::BadRange);
+    }
+    let (page_pa, span) = (pa & !(PAGE_SIZE - 1), page_end(pa + size) - (pa & !(PAGE_SIZE - 1)));
+    let va = REMAP_BASE + (page_pa - base);
+    {
+        let mut t = EL2_TABLE.lock();
+        let t = t.as_mut().ok_or(MapError::BadRange)?;
+        t.map(va, page_pa, span, Attrs::RW)?;
+    }
+    crate::arch::flush_el2_tlb();
+    let r = f(REMAP_BASE + (pa - base));
+    if let Some(t) = EL2_TABLE.lock().as_mut() {
+        let _ = t.unmap(va, span);
+    }
+    crate::arch::flush_el2_tlb();
+    Ok(r)
+}
+
+fn page_end(x: u64) -> u64 {
+    (x + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
 /// EL2 virtual addresses of the devices the hypervisor maps.
 #[derive(Debug, Clone, Copy)]
 pub struct IoMap {
@@ -131,4 +181,35 @@ pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: GicPhys) -> Result<(Owned
         t.map(gicr, gic.gicr, gic.gicr_size, Attrs::DEVICE)?;
     }
     Ok((t, IoMap { uart, gicd, gicr }))
+}
+
+/// One page from the pool, returned on drop (the comm region page).
+#[derive(Debug)]
+pub struct PoolPage(PhysAddr);
+
+impl PoolPage {
+    /// A zeroed page.
+    pub fn new() -> Option<Self> {
+        PoolMem.alloc_table().map(Self)
+    }
+
+    /// Its physical address.
+    pub fn phys(&self) -> PhysAddr {
+        self.0
+    }
+
+    /// Its contents.
+    pub fn bytes_mut(&mut self) -> &mut [u8; 4096] {
+        // SAFETY: the page belongs to this value alone (pool allocation),
+        // is mapped read-write in the EL2 linear map and page aligned; the
+        // cell may write it concurrently only through its own mapping of
+        // plain bytes, which cannot create invalid values.
+        unsafe { &mut *(table_va(self.0) as *mut [u8; 4096]) }
+    }
+}
+
+impl Drop for PoolPage {
+    fn drop(&mut self) {
+        PoolMem.free_table(self.0);
+    }
 }

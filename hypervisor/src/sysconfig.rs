@@ -76,6 +76,26 @@ impl<'a> CellView<'a> {
         Ok(view)
     }
 
+    /// Checks only the fixed descriptor (to learn the total size).
+    pub fn parse_header(bytes: &'a [u8]) -> Result<Self, ConfigError> {
+        if bytes.len() < CELL_DESC_SIZE || &bytes[0..5] != b"JHCLL" {
+            return Err(ConfigError::Signature);
+        }
+        let rev = u16_at(bytes, 6).ok_or(ConfigError::Truncated)?;
+        if rev != 14 {
+            return Err(ConfigError::Revision(rev));
+        }
+        if bytes[5] != 2 {
+            return Err(ConfigError::Architecture(bytes[5]));
+        }
+        Ok(Self { desc: bytes })
+    }
+
+    /// A view of nothing (no CPUs, no regions).
+    pub fn empty() -> Self {
+        Self { desc: &[] }
+    }
+
     fn unchecked(desc: &'a [u8]) -> Self {
         Self { desc }
     }
@@ -126,6 +146,30 @@ impl<'a> CellView<'a> {
     /// Cell flags.
     pub fn flags(&self) -> u32 {
         self.field(44)
+    }
+
+    /// The cell's console descriptor (32 bytes at offset 100).
+    pub fn console_bytes(&self) -> [u8; 32] {
+        let mut c = [0u8; 32];
+        if let Some(src) = self.desc.get(100..132) {
+            c.copy_from_slice(src);
+        }
+        c
+    }
+
+    /// vPCI IRQ base.
+    pub fn vpci_irq_base(&self) -> u32 {
+        self.field(80)
+    }
+
+    /// The descriptor and its arrays.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.desc
+    }
+
+    /// The CPUs of the cell as a bit mask (CPUs 0..63).
+    pub fn cpu_mask(&self) -> u64 {
+        (0..64).filter(|&c| self.has_cpu(c)).fold(0, |m, c| m | 1 << c)
     }
 
     /// Where the first CPU starts.

@@ -99,7 +99,7 @@ pub fn owner(irq: u32) -> Option<u8> {
 
 /// Disables SPI `irq` and routes it to the CPU with affinity `mpidr`.
 pub fn disable_and_route(irq: u32, mpidr: u64) {
-    if irq < 32 || irq >= 1020 {
+    if !(32..1020).contains(&irq) {
         return;
     }
     mmio_write(gicd(0x180 + u64::from(irq / 32) * 4), 4, 1 << (irq % 32));

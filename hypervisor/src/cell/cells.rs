@@ -1,9 +1,8 @@
-//! Cells: a set of CPUs, a stage-2 address space with its own VMID, and
-//! the configuration they were created from. The root cell is cell 0.
+//! The cell list and what a cell is made of.
 
 extern crate alloc;
 
-use crate::memmap::OwnedTable;
+use crate::memmap::{OwnedTable, PoolPage};
 use crate::mm::paging::{Attrs, MapError, MemType};
 use crate::sync::Mutex;
 use crate::sysconfig::{mem_flags, CellView, MemRegion};
@@ -31,6 +30,8 @@ pub struct Cell {
     /// The cell's own copy of its configuration (descriptor and arrays).
     pub config: Vec<u8>,
     pub stage2: OwnedTable,
+    /// The comm region page (non-root cells).
+    pub comm: Option<PoolPage>,
 }
 
 impl Cell {

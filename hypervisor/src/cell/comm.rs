@@ -1,0 +1,54 @@
+//! The communication region: one page per cell, shared between the cell
+//! and the hypervisor (Jailhouse layout, revision 2).
+
+use crate::sysconfig::CellView;
+
+/// Comm region revision.
+pub const COMM_REVISION: u16 = 2;
+
+/// Fills the comm region page (EL2 address `va`) for a cell that starts.
+pub fn fill(page: &mut [u8; 4096], view: &CellView<'_>, gic: (u64, u64), cell_flags: u32) {
+    page.fill(0);
+    page[0..6].copy_from_slice(b"JHCOMM");
+    page[6..8].copy_from_slice(&COMM_REVISION.to_le_bytes());
+    // cell_state @8 = RUNNING (0), msg_to_cell @12, reply_from_cell @16 = 0
+    let mut flags = 0u32;
+    if cell_flags & 0x4000_0000 != 0 {
+        flags |= 1;
+    }
+    if cell_flags & 0x8000_0000 != 0 {
+        flags |= 2;
+    }
+    page[20..24].copy_from_slice(&flags.to_le_bytes());
+    page[24..56].copy_from_slice(&view.console_bytes());
+    page[64] = 3;
+    page[72..80].copy_from_slice(&gic.0.to_le_bytes());
+    page[88..96].copy_from_slice(&gic.1.to_le_bytes());
+    page[96..100].copy_from_slice(&view.vpci_irq_base().to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_of_the_filled_page() {
+        let mut desc = [0u8; 132];
+        desc[0..5].copy_from_slice(b"JHCLL");
+        desc[5] = 2;
+        desc[6] = 14;
+        desc[100..108].copy_from_slice(&0x0900_0000u64.to_le_bytes());
+        let view = CellView::parse(&desc).unwrap();
+        let mut page = [0xffu8; 4096];
+        fill(&mut page, &view, (0x0800_0000, 0x080a_0000), 0x4000_0000);
+        assert_eq!(&page[0..6], b"JHCOMM");
+        assert_eq!(u16::from_le_bytes([page[6], page[7]]), 2);
+        assert_eq!(&page[8..12], &[0; 4], "RUNNING");
+        assert_eq!(page[20], 1, "putc permitted");
+        assert_eq!(u64::from_le_bytes(page[24..32].try_into().unwrap()), 0x0900_0000);
+        assert_eq!(page[64], 3);
+        assert_eq!(u64::from_le_bytes(page[72..80].try_into().unwrap()), 0x0800_0000);
+        assert_eq!(u64::from_le_bytes(page[88..96].try_into().unwrap()), 0x080a_0000);
+        assert!(page[100..].iter().all(|&b| b == 0));
+    }
+}

@@ -1,0 +1,10 @@
+//! Cells: a set of CPUs, a stage-2 address space with its own VMID, and
+//! the configuration they were created from. The root cell is cell 0.
+
+pub mod comm;
+#[cfg(target_os = "none")]
+mod cells;
+#[cfg(target_os = "none")]
+pub mod manage;
+#[cfg(target_os = "none")]
+pub use cells::*;
