@@ -25,6 +25,7 @@ pub fn handle(frame: &mut TrapFrame) -> i64 {
     let (c, a1, a2) = (frame.x[0], frame.x[1], frame.x[2]);
     this_cpu().count(crate::percpu::Stat::Management);
     match c {
+        code::DISABLE => crate::disable::disable(frame),
         code::CELL_CREATE => crate::cell::manage::create(a1),
         code::CELL_START => crate::cell::manage::start(a1),
         code::CELL_SET_LOADABLE => crate::cell::manage::set_loadable(a1),

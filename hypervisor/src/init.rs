@@ -35,6 +35,11 @@ const INIT_PENDING: u32 = 0;
 const INIT_DONE: u32 = 1;
 
 
+/// Physical address of Linux's hyp stub vectors (late launch).
+pub fn stub_vectors() -> u64 {
+    header().arm_linux_hyp_vectors
+}
+
 fn header() -> &'static HvHeader {
     extern "C" {
         static __image_start: HvHeader;

@@ -392,3 +392,48 @@ fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u
         }
     }
 }
+
+fn set_physically_pending(cpu: &PerCpu, intid: u32) {
+    if intid < 32 {
+        let frame = u64::from(cpu.gicr_frame.load(Ordering::Relaxed));
+        mmio_write(gicr(frame, 0x1_0200), 4, 1 << intid);
+    } else {
+        mmio_write(gicd(0x200 + u64::from(intid / 32) * 4), 4, 1 << (intid % 32));
+    }
+}
+
+/// Gives the CPU interface back to Linux (disable): virtual pending
+/// interrupts become physically pending again, Linux's priority mask,
+/// group enable and EOI mode are restored, the virtual interface is off.
+pub fn hand_back() {
+    let cpu = this_cpu();
+    for n in 0..cpuif::num_lrs() {
+        let lr = cpuif::read_lr(n);
+        let state = lr >> 62;
+        let vintid = (lr & 0xffff_ffff) as u32;
+        if state & 1 != 0 {
+            if lr & LR_HW != 0 {
+                cpuif::deactivate(((lr >> 32) & 0x3ff) as u32);
+            }
+            set_physically_pending(cpu, vintid);
+        }
+        cpuif::write_lr(n, 0);
+    }
+    for (w, word) in cpu.irq_pending.iter().enumerate() {
+        let bits = word.swap(0, Ordering::AcqRel);
+        for b in (0..32).filter(|b| bits & (1 << b) != 0) {
+            let intid = (w * 32 + b) as u32;
+            if intid >= 16 {
+                cpuif::deactivate(intid);
+            }
+            set_physically_pending(cpu, intid);
+        }
+    }
+    let vmcr = cpuif::ich_vmcr();
+    let pmr = (vmcr >> 24) & 0xff;
+    let igrpen1 = (vmcr >> 1) & 1;
+    let eoimode = (vmcr >> 9) & 1;
+    let ctlr = (cpu.linux_gic[2].load(Ordering::Relaxed) & !(1 << 1)) | (eoimode << 1);
+    cpuif::set_ich_hcr(0);
+    cpuif::restore_physical(pmr, igrpen1, ctlr);
+}

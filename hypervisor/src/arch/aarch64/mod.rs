@@ -172,7 +172,6 @@ pub fn setup_cpu_for_guests() {
     write_sysreg!(cntvoff_el2, 0);
     write_sysreg!(vpidr_el2, read_sysreg!(midr_el1));
     write_sysreg!(vmpidr_el2, read_sysreg!(mpidr_el1));
-    write_sysreg!(mdcr_el2, 0);
     isb();
 }
 

@@ -1,0 +1,46 @@
+//! HC_DISABLE: hand EL2 back to Linux's hyp stub, one root CPU at a time.
+
+use crate::cell::CELLS;
+use crate::errno::*;
+use crate::percpu::{percpu, this_cpu, CpuState};
+use crate::trap::TrapFrame;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the first CPU that passed the checks; the others follow it.
+static DISABLING: AtomicBool = AtomicBool::new(false);
+
+/// Leaves the hypervisor on this CPU (never returns) or returns an error.
+pub fn disable(frame: &mut TrapFrame) -> i64 {
+    if this_cpu().cell.load(Ordering::Relaxed) != 0 {
+        return -EPERM;
+    }
+    let Some(hv) = crate::hv::get() else { return -EINVAL };
+    if hv.boot_first {
+        // Started before Linux: there is no hyp stub to return to.
+        return -EPERM;
+    }
+    if !DISABLING.load(Ordering::Acquire) {
+        if let Err(e) = check() {
+            return e;
+        }
+        DISABLING.store(true, Ordering::Release);
+    }
+    crate::gic::hand_back();
+    frame.x[0] = 0;
+    let stub = crate::init::stub_vectors();
+    crate::arch::leave_to_stub(frame, stub, hv.phys_virt_offset())
+}
+
+fn check() -> Result<(), i64> {
+    let cells = CELLS.lock();
+    if cells.len() > 1 {
+        return Err(-EBUSY);
+    }
+    let root_cpus = cells.first().map_or(0, |c| c.cpus);
+    drop(cells);
+    let all_running = (0..64)
+        .filter(|c| root_cpus & (1 << c) != 0)
+        .filter_map(percpu)
+        .all(|p| p.state() == CpuState::Running || p.state() == CpuState::Off && !p.present.load(Ordering::Acquire));
+    if all_running { Ok(()) } else { Err(-EBUSY) }
+}
