@@ -246,10 +246,13 @@ fn boot_primary_finish(cpu: u64) -> ! {
     while ARRIVED.load(Ordering::Acquire) < expected {
         arch::cpu_relax();
     }
+    if header().boot_bundle != 0 {
+        crate::boot_cells::start_all(header().boot_bundle);
+    }
     let entry = CELLS.lock().first().and_then(|c| c.view().map(|v| v.cpu_reset_address())).unwrap_or(0);
     log::info!("{} CPUs up; starting the root cell at {:#x}", expected, entry);
     let frame = my_frame(cpu);
-    trap::reset_frame(frame, entry, 0);
+    trap::reset_frame(frame, entry, header().root_boot_arg);
     this_cpu().set_state(CpuState::Running);
     arch::vm_return(frame)
 }

@@ -34,6 +34,10 @@ pub struct HvHeader {
     pub bootstrap_vectors: u64,
     pub ext_flags: u32,
     pub _pad2: u32,
+    /// Boot-first: x0 for the root cell's first CPU (Linux: the DTB).
+    pub root_boot_arg: u64,
+    /// Boot-first: physical address of a bundle of cells to start at boot.
+    pub boot_bundle: u64,
 }
 
 /// Offsets (from the image start) of the parts of hypervisor memory.
@@ -81,7 +85,9 @@ mod tests {
         assert_eq!(offset_of!(HvHeader, ext_magic), 80);
         assert_eq!(offset_of!(HvHeader, bootstrap_vectors), 88);
         assert_eq!(offset_of!(HvHeader, ext_flags), 96);
-        assert_eq!(size_of::<HvHeader>(), 104);
+        assert_eq!(offset_of!(HvHeader, root_boot_arg), 104);
+        assert_eq!(offset_of!(HvHeader, boot_bundle), 112);
+        assert_eq!(size_of::<HvHeader>(), 120);
     }
 
     #[test]

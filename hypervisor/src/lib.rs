@@ -22,6 +22,8 @@ pub mod cell;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+mod boot_cells;
+#[cfg(target_os = "none")]
 mod disable;
 #[cfg(target_os = "none")]
 mod guestmem;

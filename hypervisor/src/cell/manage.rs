@@ -104,7 +104,6 @@ pub fn create(gpa: u64) -> i64 {
 fn create_inner(gpa: u64) -> Result<u32, i64> {
     require_root()?;
     let _m = MGMT.lock();
-    let hv = crate::hv::get().ok_or(-EINVAL)?;
     let head = guestmem::copy_from_root(gpa, 132)?;
     let head_view = CellView::parse_header(&head).map_err(|_| -EINVAL)?;
     let total = head_view.total_size().ok_or(-EINVAL)? as u64;
@@ -112,6 +111,13 @@ fn create_inner(gpa: u64) -> Result<u32, i64> {
         return Err(-E2BIG);
     }
     let config = guestmem::copy_from_root(gpa, total as usize)?;
+    create_from_copy(config)
+}
+
+/// Creates a cell from the hypervisor's own copy of its configuration
+/// (the caller holds the management lock or runs before the root starts).
+pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
+    let hv = crate::hv::get().ok_or(-EINVAL)?;
     let view = CellView::parse(&config).map_err(|_| -EINVAL)?;
     validate(&view, hv.layout.max_cpus)?;
     let mask = view.cpu_mask();

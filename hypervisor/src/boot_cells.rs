@@ -1,0 +1,130 @@
+//! Boot-first mode: cells handed over by the boot loader in a bundle are
+//! created, loaded and started before the root cell runs.
+//!
+//! Bundle entries: `cell:<name>` is a cell configuration; `image:<name>:<hex>`
+//! is an image for cell `<name>` at guest-physical address `<hex>`.
+
+extern crate alloc;
+
+use crate::cell::{manage, CELLS};
+use crate::errno::*;
+use crate::guestmem;
+use crate::memmap::with_remap;
+use crate::sysconfig::mem_flags;
+use alloc::vec::Vec;
+
+const MAGIC: &[u8; 8] = b"SHBUNDL1";
+
+/// Reads physical memory `[pa, pa + len)` into a vector.
+fn read_phys(pa: u64, len: u64) -> Result<Vec<u8>, i64> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len as usize).map_err(|_| -ENOMEM)?;
+    let mut at = pa;
+    while at < pa + len {
+        let chunk = (0x1000 - at % 0x1000).min(pa + len - at);
+        with_remap(at, chunk, |va| {
+            for i in 0..chunk {
+                // SAFETY: remap window mapping of the bundle page.
+                out.push(unsafe { ((va + i) as *const u8).read_volatile() });
+            }
+        })
+        .map_err(|_| -ENOMEM)?;
+        at += chunk;
+    }
+    Ok(out)
+}
+
+fn write_phys(pa: u64, data: &[u8]) -> Result<(), i64> {
+    let mut done = 0usize;
+    while done < data.len() {
+        let at = pa + done as u64;
+        let chunk = ((0x1000 - at % 0x1000) as usize).min(data.len() - done);
+        with_remap(at, chunk as u64, |va| {
+            for (i, b) in data[done..done + chunk].iter().enumerate() {
+                // SAFETY: remap window mapping of the cell's own memory,
+                // which no guest runs in yet.
+                unsafe { ((va + i as u64) as *mut u8).write_volatile(*b) };
+            }
+        })
+        .map_err(|_| -ENOMEM)?;
+        done += chunk;
+    }
+    guestmem::flush_phys(pa & !0xfff, (data.len() as u64 + (pa & 0xfff) + 0xfff) & !0xfff)
+}
+
+struct Entry {
+    name: Vec<u8>,
+    offset: u64,
+    size: u64,
+}
+
+fn entries(bundle: u64) -> Result<Vec<Entry>, i64> {
+    let head = read_phys(bundle, 16)?;
+    if &head[0..8] != MAGIC {
+        return Err(-EINVAL);
+    }
+    let count = u32::from_le_bytes([head[8], head[9], head[10], head[11]]).min(64) as u64;
+    let table = read_phys(bundle + 16, count * 48)?;
+    Ok(table
+        .chunks_exact(48)
+        .map(|e| {
+            let name = e[..32].iter().copied().take_while(|&c| c != 0).collect();
+            let num = |o: usize| u64::from_le_bytes(e[o..o + 8].try_into().unwrap_or([0; 8]));
+            Entry { name, offset: num(32), size: num(40) }
+        })
+        .collect())
+}
+
+/// Creates and starts every cell of the bundle at `bundle`.
+pub fn start_all(bundle: u64) {
+    let list = match entries(bundle) {
+        Ok(l) => l,
+        Err(e) => return log::warn!("boot bundle at {bundle:#x} unreadable ({e})"),
+    };
+    for cfg in list.iter().filter(|e| e.name.starts_with(b"cell:")) {
+        let name = &cfg.name[5..];
+        let result = read_phys(bundle + cfg.offset, cfg.size).and_then(manage::create_from_copy).and_then(|id| {
+            load_images(bundle, &list, name, id)?;
+            match manage::start(u64::from(id)) {
+                0 => Ok(id),
+                e => Err(e),
+            }
+        });
+        let shown = core::str::from_utf8(name).unwrap_or("?");
+        match result {
+            Ok(id) => log::info!("boot cell \"{shown}\" started as cell {id}"),
+            Err(e) => log::error!("boot cell \"{shown}\" failed: {e}"),
+        }
+    }
+}
+
+fn load_images(bundle: u64, list: &[Entry], cell: &[u8], id: u32) -> Result<(), i64> {
+    for img in list.iter().filter(|e| e.name.starts_with(b"image:")) {
+        let rest = &img.name[6..];
+        let Some(colon) = rest.iter().position(|&c| c == b':') else { continue };
+        if &rest[..colon] != cell {
+            continue;
+        }
+        let addr = core::str::from_utf8(&rest[colon + 1..])
+            .ok()
+            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            .ok_or(-EINVAL)?;
+        let pa = {
+            let cells = CELLS.lock();
+            let c = cells.iter().find(|c| c.id == id).ok_or(-ENOENT)?;
+            let v = c.view().ok_or(-EINVAL)?;
+            let r = v
+                .memory_regions()
+                .find(|r| {
+                    r.flags & mem_flags::LOADABLE != 0
+                        && r.virt_start <= addr
+                        && addr + img.size <= r.virt_start + r.size
+                })
+                .ok_or(-EINVAL)?;
+            r.phys_start + (addr - r.virt_start)
+        };
+        let data = read_phys(bundle + img.offset, img.size)?;
+        write_phys(pa, &data)?;
+    }
+    Ok(())
+}
