@@ -102,6 +102,14 @@ fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
     let sgi1r = (3 << 20) | (5 << 17) | (12 << 10) | (11 << 1);
     let asgi1r = (3 << 20) | (6 << 17) | (12 << 10) | (11 << 1);
     let sgi0r = (3 << 20) | (7 << 17) | (12 << 10) | (11 << 1);
+    // DC ISW / CSW / CISW (Op0 1, Op1 0, CRn 7, CRm 6/10/14, Op2 2): caches
+    // are coherent, and a cell may not clean or discard lines by set/way
+    // that hold other cells' data, so these are skipped.
+    let set_way = [6u32, 10, 14].map(|crm| (1 << 20) | (2 << 17) | (7 << 10) | (crm << 1));
+    if !read && set_way.contains(&key) {
+        frame.elr += 4;
+        return true;
+    }
     if read || ![sgi1r, asgi1r, sgi0r].contains(&key) {
         return false;
     }

@@ -139,7 +139,8 @@ pub fn dsb_ish() {
     unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
 }
 
-/// HCR_EL2 for a CPU running a cell: stage 2 on, EL1 is AArch64, SMC trapped,
+/// HCR_EL2 for a CPU running a cell: stage 2 on, EL1 is AArch64, SMC and
+/// set/way cache maintenance trapped (a cell must not discard others' lines),
 /// physical IRQ/FIQ routed to EL2 when `irqs` is set.
 pub fn hcr_guest(irqs: bool) -> u64 {
     const VM: u64 = 1 << 0;
@@ -149,8 +150,9 @@ pub fn hcr_guest(irqs: bool) -> u64 {
     const FB: u64 = 1 << 9;
     const BSU_IS: u64 = 1 << 10;
     const TSC: u64 = 1 << 19;
+    const TSW: u64 = 1 << 22;
     const RW: u64 = 1 << 31;
-    let mut v = VM | SWIO | FB | BSU_IS | TSC | RW;
+    let mut v = VM | SWIO | FB | BSU_IS | TSC | TSW | RW;
     if irqs {
         v |= IMO | FMO;
     }
