@@ -1,0 +1,134 @@
+//! Rules across the system configuration and its cells.
+
+use syshyper_config::cross::{check, NamedCell};
+use syshyper_config::flags::mem;
+use syshyper_config::layout::MemoryRegion;
+use syshyper_config::owned::CellBuf;
+use syshyper_config::{source, CellConfig, SystemConfig};
+
+fn shipped(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs")
+        .join(name);
+    source::compile(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs the checks on the shipped system and the given cell images.
+fn run(cells: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let sys_bytes = shipped("qemu-virt.toml");
+    let sys = SystemConfig::parse(&sys_bytes).unwrap();
+    let named: Vec<NamedCell<'_>> = cells
+        .iter()
+        .map(|(file, b)| NamedCell {
+            file,
+            config: CellConfig::parse(b).unwrap(),
+        })
+        .collect();
+    check(&sys, &named).iter().map(|e| e.to_string()).collect()
+}
+
+fn edit(name: &str, f: impl FnOnce(&mut CellBuf)) -> Vec<u8> {
+    let bytes = shipped(name);
+    let mut c = CellBuf::from_config(&CellConfig::parse(&bytes).unwrap());
+    f(&mut c);
+    c.to_bytes().unwrap()
+}
+
+#[test]
+fn shipped_cells_fit_together() {
+    let errors = run(&[
+        ("gic-demo.cell", shipped("gic-demo.toml")),
+        ("linux-demo.cell", shipped("linux-demo.toml")),
+    ]);
+    assert_eq!(errors, Vec::<String>::new());
+}
+
+#[test]
+fn conflicting_cells_are_named() {
+    let errors = run(&[
+        ("gic-demo.cell", shipped("gic-demo.toml")),
+        ("uart-demo.cell", shipped("uart-demo.toml")),
+    ]);
+    assert_eq!(
+        errors,
+        vec![
+            "uart-demo.cell: cpu_set[1]: CPU 1 is also assigned to gic-demo.cell",
+            "uart-demo.cell: memory_regions[0]: phys 0x7fa00000-0x7fa10000 overlaps gic-demo.cell: \
+             memory_regions[0] 0x7fa00000-0x7fa10000 (only regions both flagged rootshared may be shared)",
+            "uart-demo.cell: irqchips[0]: INTID 144 is also granted to gic-demo.cell: irqchips[0]",
+        ]
+    );
+}
+
+#[test]
+fn cpus_must_belong_to_root() {
+    let cell = edit("gic-demo.toml", |c| c.cpu_set[0] = 0b1_0000);
+    assert_eq!(
+        run(&[("a.cell", cell)]),
+        vec!["a.cell: cpu_set[4]: CPU 4 is not in the root cell's cpu_set"]
+    );
+}
+
+#[test]
+fn memory_must_be_root_memory_and_not_hypervisor() {
+    let outside = edit("gic-demo.toml", |c| {
+        c.memory_regions[0] = MemoryRegion::new(0x8000_0000, 0, 0x1_0000, mem::READ)
+    });
+    assert_eq!(
+        run(&[("a.cell", outside)]),
+        vec!["a.cell: memory_regions[0]: phys 0x80000000-0x80010000 is not inside the root cell's memory"]
+    );
+    let hv = edit("gic-demo.toml", |c| {
+        c.memory_regions[0] = MemoryRegion::new(0x7fc0_0000, 0, 0x1_0000, mem::READ)
+    });
+    let errors = run(&[("a.cell", hv)]);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("overlaps the hypervisor memory 0x7fc00000-0x80000000")),
+        "{errors:?}"
+    );
+    // Spanning two adjacent root regions is fine (ivshmem state + read/write section).
+    let span = edit("gic-demo.toml", |c| {
+        c.memory_regions[0] = MemoryRegion::new(0x7faf_0000, 0, 0x2000, mem::READ)
+    });
+    assert_eq!(run(&[("a.cell", span)]), Vec::<String>::new());
+}
+
+#[test]
+fn rootshared_regions_may_be_shared() {
+    // Both cells map the UART with rootshared: allowed. Drop the flag on one: refused.
+    let a = shipped("gic-demo.toml");
+    let b = edit("linux-demo.toml", |c| {
+        c.memory_regions[3].flags = (mem::READ | mem::WRITE | mem::IO).into()
+    });
+    let errors = run(&[("a.cell", a), ("b.cell", b)]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("b.cell: memory_regions[3]: phys 0x9000000-0x9001000 overlaps a.cell: memory_regions[2]"), "{errors:?}");
+}
+
+#[test]
+fn duplicate_names_and_foreign_irqchips() {
+    let a = shipped("gic-demo.toml");
+    let b = edit("linux-demo.toml", |c| c.desc.name = edit_name("gic-demo"));
+    let errors = run(&[("a.cell", a), ("b.cell", b)]);
+    assert_eq!(
+        errors,
+        vec!["b.cell: header: name \"gic-demo\" is also used by a.cell"]
+    );
+    let c = edit("gic-demo.toml", |c| {
+        c.irqchips[0].address = 0x0900_0000.into()
+    });
+    let errors = run(&[("c.cell", c)]);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("c.cell: irqchips[0]: grants interrupts on chip 0x9000000"),
+        "{errors:?}"
+    );
+}
+
+fn edit_name(name: &str) -> [u8; 32] {
+    let mut raw = [0u8; 32];
+    raw[..name.len()].copy_from_slice(name.as_bytes());
+    raw
+}

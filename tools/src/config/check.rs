@@ -1,0 +1,43 @@
+//! `config check SYSTEM.cell [CELL.cell ...]`: each file on its own, then the
+//! rules across files. One line per problem on stderr.
+
+use anyhow::bail;
+use std::path::{Path, PathBuf};
+use syshyper_config::cross::{self, NamedCell};
+use syshyper_config::{CellConfig, SystemConfig};
+
+pub fn run(system: &Path, cells: &[PathBuf]) -> anyhow::Result<()> {
+    let mut problems = 0usize;
+    let mut report = |line: String| {
+        eprintln!("{line}");
+        problems += 1;
+    };
+    let sys_name = system.display().to_string();
+    let sys_bytes = super::read(system)?;
+    let cell_names: Vec<String> = cells.iter().map(|p| p.display().to_string()).collect();
+    let cell_bytes = cells
+        .iter()
+        .map(|p| super::read(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let sys = SystemConfig::parse_exact(&sys_bytes)
+        .map_err(|e| report(format!("{sys_name}: {e}")))
+        .ok();
+    let mut parsed = Vec::new();
+    for (name, bytes) in cell_names.iter().zip(&cell_bytes) {
+        match CellConfig::parse_exact(bytes) {
+            Ok(config) => parsed.push(NamedCell { file: name, config }),
+            Err(e) => report(format!("{name}: {e}")),
+        }
+    }
+    if let Some(sys) = sys {
+        for e in cross::check(&sys, &parsed) {
+            report(e.to_string());
+        }
+    }
+    if problems > 0 {
+        bail!("config check: {problems} problem(s) found");
+    }
+    println!("config check: {} configuration(s) OK", 1 + cells.len());
+    Ok(())
+}
