@@ -176,7 +176,7 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
 }
 
 fn view_bytes(sys: &SystemView<'_>) -> Vec<u8> {
-    hv::get().map_or(Vec::new(), |h| h.config.get(356..sys.total_size()).unwrap_or(&[]).to_vec())
+    hv::get().map_or(Vec::new(), |h| h.config.get(..sys.total_size()).unwrap_or(&[]).to_vec())
 }
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {

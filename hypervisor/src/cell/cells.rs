@@ -37,6 +37,10 @@ pub struct Cell {
 impl Cell {
     /// The configuration view of the cell's copy (validated at creation).
     pub fn view(&self) -> Option<CellView<'_>> {
+        if self.id == 0 {
+            // The root cell's copy is the whole system configuration.
+            return crate::sysconfig::SystemView::parse(&self.config).ok().map(|s| s.root());
+        }
         CellView::parse(&self.config).ok()
     }
 }

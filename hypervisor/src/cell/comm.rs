@@ -33,11 +33,17 @@ mod tests {
 
     #[test]
     fn layout_of_the_filled_page() {
-        let mut desc = [0u8; 132];
+        let mut desc = [0u8; 140];
         desc[0..5].copy_from_slice(b"JHCLL");
         desc[5] = 2;
         desc[6] = 14;
+        desc[8..12].copy_from_slice(b"demo");
+        desc[48] = 8; // cpu_set_size
         desc[100..108].copy_from_slice(&0x0900_0000u64.to_le_bytes());
+        desc[108] = 0x10; // console size
+        desc[112] = 3; // PL011
+        desc[114] = 1; // MMIO
+        desc[132] = 0b10; // CPU 1
         let view = CellView::parse(&desc).unwrap();
         let mut page = [0xffu8; 4096];
         fill(&mut page, &view, (0x0800_0000, 0x080a_0000), 0x4000_0000);

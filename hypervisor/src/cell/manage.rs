@@ -105,8 +105,7 @@ fn create_inner(gpa: u64) -> Result<u32, i64> {
     require_root()?;
     let _m = MGMT.lock();
     let head = guestmem::copy_from_root(gpa, 132)?;
-    let head_view = CellView::parse_header(&head).map_err(|_| -EINVAL)?;
-    let total = head_view.total_size().ok_or(-EINVAL)? as u64;
+    let total = CellView::size_from_header(&head).map_err(|_| -EINVAL)?;
     if (gpa % 4096 + total).div_ceil(4096) > MAX_CONFIG_PAGES {
         return Err(-E2BIG);
     }
@@ -118,8 +117,12 @@ fn create_inner(gpa: u64) -> Result<u32, i64> {
 /// (the caller holds the management lock or runs before the root starts).
 pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     let hv = crate::hv::get().ok_or(-EINVAL)?;
-    let view = CellView::parse(&config).map_err(|_| -EINVAL)?;
+    let view = CellView::parse(&config).map_err(|e| {
+        log::warn!("cell config refused: {e}");
+        -EINVAL
+    })?;
     validate(&view, hv.layout.max_cpus)?;
+    view.check_irqchips(hv_gic().2).map_err(|_| -EINVAL)?;
     let mask = view.cpu_mask();
 
     let mut cells = CELLS.lock();
@@ -194,7 +197,7 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
 }
 
 fn root_view_of(root: &Cell) -> CellView<'_> {
-    CellView::parse(&root.config).unwrap_or_else(|_| CellView::empty())
+    root.view().unwrap_or_else(CellView::empty)
 }
 
 fn hv_gic() -> (u8, u8, u64, u64) {
