@@ -1,0 +1,41 @@
+//! root-test: the boot-first root cell program. Runs suites of checks
+//! against the hypervisor and ends the run by the protocol of contracts.md
+//! (`[PASS]`/`[FAIL]` lines, summary, SYSTEM_OFF or semihosting exit 1).
+//!
+//! Each suite is a module with a `run()`; add new suites (cells, GIC,
+//! isolation) as modules and call them from `main` below. CPUs: suites that
+//! start secondaries take theirs from `secondary::slot` and document which
+//! CPU they use, so suites do not fight over CPUs.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {}
+
+#[cfg(target_os = "none")]
+mod bundle_info;
+#[cfg(target_os = "none")]
+mod foreign_hvc;
+#[cfg(target_os = "none")]
+mod hypercalls;
+#[cfg(target_os = "none")]
+mod psci_suite;
+#[cfg(target_os = "none")]
+mod secondary;
+
+#[cfg(target_os = "none")]
+mod program {
+    use syshyper_inmates::{check, cpu, panic, println};
+
+    syshyper_inmates::entry!(main);
+
+    fn main() -> ! {
+        panic::exit_on_panic();
+        println!("root-test: started on MPIDR {:#x}", cpu::mpidr());
+        let bundle = super::bundle_info::run();
+        let _ = bundle; // for suites that create cells from bundle files
+        super::hypercalls::run();
+        super::psci_suite::run();
+        super::foreign_hvc::run();
+        check::finish()
+    }
+}

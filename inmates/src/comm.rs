@@ -1,0 +1,163 @@
+//! The cell's communication region (jailhouse-abi.md §5), read and written
+//! with volatile accesses because the hypervisor changes it at any time.
+
+/// Guest-physical address of the comm region in non-root cells.
+pub const COMM_REGION_BASE: usize = 0x8000_0000;
+pub const SIGNATURE: [u8; 6] = *b"JHCOMM";
+
+/// Field offsets.
+const OFF_SIGNATURE: usize = 0;
+const OFF_REVISION: usize = 6;
+const OFF_CELL_STATE: usize = 8;
+const OFF_MSG_TO_CELL: usize = 12;
+const OFF_REPLY_FROM_CELL: usize = 16;
+const OFF_FLAGS: usize = 20;
+const OFF_GIC_VERSION: usize = 64;
+const OFF_GICD_BASE: usize = 72;
+const OFF_GICC_BASE: usize = 80;
+const OFF_GICR_BASE: usize = 88;
+
+/// Messages to the cell.
+pub const MSG_NONE: u32 = 0;
+pub const MSG_SHUTDOWN_REQUEST: u32 = 1;
+pub const MSG_RECONFIG_COMPLETED: u32 = 2;
+/// Replies from the cell.
+pub const MSG_UNKNOWN: u32 = 1;
+pub const MSG_REQUEST_DENIED: u32 = 2;
+pub const MSG_REQUEST_APPROVED: u32 = 3;
+pub const MSG_RECEIVED: u32 = 4;
+
+/// A comm region at a fixed address. Constructing one is unsafe: the page
+/// must be mapped readable and writable.
+#[derive(Debug, Clone, Copy)]
+pub struct CommRegion {
+    base: usize,
+}
+
+impl CommRegion {
+    /// # Safety
+    /// `base` must be the address of a mapped, 8-byte aligned page that may
+    /// be read and written with volatile accesses for the program's lifetime.
+    pub const unsafe fn at(base: usize) -> Self {
+        Self { base }
+    }
+
+    fn read<T: Copy>(&self, off: usize) -> T {
+        // SAFETY: `at`'s contract: the page is mapped; every caller passes a
+        // field offset inside it, aligned for T.
+        unsafe { ((self.base + off) as *const T).read_volatile() }
+    }
+
+    fn write<T: Copy>(&self, off: usize, value: T) {
+        // SAFETY: as in `read`.
+        unsafe { ((self.base + off) as *mut T).write_volatile(value) }
+    }
+
+    /// True when the page carries the `JHCOMM` signature.
+    pub fn is_valid(&self) -> bool {
+        (0..SIGNATURE.len()).all(|i| self.read::<u8>(OFF_SIGNATURE + i) == SIGNATURE[i])
+    }
+
+    pub fn revision(&self) -> u16 {
+        self.read(OFF_REVISION)
+    }
+
+    pub fn cell_state(&self) -> u32 {
+        self.read(OFF_CELL_STATE)
+    }
+
+    pub fn msg_to_cell(&self) -> u32 {
+        self.read(OFF_MSG_TO_CELL)
+    }
+
+    pub fn reply_from_cell(&self) -> u32 {
+        self.read(OFF_REPLY_FROM_CELL)
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.read(OFF_FLAGS)
+    }
+
+    pub fn gic_version(&self) -> u8 {
+        self.read(OFF_GIC_VERSION)
+    }
+
+    pub fn gicd_base(&self) -> u64 {
+        self.read(OFF_GICD_BASE)
+    }
+
+    pub fn gicc_base(&self) -> u64 {
+        self.read(OFF_GICC_BASE)
+    }
+
+    pub fn gicr_base(&self) -> u64 {
+        self.read(OFF_GICR_BASE)
+    }
+
+    /// Answers the pending message: clear it first, then publish the reply,
+    /// so the hypervisor never sees a reply next to a stale message.
+    pub fn reply(&self, reply: u32) {
+        self.write(OFF_MSG_TO_CELL, MSG_NONE);
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        self.write(OFF_REPLY_FROM_CELL, reply);
+    }
+
+    /// Handles a pending message the simple way every demo wants: approve a
+    /// shutdown request, acknowledge anything else. Returns the message.
+    pub fn poll_messages(&self) -> u32 {
+        let msg = self.msg_to_cell();
+        match msg {
+            MSG_NONE => {}
+            MSG_SHUTDOWN_REQUEST => self.reply(MSG_REQUEST_APPROVED),
+            MSG_RECONFIG_COMPLETED => self.reply(MSG_RECEIVED),
+            _ => self.reply(MSG_UNKNOWN),
+        }
+        msg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C, align(8))]
+    struct Page([u8; 4096]);
+
+    fn region(page: &mut Page) -> CommRegion {
+        // SAFETY: the page is a live, aligned local buffer.
+        unsafe { CommRegion::at(page.0.as_mut_ptr() as usize) }
+    }
+
+    #[test]
+    fn reads_signature_and_gic_bases() {
+        let mut page = Page([0; 4096]);
+        page.0[..6].copy_from_slice(b"JHCOMM");
+        page.0[6..8].copy_from_slice(&2u16.to_le_bytes());
+        page.0[64] = 3;
+        page.0[72..80].copy_from_slice(&0x0800_0000u64.to_le_bytes());
+        page.0[88..96].copy_from_slice(&0x080a_0000u64.to_le_bytes());
+        let c = region(&mut page);
+        assert!(c.is_valid());
+        assert_eq!(c.revision(), 2);
+        assert_eq!(c.gic_version(), 3);
+        assert_eq!(c.gicd_base(), 0x0800_0000);
+        assert_eq!(c.gicr_base(), 0x080a_0000);
+    }
+
+    #[test]
+    fn rejects_missing_signature() {
+        let mut page = Page([0; 4096]);
+        page.0[..6].copy_from_slice(b"JHCOMX");
+        assert!(!region(&mut page).is_valid());
+    }
+
+    #[test]
+    fn approves_shutdown_and_clears_message() {
+        let mut page = Page([0; 4096]);
+        page.0[12] = MSG_SHUTDOWN_REQUEST as u8;
+        let c = region(&mut page);
+        assert_eq!(c.poll_messages(), MSG_SHUTDOWN_REQUEST);
+        assert_eq!(c.msg_to_cell(), MSG_NONE);
+        assert_eq!(c.reply_from_cell(), MSG_REQUEST_APPROVED);
+    }
+}

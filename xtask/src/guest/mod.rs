@@ -1,0 +1,180 @@
+//! The Linux guest for `cargo xtask run`: Debian's stock arm64 kernel, the
+//! sysHyper kernel module built against its headers, and a busybox initramfs.
+//!
+//! How xtask uses it (all paths absolute; outputs under `<root>/target`):
+//!
+//! ```ignore
+//! let guest = guest::prepare_guest(&root.join("target/guest-cache"))?;  // cached after the first run
+//! let ko = guest::build_module(&guest, &root.join("driver"), &root.join("target/guest/driver"))?;
+//! let mut files = guest::standard_files(&ko, &tool, &images.join("syshyper.bin"),
+//!                                       &images.join("configs"), &images.join("inmates"))?;
+//! files.extend(user_with);                         // --with FILE[:DEST], DEST default /root/<name>
+//! let script = std::fs::read_to_string(script_file)?;  // --script; or guest::DEMO_SCRIPT / guest::SHELL_SCRIPT
+//! let initrd = guest::build_initramfs(&guest, &files, &script, &root.join("target/guest/initramfs.cpio.gz"))?;
+//! let args = guest::linux_qemu_args(&guest, &initrd, "");
+//! // qemu-system-aarch64 <args>; wait for guest::READY_MARKER on the console
+//! // (kernel up, /init running), then for QEMU to exit; the script's status
+//! // is guest::exit_status(&console) (None: the guest never finished).
+//! ```
+//!
+//! `tool` is the static `syshyper` binary (`cargo build --release --target
+//! aarch64-unknown-linux-musl --bin syshyper`). In the guest: the module at
+//! /lib/modules/syshyper.ko (loaded by the scripts with `insmod`), the image at
+//! /lib/firmware/syshyper.bin, the tool at /usr/sbin/syshyper and
+//! /usr/sbin/jailhouse, configs in /etc/syshyper/configs, inmates in
+//! /etc/syshyper/inmates.
+
+mod cpio;
+mod debian;
+mod initramfs;
+mod kmod;
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub use initramfs::{exit_status, EXIT_MARKER, READY_MARKER};
+
+/// Debian's kernel and tools, unpacked in the cache.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    /// e.g. "6.1.0-56"
+    pub abi: String,
+    /// The arm64 Image QEMU boots (`-kernel`).
+    pub kernel_image: PathBuf,
+    /// Kbuild tree for out-of-tree modules.
+    pub headers_dir: PathBuf,
+    /// Static arm64 busybox.
+    pub busybox: PathBuf,
+}
+
+/// The default script: the demo (guest/demo.sh).
+pub const DEMO_SCRIPT: &str = include_str!("../../../guest/demo.sh");
+
+/// Script for `--shell`: a root shell on the console with job control.
+pub const SHELL_SCRIPT: &str = "insmod /lib/modules/syshyper.ko\necho 'sysHyper guest shell; exit to power off'\nsetsid cttyhack sh\n";
+
+/// Downloads (once) and unpacks Debian's arm64 kernel, headers and busybox
+/// into `cache_dir/<abi>`. Needs apt; prints progress; idempotent.
+pub fn prepare_guest(cache_dir: &Path) -> Result<Guest> {
+    let (abi, version) = match debian::resolve() {
+        Ok(found) => found,
+        // Offline or without apt lists, a complete earlier download still works.
+        Err(e) => match debian::cached_abi(cache_dir) {
+            Some(abi) => {
+                println!("[guest] apt cannot resolve the kernel ({e:#}); using cached {abi}");
+                (abi, String::new())
+            }
+            None => return Err(e.context("cannot find Debian's arm64 kernel packages")),
+        },
+    };
+    let root = debian::fetch(&cache_dir.join(&abi), &abi, &version)?;
+    let guest = Guest {
+        kernel_image: root.join(format!("boot/vmlinuz-{abi}-arm64")),
+        headers_dir: root.join(format!("usr/src/linux-headers-{abi}-arm64")),
+        busybox: root.join("bin/busybox"),
+        abi,
+    };
+    for p in [&guest.kernel_image, &guest.headers_dir, &guest.busybox] {
+        if !p.exists() {
+            anyhow::bail!("{} is missing from the unpacked packages; delete {} to fetch again", p.display(), cache_dir.display());
+        }
+    }
+    Ok(guest)
+}
+
+/// Builds `driver_src` (the driver/ folder) in `build_dir`; returns syshyper.ko.
+pub fn build_module(guest: &Guest, driver_src: &Path, build_dir: &Path) -> Result<PathBuf> {
+    kmod::build(&guest.headers_dir, driver_src, build_dir)
+}
+
+/// The usual guest files: module, tool (also as `jailhouse`), hypervisor
+/// image, every `*.cell` of `configs` and every `*.bin` of `inmates`.
+pub fn standard_files(module: &Path, tool: &Path, hv_image: &Path, configs: &Path, inmates: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut files = vec![
+        (module.to_path_buf(), "/lib/modules/syshyper.ko".to_string()),
+        (tool.to_path_buf(), "/usr/sbin/syshyper".to_string()),
+        (tool.to_path_buf(), "/usr/sbin/jailhouse".to_string()),
+        (hv_image.to_path_buf(), "/lib/firmware/syshyper.bin".to_string()),
+    ];
+    for (dir, ext, dest) in [(configs, "cell", "/etc/syshyper/configs"), (inmates, "bin", "/etc/syshyper/inmates")] {
+        let Ok(list) = std::fs::read_dir(dir) else { continue };
+        let mut found: Vec<PathBuf> = list.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == ext)).collect();
+        found.sort();
+        for p in found {
+            let name = p.file_name().context("file name")?.to_string_lossy().into_owned();
+            files.push((p, format!("{dest}/{name}")));
+        }
+    }
+    Ok(files)
+}
+
+/// Parses `--with FILE[:DEST]`; DEST defaults to /root/<file name>.
+pub fn parse_with(arg: &str) -> Result<(PathBuf, String)> {
+    let (src, dest) = match arg.split_once(':') {
+        Some((s, d)) => (s, d.to_string()),
+        None => {
+            let name = Path::new(arg).file_name().with_context(|| format!("--with {arg}: no file name"))?;
+            (arg, format!("/root/{}", name.to_string_lossy()))
+        }
+    };
+    if !dest.starts_with('/') {
+        anyhow::bail!("--with {arg}: the guest path {dest:?} must be absolute");
+    }
+    Ok((PathBuf::from(src), dest))
+}
+
+/// Writes the initramfs (cpio newc + gzip) to `out`: busybox, /init running
+/// `script`, and `files` (host source, absolute guest destination).
+pub fn build_initramfs(guest: &Guest, files: &[(PathBuf, String)], script: &str, out: &Path) -> Result<PathBuf> {
+    initramfs::build(&guest.busybox, files, script, out)
+}
+
+/// QEMU's arguments for the Linux guest (platform.md "QEMU machine").
+/// `append` adds kernel parameters.
+pub fn linux_qemu_args(guest: &Guest, initramfs: &Path, append: &str) -> Vec<String> {
+    let mut cmdline = "console=ttyAMA0 kvm-arm.mode=none nokaslr mem=768M quiet".to_string();
+    if !append.is_empty() {
+        cmdline.push(' ');
+        cmdline.push_str(append);
+    }
+    [
+        "-M", "virt,gic-version=3,virtualization=on,its=off",
+        "-cpu", "cortex-a57",
+        "-smp", "4",
+        "-m", "1G",
+        "-nographic",
+        "-nic", "none",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        "-kernel".to_string(),
+        guest.kernel_image.display().to_string(),
+        "-initrd".to_string(),
+        initramfs.display().to_string(),
+        "-append".to_string(),
+        cmdline,
+    ])
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_defaults_to_root_folder() {
+        assert_eq!(parse_with("a/b.sh").unwrap(), (PathBuf::from("a/b.sh"), "/root/b.sh".to_string()));
+        assert_eq!(parse_with("x:/etc/y").unwrap(), (PathBuf::from("x"), "/etc/y".to_string()));
+        assert!(parse_with("x:etc/y").is_err());
+    }
+
+    #[test]
+    fn qemu_boots_the_image_with_reserved_memory() {
+        let g = Guest { abi: "a".into(), kernel_image: "/k".into(), headers_dir: "/h".into(), busybox: "/b".into() };
+        let args = linux_qemu_args(&g, Path::new("/i.gz"), "x=1");
+        let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
+        assert!(append.contains("mem=768M") && append.contains("kvm-arm.mode=none") && append.ends_with(" x=1"));
+        assert!(args.windows(2).any(|w| w[0] == "-initrd" && w[1] == "/i.gz"));
+    }
+}

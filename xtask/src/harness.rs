@@ -1,0 +1,278 @@
+//! `cargo xtask test`: host unit tests, then the QEMU system tests of
+//! `systests::SYSTEM_TESTS`, each timed, with a `N passed, M failed` summary.
+
+use crate::images;
+use crate::paths::Paths;
+use crate::qemu::{self, BootFirst};
+use crate::runner::{self, Options};
+use crate::systests::{Boot, SysTest, ALWAYS_FORBIDDEN, SYSTEM_TESTS};
+use anyhow::{anyhow, bail, Context, Result};
+use regex::Regex;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Lines of console shown after a failure; the full log is on disk.
+const TAIL_LINES: usize = 200;
+
+/// What a test gets to build its QEMU command line.
+pub struct Ctx {
+    pub paths: Paths,
+    /// A scratch folder for this test (boot blob, bundle), under target/test-logs.
+    pub workdir: PathBuf,
+}
+
+/// Host unit test runs: (name, cargo arguments).
+const HOST_TESTS: &[(&str, &[&str])] = &[
+    (
+        "host:workspace",
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "syshyper-hv",
+            "--exclude",
+            "syshyper-inmates",
+        ],
+    ),
+    ("host:hv-lib", &["test", "-p", "syshyper-hv", "--lib"]),
+    (
+        "host:inmates-lib",
+        &["test", "-p", "syshyper-inmates", "--lib"],
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Case {
+    Host(&'static str, &'static [&'static str]),
+    System(&'static SysTest),
+}
+
+impl Case {
+    fn name(&self) -> &'static str {
+        match self {
+            Case::Host(name, _) => name,
+            Case::System(t) => t.name,
+        }
+    }
+}
+
+fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
+    let host = HOST_TESTS
+        .iter()
+        .filter(|_| !no_host)
+        .map(|(n, a)| Case::Host(n, a));
+    host.chain(SYSTEM_TESTS.iter().map(Case::System))
+        .filter(|c| filter.is_none_or(|f| c.name().contains(f)))
+        .collect()
+}
+
+pub struct TestArgs<'a> {
+    pub filter: Option<&'a str>,
+    pub no_host: bool,
+    pub list: bool,
+    /// Echo each QEMU console live.
+    pub verbose: bool,
+}
+
+/// Runs the selected tests; returns whether all passed.
+pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
+    let selected = cases(args.filter, args.no_host);
+    if args.list {
+        for c in &selected {
+            match c {
+                Case::Host(name, a) => println!("{name:24} host: cargo {}", a.join(" ")),
+                Case::System(t) => println!("{:24} qemu: timeout {} s", t.name, t.timeout_s),
+            }
+        }
+        return Ok(true);
+    }
+    if selected.is_empty() {
+        bail!(
+            "no test name contains {:?}; see `cargo xtask test --list`",
+            args.filter.unwrap_or("")
+        );
+    }
+    let mut built: Option<Result<(), String>> = None;
+    let mut results: Vec<(&str, bool, Duration)> = Vec::new();
+    for case in &selected {
+        if let (Case::System(_), None) = (case, &built) {
+            built = Some(images::build_all(p).map_err(|e| format!("{e:#}")));
+        }
+        println!("\n==== test {} ====", case.name());
+        let start = Instant::now();
+        let result = match case {
+            Case::Host(_, cargo_args) => {
+                crate::cmd::run(p.cargo().args(*cargo_args)).map_err(|e| format!("{e:#}"))
+            }
+            Case::System(t) => match &built {
+                Some(Err(e)) => Err(format!("build failed: {e}")),
+                _ => run_system(p, t, args.verbose),
+            },
+        };
+        let took = start.elapsed();
+        match &result {
+            Ok(()) => println!(
+                "==== test {} ... ok ({:.1} s)",
+                case.name(),
+                took.as_secs_f64()
+            ),
+            Err(e) => println!(
+                "==== test {} ... FAILED ({:.1} s): {e}",
+                case.name(),
+                took.as_secs_f64()
+            ),
+        }
+        results.push((case.name(), result.is_ok(), took));
+    }
+    let failed: Vec<_> = results.iter().filter(|r| !r.1).map(|r| r.0).collect();
+    println!();
+    if !failed.is_empty() {
+        println!("failed: {}", failed.join(", "));
+    }
+    println!(
+        "{} passed, {} failed",
+        results.len() - failed.len(),
+        failed.len()
+    );
+    Ok(failed.is_empty())
+}
+
+fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
+    let images = ctx.paths.images();
+    match t.boot {
+        Boot::First { root, config } => {
+            let boot = BootFirst {
+                hv_image: images.join("syshyper.bin"),
+                system_config: images.join(config),
+                root_program: Some(images.join(root)),
+                bundle: t
+                    .bundle
+                    .iter()
+                    .map(|f| (f.name.to_string(), images.join(f.path)))
+                    .collect(),
+                start_bundle_cells: t.start_bundle_cells,
+                ..BootFirst::default()
+            };
+            let mut args = qemu::machine_args();
+            args.extend(boot.qemu_args(&ctx.workdir)?);
+            Ok(args)
+        }
+        Boot::Custom(f) => f(ctx),
+    }
+}
+
+fn run_system(p: &Paths, t: &SysTest, verbose: bool) -> Result<(), String> {
+    let ctx = Ctx {
+        paths: p.clone(),
+        workdir: p.test_logs().join(t.name),
+    };
+    let log = p.test_logs().join(format!("{}.log", t.name));
+    let args = qemu_args(&ctx, t).map_err(|e| format!("{e:#}"))?;
+    let opts = Options {
+        log: log.clone(),
+        echo: verbose,
+        stdin: t.interact.is_some(),
+    };
+    let mut q = runner::spawn(qemu::command(&args), &opts).map_err(|e| format!("{e:#}"))?;
+    println!("[test] {} (log {})", q.cmdline, log.display());
+    let result = judge(&mut q, t);
+    if let Err(e) = result {
+        // Stop QEMU first so the console shown is final.
+        let _ = q.finish(Some(Instant::now()));
+        let console = q.console();
+        runner::print_failure_console(&console, &log, TAIL_LINES);
+        let mut msg = format!("{e:#}");
+        // A failed check or a panic usually explains a missing line: name it.
+        if let Some(line) = forbidden_line(&console, t).filter(|_| !msg.contains("forbidden")) {
+            msg.push_str(&format!("; console has: {}", line.trim()));
+        }
+        return Err(msg);
+    }
+    Ok(())
+}
+
+fn forbidden_line<'a>(console: &'a str, t: &SysTest) -> Option<&'a str> {
+    let bad: Vec<&str> = ALWAYS_FORBIDDEN.iter().chain(t.forbid).copied().collect();
+    console.lines().find(|l| bad.iter().any(|b| l.contains(b)))
+}
+
+fn judge(q: &mut runner::Running, t: &SysTest) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(t.timeout_s);
+    if let Some(interact) = t.interact {
+        interact(q, deadline)?;
+    }
+    for e in t.expect {
+        let re = Regex::new(e.regex).with_context(|| format!("bad regex {:?}", e.regex))?;
+        let caps = q.wait_for(&re, deadline)?;
+        if let Some(check) = e.check {
+            check(&caps).map_err(|msg| anyhow!("{:?}: {msg}", caps.first()))?;
+        }
+    }
+    let outcome = q.finish(Some(deadline))?;
+    if outcome.timed_out {
+        bail!("QEMU still running after {} s", t.timeout_s);
+    }
+    if let Some(line) = forbidden_line(&q.console(), t) {
+        bail!("forbidden text in console: {}", line.trim());
+    }
+    if outcome.status != Some(t.exit_status) {
+        bail!(
+            "QEMU exit status {:?}, expected {}",
+            outcome.status,
+            t.exit_status
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Judges what `sh -c script` prints against the boot-first-root table entry.
+    fn judge_shell(script: &str) -> Result<()> {
+        let t = SYSTEM_TESTS
+            .iter()
+            .find(|t| t.name == "boot-first-root")
+            .unwrap();
+        let t = SysTest { timeout_s: 5, ..*t };
+        let log = std::env::temp_dir().join(format!(
+            "xtask-judge-{}-{}.log",
+            std::process::id(),
+            script.len()
+        ));
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", script]);
+        let mut q = runner::spawn(
+            cmd,
+            &Options {
+                log,
+                echo: false,
+                stdin: false,
+            },
+        )?;
+        judge(&mut q, &t)
+    }
+
+    #[test]
+    fn boot_first_root_judgement() {
+        judge_shell("echo '[PASS] a'; echo 'root-test: 4 passed, 0 failed'").unwrap();
+        let err = |s| format!("{:#}", judge_shell(s).unwrap_err());
+        assert!(
+            err("echo '[FAIL] a: x'; echo 'root-test: 4 passed, 0 failed'").contains("forbidden")
+        );
+        assert!(err("echo 'PANIC on CPU 0'; exit 3").contains("output ended"));
+        assert!(err("echo 'root-test: 0 passed, 0 failed'").contains("at least one passed"));
+        assert!(err("echo 'root-test: 2 passed, 1 failed'; exit 1").contains("output ended"));
+        assert!(err("echo 'root-test: 2 passed, 0 failed'; exit 1").contains("exit status"));
+    }
+
+    #[test]
+    fn filter_selects_by_substring_and_no_host_drops_host_runs() {
+        let names = |f, nh| cases(f, nh).iter().map(Case::name).collect::<Vec<_>>();
+        assert_eq!(names(Some("boot-first"), false), vec!["boot-first-root"]);
+        assert!(names(None, true).iter().all(|n| !n.starts_with("host:")));
+        assert_eq!(names(Some("host:"), false).len(), HOST_TESTS.len());
+        assert!(names(Some("no such test"), false).is_empty());
+    }
+}

@@ -1,0 +1,19 @@
+//! The library behind `cargo xtask`: building, booting QEMU and testing.
+//! A library (not only a binary) so that test tables and the Linux guest
+//! code can use every helper, and so the helpers are unit-tested.
+
+pub mod boot_blob;
+pub mod bundle;
+pub mod cmd;
+pub mod guest;
+pub mod harness;
+pub mod image_header;
+pub mod images;
+pub mod le;
+pub mod paths;
+pub mod qemu;
+pub mod run_linux;
+pub mod runner;
+pub mod setup;
+pub mod sysconfig;
+pub mod systests;

@@ -1,0 +1,151 @@
+//! `cargo xtask`: set up, build, run and test sysHyper (see README.md).
+
+use xtask::{harness, images, paths, qemu, run_linux, runner, setup};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test sysHyper")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the prerequisites (Rust targets, Debian packages); idempotent.
+    Setup {
+        /// Only print what would be installed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Build the hypervisor, the inmates, the host tool and the configs into target/images.
+    Build,
+    /// Boot Debian Linux on QEMU with sysHyper and run the demo.
+    Run(run_linux::RunArgs),
+    /// Host unit tests, then the QEMU system tests.
+    Test {
+        /// Run only tests whose name contains this.
+        filter: Option<String>,
+        /// Skip the host unit tests.
+        #[arg(long)]
+        no_host: bool,
+        /// List the tests and exit.
+        #[arg(long)]
+        list: bool,
+        /// Show each QEMU console live.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Boot the hypervisor first with the root test program and show the console.
+    Qemu {
+        /// Root program to load instead of target/images/inmates/root-test.bin.
+        #[arg(long, value_name = "FILE")]
+        root: Option<PathBuf>,
+        /// System config instead of target/images/configs/qemu-virt.cell.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Extra QEMU arguments, e.g. `-d int,guest_errors` or `-s -S`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        qemu_args: Vec<String>,
+    },
+    /// Benchmarks (not yet implemented).
+    Bench,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let p = paths::Paths::discover();
+    match cli.command {
+        Cmd::Setup { dry_run } => setup::setup(dry_run)?,
+        Cmd::Build => {
+            setup::setup(false)?;
+            images::build_all(&p)?;
+        }
+        Cmd::Run(args) => {
+            setup::setup(false)?;
+            images::build_all(&p)?;
+            return run_linux::run(&p, &args);
+        }
+        Cmd::Test {
+            filter,
+            no_host,
+            list,
+            verbose,
+        } => {
+            if !list {
+                setup::setup(false)?;
+            }
+            let args = harness::TestArgs {
+                filter: filter.as_deref(),
+                no_host,
+                list,
+                verbose,
+            };
+            if !harness::run(&p, &args)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Cmd::Qemu {
+            root,
+            config,
+            qemu_args,
+        } => {
+            setup::setup(false)?;
+            images::build_all(&p)?;
+            let images = p.images();
+            let boot = qemu::BootFirst {
+                hv_image: images.join("syshyper.bin"),
+                system_config: config.unwrap_or_else(|| images.join("configs/qemu-virt.cell")),
+                root_program: Some(root.unwrap_or_else(|| images.join("inmates/root-test.bin"))),
+                ..qemu::BootFirst::default()
+            };
+            return qemu_console(&p, &boot, &qemu_args);
+        }
+        Cmd::Bench => {
+            eprintln!("cargo xtask bench: not yet implemented");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask qemu`: a boot-first start with the console on our stdout;
+/// QEMU's exit status becomes ours.
+fn qemu_console(p: &paths::Paths, boot: &qemu::BootFirst, extra: &[String]) -> Result<ExitCode> {
+    let mut args = qemu::machine_args();
+    args.extend(boot.qemu_args(&p.out.join("qemu"))?);
+    args.extend(extra.iter().cloned());
+    let log = p.out.join("qemu/console.log");
+    let opts = runner::Options {
+        log: log.clone(),
+        echo: true,
+        stdin: false,
+    };
+    let mut q = runner::spawn(qemu::command(&args), &opts)?;
+    println!(
+        "[qemu] {}\n[qemu] console log: {}",
+        q.cmdline,
+        log.display()
+    );
+    let outcome = q.finish(None)?;
+    println!(
+        "[qemu] exit status {:?} after {:.1} s",
+        outcome.status,
+        outcome.elapsed.as_secs_f64()
+    );
+    Ok(runner::exit_code(outcome.status))
+}

@@ -1,0 +1,126 @@
+//! QEMU command lines: the common machine and the boot-first start
+//! (contracts.md "Boot-first start on QEMU").
+
+use crate::boot_blob::{self, BootArgs};
+use crate::bundle;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const QEMU: &str = "qemu-system-aarch64";
+
+/// The machine every sysHyper run uses (platform.md "QEMU machine").
+pub fn machine_args() -> Vec<String> {
+    [
+        "-M",
+        "virt,gic-version=3,virtualization=on,its=off",
+        "-cpu",
+        "cortex-a57",
+        "-smp",
+        "4",
+        "-m",
+        "1G",
+        "-nographic",
+        "-nic",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+pub fn command(args: &[String]) -> Command {
+    let mut cmd = Command::new(QEMU);
+    cmd.args(args);
+    cmd
+}
+
+/// What to boot in boot-first mode.
+#[derive(Debug, Clone, Default)]
+pub struct BootFirst {
+    pub hv_image: PathBuf,
+    pub system_config: PathBuf,
+    /// Raw program for the root cell's first CPU.
+    pub root_program: Option<PathBuf>,
+    /// Where to load it; default: the root cell's cpu_reset_address.
+    pub root_addr: Option<u64>,
+    /// Files for the bundle at `bundle::LOAD_ADDR` (name in the bundle, file).
+    pub bundle: Vec<(String, PathBuf)>,
+    /// Also tell the hypervisor to create and start the bundle's `cell:` entries.
+    pub start_bundle_cells: bool,
+    pub root_boot_arg: Option<u64>,
+    /// More raw files to load (file, physical address), e.g. a kernel or a DTB.
+    pub extra_loads: Vec<(PathBuf, u64)>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn loader(file: &Path, addr: u64) -> [String; 2] {
+    [
+        "-device".into(),
+        format!("loader,file={},addr={addr:#x},force-raw=on", file.display()),
+    ]
+}
+
+impl BootFirst {
+    /// Writes the boot blob (and bundle) into `workdir` and returns the QEMU
+    /// arguments that load them, after `machine_args()`.
+    pub fn qemu_args(&self, workdir: &Path) -> Result<Vec<String>> {
+        std::fs::create_dir_all(workdir)
+            .with_context(|| format!("cannot create {}", workdir.display()))?;
+        let image = read(&self.hv_image)?;
+        let config = read(&self.system_config)?;
+        let args = BootArgs {
+            root_boot_arg: self.root_boot_arg,
+            boot_bundle: self.start_bundle_cells.then_some(bundle::LOAD_ADDR),
+        };
+        let blob = boot_blob::build(&image, &config, args).with_context(|| {
+            format!(
+                "boot blob from {} and {}",
+                self.hv_image.display(),
+                self.system_config.display()
+            )
+        })?;
+        let blob_path = workdir.join("boot-first.bin");
+        std::fs::write(&blob_path, &blob.bytes)
+            .with_context(|| format!("cannot write {}", blob_path.display()))?;
+        let mut out = Vec::new();
+        out.extend(loader(&blob_path, blob.load_addr));
+        out.extend([
+            "-device".into(),
+            format!("loader,addr={:#x},cpu-num=0", blob.entry_addr),
+        ]);
+        if let Some(root) = &self.root_program {
+            if !root.is_file() {
+                anyhow::bail!(
+                    "root program {} is missing (not built yet?)",
+                    root.display()
+                );
+            }
+            let sys = crate::sysconfig::SystemInfo::parse(&config)?;
+            out.extend(loader(
+                root,
+                self.root_addr.unwrap_or(sys.cpu_reset_address),
+            ));
+        }
+        if !self.bundle.is_empty() || self.start_bundle_cells {
+            let files = self
+                .bundle
+                .iter()
+                .map(|(name, path)| Ok((name.clone(), read(path)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let path = workdir.join("bundle.bin");
+            std::fs::write(&path, bundle::build(&files)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            out.extend(loader(&path, bundle::LOAD_ADDR));
+        }
+        for (file, addr) in &self.extra_loads {
+            out.extend(loader(file, *addr));
+        }
+        Ok(out)
+    }
+}

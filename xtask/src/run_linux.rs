@@ -1,0 +1,170 @@
+//! `cargo xtask run`: the main job, Debian Linux as the root cell on QEMU.
+//!
+//! The Linux side (kernel download, module, initramfs, QEMU arguments) lives in
+//! xtask/src/guest (owned by the "linux" engineer); this file parses the
+//! command line, puts the pieces together and runs QEMU.
+
+use crate::paths::Paths;
+use crate::{cmd, guest, qemu, runner};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Stop at a root shell instead of running the demo.
+    #[arg(long)]
+    pub shell: bool,
+    /// Boot the hypervisor first and Linux as its root cell (instead of enabling it from Linux).
+    #[arg(long)]
+    pub boot_first: bool,
+    /// Add FILE to the guest, at DEST (default /root/<file name>). Repeatable.
+    #[arg(long = "with", value_name = "FILE[:DEST]", value_parser = parse_with)]
+    pub with: Vec<(PathBuf, String)>,
+    /// Run this shell script in the guest in place of the demo; its exit status is ours.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+}
+
+/// `FILE[:DEST]`; the split is at the last ':' so DEST must not contain one.
+fn parse_with(s: &str) -> Result<(PathBuf, String), String> {
+    let (file, dest) = match s.rsplit_once(':') {
+        Some((file, dest)) if dest.starts_with('/') => (file, dest.to_string()),
+        Some((_, dest)) => return Err(format!("DEST {dest:?} must be an absolute guest path")),
+        None => {
+            let name = PathBuf::from(s)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            (
+                s,
+                format!(
+                    "/root/{}",
+                    name.ok_or_else(|| format!("{s:?} names no file"))?
+                ),
+            )
+        }
+    };
+    let path = PathBuf::from(file);
+    if !path.is_file() {
+        return Err(format!("{file:?} is not a file"));
+    }
+    Ok((path, dest))
+}
+
+/// Runs QEMU with `qemu_args` for the user: with `interactive` the terminal is
+/// QEMU's (a shell; Ctrl-A X quits), otherwise the console is shown and logged
+/// to target/run/console.log. QEMU's exit status becomes ours.
+pub fn run_qemu(p: &Paths, qemu_args: &[String], interactive: bool) -> Result<ExitCode> {
+    let status = if interactive {
+        let mut cmd = qemu::command(qemu_args);
+        println!("[run] {}", cmd::display(&cmd));
+        cmd.status()?.code()
+    } else {
+        let log = p.out.join("run/console.log");
+        let opts = runner::Options {
+            log: log.clone(),
+            echo: true,
+            stdin: false,
+        };
+        let mut q = runner::spawn(qemu::command(qemu_args), &opts)?;
+        println!("[run] {}\n[run] console log: {}", q.cmdline, log.display());
+        q.finish(None)?.status
+    };
+    println!("[run] QEMU exit status {status:?}");
+    Ok(runner::exit_code(status))
+}
+
+pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
+    if args.boot_first {
+        // Needs a DTB with the initrd in /chosen at root_boot_arg (QEMU adds
+        // none without -kernel): BootFirst has root_boot_arg and extra_loads.
+        bail!("`cargo xtask run --boot-first` is not implemented yet");
+    }
+    let script = match &args.script {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("--script {}", file.display()))?
+        }
+        None if args.shell => guest::SHELL_SCRIPT.to_string(),
+        None => guest::DEMO_SCRIPT.to_string(),
+    };
+    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
+    let ko = guest::build_module(&g, &p.root.join("driver"), &p.out.join("guest/driver"))?;
+    println!("[run] syshyper tool ({MUSL_TARGET})");
+    cmd::run(p.cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "syshyper-tools",
+        "--bin",
+        "syshyper",
+        "--target",
+        MUSL_TARGET,
+    ]))?;
+    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let images = p.images();
+    let mut files = guest::standard_files(
+        &ko,
+        &tool,
+        &images.join("syshyper.bin"),
+        &p.config_images(),
+        &p.inmate_images(),
+    )?;
+    files.extend(args.with.iter().cloned());
+    let initrd =
+        guest::build_initramfs(&g, &files, &script, &p.out.join("guest/initramfs.cpio.gz"))?;
+    let qemu_args = guest::linux_qemu_args(&g, &initrd, "");
+    if args.shell && args.script.is_none() {
+        return run_qemu(p, &qemu_args, true);
+    }
+    let log = p.out.join("run/console.log");
+    let opts = runner::Options {
+        log: log.clone(),
+        echo: true,
+        stdin: false,
+    };
+    let mut q = runner::spawn(qemu::command(&qemu_args), &opts)?;
+    println!("[run] {}\n[run] console log: {}", q.cmdline, log.display());
+    let outcome = q.finish(None)?;
+    // The guest powers off (QEMU status 0) whatever the script returned; the
+    // script's own status travels on the console.
+    match (outcome.status, guest::exit_status(&q.console())) {
+        (Some(0), Some(status)) => {
+            println!("[run] guest script exit status {status}");
+            Ok(runner::exit_code(Some(status)))
+        }
+        (status, _) => {
+            println!(
+                "[run] the guest did not finish its script (QEMU exit status {status:?}); log {}",
+                log.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_takes_an_optional_absolute_destination() {
+        let file = std::env::temp_dir().join(format!("xtask-with-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        let f = file.to_string_lossy();
+        let name = file.file_name().unwrap().to_string_lossy();
+        assert_eq!(
+            parse_with(&f).unwrap(),
+            (file.clone(), format!("/root/{name}"))
+        );
+        assert_eq!(
+            parse_with(&format!("{f}:/etc/x")).unwrap(),
+            (file.clone(), "/etc/x".into())
+        );
+        assert!(parse_with(&format!("{f}:rel")).is_err());
+        assert!(parse_with("/no/such/file").is_err());
+        std::fs::remove_file(&file).unwrap();
+    }
+}
