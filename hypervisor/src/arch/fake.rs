@@ -2,5 +2,5 @@
 
 /// Spin-wait hint.
 pub fn cpu_relax() {
-    std::hint::spin_loop();
+    core::hint::spin_loop();
 }

@@ -5,6 +5,7 @@
 pub mod dist;
 pub mod redist;
 #[cfg(target_os = "none")]
+#[allow(unsafe_code)]
 mod hw;
 #[cfg(target_os = "none")]
 pub use hw::*;

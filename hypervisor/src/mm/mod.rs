@@ -2,6 +2,7 @@
 
 pub mod frame;
 #[cfg(target_os = "none")]
+#[allow(unsafe_code)]
 pub mod heap;
 pub mod paging;
 

@@ -1,7 +1,9 @@
 //! Traps from the guest: one dispatcher by exception class.
 
 pub mod esr;
+// Entry points called by name from the exception vectors.
 #[cfg(target_os = "none")]
+#[allow(unsafe_code)]
 mod handlers;
 #[cfg(target_os = "none")]
 pub use handlers::{park, reset_frame};
