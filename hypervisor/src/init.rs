@@ -208,6 +208,11 @@ fn late_launch_finish(cpu: u64) -> ! {
     let err = ERROR.load(Ordering::Acquire);
     if err != 0 || hv.is_none() {
         frame.x[0] = (if err != 0 { err } else { -EINVAL }) as u64;
+        let gic_taken = percpu(cpu as usize)
+            .is_some_and(|p| p.present.load(Ordering::Acquire) && p.gicr_frame.load(Ordering::Relaxed) != u32::MAX);
+        if gic_taken && crate::arch::percpu_ptr() != 0 {
+            gic::hand_back();
+        }
         let h = header();
         let off = VIRT_BASE.wrapping_sub(hv.map_or(0, |h| h.phys_base));
         arch::leave_to_stub(frame, h.arm_linux_hyp_vectors, off);

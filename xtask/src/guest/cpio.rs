@@ -17,7 +17,7 @@ const S_IFLNK: u32 = 0o120000;
 const S_IFCHR: u32 = 0o020000;
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -91,6 +91,7 @@ mod tests {
     fn symlink_data_is_its_target() {
         let a = archive(&[Entry::Symlink { path: "bin/sh".into(), target: "busybox".into() }]);
         assert_eq!(field(&a, 6), 7);
-        assert_eq!(&a[116..123], b"busybox");
+        // 110-byte header + "bin/sh\0" = 117, padded to 120.
+        assert_eq!(&a[120..127], b"busybox");
     }
 }
