@@ -140,6 +140,9 @@ fn enable(path: &Path) -> Result<()> {
         bail!("{}: this is a cell configuration; enable needs the system configuration", path.display());
     }
     SystemConfig::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: invalid system configuration: {e}", path.display()))?;
+    if sysfs::enabled(&sysfs::root()?)? {
+        bail!("the hypervisor is already enabled");
+    }
     // The driver reads the config from this pointer (the ioctl carries no size).
     let dev = Device::open()?;
     dev.call(ioctl::ENABLE, Some(&bytes)).map_err(|e| anyhow::anyhow!(explain("enable", e)))

@@ -76,7 +76,7 @@ mod tests {
         assert_eq!(&a[116..121], b"abcde");
         // Data padded to 124, then the trailer record.
         assert_eq!(&a[124..130], b"070701");
-        assert!(a.ends_with(&[0]) && a.len() % 4 == 0);
+        assert!(a.ends_with(&[0]) && a.len().is_multiple_of(4));
         assert!(a.windows(10).any(|w| w == b"TRAILER!!!"));
     }
 

@@ -26,6 +26,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp
+# The tool behaves as Jailhouse's when called by that name.
+[ -x /usr/sbin/syshyper ] && ln -sf syshyper /usr/sbin/jailhouse
 echo "{READY_MARKER}"
 sh {SCRIPT_PATH}
 status=$?

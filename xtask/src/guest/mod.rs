@@ -17,11 +17,17 @@
 //! // is guest::exit_status(&console) (None: the guest never finished).
 //! ```
 //!
+//! Guest scripts in guest/: `demo.sh` (the default, `DEMO_SCRIPT`),
+//! `smoke.sh` (driver and tool checks without a working hypervisor; add
+//! `mem=1024M` to `append` to check the "memory not reserved" error) and
+//! `lifecycle.sh` (every command and error case against the hypervisor);
+//! both print `[PASS]`/`[FAIL]` lines and exit non-zero on failure.
+//!
 //! `tool` is the static `syshyper` binary (`cargo build --release --target
 //! aarch64-unknown-linux-musl --bin syshyper`). In the guest: the module at
 //! /lib/modules/syshyper.ko (loaded by the scripts with `insmod`), the image at
-//! /lib/firmware/syshyper.bin, the tool at /usr/sbin/syshyper and
-//! /usr/sbin/jailhouse, configs in /etc/syshyper/configs, inmates in
+//! /lib/firmware/syshyper.bin, the tool at /usr/sbin/syshyper (and a
+//! /usr/sbin/jailhouse link to it), configs in /etc/syshyper/configs, inmates in
 //! /etc/syshyper/inmates.
 
 mod cpio;
@@ -84,16 +90,16 @@ pub fn prepare_guest(cache_dir: &Path) -> Result<Guest> {
 
 /// Builds `driver_src` (the driver/ folder) in `build_dir`; returns syshyper.ko.
 pub fn build_module(guest: &Guest, driver_src: &Path, build_dir: &Path) -> Result<PathBuf> {
+    println!("[guest] kernel module for Debian kernel {}-arm64", guest.abi);
     kmod::build(&guest.headers_dir, driver_src, build_dir)
 }
 
-/// The usual guest files: module, tool (also as `jailhouse`), hypervisor
+/// The usual guest files: module, tool (/init links `jailhouse` to it), hypervisor
 /// image, every `*.cell` of `configs` and every `*.bin` of `inmates`.
 pub fn standard_files(module: &Path, tool: &Path, hv_image: &Path, configs: &Path, inmates: &Path) -> Result<Vec<(PathBuf, String)>> {
     let mut files = vec![
         (module.to_path_buf(), "/lib/modules/syshyper.ko".to_string()),
         (tool.to_path_buf(), "/usr/sbin/syshyper".to_string()),
-        (tool.to_path_buf(), "/usr/sbin/jailhouse".to_string()),
         (hv_image.to_path_buf(), "/lib/firmware/syshyper.bin".to_string()),
     ];
     for (dir, ext, dest) in [(configs, "cell", "/etc/syshyper/configs"), (inmates, "bin", "/etc/syshyper/inmates")] {

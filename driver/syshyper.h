@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared state and entry points of the sysHyper driver's parts. */
+#ifndef SYSHYPER_H
+#define SYSHYPER_H
+
+#include <linux/cpumask.h>
+#include <linux/device.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include "jailhouse_abi.h"
+
+#define SH_PREFIX "syshyper: "
+
+/* One cell as the driver tracks it (the root cell included, id 0). */
+struct sh_cell {
+	struct kobject kobj;		/* /sys/devices/jailhouse/cells/<id> */
+	struct kobject *stats;		/* .../statistics */
+	struct kobject **cpu_stats;	/* .../statistics/cpu<n>, by CPU */
+	struct list_head entry;
+	unsigned int id;
+	char name[JH_CELL_NAME_LEN + 1];
+	cpumask_t cpus;
+	/* Copy of the configuration; the load ioctl looks up its regions. */
+	struct jh_cell_desc *config;
+	size_t config_size;
+};
+
+/* Driver state, guarded by sh_lock. */
+extern struct mutex sh_lock;
+extern bool sh_enabled;
+extern struct device *sh_dev;
+extern struct kobject *sh_cells_dir;
+extern struct list_head sh_cells;
+extern struct sh_cell *sh_root_cell;
+extern struct jh_console *sh_console;
+
+/* el2.c: the exception levels, the hyp stub and hypercalls */
+long sh_hypercall(u64 code, u64 arg1, u64 arg2);
+int sh_el2_check(bool quiet);
+bool sh_hypervisor_running(void);
+int sh_hyp_stub_vectors(u64 *pa);
+long sh_enter_el2(unsigned int cpu, u64 vectors_pa, u64 image_pa);
+void sh_dcache_clean_inval(const void *addr, size_t size);
+
+/* config.c: configuration checks */
+int sh_cell_config_size(const struct jh_cell_desc *cell, size_t *size);
+int sh_check_cell_header(const struct jh_cell_desc *cell, const char *what);
+int sh_check_root_cell_header(const struct jh_cell_desc *cell);
+int sh_check_cpu_set_size(const struct jh_cell_desc *cell, const char *what);
+const u8 *sh_cell_cpu_set(const struct jh_cell_desc *cell);
+const struct jh_memory *sh_cell_memory(const struct jh_cell_desc *cell);
+void sh_cpu_set_to_mask(const struct jh_cell_desc *cell, cpumask_t *mask,
+			unsigned int *highest_plus_one);
+
+/* enable.c */
+int sh_cmd_enable(void __user *arg);
+int sh_cmd_disable(void);
+
+/* cell.c */
+int sh_cmd_cell_create(struct jh_cell_create __user *arg);
+int sh_cmd_cell_load(struct jh_cell_load __user *arg);
+int sh_cmd_cell_start(struct jh_cell_id __user *arg);
+int sh_cmd_cell_destroy(struct jh_cell_id __user *arg);
+int sh_cell_destroy_all(void);
+struct sh_cell *sh_cell_new(const struct jh_cell_desc *config, size_t size,
+			    unsigned int id);
+void sh_cell_delete(struct sh_cell *cell);
+void sh_cell_release(struct kobject *kobj);
+
+/* console.c */
+size_t sh_console_copy(u32 *last, char *buf, size_t max);
+ssize_t sh_console_read(struct file *file, char __user *buf, size_t len,
+			loff_t *off);
+void sh_console_dump(const char *why);
+
+/* sysfs.c */
+int sh_sysfs_init(void);
+void sh_sysfs_exit(void);
+int sh_sysfs_cell_add(struct sh_cell *cell);
+extern struct kobj_type sh_cell_ktype;
+
+#endif

@@ -1,0 +1,162 @@
+//! Reading /sys/devices/jailhouse: cells, their CPUs and statistics.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+pub const ROOT: &str = "/sys/devices/jailhouse";
+
+/// Statistics the driver exposes, in the hypervisor's order.
+pub const STATS: [&str; 9] = [
+    "vmexits_total",
+    "vmexits_mmio",
+    "vmexits_management",
+    "vmexits_hypercall",
+    "vmexits_maintenance",
+    "vmexits_virt_irq",
+    "vmexits_virt_sgi",
+    "vmexits_psci",
+    "vmexits_smccc",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub id: u32,
+    pub name: String,
+    pub state: String,
+    pub cpus: String,
+    pub failed: String,
+    pub dir: PathBuf,
+}
+
+fn read(path: &Path) -> Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(s.trim_end_matches('\n').to_string())
+}
+
+/// The driver's folder, or a clear error if the driver is not loaded.
+pub fn root() -> Result<PathBuf> {
+    let root = PathBuf::from(ROOT);
+    if !root.join("enabled").exists() {
+        bail!("{ROOT} does not exist: the sysHyper driver is not loaded (insmod syshyper.ko)");
+    }
+    Ok(root)
+}
+
+pub fn enabled(root: &Path) -> Result<bool> {
+    Ok(read(&root.join("enabled"))? == "1")
+}
+
+/// All cells, by id.
+pub fn cells(root: &Path) -> Result<Vec<Cell>> {
+    let dir = root.join("cells");
+    let mut out = Vec::new();
+    let Ok(list) = std::fs::read_dir(&dir) else { return Ok(out) };
+    for entry in list {
+        let path = entry?.path();
+        let Some(id) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok()) else { continue };
+        out.push(Cell {
+            id,
+            name: read(&path.join("name"))?,
+            // A state the hypervisor cannot report is shown, not fatal.
+            state: read(&path.join("state")).unwrap_or_else(|_| "unknown".into()),
+            cpus: read(&path.join("cpus_assigned_list"))?,
+            failed: read(&path.join("cpus_failed_list")).unwrap_or_default(),
+            dir: path,
+        });
+    }
+    out.sort_by_key(|c| c.id);
+    Ok(out)
+}
+
+/// `cell list` output.
+pub fn list_table(cells: &[Cell]) -> String {
+    let mut s = format!("{:<8}{:<24}{:<18}{:<24}{}\n", "ID", "Name", "State", "Assigned CPUs", "Failed CPUs");
+    for c in cells {
+        let row = format!("{:<8}{:<24}{:<18}{:<24}{}", c.id, c.name, c.state, c.cpus, c.failed);
+        s.push_str(row.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+/// One column of `cell stats`: its title and the value of each statistic.
+pub type Column = (String, Vec<String>);
+
+fn column(title: String, dir: &Path) -> Column {
+    let values = STATS.iter().map(|s| read(&dir.join(s)).unwrap_or_else(|_| "-".into())).collect();
+    (title, values)
+}
+
+/// The cell's total and one column per CPU.
+pub fn stats_columns(cell: &Cell) -> Result<Vec<Column>> {
+    let stats = cell.dir.join("statistics");
+    let mut cols = vec![column("Total".into(), &stats)];
+    let mut cpus: Vec<(u32, PathBuf)> = std::fs::read_dir(&stats)
+        .with_context(|| format!("cannot read {}", stats.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let n = p.file_name()?.to_str()?.strip_prefix("cpu")?.parse().ok()?;
+            Some((n, p))
+        })
+        .collect();
+    cpus.sort();
+    for (n, p) in cpus {
+        cols.push(column(format!("CPU{n}"), &p));
+    }
+    Ok(cols)
+}
+
+/// `cell stats` output for one cell: exits by reason, total and per CPU.
+pub fn stats_table(cell: &Cell, cols: &[Column]) -> String {
+    let mut s = format!("Statistics for cell \"{}\" (id {}), VM exits by reason\n", cell.name, cell.id);
+    s.push_str(&format!("{:<22}", "Reason"));
+    for (title, _) in cols {
+        s.push_str(&format!("{title:>12}"));
+    }
+    s.push('\n');
+    for (i, name) in STATS.iter().enumerate() {
+        let reason = name.trim_start_matches("vmexits_");
+        s.push_str(&format!("{reason:<22}"));
+        for (_, values) in cols {
+            s.push_str(&format!("{:>12}", values[i]));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell() -> Cell {
+        Cell {
+            id: 1,
+            name: "gic-demo".into(),
+            state: "running".into(),
+            cpus: "1".into(),
+            failed: String::new(),
+            dir: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn list_has_a_header_and_one_row_per_cell() {
+        let t = list_table(&[cell()]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("ID      Name"));
+        assert!(lines[0].contains("Failed CPUs"));
+        assert!(lines[1].starts_with("1       gic-demo"));
+        assert!(lines[1].contains("running"));
+        assert_eq!(list_table(&[]).lines().count(), 1);
+    }
+
+    #[test]
+    fn stats_rows_are_reasons_and_columns_cpus() {
+        let cols = vec![("Total".to_string(), vec!["5".to_string(); 9]), ("CPU1".to_string(), vec!["5".to_string(); 9])];
+        let t = stats_table(&cell(), &cols);
+        assert!(t.lines().nth(1).unwrap().contains("CPU1"));
+        assert!(t.lines().any(|l| l.starts_with("hypercall") && l.trim_end().ends_with('5')));
+        assert_eq!(t.lines().count(), 2 + STATS.len());
+    }
+}
