@@ -196,7 +196,9 @@ impl PageTable {
                 }
             } else if target.is_some() || old & DESC_VALID != 0 {
                 let sub = self.subtable(mem, table, idx, level)?;
-                self.walk(mem, sub, level + 1, va, chunk, target.map(|(_, bits)| (pa, bits)))?;
+                let r = self.walk(mem, sub, level + 1, va, chunk, target.map(|(_, bits)| (pa, bits)));
+                self.collapse(mem, table, idx, level, sub);
+                r?;
             }
             pa += chunk;
             va = chunk_end;
@@ -223,6 +225,35 @@ impl PageTable {
         }
         mem.write(table, idx, sub | DESC_VALID | DESC_TABLE);
         Ok(sub)
+    }
+
+    /// Replaces the subtable under entry `idx` when it no longer needs to
+    /// exist: all invalid (the entry becomes invalid) or one contiguous run
+    /// with the same attributes (the entry becomes a block). Keeps the pool
+    /// use of a table a function of what is mapped, not of its history.
+    fn collapse(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize, sub: PhysAddr) {
+        let first = mem.read(sub, 0);
+        if first == 0 {
+            if (1..ENTRIES).all(|i| mem.read(sub, i) == 0) {
+                mem.write(table, idx, 0);
+                mem.free_table(sub);
+            }
+            return;
+        }
+        let child = level + 1;
+        let leaf_kind = if child == 3 { DESC_VALID | DESC_TABLE } else { DESC_VALID };
+        let span = 1u64 << level_shift(level);
+        let child_span = 1u64 << level_shift(child);
+        let base = first & ADDR_MASK;
+        let attrs = first & !ADDR_MASK;
+        if level == 0 || first & (DESC_VALID | DESC_TABLE) != leaf_kind || base & (span - 1) != 0 {
+            return;
+        }
+        let uniform = (1..ENTRIES).all(|i| mem.read(sub, i) == (base + i as u64 * child_span) | attrs);
+        if uniform {
+            mem.write(table, idx, base | (attrs & !DESC_TABLE));
+            mem.free_table(sub);
+        }
     }
 
     fn free_subtree(&mut self, mem: &mut impl TableMemory, table: PhysAddr, level: usize) {

@@ -75,6 +75,33 @@ fn unmap_splits_a_block_and_remap_merges_it_again() {
 }
 
 #[test]
+fn giving_a_hole_back_merges_the_block_again() {
+    let mut mem = FakeMem::default();
+    let mut pt = s2(&mut mem);
+    pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x3fa1_0000, Attrs::RWX).unwrap();
+    let before = mem.pages.len();
+    let block = pt.translate(&mem, 0x7f80_0000).unwrap();
+    pt.unmap(&mut mem, 0x7f90_0000, 0x1_0000).unwrap();
+    assert!(mem.pages.len() > before);
+    pt.map(&mut mem, 0x7f90_0000, 0x7f90_0000, 0x1_0000, Attrs::RWX).unwrap();
+    assert_eq!(mem.pages.len(), before, "the 2 MiB block is whole again");
+    assert_eq!(pt.translate(&mem, 0x7f80_0000), Some(block));
+    // Different attributes in the hole: no merge.
+    pt.map(&mut mem, 0x7f90_0000, 0x7f90_0000, 0x1000, Attrs::RO).unwrap();
+    assert!(mem.pages.len() > before);
+}
+
+#[test]
+fn unmapping_everything_frees_the_tables() {
+    let mut mem = FakeMem::default();
+    let mut pt = PageTable::new(&mut mem, Regime::El2, 48, 0).unwrap();
+    pt.map(&mut mem, 0xffff_f000_0000, 0x7fa0_0000, 0x1000, Attrs::RW).unwrap();
+    assert_eq!(mem.pages.len(), 4);
+    pt.unmap(&mut mem, 0xffff_f000_0000, 0x1000).unwrap();
+    assert_eq!(mem.pages.len(), 1, "only the root is left");
+}
+
+#[test]
 fn cell_memory_maps_at_other_guest_address() {
     let mut mem = FakeMem::default();
     let mut pt = s2(&mut mem);
