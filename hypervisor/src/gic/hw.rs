@@ -175,11 +175,13 @@ pub fn reset_cpu() {
 /// Puts `intid` into a free list register; false if none is free.
 fn try_inject(intid: u32, hw: bool) -> bool {
     let n = cpuif::num_lrs();
-    for i in 0..n {
+    // A hardware interrupt stays active until the guest deactivates it, so
+    // it cannot be in a list register twice; only virtual SGIs can.
+    if !hw && (0..n).any(|i| {
         let lr = cpuif::read_lr(i);
-        if lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid) && !hw {
-            return true; // this virtual SGI is already pending
-        }
+        lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid)
+    }) {
+        return true;
     }
     let free = cpuif::elrsr();
     let Some(i) = (0..n).find(|i| free & (1 << i) != 0) else {
