@@ -31,15 +31,9 @@ pub enum CpuState {
     Off = 1,
     /// Parked after an unhandled trap or fault.
     Failed = 2,
-}
-
-/// A request to a parked CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Wake {
-    None = 0,
-    /// Start at `entry` with x0 = `context` (PSCI CPU_ON or cell start).
-    Start = 1,
+    /// Parked, asked to start at `entry` (PSCI CPU_ON or cell start); the
+    /// CPU moves itself to Running, or a manager cancels back to Off.
+    Starting = 3,
 }
 
 /// The per-CPU data block.
@@ -49,7 +43,6 @@ pub struct PerCpu {
     pub cpu_id: AtomicU32,
     pub cell: AtomicU32,
     pub state: AtomicU32,
-    pub wake: AtomicU32,
     pub mpidr: AtomicU64,
     pub entry: AtomicU64,
     pub context: AtomicU64,
@@ -73,7 +66,6 @@ impl PerCpu {
         self.cpu_id.store(cpu, Ordering::Relaxed);
         self.cell.store(cell, Ordering::Relaxed);
         self.state.store(CpuState::Off as u32, Ordering::Relaxed);
-        self.wake.store(Wake::None as u32, Ordering::Relaxed);
         self.mpidr.store(mpidr, Ordering::Relaxed);
         self.entry.store(0, Ordering::Relaxed);
         self.context.store(0, Ordering::Relaxed);
@@ -104,6 +96,7 @@ impl PerCpu {
         match self.state.load(Ordering::Acquire) {
             0 => CpuState::Running,
             2 => CpuState::Failed,
+            3 => CpuState::Starting,
             _ => CpuState::Off,
         }
     }
@@ -113,20 +106,33 @@ impl PerCpu {
         self.state.store(s as u32, Ordering::Release);
     }
 
-    /// Asks this (parked) CPU to start at `entry` with x0 = `context`.
-    pub fn request_start(&self, entry: u64, context: u64) {
-        self.entry.store(entry, Ordering::Relaxed);
-        self.context.store(context, Ordering::Relaxed);
-        self.wake.store(Wake::Start as u32, Ordering::Release);
+    fn transition(&self, from: CpuState, to: CpuState) -> bool {
+        self.state.compare_exchange(from as u32, to as u32, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
-    /// Takes a pending start request.
+    /// Asks this CPU, if it is off, to start at `entry` with x0 = `context`.
+    /// False if it is not off (running, failed or already starting).
+    pub fn request_start(&self, entry: u64, context: u64) -> bool {
+        // Only the management path or PSCI of the CPU's own cell call this,
+        // and only for an Off CPU, so the fields are not in use.
+        self.entry.store(entry, Ordering::Relaxed);
+        self.context.store(context, Ordering::Relaxed);
+        self.transition(CpuState::Off, CpuState::Starting)
+    }
+
+    /// Called by the parked CPU itself: takes a pending start request and
+    /// is Running from that instant (so a manager parking its cell waits).
     pub fn take_start(&self) -> Option<(u64, u64)> {
-        if self.wake.swap(Wake::None as u32, Ordering::Acquire) == Wake::Start as u32 {
+        if self.transition(CpuState::Starting, CpuState::Running) {
             Some((self.entry.load(Ordering::Relaxed), self.context.load(Ordering::Relaxed)))
         } else {
             None
         }
+    }
+
+    /// Withdraws a start request that the CPU has not taken yet.
+    pub fn cancel_start(&self) {
+        self.transition(CpuState::Starting, CpuState::Off);
     }
 }
 

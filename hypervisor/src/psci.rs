@@ -27,6 +27,7 @@ const NOT_SUPPORTED: i64 = -1;
 const INVALID_PARAMETERS: i64 = -2;
 const DENIED: i64 = -3;
 const ALREADY_ON: i64 = -4;
+const ON_PENDING: i64 = -5;
 
 /// What a PSCI call asks for, the 32/64-bit calling conventions folded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,16 +105,21 @@ pub fn handle_smc(frame: &mut TrapFrame) {
             None => INVALID_PARAMETERS,
             Some(t) => match t.state() {
                 CpuState::Running => ALREADY_ON,
+                CpuState::Starting => ON_PENDING,
                 CpuState::Failed => DENIED,
-                CpuState::Off => {
-                    t.request_start(entry, context);
+                CpuState::Off if t.request_start(entry, context) => {
                     arch::send_event();
                     0
                 }
+                CpuState::Off => ON_PENDING,
             },
         },
         Call::AffinityInfo { target, level } => match (level, own_cpu(target)) {
-            (0, Some(t)) => i64::from(t.state() != CpuState::Running),
+            (0, Some(t)) => match t.state() {
+                CpuState::Running => 0,
+                CpuState::Starting => 2,
+                CpuState::Off | CpuState::Failed => 1,
+            },
             _ => INVALID_PARAMETERS,
         },
         Call::MigrateInfoType => 2,

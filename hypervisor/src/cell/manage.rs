@@ -36,6 +36,7 @@ fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
 /// Stops every running CPU in `mask` and waits until each is parked.
 fn park_cpus(mask: u64) {
     for cpu in cpus_of(mask) {
+        cpu.cancel_start();
         if cpu.state() == CpuState::Running {
             cpu.park_request.store(true, Ordering::Release);
             gic::kick(cpu);
@@ -290,8 +291,9 @@ pub fn start(id: u64) -> i64 {
                     cpu.set_state(CpuState::Off);
                 }
                 if let Some(first) = cpus_of(cell.cpus).next() {
-                    first.request_start(entry, 0);
-                    crate::arch::send_event();
+                    if first.request_start(entry, 0) {
+                        crate::arch::send_event();
+                    }
                 }
                 Ok(0)
             })

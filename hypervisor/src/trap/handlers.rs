@@ -151,7 +151,6 @@ pub fn park(frame: &mut TrapFrame) {
         if let Some((entry, context)) = cpu.take_start() {
             reset_frame(frame, entry, context);
             crate::cell::activate_for_this_cpu();
-            cpu.set_state(CpuState::Running);
             return;
         }
         arch::wait_for_event();
