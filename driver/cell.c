@@ -23,7 +23,10 @@ void sh_cell_release(struct kobject *kobj)
 	kfree(cell);
 }
 
-/* A cell object holding a copy of config; not yet in sysfs. */
+/*
+ * A cell object holding a copy of config (none for a cell adopted in
+ * boot-first mode: the caller sets name and CPUs); not yet in sysfs.
+ */
 struct sh_cell *sh_cell_new(const struct jh_cell_desc *config, size_t size,
 			    unsigned int id)
 {
@@ -33,14 +36,17 @@ struct sh_cell *sh_cell_new(const struct jh_cell_desc *config, size_t size,
 		return NULL;
 	kobject_init(&cell->kobj, &sh_cell_ktype);
 	INIT_LIST_HEAD(&cell->entry);
-	cell->config = kmemdup(config, size, GFP_KERNEL);
+	cell->id = id;
 	cell->cpu_stats = kcalloc(nr_cpu_ids, sizeof(*cell->cpu_stats), GFP_KERNEL);
-	if (!cell->config || !cell->cpu_stats) {
+	if (config)
+		cell->config = kmemdup(config, size, GFP_KERNEL);
+	if ((config && !cell->config) || !cell->cpu_stats) {
 		kobject_put(&cell->kobj);
 		return NULL;
 	}
+	if (!config)
+		return cell;
 	cell->config_size = size;
-	cell->id = id;
 	strscpy(cell->name, config->name, sizeof(cell->name));
 	sh_cpu_set_to_mask(config, &cell->cpus, NULL);
 	return cell;
@@ -255,6 +261,12 @@ int sh_cmd_cell_load(struct jh_cell_load __user *arg)
 	cell = sh_find_cell(&arg->cell_id, false);
 	if (IS_ERR(cell))
 		return PTR_ERR(cell);
+	/* Shutdown (no images) needs no configuration; loading does. */
+	if (head.num_preload_images && !cell->config) {
+		pr_err(SH_PREFIX "cell \"%s\" was started before Linux and its configuration is unknown here: destroy it and create it again to load images\n",
+		       cell->name);
+		return -EINVAL;
+	}
 	images = memdup_user(arg->image, head.num_preload_images * sizeof(*images));
 	if (IS_ERR(images))
 		return PTR_ERR(images);
@@ -283,6 +295,24 @@ int sh_cmd_cell_start(struct jh_cell_id __user *arg)
 	return err;
 }
 
+/*
+ * Brings back the CPUs of a destroyed cell whose CPUs the driver never
+ * learnt: every free one is tried; the hypervisor refuses those another
+ * cell still holds, and they stay offline.
+ */
+static void sh_online_unclaimed(void)
+{
+	cpumask_t cpus;
+	unsigned int cpu;
+
+	cpus_read_lock();
+	sh_unclaimed_cpus(&cpus);
+	cpus_read_unlock();
+	for_each_cpu(cpu, &cpus)
+		if (!add_cpu(cpu))
+			cpumask_set_cpu(cpu, &sh_root_cell->cpus);
+}
+
 static int sh_destroy(struct sh_cell *cell)
 {
 	long err = sh_hypercall(JH_HC_CELL_DESTROY, cell->id, 0);
@@ -291,8 +321,12 @@ static int sh_destroy(struct sh_cell *cell)
 		pr_err(SH_PREFIX "cell \"%s\": destroy failed (%ld)\n", cell->name, err);
 		return err;
 	}
-	cpumask_or(&sh_root_cell->cpus, &sh_root_cell->cpus, &cell->cpus);
-	sh_online(&cell->cpus);
+	if (cell->cpus_unknown) {
+		sh_online_unclaimed();
+	} else {
+		cpumask_or(&sh_root_cell->cpus, &sh_root_cell->cpus, &cell->cpus);
+		sh_online(&cell->cpus);
+	}
 	list_del(&cell->entry);
 	pr_info(SH_PREFIX "destroyed cell \"%s\"\n", cell->name);
 	sh_cell_delete(cell);

@@ -320,6 +320,11 @@ int sh_cmd_disable(void)
 		pr_err(SH_PREFIX "disable: the hypervisor is not enabled\n");
 		return -EINVAL;
 	}
+	if (sh_boot_first) {
+		/* Checked before any cell is destroyed: disable changes nothing. */
+		pr_err(SH_PREFIX "disable: sysHyper was started before Linux (boot-first mode) and cannot be disabled\n");
+		return -EPERM;
+	}
 	err = sh_cell_destroy_all();
 	if (err)
 		return err;

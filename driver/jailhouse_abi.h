@@ -55,6 +55,16 @@ struct jh_console {
 #define JH_HC_HYPERVISOR_GET_INFO	5
 #define JH_HC_CELL_GET_STATE		6
 #define JH_HC_CPU_GET_INFO		7
+/*
+ * Proposed sysHyper extension (not in Jailhouse): a cell's CPUs and name,
+ * for cells the hypervisor created before Linux ran. x1 = cell id, x2 =
+ * SH_CELL_INFO_CPUS (bitmap of CPUs 0..62) or SH_CELL_INFO_NAME + k
+ * (bytes 7k..7k+6 of the NUL-padded 32-byte name, little-endian, so the
+ * result never looks negative). -ENOSYS from a hypervisor without it.
+ */
+#define SH_HC_CELL_GET_INFO		9
+#define SH_CELL_INFO_CPUS		0
+#define SH_CELL_INFO_NAME		1
 
 #define JH_INFO_MEM_POOL_SIZE		0
 #define JH_INFO_MEM_POOL_USED		1

@@ -104,14 +104,22 @@ static int __init sh_init(void)
 		pr_info(SH_PREFIX "loaded; EL2 is available through Linux's hyp stub\n");
 		break;
 	case -EEXIST:
-		/* Booted first: adopting the running hypervisor is not done yet. */
-		pr_warn(SH_PREFIX "loaded; a hypervisor already runs at EL2 (booted first?)\n");
+		/* Booted first: Linux is already the root cell. */
+		mutex_lock(&sh_lock);
+		err = sh_adopt();
+		mutex_unlock(&sh_lock);
+		if (err) {
+			pr_err(SH_PREFIX "a hypervisor runs at EL2 but cannot be adopted (%d)\n", err);
+			goto out_misc;
+		}
 		break;
 	default:
 		pr_warn(SH_PREFIX "loaded; EL2 is not available, enable will fail\n");
 	}
 	return 0;
 
+out_misc:
+	misc_deregister(&sh_misc);
 out_sysfs:
 	sh_sysfs_exit();
 out_dev:
@@ -121,8 +129,15 @@ out_dev:
 
 static void __exit sh_exit(void)
 {
-	/* An enabled hypervisor holds a module reference: nothing runs here. */
+	/*
+	 * A late-launched hypervisor holds a module reference, so only a
+	 * boot-first one can still be running here: it keeps running, and the
+	 * next load adopts it again.
+	 */
 	misc_deregister(&sh_misc);
+	mutex_lock(&sh_lock);
+	sh_forget_cells();
+	mutex_unlock(&sh_lock);
 	sh_sysfs_exit();
 	root_device_unregister(sh_dev);
 }

@@ -21,14 +21,21 @@ struct sh_cell {
 	unsigned int id;
 	char name[JH_CELL_NAME_LEN + 1];
 	cpumask_t cpus;
-	/* Copy of the configuration; the load ioctl looks up its regions. */
+	/*
+	 * Copy of the configuration; the load ioctl looks up its regions.
+	 * NULL for a cell the hypervisor created before Linux ran.
+	 */
 	struct jh_cell_desc *config;
 	size_t config_size;
+	/* Adopted at boot with no way to learn its CPUs (cpus is empty). */
+	bool cpus_unknown;
 };
 
 /* Driver state, guarded by sh_lock. */
 extern struct mutex sh_lock;
 extern bool sh_enabled;
+/* The hypervisor booted before Linux: adopted at load, never disabled. */
+extern bool sh_boot_first;
 extern struct device *sh_dev;
 extern struct kobject *sh_cells_dir;
 extern struct list_head sh_cells;
@@ -67,6 +74,11 @@ struct sh_cell *sh_cell_new(const struct jh_cell_desc *config, size_t size,
 			    unsigned int id);
 void sh_cell_delete(struct sh_cell *cell);
 void sh_cell_release(struct kobject *kobj);
+
+/* adopt.c: boot-first mode */
+int sh_adopt(void);
+void sh_forget_cells(void);
+void sh_unclaimed_cpus(cpumask_t *out);
 
 /* console.c */
 size_t sh_console_copy(u32 *last, char *buf, size_t max);

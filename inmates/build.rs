@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 
 const ROOT_TEST: &str = "root-test";
+/// The isolation suite's root program, linked like root-test.
+const ISOLATION_ROOT: &str = "isolation-root";
 const ROOT_TEST_DEFAULT_BASE: u64 = 0x4020_0000;
 const INMATE_DEFAULT_BASE: u64 = 0;
 
@@ -32,7 +34,7 @@ fn main() {
     let root_ld = write_script(&out, "root-test.ld", &template, root_base);
 
     for name in bin_names(&manifest.join("src/bin")) {
-        let script = if name == ROOT_TEST {
+        let script = if name == ROOT_TEST || name == ISOLATION_ROOT {
             &root_ld
         } else {
             &inmate_ld

@@ -204,11 +204,21 @@ pub fn secondary_entry_address() -> u64 {
     __secondary_entry as *const () as u64
 }
 
-extern "C" {
-    static __image_start: u8;
-}
-
 /// Address the program is linked (and so loaded) at.
+///
+/// Computed in assembly: the compiler assumes the address of a static is
+/// never 0, so `addr_of!(__image_start) == 0` would be folded to false and
+/// a program linked at 0 would not know it runs in a cell.
 pub fn image_base() -> usize {
-    core::ptr::addr_of!(__image_start) as usize
+    let base: usize;
+    // SAFETY: computes a link-time address; no memory is accessed.
+    unsafe {
+        core::arch::asm!(
+            "adrp {0}, __image_start",
+            "add {0}, {0}, :lo12:__image_start",
+            out(reg) base,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    base
 }

@@ -22,3 +22,14 @@ pub fn comm_region() -> Option<CommRegion> {
     let comm = unsafe { CommRegion::at(COMM_REGION_BASE) };
     comm.is_valid().then_some(comm)
 }
+
+/// The root-shared page of a test cell (configs/test-*.toml map one at
+/// [`crate::shared::CELL_SHARED_PAGE`]); `None` when not built for a cell.
+pub fn shared_page() -> Option<crate::shared::SharedPage> {
+    if !linked_for_cell() {
+        return None;
+    }
+    // SAFETY: the test cells' configs map a read-write ROOTSHARED page at
+    // CELL_SHARED_PAGE for the cell's lifetime; only test inmates call this.
+    Some(unsafe { crate::shared::SharedPage::at(crate::shared::CELL_SHARED_PAGE) })
+}

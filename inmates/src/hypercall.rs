@@ -38,5 +38,9 @@ pub const CELL_FAILED: i64 = 3;
 /// Errno values; hypercalls return them negated.
 pub const EPERM: i64 = 1;
 pub const ENOENT: i64 = 2;
+pub const E2BIG: i64 = 7;
+pub const ENOMEM: i64 = 12;
+pub const EBUSY: i64 = 16;
+pub const EEXIST: i64 = 17;
 pub const EINVAL: i64 = 22;
 pub const ENOSYS: i64 = 38;

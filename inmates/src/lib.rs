@@ -22,11 +22,13 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod bundle;
+pub mod cell_config;
 pub mod check;
 pub mod comm;
 pub mod gic_affinity;
 pub mod hypercall;
 pub mod psci_ids;
+pub mod shared;
 pub mod ticks;
 
 #[cfg(target_os = "none")]

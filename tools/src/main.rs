@@ -4,7 +4,9 @@
 mod config;
 mod driver;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -27,8 +29,21 @@ enum Command {
     Driver(driver::Command),
 }
 
+/// The name we answer to: Jailhouse's scripts call the tool `jailhouse`
+/// (a link to it), and then usage, version and errors must say so too.
+fn program_name(argv0: Option<&OsStr>) -> &'static str {
+    match argv0.and_then(|a| Path::new(a).file_name()) {
+        Some(name) if name == "jailhouse" => "jailhouse",
+        _ => "syshyper",
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let prog = program_name(std::env::args_os().next().as_deref());
+    let matches = Cli::command().name(prog).bin_name(prog).get_matches();
+    // The matches come from Cli's own definition, so this cannot fail;
+    // exit() prints clap's message like parse() would.
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Config(cmd) => config::run(cmd),
         Command::Driver(cmd) => driver::run(cmd),
@@ -37,8 +52,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` joins the context chain on one line.
-            eprintln!("syshyper: {e:#}");
+            eprintln!("{prog}: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_to_jailhouse_by_its_link_name() {
+        assert_eq!(program_name(Some(OsStr::new("/usr/sbin/jailhouse"))), "jailhouse");
+        assert_eq!(program_name(Some(OsStr::new("jailhouse"))), "jailhouse");
+        assert_eq!(program_name(Some(OsStr::new("/usr/sbin/syshyper"))), "syshyper");
+        assert_eq!(program_name(Some(OsStr::new("jailhouse-old"))), "syshyper");
+        assert_eq!(program_name(None), "syshyper");
+    }
+
+    #[test]
+    fn usage_and_version_use_the_program_name() {
+        let mut cmd = Cli::command().name("jailhouse").bin_name("jailhouse");
+        let usage = cmd.render_usage().to_string();
+        assert!(usage.contains("jailhouse") && !usage.contains("syshyper"), "{usage}");
+        assert!(cmd.render_version().starts_with("jailhouse "));
+        let err = cmd.try_get_matches_from_mut(["jailhouse", "bogus"]).unwrap_err().to_string();
+        assert!(err.contains("jailhouse") && !err.contains("syshyper"), "{err}");
     }
 }

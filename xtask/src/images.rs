@@ -3,7 +3,7 @@
 
 use crate::cmd;
 use crate::image_header;
-use crate::paths::{Paths, BARE_TARGET};
+use crate::paths::{Paths, BARE_TARGET, HV_TARGET};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,7 +39,7 @@ fn size(path: &Path) -> u64 {
 }
 
 fn build_hypervisor(p: &Paths) -> Result<()> {
-    println!("[build] hypervisor (syshyper-hv, {BARE_TARGET})");
+    println!("[build] hypervisor (syshyper-hv, {HV_TARGET})");
     cmd::run(p.cargo().args([
         "build",
         "--release",
@@ -48,11 +48,11 @@ fn build_hypervisor(p: &Paths) -> Result<()> {
         "--bin",
         "syshyper",
         "--target",
-        BARE_TARGET,
+        HV_TARGET,
     ]))?;
     let elf = p.images().join("syshyper.elf");
     let bin = p.images().join("syshyper.bin");
-    copy(&p.release_dir(Some(BARE_TARGET)).join("syshyper"), &elf)?;
+    copy(&p.release_dir(Some(HV_TARGET)).join("syshyper"), &elf)?;
     objcopy(&elf, &bin)?;
     let raw = std::fs::read(&bin).with_context(|| format!("cannot read {}", bin.display()))?;
     if !raw.starts_with(image_header::SIGNATURE) {

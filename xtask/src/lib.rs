@@ -3,6 +3,7 @@
 //! code can use every helper, and so the helpers are unit-tested.
 
 pub mod boot_blob;
+pub mod bootfirst_linux;
 pub mod bundle;
 pub mod cmd;
 pub mod guest;
@@ -17,3 +18,4 @@ pub mod runner;
 pub mod setup;
 pub mod sysconfig;
 pub mod systests;
+pub mod systests_linux;

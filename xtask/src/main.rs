@@ -2,6 +2,8 @@
 
 use xtask::{harness, images, paths, qemu, run_linux, runner, setup};
 
+mod bench;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -52,8 +54,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         qemu_args: Vec<String>,
     },
-    /// Benchmarks (not yet implemented).
-    Bench,
+    /// Exact instruction-count benchmarks against native (QEMU -icount);
+    /// writes target/bench/results.{json,md,svg} and the README table.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,10 +118,7 @@ fn real_main() -> Result<ExitCode> {
             };
             return qemu_console(&p, &boot, &qemu_args);
         }
-        Cmd::Bench => {
-            eprintln!("cargo xtask bench: not yet implemented");
-            return Ok(ExitCode::FAILURE);
-        }
+        Cmd::Bench(args) => return bench::run(&p, &args),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,9 @@ use std::process::Command;
 
 /// Target triple of the EL2 image and of the inmates.
 pub const BARE_TARGET: &str = "aarch64-unknown-none";
+/// The hypervisor's target: no FP/SIMD code at EL2, so the guests' FP/SIMD
+/// registers survive traps without being saved.
+pub const HV_TARGET: &str = "aarch64-unknown-none-softfloat";
 
 #[derive(Debug, Clone)]
 pub struct Paths {

@@ -6,7 +6,7 @@
 
 use crate::paths::Paths;
 use crate::{cmd, guest, qemu, runner};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,10 @@ pub struct RunArgs {
     /// Boot the hypervisor first and Linux as its root cell (instead of enabling it from Linux).
     #[arg(long)]
     pub boot_first: bool,
+    /// With --boot-first: the hypervisor creates and starts cell NAME at boot
+    /// (target/images/configs/NAME.cell, inmates/NAME.bin). Repeatable.
+    #[arg(long = "cell", value_name = "NAME", requires = "boot_first")]
+    pub cell: Vec<String>,
     /// Add FILE to the guest, at DEST (default /root/<file name>). Repeatable.
     #[arg(long = "with", value_name = "FILE[:DEST]", value_parser = parse_with)]
     pub with: Vec<(PathBuf, String)>,
@@ -79,9 +83,7 @@ pub fn run_qemu(p: &Paths, qemu_args: &[String], interactive: bool) -> Result<Ex
 
 pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     if args.boot_first {
-        // Needs a DTB with the initrd in /chosen at root_boot_arg (QEMU adds
-        // none without -kernel): BootFirst has root_boot_arg and extra_loads.
-        bail!("`cargo xtask run --boot-first` is not implemented yet");
+        return crate::bootfirst_linux::run(p, args);
     }
     let script = match &args.script {
         Some(file) => {

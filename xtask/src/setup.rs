@@ -10,9 +10,17 @@ use crate::cmd;
 use anyhow::{bail, Context, Result};
 use std::process::Command;
 
-pub const RUST_TARGETS: &[&str] = &["aarch64-unknown-none", "aarch64-unknown-linux-musl"];
-/// qemu-system-arm provides qemu-system-aarch64; llvm provides llvm-objcopy.
-pub const DEB_PACKAGES: &[&str] = &["qemu-system-arm", "gcc-aarch64-linux-gnu", "cpio", "llvm"];
+pub const RUST_TARGETS: &[&str] =
+    &["aarch64-unknown-none", "aarch64-unknown-none-softfloat", "aarch64-unknown-linux-musl"];
+/// qemu-system-arm provides qemu-system-aarch64; llvm provides llvm-objcopy;
+/// device-tree-compiler provides dtc (boot-first Linux's device tree).
+pub const DEB_PACKAGES: &[&str] = &[
+    "qemu-system-arm",
+    "gcc-aarch64-linux-gnu",
+    "cpio",
+    "llvm",
+    "device-tree-compiler",
+];
 
 /// What the machine has, as far as setup cares.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -71,23 +71,184 @@ fn some_passed(caps: &[String]) -> Result<(), String> {
     }
 }
 
-pub const SYSTEM_TESTS: &[SysTest] = &[SysTest {
-    name: "boot-first-root",
+pub const SYSTEM_TESTS: &[SysTest] = &[
+    SysTest {
+        name: "boot-first-root",
+        boot: Boot::First {
+            root: "inmates/root-test.bin",
+            config: "configs/qemu-virt.cell",
+        },
+        bundle: &[],
+        start_bundle_cells: false,
+        interact: None,
+        expect: &[Expect {
+            regex: r"root-test: (\d+) passed, 0 failed",
+            check: Some(some_passed),
+        }],
+        forbid: &[],
+        exit_status: 0,
+        timeout_s: 60,
+    },
+    // Cell lifecycle and interrupt virtualisation, driven by root-test
+    // (inmates/src/bin/root-test/{cells,gic_suite}.rs).
+    CELLS_TEST,
+    GIC_TEST,
+    // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
+    crate::bootfirst_linux::TEST_LINUX,
+    crate::bootfirst_linux::TEST_LINUX_CELLS,
+    // Isolation suite (inmates/src/bin/isolation-root, hostile-cell).
+    ISOLATION_TEST,
+    ISOLATION_ACCOUNTING_TEST,
+    // Late launch from Debian Linux (xtask/src/systests_linux.rs, guest/tests/).
+    crate::systests_linux::LINUX_DEMO,
+    crate::systests_linux::LINUX_CYCLES,
+    crate::systests_linux::LINUX_UNRESERVED,
+];
+
+const fn expect(regex: &'static str) -> Expect {
+    Expect { regex, check: None }
+}
+
+const ROOT_TEST_PASSED: Expect = Expect {
+    regex: r"root-test: (\d+) passed, 0 failed",
+    check: Some(some_passed),
+};
+
+/// Suite "cells": lifecycle of uart-demo (greets on each start), a two-CPU
+/// cell, refused creates, 200 cycles of ping-demo and a crashing cell.
+const CELLS_TEST: SysTest = SysTest {
+    name: "root-cells",
     boot: Boot::First {
         root: "inmates/root-test.bin",
         config: "configs/qemu-virt.cell",
     },
-    bundle: &[],
+    bundle: &[
+        BundleFile { name: "cells/uart-demo.cell", path: "configs/uart-demo.cell" },
+        BundleFile { name: "cells/uart-demo.bin", path: "inmates/uart-demo.bin" },
+        BundleFile { name: "cells/test-smp.cell", path: "configs/test-smp.cell" },
+        BundleFile { name: "cells/smp-demo.bin", path: "inmates/smp-demo.bin" },
+        BundleFile { name: "cells/test-ping.cell", path: "configs/test-ping.cell" },
+        BundleFile { name: "cells/ping-demo.bin", path: "inmates/ping-demo.bin" },
+        BundleFile { name: "cells/test-crash.cell", path: "configs/test-crash.cell" },
+        BundleFile { name: "cells/crash-demo.bin", path: "inmates/crash-demo.bin" },
+    ],
     start_bundle_cells: false,
     interact: None,
-    expect: &[Expect {
-        regex: r"root-test: (\d+) passed, 0 failed",
-        check: Some(some_passed),
-    }],
+    expect: &[
+        expect(r"\[PASS\] cells: duplicate name is EEXIST"),
+        expect(r"\[PASS\] cells: set_loadable root is EINVAL"),
+        expect(r"uart-demo: hello from cell"),
+        expect(r"\[PASS\] cells: cell CPU exit counter grows"),
+        expect(r"uart-demo: hello from cell"),
+        expect(r"\[PASS\] cells: destroy gives back every pool page"),
+        expect(r"smp-demo: CPU 2 online"),
+        expect(r"smp-demo: CPU 3 online"),
+        expect(r"\[PASS\] cells: smp cell runs CPU 2 and starts CPU 3"),
+        expect(r"\[PASS\] cells: 200 create/load/start/destroy cycles"),
+        expect(r"crash-demo: reading unmapped"),
+        expect(r"\[PASS\] cells: crashed cell is FAILED"),
+        expect(r"\[PASS\] cells: failed cell can be destroyed"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &["crash-demo: survived"],
+    exit_status: 0,
+    timeout_s: 40,
+};
+
+const GIC_DEMO_LINE: Expect =
+    expect(r"Timer fired, jitter: +-?\d+ ns, min: +-?\d+ ns, max: +-?\d+ ns");
+
+/// Suite "gic": gic-demo on CPU 1 (20 timer lines) while the root takes its
+/// own timer interrupts, SGIs inside a two-CPU cell, a hostile cell.
+const GIC_TEST: SysTest = SysTest {
+    name: "root-gic",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[
+        BundleFile { name: "gic/gic-demo.cell", path: "configs/gic-demo.cell" },
+        BundleFile { name: "gic/gic-demo.bin", path: "inmates/gic-demo.bin" },
+        BundleFile { name: "gic/test-sgi.cell", path: "configs/test-sgi.cell" },
+        BundleFile { name: "gic/sgi-demo.bin", path: "inmates/sgi-demo.bin" },
+        BundleFile { name: "gic/test-hostile.cell", path: "configs/test-hostile.cell" },
+        BundleFile { name: "gic/gic-hostile.bin", path: "inmates/gic-hostile.bin" },
+    ],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] gic: root receives its own timer interrupts"),
+        expect(r"Initializing the GIC\.\.\."),
+        expect(r"Initializing the timer\.\.\."),
+        GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE,
+        GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE,
+        GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE,
+        GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE, GIC_DEMO_LINE,
+        expect(r"\[PASS\] gic: root timer keeps firing while gic-demo runs"),
+        expect(r"sgi-demo: CPU 3 got SGI 3 \(#10\)"),
+        expect(r"sgi-demo: CPU 2 sent 10 SGIs, CPU 3 received 10"),
+        expect(r"\[PASS\] gic: sgi-demo's second CPU received all 10"),
+        expect(r"gic-hostile: done, foreign reads not zero: 0x0\b"),
+        expect(r"\[PASS\] gic: root GIC state unchanged by the hostile cell"),
+        expect(r"\[PASS\] gic: no SGI from the hostile cell reached the root"),
+        ROOT_TEST_PASSED,
+    ],
     forbid: &[],
     exit_status: 0,
-    timeout_s: 60,
-}];
+    timeout_s: 40,
+};
+
+/// Files of the isolation suite: the hostile/victim program and configs.
+const ISOLATION_FILES: &[BundleFile] = &[
+    BundleFile { name: "hostile-cell.bin", path: "inmates/hostile-cell.bin" },
+    BundleFile { name: "hostile.cell", path: "configs/hostile-cell.cell" },
+    BundleFile { name: "victim.cell", path: "configs/victim-cell.cell" },
+];
+
+/// Attacks of hostile cells next to a victim cell, bad management calls,
+/// a config rewritten during CELL_CREATE; ends with the attack table.
+const ISOLATION_TEST: SysTest = SysTest {
+    name: "isolation",
+    boot: Boot::First {
+        root: "inmates/isolation-root.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: ISOLATION_FILES,
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"victim: up, checksum"),
+        expect(r"victim: tick \d+ memory intact"),
+        expect(r"\| attack \| expected \| observed \|"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &["CORRUPTED"],
+    exit_status: 0,
+    timeout_s: 120,
+};
+
+/// 1000 create/load/start/destroy cycles; any hypervisor line above info
+/// level fails the test. The `mode:accounting` entry selects the mode (its
+/// content is not read).
+const ISOLATION_ACCOUNTING_TEST: SysTest = SysTest {
+    name: "isolation-accounting",
+    boot: Boot::First {
+        root: "inmates/isolation-root.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[
+        BundleFile { name: "hostile-cell.bin", path: "inmates/hostile-cell.bin" },
+        BundleFile { name: "hostile.cell", path: "configs/hostile-cell.cell" },
+        BundleFile { name: "victim.cell", path: "configs/victim-cell.cell" },
+        BundleFile { name: "mode:accounting", path: "configs/victim-cell.cell" },
+    ],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[expect(r"accounting: 1000 cycles, pool used \d+"), ROOT_TEST_PASSED],
+    forbid: &["[WARN", "[ERROR"],
+    exit_status: 0,
+    timeout_s: 120,
+};
 
 #[cfg(test)]
 mod tests {

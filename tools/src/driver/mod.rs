@@ -118,6 +118,7 @@ fn explain(what: &str, e: Errno) -> String {
         (_, Errno::EXIST) if what == "enable" => "a hypervisor is already running",
         (_, Errno::INVAL) if what == "enable" => "configuration or image refused",
         (_, Errno::INVAL) if what == "disable" => "the hypervisor is not enabled",
+        (_, Errno::PERM) if what == "disable" => "sysHyper was started before Linux (boot-first mode) and cannot be disabled",
         (_, Errno::NOENT) => "no such cell",
         (_, Errno::EXIST) => "a cell with this name exists",
         (_, Errno::BUSY) => "CPUs or memory are in use",
@@ -213,5 +214,7 @@ mod tests {
         assert!(m.contains("not reserved") && !m.contains('\n'), "{m}");
         assert!(explain("cell start", Errno::NOENT).contains("no such cell"));
         assert!(explain("cell start", Errno::NOSYS).starts_with("cell start failed:"));
+        assert!(explain("disable", Errno::PERM).contains("boot-first"));
+        assert!(!explain("cell start", Errno::PERM).contains("boot-first"));
     }
 }

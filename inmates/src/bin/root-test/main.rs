@@ -5,7 +5,9 @@
 //! Each suite is a module with a `run()`; add new suites (cells, GIC,
 //! isolation) as modules and call them from `main` below. CPUs: suites that
 //! start secondaries take theirs from `secondary::slot` and document which
-//! CPU they use, so suites do not fight over CPUs.
+//! CPU they use, so suites do not fight over CPUs. Suites that need bundle
+//! files (cells, gic) run only when the bundle holds them, and before
+//! `foreign_hvc`, which leaves CPU 1 failed.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(not(target_os = "none"))]
@@ -14,9 +16,19 @@ fn main() {}
 #[cfg(target_os = "none")]
 mod bundle_info;
 #[cfg(target_os = "none")]
+mod cell_errors;
+#[cfg(target_os = "none")]
+mod cell_stress;
+#[cfg(target_os = "none")]
+mod cells;
+#[cfg(target_os = "none")]
 mod foreign_hvc;
 #[cfg(target_os = "none")]
+mod gic_suite;
+#[cfg(target_os = "none")]
 mod hypercalls;
+#[cfg(target_os = "none")]
+mod lifecycle;
 #[cfg(target_os = "none")]
 mod psci_suite;
 #[cfg(target_os = "none")]
@@ -32,8 +44,15 @@ mod program {
         panic::exit_on_panic();
         println!("root-test: started on MPIDR {:#x}", cpu::mpidr());
         let bundle = super::bundle_info::run();
-        let _ = bundle; // for suites that create cells from bundle files
         super::hypercalls::run();
+        if let Some(b) = &bundle {
+            if super::cells::wanted(b) {
+                super::cells::run(b);
+            }
+            if super::gic_suite::wanted(b) {
+                super::gic_suite::run(b);
+            }
+        }
         super::psci_suite::run();
         super::foreign_hvc::run();
         check::finish()

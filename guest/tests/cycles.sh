@@ -1,0 +1,39 @@
+# linux-cycles: enable with wrong configs fails and leaves Linux unharmed;
+# then 20 create/load/start/destroy cycles leave mem_pool_used where it began.
+workload_start
+check "insmod" insmod /lib/modules/syshyper.ko
+fails_with "enable with a cell config" "cell configuration" jailhouse enable $C/gic-demo.cell
+head -c 300 $C/qemu-virt.cell >/tmp/short.cell
+fails_with "enable with a truncated config" "invalid system configuration" jailhouse enable /tmp/short.cell
+fails_with "enable with a config for 16 CPUs" "refused" jailhouse enable $C/qemu-virt-16cpu.cell
+check "dmesg names the missing CPU" sh -c 'dmesg | grep "root CPU 15 does not exist"'
+echo 0 >/sys/devices/system/cpu/cpu3/online
+fails_with "enable with a root CPU offline" "refused" jailhouse enable $C/qemu-virt.cell
+echo 1 >/sys/devices/system/cpu/cpu3/online
+check "still not enabled" is $S/enabled 0
+check "all CPUs online after the refusals" cpus_online 0-3
+check "every CPU works after the refusals" every_cpu_works
+check "Linux works after the refusals" progresses
+check "enable" jailhouse enable $C/qemu-virt.cell
+used0=$(cat $S/mem_pool_used)
+echo "mem_pool_used at the start: $used0"
+check "mem_pool_used readable" test "$used0" -gt 0
+one_cycle() {
+	jailhouse cell create $C/gic-demo.cell &&
+	jailhouse cell load gic-demo $I/gic-demo.bin &&
+	jailhouse cell start gic-demo &&
+	is $S/cells/1/state running &&
+	cpus_online 0,2-3 &&
+	jailhouse cell destroy gic-demo &&
+	cpus_online 0-3 &&
+	echo "mem_pool_used $(cat $S/mem_pool_used)"
+}
+for i in $(seq 1 20); do
+	check "cycle $i" one_cycle
+done
+check "mem_pool_used back at its start" is $S/mem_pool_used "$used0"
+check "every CPU works after the cycles" every_cpu_works
+check "Linux works after the cycles" progresses
+check "disable" jailhouse disable
+check "rmmod" rmmod syshyper
+summary

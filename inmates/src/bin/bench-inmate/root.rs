@@ -1,0 +1,147 @@
+//! The boot-first root cell: hypercall and PSCI round trips, cell create
+//! and destroy cost by cell memory size, page-pool use, and the bench cell's
+//! life from CELL_CREATE to its first output and its destroy. Lines are
+//! printed only while no cell runs, so they never interleave with a cell's.
+use super::measure::Mailbox;
+use super::smp::Conduit;
+use super::stats::{self, Stats};
+use super::{coord, probes};
+use syshyper_inmates::bundle::{Bundle, BundleFile, BUNDLE_ADDR, BUNDLE_MAX_SIZE};
+use syshyper_inmates::hvc;
+use syshyper_inmates::hypercall::{INFO_MEM_POOL_SIZE, INFO_MEM_POOL_USED, INFO_NUM_CELLS};
+use syshyper_inmates::{println, psci, semihosting};
+
+const SAMPLES: u32 = 100;
+/// Physical address of the bench cell's loadable RAM (bench-cell.toml).
+const CELL_RAM_PHYS: usize = 0x7f00_0000;
+const CELL_RAM_SIZE: usize = 1 << 20;
+
+/// Cells whose create cost is measured by memory size (bench-mem-*.toml).
+const MEM_CELLS: [(&str, &str); 4] = [
+    ("64k", "bench-mem-64k.cell"),
+    ("16m", "bench-mem-16m.cell"),
+    ("128m", "bench-mem-128m.cell"),
+    ("512m", "bench-mem-512m.cell"),
+];
+
+fn fail(what: &str) -> ! {
+    println!("BENCH-ERROR {what}");
+    semihosting::exit(1)
+}
+
+fn find<'a>(b: &Bundle<'a>, name: &str) -> BundleFile<'a> {
+    match b.find(name) {
+        Some(f) => f,
+        None => {
+            println!("BENCH-ERROR the bundle has no {name}");
+            semihosting::exit(1)
+        }
+    }
+}
+
+fn addr(f: &BundleFile<'_>) -> u64 {
+    f.data.as_ptr() as u64
+}
+
+fn pool_used() -> i64 {
+    hvc::hypervisor_info(INFO_MEM_POOL_USED)
+}
+
+pub fn run() -> ! {
+    let mailbox = Mailbox::root();
+    mailbox.clear();
+    // SAFETY: 0x4800_0000..0x4c00_0000 is root RAM holding the bundle
+    // (contracts.md); nothing writes it while this program runs.
+    let bytes: &'static [u8] =
+        unsafe { core::slice::from_raw_parts(BUNDLE_ADDR as *const u8, BUNDLE_MAX_SIZE) };
+    let bundle = Bundle::parse(bytes).unwrap_or_else(|_| fail("bundle does not parse"));
+    let base = (0..16).map(|_| probes::baseline()).min().unwrap_or(0);
+    stats::value("root_baseline", base as i64);
+    stats::value("pool_size", hvc::hypervisor_info(INFO_MEM_POOL_SIZE));
+    stats::value("pool_used_root", pool_used());
+
+    let mut hc = Stats::new();
+    for _ in 0..SAMPLES {
+        let (t, r) = probes::hypercall_info(INFO_NUM_CELLS);
+        if r != 1 {
+            fail("HYPERVISOR_GET_INFO(number of cells) is not 1");
+        }
+        hc.add(t.saturating_sub(base));
+    }
+    hc.print("hypercall_info");
+    let mut ps = Stats::new();
+    for _ in 0..SAMPLES {
+        ps.add(probes::psci_version_smc().0.saturating_sub(base));
+    }
+    ps.print("psci_version_root");
+
+    for (label, file) in MEM_CELLS {
+        let cfg = find(&bundle, file);
+        let used0 = pool_used();
+        let t0 = probes::counter();
+        let id = hvc::cell_create(addr(&cfg));
+        let t1 = probes::counter();
+        let used1 = pool_used();
+        if id < 0 {
+            println!("BENCH-ERROR create {file}: {id}");
+            continue;
+        }
+        let t2 = probes::counter();
+        let r = hvc::cell_destroy(id as u64);
+        let t3 = probes::counter();
+        if r != 0 {
+            println!("BENCH-ERROR destroy {file}: {r}");
+            continue;
+        }
+        println!("BENCH create_{label} value={}", t1 - t0 - base);
+        println!("BENCH destroy_{label} value={}", t3 - t2 - base);
+        println!("BENCH pool_pages_{label} value={}", used1 - used0);
+    }
+
+    let cfg = find(&bundle, "bench-cell.cell");
+    let image = find(&bundle, "bench-inmate.bin");
+    if image.data.len() > CELL_RAM_SIZE {
+        fail("bench-inmate.bin exceeds the cell's RAM");
+    }
+    let used0 = pool_used();
+    let t0 = probes::counter();
+    let id = hvc::cell_create(addr(&cfg));
+    let t1 = probes::counter();
+    if id < 0 {
+        println!("BENCH-ERROR create bench-cell: {id}");
+        semihosting::exit(1);
+    }
+    let used1 = pool_used();
+    let r = hvc::cell_set_loadable(id as u64);
+    if r != 0 {
+        println!("BENCH-ERROR set_loadable: {r}");
+        semihosting::exit(1);
+    }
+    for (i, b) in image.data.iter().enumerate() {
+        // SAFETY: while the cell is loadable its RAM is mapped back into
+        // the root at its physical address; the image fits (checked above).
+        unsafe { ((CELL_RAM_PHYS + i) as *mut u8).write_volatile(*b) };
+    }
+    let t2 = probes::counter();
+    let r = hvc::cell_start(id as u64);
+    if r != 0 {
+        println!("BENCH-ERROR start: {r}");
+        semihosting::exit(1);
+    }
+    let busy_cpu = coord::run(Conduit::Smc, &mailbox, false);
+    let t3 = probes::counter();
+    let r = hvc::cell_destroy(id as u64);
+    let t4 = probes::counter();
+    stats::value("cell_create_at", t0 as i64);
+    stats::value("cell_create", (t1 - t0 - base) as i64);
+    stats::value("cell_load", (t2 - t1) as i64);
+    stats::value("pool_pages_cell", used1 - used0);
+    stats::value("busy_cpu_on", busy_cpu);
+    if r == 0 {
+        stats::value("cell_destroy", (t4 - t3 - base) as i64);
+    } else {
+        println!("BENCH-ERROR destroy bench-cell: {r}");
+    }
+    println!("BENCH-DONE root");
+    psci::system_off()
+}

@@ -1,0 +1,98 @@
+//! `cargo xtask bench`: exact instruction counts of sysHyper against native
+//! on QEMU with `-icount shift=4` (one counter tick = one instruction), so
+//! figures are identical from run to run and host to host.
+//!
+//! Writes target/bench/results.json, results.md and results.svg, and the
+//! table into README.md between the bench markers.
+
+mod artifacts;
+mod parse;
+mod report;
+mod rows;
+mod runs;
+
+use anyhow::{Context, Result};
+use std::process::ExitCode;
+use xtask::image_header::ImageHeader;
+use xtask::paths::Paths;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Use the hypervisor image already in target/images (skip `cargo xtask build`).
+    #[arg(long)]
+    pub no_build: bool,
+    /// Do not update the table in README.md.
+    #[arg(long)]
+    pub no_readme: bool,
+}
+
+fn footprint(a: &artifacts::Artifacts) -> Result<rows::Footprint> {
+    let image = std::fs::read(&a.hv_image)
+        .with_context(|| format!("cannot read {}", a.hv_image.display()))?;
+    let hdr = ImageHeader::parse(&image)?;
+    Ok(rows::Footprint {
+        image_bytes: image.len() as u64,
+        core_bytes: hdr.core_size,
+        percpu_bytes: hdr.percpu_size,
+    })
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
+    if !args.no_build {
+        xtask::setup::setup(false)?;
+        xtask::images::build_all(p)?;
+    }
+    let a = artifacts::Artifacts::new(p);
+    artifacts::build(p, &a)?;
+    let native = runs::native(&a)?;
+    let hv = runs::syshyper(&a)?;
+    let fp = footprint(&a)?;
+    // Item 5 (root Linux workload) is not measured yet: see README "Benchmarks".
+    let linux = rows::RootWorkload::default();
+    let mut missing = Vec::new();
+    let rows = rows::build(&native, &hv, &fp, &linux, &mut missing);
+
+    let table = report::markdown(&rows);
+    write(&a.dir.join("results.json"), &report::json(&rows))?;
+    write(&a.dir.join("results.md"), &table)?;
+    write(&a.dir.join("results.svg"), &report::svg(&rows))?;
+    println!("\n{table}");
+    println!("[bench] wrote {}/results.{{json,md,svg}}", a.dir.display());
+    if !args.no_readme {
+        let path = p.root.join("README.md");
+        let readme = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        match report::splice_readme(&readme, &table) {
+            Some(new) if new != readme => {
+                write(&path, &new)?;
+                println!("[bench] updated the table in README.md");
+            }
+            Some(_) => println!("[bench] README.md table unchanged"),
+            None => println!("[bench] README.md has no bench markers; table not inserted"),
+        }
+    }
+    for (run, out) in [("native", &native), ("syshyper", &hv)] {
+        for e in &out.errors {
+            println!("[bench] {run} error: {e}");
+        }
+    }
+    let expected_missing = ["root_workload"];
+    let unexpected: Vec<_> = missing
+        .iter()
+        .filter(|m| !expected_missing.contains(&m.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        println!("[bench] not measured: {}", missing.join(", "));
+    }
+    Ok(
+        if unexpected.is_empty() && native.errors.is_empty() && hv.errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}

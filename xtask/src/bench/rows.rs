@@ -1,0 +1,193 @@
+//! Turns the parsed runs into result rows (name, unit, native, sysHyper).
+
+use super::parse::{RunOutput, Sample};
+
+pub const INSTR: &str = "instructions";
+
+/// One line of results.json.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub name: String,
+    pub unit: &'static str,
+    /// None where there is no native counterpart (or it was not measured).
+    pub native: Option<f64>,
+    pub syshyper: Option<f64>,
+}
+
+impl Row {
+    /// sysHyper / native, when both exist and native is not zero.
+    pub fn ratio(&self) -> Option<f64> {
+        match (self.native, self.syshyper) {
+            (Some(n), Some(s)) if n != 0.0 => Some(s / n),
+            _ => None,
+        }
+    }
+}
+
+/// Figures measured on the host (image file and header).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Footprint {
+    pub image_bytes: u64,
+    pub core_bytes: u64,
+    pub percpu_bytes: u64,
+}
+
+/// Root-workload figures from the Linux run (item 5), if it ran.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RootWorkload {
+    pub without: Option<f64>,
+    pub with: Option<f64>,
+}
+
+type Stat = fn(&Sample) -> Option<f64>;
+/// Adds a row (name, unit, native, sysHyper).
+type Push<'a> = dyn FnMut(&str, &'static str, Option<f64>, Option<f64>) + 'a;
+
+fn stat(run: &RunOutput, name: &str, f: Stat) -> Option<f64> {
+    run.get(name).and_then(f)
+}
+
+/// Builds every row; `missing` gets the names of rows without a sysHyper
+/// figure (they are left out of the table).
+pub fn build(
+    native: &RunOutput,
+    hv: &RunOutput,
+    fp: &Footprint,
+    linux: &RootWorkload,
+    missing: &mut Vec<String>,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut push = |name: &str, unit: &'static str, n: Option<f64>, s: Option<f64>| match s {
+        Some(_) => rows.push(Row {
+            name: name.to_string(),
+            unit,
+            native: n,
+            syshyper: s,
+        }),
+        None => missing.push(name.to_string()),
+    };
+    let both = |push: &mut Push, row: &str, key: &str, f: Stat| {
+        push(row, INSTR, stat(native, key, f), stat(hv, key, f))
+    };
+    for (prefix, key) in [
+        ("irq_latency", "irq_latency"),
+        ("irq_latency_root_busy", "irq_latency_busy"),
+    ] {
+        both(&mut push, &format!("{prefix}_min"), key, Sample::min);
+        both(&mut push, &format!("{prefix}_mean"), key, Sample::mean);
+        both(&mut push, &format!("{prefix}_max"), key, Sample::max);
+    }
+    push(
+        "hypercall_info_round_trip",
+        INSTR,
+        None,
+        stat(hv, "hypercall_info", Sample::mean),
+    );
+    both(&mut push, "psci_version_call", "psci_version", Sample::mean);
+    both(&mut push, "gicd_read_from_cell", "gicd_read", Sample::mean);
+    both(
+        &mut push,
+        "sgi_between_cell_cpus",
+        "sgi_latency",
+        Sample::mean,
+    );
+    let first = stat(hv, "first_output", Sample::mean)
+        .zip(stat(hv, "cell_create_at", Sample::mean))
+        .map(|(out, at)| out - at);
+    push("cell_create_to_first_output", INSTR, None, first);
+    push(
+        "cell_destroy",
+        INSTR,
+        None,
+        stat(hv, "cell_destroy", Sample::mean),
+    );
+    for (label, size) in [
+        ("64k", "64KiB"),
+        ("16m", "16MiB"),
+        ("128m", "128MiB"),
+        ("512m", "512MiB"),
+    ] {
+        push(
+            &format!("cell_create_{size}"),
+            INSTR,
+            None,
+            stat(hv, &format!("create_{label}"), Sample::mean),
+        );
+    }
+    push(
+        "root_workload",
+        INSTR,
+        linux.without,
+        linux.with.filter(|_| linux.without.is_some()),
+    );
+    let known = |v: u64| (v > 0).then_some(v as f64);
+    push("image_size", "bytes", None, known(fp.image_bytes));
+    push("core_size", "bytes", None, known(fp.core_bytes));
+    push("percpu_size", "bytes", None, known(fp.percpu_bytes));
+    push(
+        "pool_pages_root_cell",
+        "pages",
+        None,
+        stat(hv, "pool_used_root", Sample::mean),
+    );
+    push(
+        "pool_pages_bench_cell",
+        "pages",
+        None,
+        stat(hv, "pool_pages_cell", Sample::mean),
+    );
+    for (label, size) in [("64k", "64KiB"), ("512m", "512MiB")] {
+        push(
+            &format!("pool_pages_cell_{size}"),
+            "pages",
+            None,
+            stat(hv, &format!("pool_pages_{label}"), Sample::mean),
+        );
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::parse;
+    use super::*;
+
+    #[test]
+    fn combines_native_and_hypervisor_runs() {
+        let native = parse(
+            "BENCH irq_latency n=2 min=1 max=3 sum=4\nBENCH gicd_read n=1 min=1 max=1 sum=1\n",
+        );
+        let hv = parse(
+            "BENCH irq_latency n=2 min=100 max=300 sum=400\nBENCH gicd_read n=1 min=50 max=50 sum=50\n\
+             BENCH first_output value=1500\nBENCH cell_create_at value=1000\n",
+        );
+        let mut missing = Vec::new();
+        let fp = Footprint {
+            image_bytes: 4096,
+            ..Footprint::default()
+        };
+        let rows = build(&native, &hv, &fp, &RootWorkload::default(), &mut missing);
+        let get = |n: &str| rows.iter().find(|r| r.name == n).cloned().unwrap();
+        let mean = get("irq_latency_mean");
+        assert_eq!((mean.native, mean.syshyper), (Some(2.0), Some(200.0)));
+        assert_eq!(mean.ratio(), Some(100.0));
+        assert_eq!(get("gicd_read_from_cell").ratio(), Some(50.0));
+        assert_eq!(get("cell_create_to_first_output").syshyper, Some(500.0));
+        assert_eq!(get("cell_create_to_first_output").ratio(), None);
+        assert_eq!(get("image_size").syshyper, Some(4096.0));
+        assert!(missing.contains(&"root_workload".to_string()));
+        assert!(missing.contains(&"sgi_between_cell_cpus".to_string()));
+        assert!(!missing.contains(&"irq_latency_max".to_string()));
+    }
+
+    #[test]
+    fn zero_native_has_no_ratio() {
+        let r = Row {
+            name: "x".into(),
+            unit: INSTR,
+            native: Some(0.0),
+            syshyper: Some(3.0),
+        };
+        assert_eq!(r.ratio(), None);
+    }
+}

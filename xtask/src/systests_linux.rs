@@ -1,0 +1,344 @@
+//! Late launch from Linux, as system tests: Debian's stock kernel boots on
+//! QEMU, a guest script (guest/tests/) loads the driver and drives the
+//! `jailhouse` tool, printing one `[PASS] NAME` line per step; the tables
+//! below wait for every step's line in order (plus the gic-demo cell's own
+//! output), and the harness fails on any `[FAIL]` or `PANIC` line.
+//!
+//! One boot per test (each takes 10-20 s under TCG): `linux-demo` (the demo
+//! with a root workload, every CPU checked, disable and enable again),
+//! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used) and
+//! `linux-unreserved` (`mem=1024M`: the hypervisor memory is Linux RAM).
+
+use crate::harness::Ctx;
+use crate::systests::{Boot, Expect, SysTest};
+use crate::{cmd, guest};
+use anyhow::Result;
+
+const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// Helpers every test script starts with.
+const LIB: &str = include_str!("../../guest/tests/lib.sh");
+const DEMO: &str = include_str!("../../guest/tests/demo.sh");
+const CYCLES: &str = include_str!("../../guest/tests/cycles.sh");
+const UNRESERVED: &str = include_str!("../../guest/tests/unreserved.sh");
+
+/// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
+/// memory at 0x7fc0_0000 included (the last `mem=` wins).
+const ALL_RAM: &str = "mem=1024M";
+
+/// The script /init runs: the helpers, then the test.
+fn script(body: &str) -> String {
+    format!("{LIB}\n{body}")
+}
+
+/// Builds the module, the tool and an initramfs running `body` in the test's
+/// scratch folder; returns QEMU's arguments.
+fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
+    let p = &ctx.paths;
+    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
+    let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
+    cmd::run(p.cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "syshyper-tools",
+        "--bin",
+        "syshyper",
+        "--target",
+        MUSL_TARGET,
+    ]))?;
+    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let files = guest::standard_files(
+        &ko,
+        &tool,
+        &p.images().join("syshyper.bin"),
+        &p.config_images(),
+        &p.inmate_images(),
+    )?;
+    let initrd = guest::build_initramfs(
+        &g,
+        &files,
+        &script(body),
+        &ctx.workdir.join("initramfs.cpio.gz"),
+    )?;
+    Ok(guest::linux_qemu_args(&g, &initrd, append))
+}
+
+fn demo_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args(ctx, DEMO, "")
+}
+
+fn cycles_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args(ctx, CYCLES, "")
+}
+
+fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args(ctx, UNRESERVED, ALL_RAM)
+}
+
+/// The line a passed step prints; the line end keeps "enable" from
+/// matching "enable again".
+macro_rules! pass {
+    ($name:literal) => {
+        Expect {
+            regex: concat!(r"\[PASS\] ", $name, r"\r?\n"),
+            check: None,
+        }
+    };
+}
+
+/// The gic-demo inmate's output (jailhouse-abi.md §9) once it starts.
+const GIC_LINES: [Expect; 3] = [
+    Expect {
+        regex: r"Initializing the GIC\.\.\.",
+        check: None,
+    },
+    Expect {
+        regex: r"Initializing the timer\.\.\.",
+        check: None,
+    },
+    Expect {
+        regex: r"Timer fired, jitter: *-?\d+ ns, min: *-?\d+ ns, max: *-?\d+ ns",
+        check: None,
+    },
+];
+
+/// The script's last line.
+const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed";
+
+/// Every check of the script passed: none was skipped or lost.
+fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
+    match caps.get(1).map(|n| n.parse::<u32>()) {
+        Some(Ok(n)) if n == want => Ok(()),
+        _ => Err(format!("expected {want} passed checks, got {:?}", caps.first())),
+    }
+}
+
+// Written from the scripts' check names; `tables_follow_the_scripts` keeps
+// them in step. The scripts print the checks made while gic-demo runs only
+// after destroying it, so its lines come before "cell start".
+const DEMO_EXPECT: &[Expect] = &[
+    pass!("insmod"),
+    pass!("driver loaded, not enabled"),
+    pass!("Linux works before enable"),
+    pass!("enable"),
+    pass!("enabled is 1"),
+    pass!("root cell listed"),
+    pass!("Linux works under the hypervisor"),
+    pass!("every CPU works under the hypervisor"),
+    pass!("cell create"),
+    pass!("CPU 1 left Linux"),
+    pass!("cell shut down after create"),
+    pass!("cell load"),
+    GIC_LINES[0],
+    GIC_LINES[1],
+    GIC_LINES[2],
+    pass!("cell start"),
+    pass!("cell running"),
+    pass!("cell list shows it"),
+    pass!("Linux works while the cell runs"),
+    pass!("root CPUs work while the cell runs"),
+    pass!("cell stats count exits"),
+    pass!("cell destroy"),
+    pass!("cell gone"),
+    pass!("all root CPUs back online"),
+    pass!("every CPU works after destroy"),
+    pass!("Linux works after destroy"),
+    pass!("hypervisor console"),
+    pass!("disable"),
+    pass!("enabled is 0"),
+    pass!("all CPUs online after disable"),
+    pass!("every CPU works after disable"),
+    pass!("Linux works after disable"),
+    pass!("enable again"),
+    pass!("root cell running again"),
+    pass!("cell create again"),
+    pass!("cell load and start again"),
+    pass!("cell running again"),
+    pass!("disable with a cell running"),
+    pass!("all CPUs online after the second disable"),
+    pass!("Linux works after the second disable"),
+    pass!("rmmod"),
+    Expect { regex: SUMMARY, check: Some(|c| passed_exactly(c, 38)) },
+];
+
+const CYCLES_EXPECT: &[Expect] = &[
+    pass!("insmod"),
+    pass!("enable with a cell config"),
+    pass!("enable with a truncated config"),
+    pass!("enable with a config for 16 CPUs"),
+    pass!("dmesg names the missing CPU"),
+    pass!("enable with a root CPU offline"),
+    pass!("still not enabled"),
+    pass!("all CPUs online after the refusals"),
+    pass!("every CPU works after the refusals"),
+    pass!("Linux works after the refusals"),
+    pass!("enable"),
+    pass!("mem_pool_used readable"),
+    pass!("cycle 1"),
+    pass!("cycle 2"),
+    pass!("cycle 3"),
+    pass!("cycle 4"),
+    pass!("cycle 5"),
+    pass!("cycle 6"),
+    pass!("cycle 7"),
+    pass!("cycle 8"),
+    pass!("cycle 9"),
+    pass!("cycle 10"),
+    pass!("cycle 11"),
+    pass!("cycle 12"),
+    pass!("cycle 13"),
+    pass!("cycle 14"),
+    pass!("cycle 15"),
+    pass!("cycle 16"),
+    pass!("cycle 17"),
+    pass!("cycle 18"),
+    pass!("cycle 19"),
+    pass!("cycle 20"),
+    pass!("mem_pool_used back at its start"),
+    pass!("every CPU works after the cycles"),
+    pass!("Linux works after the cycles"),
+    pass!("disable"),
+    pass!("rmmod"),
+    Expect { regex: SUMMARY, check: Some(|c| passed_exactly(c, 37)) },
+];
+
+const UNRESERVED_EXPECT: &[Expect] = &[
+    pass!("Linux owns the hypervisor memory"),
+    pass!("insmod"),
+    pass!("enable fails: memory not reserved"),
+    pass!("dmesg names the overlap"),
+    pass!("enable status is non-zero"),
+    pass!("still not enabled"),
+    pass!("all CPUs online"),
+    pass!("every CPU works"),
+    pass!("Linux works after the refusal"),
+    pass!("rmmod"),
+    Expect { regex: SUMMARY, check: Some(|c| passed_exactly(c, 10)) },
+];
+
+const fn linux_test(
+    name: &'static str,
+    boot: fn(&Ctx) -> Result<Vec<String>>,
+    expect: &'static [Expect],
+    timeout_s: u64,
+) -> SysTest {
+    SysTest {
+        name,
+        boot: Boot::Custom(boot),
+        bundle: &[],
+        start_bundle_cells: false,
+        interact: None,
+        expect,
+        // A broken hypervisor shows up as a kernel oops or a hung CPU.
+        forbid: &["Internal error:", "Kernel panic", "rcu_sched self-detected stall", "Call trace:"],
+        // /init powers off with `poweroff -f`: PSCI SYSTEM_OFF, status 0.
+        exit_status: 0,
+        timeout_s,
+    }
+}
+
+pub const LINUX_DEMO: SysTest = linux_test("linux-demo", demo_args, DEMO_EXPECT, 180);
+pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 240);
+pub const LINUX_UNRESERVED: SysTest = linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex::Regex;
+
+    /// The check names of a script in the order they run (the cycle loop
+    /// unrolled).
+    fn check_names(body: &str) -> Vec<String> {
+        let re = Regex::new(r#"^\s*(?:check|fails_with) "([^"]+)""#).unwrap();
+        let mut names = Vec::new();
+        for line in body.lines() {
+            let Some(c) = re.captures(line) else { continue };
+            let name = &c[1];
+            if name.contains("$i") {
+                names.extend((1..=20).map(|i| name.replace("$i", &i.to_string())));
+            } else {
+                names.push(name.to_string());
+            }
+        }
+        names
+    }
+
+    fn awaited(expect: &[Expect]) -> Vec<String> {
+        expect
+            .iter()
+            .filter_map(|e| e.regex.strip_prefix(r"\[PASS\] "))
+            .map(|r| r.trim_end_matches(r"\r?\n").to_string())
+            .collect()
+    }
+
+    fn summary_count(expect: &[Expect]) -> u32 {
+        let last = expect.last().unwrap();
+        assert_eq!(last.regex, SUMMARY);
+        (0..500).find(|n| (last.check.unwrap())(&["".into(), n.to_string()]).is_ok()).unwrap()
+    }
+
+    #[test]
+    fn tables_follow_the_scripts() {
+        for (body, expect) in [(DEMO, DEMO_EXPECT), (CYCLES, CYCLES_EXPECT), (UNRESERVED, UNRESERVED_EXPECT)] {
+            let names = check_names(body);
+            assert_eq!(awaited(expect), names);
+            assert_eq!(summary_count(expect) as usize, names.len());
+        }
+        assert_eq!(check_names(CYCLES).iter().filter(|n| n.starts_with("cycle ")).count(), 20);
+    }
+
+    #[test]
+    fn pass_lines_match_only_their_own_step() {
+        for e in DEMO_EXPECT.iter().chain(CYCLES_EXPECT).chain(UNRESERVED_EXPECT) {
+            let re = Regex::new(e.regex).unwrap();
+            if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
+                let name = name.trim_end_matches(r"\r?\n");
+                assert!(re.is_match(&format!("[PASS] {name}\r\n")), "{name}");
+                assert!(!re.is_match(&format!("[PASS] {name} again\r\n")), "{name}");
+                assert!(!re.is_match(&format!("[FAIL] {name}: x\r\n")), "{name}");
+            }
+        }
+        let timer = Regex::new(GIC_LINES[2].regex).unwrap();
+        assert!(timer.is_match("Timer fired, jitter:   1234 ns, min:    -56 ns, max:  99999 ns"));
+        assert!(passed_exactly(&["x".into(), "38".into()], 38).is_ok());
+        assert!(passed_exactly(&["x".into(), "37".into()], 38).is_err());
+    }
+
+    #[test]
+    fn scripts_are_valid_shell_and_define_their_helpers() {
+        for body in [DEMO, CYCLES, UNRESERVED] {
+            let s = script(body);
+            let out = std::process::Command::new("sh").args(["-n", "-c", &s]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(s.find("check() {").unwrap() < s.find("check \"").unwrap());
+            assert!(body.trim_end().ends_with("summary"));
+        }
+    }
+
+    /// The helpers judge real output: run the workload checks on this host.
+    #[test]
+    fn helpers_detect_progress_and_failures() {
+        let body = r#"
+workload_start
+check "host progresses" progresses
+kill $WORK_PID
+wait $WORK_PID 2>/dev/null
+stalled() { ! progresses; }
+check "stopped work is caught" stalled
+fails_with "fails_with wants the text" "nope" sh -c 'echo nope; exit 1'
+fails_with "fails_with catches success" "x" true
+summary
+"#;
+        let dir = std::env::temp_dir().join(format!("xtask-lib-sh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = std::process::Command::new("sh").args(["-c", &script(body)]).env("W", &dir).output().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("[PASS] host progresses\n"), "{text}");
+        assert!(text.contains("[PASS] fails_with wants the text\n"), "{text}");
+        assert!(text.contains("[FAIL] fails_with catches success: succeeded"), "{text}");
+        assert!(text.contains("linux-test: 3 passed, 1 failed"), "{text}");
+        assert!(!out.status.success());
+    }
+}
