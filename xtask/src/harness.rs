@@ -39,6 +39,12 @@ const HOST_TESTS: &[(&str, &[&str])] = &[
         "host:inmates-lib",
         &["test", "-p", "syshyper-inmates", "--lib"],
     ),
+    // The fuzz targets' properties (MMIO/ESR decoding, GIC access policy)
+    // as a bounded randomized run on stable; `cargo fuzz` runs them longer.
+    (
+        "host:fuzz-props",
+        &["test", "--release", "--manifest-path", "fuzz/Cargo.toml", "--test", "mmio_decode_random"],
+    ),
 ];
 
 #[derive(Clone, Copy)]
