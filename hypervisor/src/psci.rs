@@ -126,7 +126,11 @@ pub fn handle_smc(frame: &mut TrapFrame) {
         Call::SystemOff | Call::SystemReset if root => {
             arch::smc_call(frame.x[0], 0, 0, 0) as i64
         }
-        Call::SystemOff | Call::SystemReset => crate::cell::stop_this_cell(frame),
+        Call::SystemReset => {
+            crate::cell::manage::reset_this_cell(frame);
+            return;
+        }
+        Call::SystemOff => crate::cell::stop_this_cell(frame),
         Call::Features(f) => features(f),
         Call::SmcccVersion => 0x1_0001,
         Call::SmcccArchFeatures(_) => NOT_SUPPORTED,

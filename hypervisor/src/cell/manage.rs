@@ -351,3 +351,30 @@ pub fn get_state(id: u64) -> i64 {
     }
     CELLS.lock().iter().find(|c| u64::from(c.id) == id).map_or(-ENOENT, |c| c.state as i64)
 }
+
+/// PSCI SYSTEM_RESET from a non-root cell: restarts that cell only, on
+/// the calling CPU at the cell's reset address; its other CPUs go off.
+/// If management is busy (the root is changing cells, or another CPU of
+/// the cell is resetting it), this CPU just turns off.
+pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
+    let me = this_cpu();
+    let Some(_m) = MGMT.try_lock() else {
+        me.set_state(CpuState::Off);
+        crate::trap::park(frame);
+        return;
+    };
+    let id = me.cell.load(Ordering::Relaxed);
+    let my_bit = 1u64 << me.cpu_id.load(Ordering::Relaxed);
+    let found = CELLS
+        .lock()
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| (c.cpus, c.view().map_or(0, |v| v.cpu_reset_address())));
+    let Some((mask, entry)) = found else { return };
+    park_cpus(mask & !my_bit);
+    if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
+        c.state = CellState::Running;
+    }
+    log::info!("cell {id} reset itself");
+    crate::trap::reset_frame(frame, entry, 0);
+}

@@ -31,6 +31,7 @@ pub const SGI_FLOOD: u64 = 19;
 pub const MASKED_ENDLESS_LOOP: u64 = 20;
 pub const FOREIGN_HVC_IMM: u64 = 21;
 pub const PSCI_SYSTEM_OFF: u64 = 22;
+pub const PSCI_SYSTEM_RESET: u64 = 23;
 
 /// Addresses the attacks aim at (root-physical = what the root sees).
 pub const ROOT_TARGET: u64 = 0x5000_0000;

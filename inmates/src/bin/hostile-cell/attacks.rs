@@ -8,7 +8,7 @@ use super::stage1;
 use core::arch::asm;
 use syshyper_inmates::hvc::hvc;
 use syshyper_inmates::hypercall::*;
-use syshyper_inmates::psci_ids::{qemu_virt_mpidr, AFFINITY_INFO, CPU_ON, SYSTEM_OFF};
+use syshyper_inmates::psci_ids::{qemu_virt_mpidr, AFFINITY_INFO, CPU_ON, SYSTEM_OFF, SYSTEM_RESET};
 use syshyper_inmates::smccc::smc;
 use syshyper_inmates::{cpu, psci};
 
@@ -37,6 +37,7 @@ pub fn run(mb: Mailbox, attack: u64) {
         MASKED_ENDLESS_LOOP => masked_endless_loop(mb),
         FOREIGN_HVC_IMM => foreign_hvc(mb),
         PSCI_SYSTEM_OFF => system_off(mb),
+        PSCI_SYSTEM_RESET => system_reset(mb),
         _ => {}
     }
 }
@@ -229,4 +230,19 @@ fn system_off(mb: Mailbox) {
     let r = smc(SYSTEM_OFF, 0, 0, 0);
     mb.set_result(0, r);
     mb.write(STAGE, STAGE_RETURNED);
+}
+
+/// Resets its own cell twice: each restart runs from the reset address
+/// again (the mailbox page keeps the count); the third boot reports.
+fn system_reset(mb: Mailbox) {
+    let boots = mb.result(1) + 1;
+    mb.set_result(1, boots);
+    if boots < 3 {
+        mb.write(STAGE, STAGE_ATTEMPTED);
+        smc(SYSTEM_RESET, 0, 0, 0);
+        mb.write(STAGE, STAGE_RETURNED);
+        return;
+    }
+    mb.set_result(0, boots);
+    mb.write(STAGE, STAGE_SURVIVED);
 }

@@ -148,6 +148,12 @@ const ATTACKS: &[Attack] = &[
         "cell SHUT_DOWN only",
         Expect::Stops,
     ),
+    attack(
+        PSCI_SYSTEM_RESET,
+        "PSCI SYSTEM_RESET from cell (x2)",
+        "that cell restarts, machine stays",
+        Expect::Answers(|mb| mb.result(0) == 3),
+    ),
 ];
 
 /// How long an attack may take to show its outcome.
