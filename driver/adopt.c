@@ -7,8 +7,22 @@
  * `cell ...` commands work at once and disable is refused.
  */
 #include <linux/cpu.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include "syshyper.h"
+
+/* Only the console needs to know where the hypervisor is. */
+static unsigned long hv_phys;
+module_param(hv_phys, ulong, 0444);
+MODULE_PARM_DESC(hv_phys, "boot-first mode: physical address of the hypervisor memory (its system config's hypervisor_memory), to read the hypervisor console");
+
+/* The hypervisor's console page sits inside its core image, below this. */
+#define SH_MAX_CONSOLE_OFFSET	(16UL << 20)
+
+static void *sh_adopted_map;
 
 /* The hypervisor numbers cells 1..254 (0 is the root). */
 #define SH_MAX_CELL_ID		254
@@ -33,7 +47,16 @@ static bool sh_query_cpus(unsigned int id, cpumask_t *cpus)
 	return true;
 }
 
-/* The cell's name from the proposed hypercall, else "cell<id>". */
+/* A name for a cell the hypervisor does not name: "root" or "cell<id>". */
+static void sh_default_name(unsigned int id, char *name)
+{
+	if (id)
+		snprintf(name, JH_CELL_NAME_LEN + 1, "cell%u", id);
+	else
+		strscpy(name, "root", JH_CELL_NAME_LEN + 1);
+}
+
+/* The cell's name from the proposed hypercall, else a default one. */
 static void sh_query_name(unsigned int id, char *name)
 {
 	char buf[SH_NAME_CHUNKS * SH_NAME_CHUNK + 1] = { 0 };
@@ -43,7 +66,7 @@ static void sh_query_name(unsigned int id, char *name)
 		long chunk = sh_hypercall(SH_HC_CELL_GET_INFO, id, SH_CELL_INFO_NAME + k);
 
 		if (chunk < 0) {
-			snprintf(name, JH_CELL_NAME_LEN + 1, "cell%u", id);
+			sh_default_name(id, name);
 			return;
 		}
 		for (b = 0; b < SH_NAME_CHUNK; b++)
@@ -55,7 +78,7 @@ static void sh_query_name(unsigned int id, char *name)
 			buf[b] = '_';
 	buf[b] = 0;
 	if (!buf[0])
-		snprintf(name, JH_CELL_NAME_LEN + 1, "cell%u", id);
+		sh_default_name(id, name);
 	else
 		strscpy(name, buf, JH_CELL_NAME_LEN + 1);
 }
@@ -74,10 +97,45 @@ static int sh_adopt_cell(unsigned int id, const cpumask_t *cpus, bool known)
 		sh_root_cell = cell;
 	if (sh_sysfs_cell_add(cell))
 		pr_warn(SH_PREFIX "no sysfs entry for cell %u\n", id);
-	pr_info(SH_PREFIX "adopted cell \"%s\" (id %u, %s) on CPUs %*pbl%s\n",
-		cell->name, id, id ? "started at boot" : "root",
+	pr_info(SH_PREFIX "adopted cell \"%s\" (id %u%s) on CPUs %*pbl%s\n",
+		cell->name, id, id ? "" : ", root",
 		cpumask_pr_args(&cell->cpus), known ? "" : " (as Linux sees them)");
 	return 0;
+}
+
+/*
+ * Finds the console through hv_phys: the root cell may read the hypervisor
+ * memory. Only an address outside Linux RAM holding a sysHyper header is
+ * taken; anything else leaves the console unavailable, nothing more.
+ */
+static void sh_adopt_console(void)
+{
+	struct jh_header *h;
+	u64 offset;
+
+	if (!hv_phys)
+		return;
+	if (!PAGE_ALIGNED(hv_phys) ||
+	    region_intersects(hv_phys, PAGE_SIZE, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err(SH_PREFIX "hv_phys=%#lx is not page aligned or is Linux RAM; no console\n",
+		       hv_phys);
+		return;
+	}
+	h = memremap(hv_phys, PAGE_SIZE, MEMREMAP_WB);
+	if (!h)
+		return;
+	offset = h->console_page;
+	if (memcmp(h->signature, JH_SIGNATURE, 8) || memcmp(h->ext_magic, SH_EXT_MAGIC, 8) ||
+	    offset > SH_MAX_CONSOLE_OFFSET) {
+		pr_err(SH_PREFIX "no sysHyper image at hv_phys=%#lx; no console\n", hv_phys);
+		memunmap(h);
+		return;
+	}
+	memunmap(h);
+	sh_adopted_map = memremap(hv_phys, offset + sizeof(*sh_console), MEMREMAP_WB);
+	if (sh_adopted_map)
+		sh_console = sh_adopted_map + offset;
 }
 
 /*
@@ -122,6 +180,7 @@ int sh_adopt(void)
 		sh_forget_cells();
 		return err;
 	}
+	sh_adopt_console();
 	sh_boot_first = true;
 	WRITE_ONCE(sh_enabled, true);
 	pr_info(SH_PREFIX "sysHyper was started before Linux: %ld cell(s) adopted, no enable needed\n",
@@ -140,6 +199,11 @@ void sh_forget_cells(void)
 	}
 	sh_root_cell = NULL;
 	WRITE_ONCE(sh_enabled, false);
+	if (sh_adopted_map) {
+		sh_console = NULL;
+		memunmap(sh_adopted_map);
+		sh_adopted_map = NULL;
+	}
 }
 
 /*

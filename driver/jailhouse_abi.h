@@ -62,7 +62,7 @@ struct jh_console {
  * (bytes 7k..7k+6 of the NUL-padded 32-byte name, little-endian, so the
  * result never looks negative). -ENOSYS from a hypervisor without it.
  */
-#define SH_HC_CELL_GET_INFO		9
+#define SH_HC_CELL_GET_INFO		0x100
 #define SH_CELL_INFO_CPUS		0
 #define SH_CELL_INFO_NAME		1
 

@@ -1,4 +1,5 @@
-# linux-cycles: enable with wrong configs fails and leaves Linux unharmed;
+# linux-cycles: enable with wrong configs fails and leaves Linux unharmed
+# (refused by the tool, by the driver, and by the hypervisor itself);
 # then 20 create/load/start/destroy cycles leave mem_pool_used where it began.
 workload_start
 check "insmod" insmod /lib/modules/syshyper.ko
@@ -10,6 +11,12 @@ check "dmesg names the missing CPU" sh -c 'dmesg | grep "root CPU 15 does not ex
 echo 0 >/sys/devices/system/cpu/cpu3/online
 fails_with "enable with a root CPU offline" "refused" jailhouse enable $C/qemu-virt.cell
 echo 1 >/sys/devices/system/cpu/cpu3/online
+# Passes the tool's and the driver's checks; the hypervisor itself refuses
+# it on every CPU during the late launch, and must hand Linux back intact.
+jailhouse config show $C/qemu-virt.cell | sed 's/^gic_version = 3$/gic_version = 2/' >$W/gicv2.toml
+jailhouse config compile $W/gicv2.toml -o $W/gicv2.cell
+fails_with "enable with a GICv2 config fails in the hypervisor" "enable failed" jailhouse enable $W/gicv2.cell
+check "dmesg says the hypervisor failed to start" sh -c 'dmesg | grep "failed to start"'
 check "still not enabled" is $S/enabled 0
 check "all CPUs online after the refusals" cpus_online 0-3
 check "every CPU works after the refusals" every_cpu_works

@@ -18,6 +18,8 @@ pub mod code {
     pub const CELL_GET_STATE: u64 = 6;
     pub const CPU_GET_INFO: u64 = 7;
     pub const DEBUG_CONSOLE_PUTC: u64 = 8;
+    /// sysHyper extension: a cell's CPUs and name (see `cell::manage::cell_info`).
+    pub const SYSHYPER_CELL_GET_INFO: u64 = 0x100;
 }
 
 /// Dispatches one hypercall; returns the value for x0.
@@ -32,6 +34,7 @@ pub fn handle(frame: &mut TrapFrame) -> i64 {
         code::CELL_DESTROY => crate::cell::manage::destroy(a1),
         code::CELL_GET_STATE => crate::cell::manage::get_state(a1),
         code::HYPERVISOR_GET_INFO => get_info(a1),
+        code::SYSHYPER_CELL_GET_INFO => crate::cell::manage::cell_info(a1, a2),
         code::CPU_GET_INFO => cpu_get_info(a1, a2),
         code::DEBUG_CONSOLE_PUTC => putc(a1),
         _ => -ENOSYS,

@@ -96,6 +96,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
+    crate::bootfirst_linux::TEST_LINUX_CELL_TOOL,
     // Isolation suite (inmates/src/bin/isolation-root, hostile-cell).
     ISOLATION_TEST,
     ISOLATION_ACCOUNTING_TEST,
@@ -103,6 +104,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     crate::systests_linux::LINUX_DEMO,
     crate::systests_linux::LINUX_CYCLES,
     crate::systests_linux::LINUX_UNRESERVED,
+    crate::systests_linux::LINUX_ADOPT,
 ];
 
 const fn expect(regex: &'static str) -> Expect {

@@ -7,7 +7,9 @@
 //! One boot per test (each takes 10-20 s under TCG): `linux-demo` (the demo
 //! with a root workload, every CPU checked, disable and enable again),
 //! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used) and
-//! `linux-unreserved` (`mem=1024M`: the hypervisor memory is Linux RAM).
+//! `linux-unreserved` (`mem=1024M`: the hypervisor memory is Linux RAM);
+//! and `linux-adopt`, boot-first: the driver adopts a hypervisor that
+//! started before Linux, with a cell of its own.
 
 use crate::harness::Ctx;
 use crate::systests::{Boot, Expect, SysTest};
@@ -21,6 +23,7 @@ const LIB: &str = include_str!("../../guest/tests/lib.sh");
 const DEMO: &str = include_str!("../../guest/tests/demo.sh");
 const CYCLES: &str = include_str!("../../guest/tests/cycles.sh");
 const UNRESERVED: &str = include_str!("../../guest/tests/unreserved.sh");
+const ADOPT: &str = include_str!("../../guest/tests/adopt.sh");
 
 /// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
 /// memory at 0x7fc0_0000 included (the last `mem=` wins).
@@ -76,6 +79,20 @@ fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, UNRESERVED, ALL_RAM)
 }
 
+/// Boot-first: the hypervisor starts gic-demo, then Linux as the root cell
+/// (xtask/src/bootfirst_linux.rs plays the boot loader).
+fn adopt_args(ctx: &Ctx) -> Result<Vec<String>> {
+    use crate::bootfirst_linux::{prepare_linux, qemu_args, LinuxBoot};
+    let (g, initrd) = prepare_linux(&ctx.paths, &script(ADOPT), &[], &ctx.workdir)?;
+    let boot = LinuxBoot {
+        hv_image: ctx.paths.images().join("syshyper.bin"),
+        kernel: g.kernel_image,
+        initrd,
+        cells: vec!["gic-demo".to_string()],
+    };
+    qemu_args(&ctx.paths, &boot, &ctx.workdir)
+}
+
 /// The line a passed step prints; the line end keeps "enable" from
 /// matching "enable again".
 macro_rules! pass {
@@ -110,7 +127,10 @@ const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed";
 fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
     match caps.get(1).map(|n| n.parse::<u32>()) {
         Some(Ok(n)) if n == want => Ok(()),
-        _ => Err(format!("expected {want} passed checks, got {:?}", caps.first())),
+        _ => Err(format!(
+            "expected {want} passed checks, got {:?}",
+            caps.first()
+        )),
     }
 }
 
@@ -159,7 +179,10 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("all CPUs online after the second disable"),
     pass!("Linux works after the second disable"),
     pass!("rmmod"),
-    Expect { regex: SUMMARY, check: Some(|c| passed_exactly(c, 38)) },
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 38)),
+    },
 ];
 
 const CYCLES_EXPECT: &[Expect] = &[
@@ -169,6 +192,8 @@ const CYCLES_EXPECT: &[Expect] = &[
     pass!("enable with a config for 16 CPUs"),
     pass!("dmesg names the missing CPU"),
     pass!("enable with a root CPU offline"),
+    pass!("enable with a GICv2 config fails in the hypervisor"),
+    pass!("dmesg says the hypervisor failed to start"),
     pass!("still not enabled"),
     pass!("all CPUs online after the refusals"),
     pass!("every CPU works after the refusals"),
@@ -200,7 +225,10 @@ const CYCLES_EXPECT: &[Expect] = &[
     pass!("Linux works after the cycles"),
     pass!("disable"),
     pass!("rmmod"),
-    Expect { regex: SUMMARY, check: Some(|c| passed_exactly(c, 37)) },
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 39)),
+    },
 ];
 
 const UNRESERVED_EXPECT: &[Expect] = &[
@@ -214,7 +242,58 @@ const UNRESERVED_EXPECT: &[Expect] = &[
     pass!("every CPU works"),
     pass!("Linux works after the refusal"),
     pass!("rmmod"),
-    Expect { regex: SUMMARY, check: Some(|c| passed_exactly(c, 10)) },
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 10)),
+    },
+];
+
+const ADOPT_EXPECT: &[Expect] = &[
+    pass!("Linux works as the boot-first root cell"),
+    pass!("CPU 1 belongs to the boot cell"),
+    pass!("insmod adopts the hypervisor"),
+    pass!("dmesg says adopted"),
+    pass!("enabled is 1 without enable"),
+    pass!("root cell adopted"),
+    pass!("root cell has the online CPUs"),
+    pass!("boot cell listed as id 1, running"),
+    pass!("boot cell on CPU 1"),
+    pass!("mem_pool_used readable"),
+    pass!("enable is refused"),
+    pass!("disable is refused"),
+    pass!("dmesg explains the refusal"),
+    pass!("boot cell still running after the refusal"),
+    pass!("load into the boot cell is refused"),
+    pass!("cell shutdown of the boot cell"),
+    pass!("boot cell shut down"),
+    pass!("cell destroy of the boot cell by id"),
+    pass!("boot cell gone"),
+    pass!("CPU 1 back in Linux"),
+    pass!("every CPU works after destroy"),
+    pass!("Linux works after destroy"),
+    pass!("cell create"),
+    pass!("cell load"),
+    GIC_LINES[0],
+    GIC_LINES[1],
+    GIC_LINES[2],
+    pass!("cell start"),
+    pass!("cell running"),
+    pass!("cell list shows gic-demo"),
+    pass!("Linux works while the cell runs"),
+    pass!("rmmod keeps the hypervisor and the cell"),
+    pass!("insmod adopts the cell again"),
+    pass!("console readable with hv_phys"),
+    pass!("re-adopted cell running"),
+    pass!("re-adopted cell on CPU 1"),
+    pass!("cell destroy by id"),
+    pass!("CPU 1 back again"),
+    pass!("every CPU works at the end"),
+    pass!("Linux works at the end"),
+    pass!("rmmod"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 38)),
+    },
 ];
 
 const fn linux_test(
@@ -231,7 +310,12 @@ const fn linux_test(
         interact: None,
         expect,
         // A broken hypervisor shows up as a kernel oops or a hung CPU.
-        forbid: &["Internal error:", "Kernel panic", "rcu_sched self-detected stall", "Call trace:"],
+        forbid: &[
+            "Internal error:",
+            "Kernel panic",
+            "rcu_sched self-detected stall",
+            "Call trace:",
+        ],
         // /init powers off with `poweroff -f`: PSCI SYSTEM_OFF, status 0.
         exit_status: 0,
         timeout_s,
@@ -240,7 +324,9 @@ const fn linux_test(
 
 pub const LINUX_DEMO: SysTest = linux_test("linux-demo", demo_args, DEMO_EXPECT, 180);
 pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 240);
-pub const LINUX_UNRESERVED: SysTest = linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
+pub const LINUX_UNRESERVED: SysTest =
+    linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
+pub const LINUX_ADOPT: SysTest = linux_test("linux-adopt", adopt_args, ADOPT_EXPECT, 150);
 
 #[cfg(test)]
 mod tests {
@@ -275,22 +361,40 @@ mod tests {
     fn summary_count(expect: &[Expect]) -> u32 {
         let last = expect.last().unwrap();
         assert_eq!(last.regex, SUMMARY);
-        (0..500).find(|n| (last.check.unwrap())(&["".into(), n.to_string()]).is_ok()).unwrap()
+        (0..500)
+            .find(|n| (last.check.unwrap())(&["".into(), n.to_string()]).is_ok())
+            .unwrap()
     }
 
     #[test]
     fn tables_follow_the_scripts() {
-        for (body, expect) in [(DEMO, DEMO_EXPECT), (CYCLES, CYCLES_EXPECT), (UNRESERVED, UNRESERVED_EXPECT)] {
+        for (body, expect) in [
+            (DEMO, DEMO_EXPECT),
+            (CYCLES, CYCLES_EXPECT),
+            (UNRESERVED, UNRESERVED_EXPECT),
+            (ADOPT, ADOPT_EXPECT),
+        ] {
             let names = check_names(body);
             assert_eq!(awaited(expect), names);
             assert_eq!(summary_count(expect) as usize, names.len());
         }
-        assert_eq!(check_names(CYCLES).iter().filter(|n| n.starts_with("cycle ")).count(), 20);
+        assert_eq!(
+            check_names(CYCLES)
+                .iter()
+                .filter(|n| n.starts_with("cycle "))
+                .count(),
+            20
+        );
     }
 
     #[test]
     fn pass_lines_match_only_their_own_step() {
-        for e in DEMO_EXPECT.iter().chain(CYCLES_EXPECT).chain(UNRESERVED_EXPECT) {
+        for e in DEMO_EXPECT
+            .iter()
+            .chain(CYCLES_EXPECT)
+            .chain(UNRESERVED_EXPECT)
+            .chain(ADOPT_EXPECT)
+        {
             let re = Regex::new(e.regex).unwrap();
             if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
                 let name = name.trim_end_matches(r"\r?\n");
@@ -307,10 +411,17 @@ mod tests {
 
     #[test]
     fn scripts_are_valid_shell_and_define_their_helpers() {
-        for body in [DEMO, CYCLES, UNRESERVED] {
+        for body in [DEMO, CYCLES, UNRESERVED, ADOPT] {
             let s = script(body);
-            let out = std::process::Command::new("sh").args(["-n", "-c", &s]).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", &s])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert!(s.find("check() {").unwrap() < s.find("check \"").unwrap());
             assert!(body.trim_end().ends_with("summary"));
         }
@@ -332,12 +443,22 @@ summary
 "#;
         let dir = std::env::temp_dir().join(format!("xtask-lib-sh-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let out = std::process::Command::new("sh").args(["-c", &script(body)]).env("W", &dir).output().unwrap();
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script(body)])
+            .env("W", &dir)
+            .output()
+            .unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("[PASS] host progresses\n"), "{text}");
-        assert!(text.contains("[PASS] fails_with wants the text\n"), "{text}");
-        assert!(text.contains("[FAIL] fails_with catches success: succeeded"), "{text}");
+        assert!(
+            text.contains("[PASS] fails_with wants the text\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[FAIL] fails_with catches success: succeeded"),
+            "{text}"
+        );
         assert!(text.contains("linux-test: 3 passed, 1 failed"), "{text}");
         assert!(!out.status.success());
     }

@@ -378,3 +378,27 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     log::info!("cell {id} reset itself");
     crate::trap::reset_frame(frame, entry, 0);
 }
+
+/// sysHyper extension (hypercall 0x100, root only): what a driver that
+/// adopts a running hypervisor needs to know about a cell. `what` = 0:
+/// its CPU bit mask (CPUs 0..62); 1 + k (k < 5): bytes 7k..7k+6 of its
+/// NUL-padded 32-byte name, little endian, so the result is never negative.
+pub fn cell_info(id: u64, what: u64) -> i64 {
+    if let Err(e) = require_root() {
+        return e;
+    }
+    let cells = CELLS.lock();
+    let Some(cell) = cells.iter().find(|c| u64::from(c.id) == id) else { return -ENOENT };
+    match what {
+        0 => (cell.cpus & (u64::MAX >> 1)) as i64,
+        1..=5 => {
+            let mut name = [0u8; 35];
+            let n = cell.view().map_or("", |v| v.name()).as_bytes();
+            let len = n.len().min(32);
+            name[..len].copy_from_slice(&n[..len]);
+            let k = (what as usize - 1) * 7;
+            (0..7).fold(0i64, |v, i| v | i64::from(name[k + i]) << (8 * i))
+        }
+        _ => -EINVAL,
+    }
+}

@@ -117,6 +117,7 @@ fn explain(what: &str, e: Errno) -> String {
         (_, Errno::BUSY) if what == "enable" => "already enabled, or EL2 is not available (KVM or VHE owns it)",
         (_, Errno::EXIST) if what == "enable" => "a hypervisor is already running",
         (_, Errno::INVAL) if what == "enable" => "configuration or image refused",
+        (_, Errno::NODEV) if what == "enable" => "the hypervisor does not support this platform or configuration (e.g. its GIC version)",
         (_, Errno::INVAL) if what == "disable" => "the hypervisor is not enabled",
         (_, Errno::PERM) if what == "disable" => "sysHyper was started before Linux (boot-first mode) and cannot be disabled",
         (_, Errno::NOENT) => "no such cell",
