@@ -25,7 +25,6 @@ pub mod code {
 /// Dispatches one hypercall; returns the value for x0.
 pub fn handle(frame: &mut TrapFrame) -> i64 {
     let (c, a1, a2) = (frame.x[0], frame.x[1], frame.x[2]);
-    this_cpu().count(crate::percpu::Stat::Management);
     match c {
         code::DISABLE => crate::disable::disable(frame),
         code::CELL_CREATE => crate::cell::manage::create(a1),
