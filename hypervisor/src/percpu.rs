@@ -81,9 +81,11 @@ impl PerCpu {
         self.present.store(true, Ordering::Release);
     }
 
-    /// Counts one event.
+    /// Counts one event. Only the CPU itself counts, so a plain load and
+    /// store suffice (other CPUs only read).
     pub fn count(&self, stat: Stat) {
-        self.stats[stat as usize].fetch_add(1, Ordering::Relaxed);
+        let s = &self.stats[stat as usize];
+        s.store(s.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
     }
 
     /// A statistic's value.

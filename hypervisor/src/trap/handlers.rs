@@ -59,12 +59,17 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
     }
 }
 
+/// The interrupt fast path. Only x0-x18, x29 and x30 of `frame` are
+/// valid; returns true when the frame was rewritten as a whole (the CPU
+/// parked and restarted), so the vector restores all of it.
 #[no_mangle]
-extern "C" fn trap_lower_irq(frame: &mut TrapFrame) {
+extern "C" fn trap_lower_irq(frame: &mut TrapFrame) -> bool {
     this_cpu().count(Stat::Total);
     if crate::gic::handle_irq() == crate::gic::IrqOutcome::Park {
         park_on_request(frame);
+        return true;
     }
+    false
 }
 
 /// Parks after a management request (cell shutdown or destroy).

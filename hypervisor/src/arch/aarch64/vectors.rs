@@ -38,6 +38,31 @@ core::arch::global_asm!(
     b       __restore_frame
 .endm
 
+/* The interrupt fast path saves only what the Rust handler may clobber
+ * (x0-x18, x29, x30); x19-x28 stay live across it (callee-saved), and ELR
+ * and SPSR stay in their registers because EL2 runs with interrupts masked.
+ * The handler returns nonzero when it rewrote the whole frame (the CPU
+ * parked and was restarted elsewhere): then the full frame is restored. */
+.macro VECTOR_IRQ handler
+    .balign 0x80
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    stp     x29, x30, [sp, #232]
+    mov     x0, sp
+    bl      \handler
+    cbnz    w0, __restore_frame
+    b       __irq_return
+.endm
+
 .section .text
 .balign 0x800
 .global __el2_vectors
@@ -51,13 +76,28 @@ __el2_vectors:
     VECTOR  trap_hyp_fault
     VECTOR  trap_hyp_fault
     VECTOR  trap_lower_sync     /* lower EL, AArch64 */
-    VECTOR  trap_lower_irq
-    VECTOR  trap_lower_irq
+    VECTOR_IRQ trap_lower_irq
+    VECTOR_IRQ trap_lower_irq
     VECTOR  trap_lower_serror
     VECTOR  trap_lower_aarch32  /* lower EL, AArch32 */
     VECTOR  trap_lower_aarch32
     VECTOR  trap_lower_aarch32
     VECTOR  trap_lower_aarch32
+
+__irq_return:
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldr     x18, [sp, #144]
+    ldp     x29, x30, [sp, #232]
+    add     sp, sp, #{frame}
+    eret
 
 /* x0 = trap frame: make it the current stack and return to the guest. */
 .global __vm_return
