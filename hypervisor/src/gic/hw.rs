@@ -174,19 +174,20 @@ pub fn reset_cpu() {
 
 /// Puts `intid` into a free list register; false if none is free.
 fn try_inject(intid: u32, hw: bool) -> bool {
-    let n = cpuif::num_lrs();
     // A hardware interrupt stays active until the guest deactivates it, so
     // it cannot be in a list register twice; only virtual SGIs can.
-    if !hw && (0..n).any(|i| {
+    if !hw && (0..cpuif::num_lrs()).any(|i| {
         let lr = cpuif::read_lr(i);
         lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid)
     }) {
         return true;
     }
+    // ELRSR has a bit per implemented list register only.
     let free = cpuif::elrsr();
-    let Some(i) = (0..n).find(|i| free & (1 << i) != 0) else {
+    if free == 0 {
         return false;
-    };
+    }
+    let i = free.trailing_zeros() as usize;
     let mut v = LR_PENDING | LR_GROUP1 | LR_PRIO | u64::from(intid);
     if hw {
         v |= LR_HW | (u64::from(intid) << 32);
@@ -266,8 +267,16 @@ pub fn handle_irq() -> IrqOutcome {
                 drain_pending(cpu);
             }
             0..=15 => cpuif::deactivate(intid),
-            16..=31 => inject(intid, true),
-            _ if owner(intid) == Some(cell) => inject(intid, true),
+            // The common case, one device or timer interrupt: inject it and
+            // return at once; another pending one traps again right away.
+            16..=31 => {
+                inject(intid, true);
+                break;
+            }
+            _ if owner(intid) == Some(cell) => {
+                inject(intid, true);
+                break;
+            }
             _ => cpuif::deactivate(intid),
         }
     }
