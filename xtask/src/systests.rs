@@ -105,6 +105,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     crate::systests_linux::LINUX_CYCLES,
     crate::systests_linux::LINUX_UNRESERVED,
     crate::systests_linux::LINUX_ADOPT,
+    crate::systests_linux::LINUX_ISOLATION,
 ];
 
 const fn expect(regex: &'static str) -> Expect {

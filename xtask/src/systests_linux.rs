@@ -8,6 +8,7 @@
 //! with a root workload, every CPU checked, disable and enable again),
 //! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used) and
 //! `linux-unreserved` (`mem=1024M`: the hypervisor memory is Linux RAM);
+//! `linux-isolation` (the hostile cell's attacks against a Linux root);
 //! and `linux-adopt`, boot-first: the driver adopts a hypervisor that
 //! started before Linux, with a cell of its own.
 
@@ -24,6 +25,7 @@ const DEMO: &str = include_str!("../../guest/tests/demo.sh");
 const CYCLES: &str = include_str!("../../guest/tests/cycles.sh");
 const UNRESERVED: &str = include_str!("../../guest/tests/unreserved.sh");
 const ADOPT: &str = include_str!("../../guest/tests/adopt.sh");
+const ISOLATION: &str = include_str!("../../guest/tests/isolation.sh");
 
 /// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
 /// memory at 0x7fc0_0000 included (the last `mem=` wins).
@@ -73,6 +75,10 @@ fn demo_args(ctx: &Ctx) -> Result<Vec<String>> {
 
 fn cycles_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, CYCLES, "")
+}
+
+fn isolation_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args(ctx, ISOLATION, "")
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -296,6 +302,43 @@ const ADOPT_EXPECT: &[Expect] = &[
     },
 ];
 
+const ISOLATION_EXPECT: &[Expect] = &[
+    pass!("checksummed data in tmpfs and a process"),
+    pass!("checksums recorded"),
+    pass!("insmod"),
+    pass!("enable"),
+    pass!("mailbox page mapped by the root"),
+    pass!("checksums unchanged by enable"),
+    pass!("read root RAM: cell failed"),
+    pass!("read root RAM: destroyed, root intact"),
+    pass!("write root RAM: cell failed"),
+    pass!("write root RAM: destroyed, root intact"),
+    pass!("read hypervisor memory: cell failed"),
+    pass!("read hypervisor memory: destroyed, root intact"),
+    pass!("write hypervisor memory: cell failed"),
+    pass!("write hypervisor memory: destroyed, root intact"),
+    pass!("hypervisor answers after the write attack"),
+    pass!("stage-1 map of hypervisor: cell failed"),
+    pass!("stage-1 map of hypervisor: destroyed, root intact"),
+    pass!("foreign HVC: cell failed"),
+    pass!("foreign HVC: destroyed, root intact"),
+    pass!("root-only hypercalls: all -EPERM"),
+    pass!("root-only hypercalls: destroyed, root intact"),
+    pass!("masked endless loop: cell spins"),
+    pass!("masked endless loop: destroyed, root intact"),
+    pass!("SGI flood: all sent, cell running"),
+    pass!("SGI flood: destroyed, root intact"),
+    pass!("every CPU works after the attacks"),
+    pass!("disable"),
+    pass!("checksums unchanged after disable"),
+    pass!("Linux works after disable"),
+    pass!("rmmod"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 30)),
+    },
+];
+
 const fn linux_test(
     name: &'static str,
     boot: fn(&Ctx) -> Result<Vec<String>>,
@@ -327,6 +370,8 @@ pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES
 pub const LINUX_UNRESERVED: SysTest =
     linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
 pub const LINUX_ADOPT: SysTest = linux_test("linux-adopt", adopt_args, ADOPT_EXPECT, 150);
+pub const LINUX_ISOLATION: SysTest =
+    linux_test("linux-isolation", isolation_args, ISOLATION_EXPECT, 180);
 
 #[cfg(test)]
 mod tests {
@@ -373,6 +418,7 @@ mod tests {
             (CYCLES, CYCLES_EXPECT),
             (UNRESERVED, UNRESERVED_EXPECT),
             (ADOPT, ADOPT_EXPECT),
+            (ISOLATION, ISOLATION_EXPECT),
         ] {
             let names = check_names(body);
             assert_eq!(awaited(expect), names);
@@ -394,6 +440,7 @@ mod tests {
             .chain(CYCLES_EXPECT)
             .chain(UNRESERVED_EXPECT)
             .chain(ADOPT_EXPECT)
+            .chain(ISOLATION_EXPECT)
         {
             let re = Regex::new(e.regex).unwrap();
             if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
@@ -411,7 +458,7 @@ mod tests {
 
     #[test]
     fn scripts_are_valid_shell_and_define_their_helpers() {
-        for body in [DEMO, CYCLES, UNRESERVED, ADOPT] {
+        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION] {
             let s = script(body);
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])
