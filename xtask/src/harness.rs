@@ -50,6 +50,8 @@ const HOST_TESTS: &[(&str, &[&str])] = &[
 #[derive(Clone, Copy)]
 enum Case {
     Host(&'static str, &'static [&'static str]),
+    /// The bounded cargo-fuzz run (see `fuzz_ci`).
+    Fuzz,
     System(&'static SysTest),
 }
 
@@ -57,6 +59,7 @@ impl Case {
     fn name(&self) -> &'static str {
         match self {
             Case::Host(name, _) => name,
+            Case::Fuzz => "host:cargo-fuzz",
             Case::System(t) => t.name,
         }
     }
@@ -66,7 +69,8 @@ fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
     let host = HOST_TESTS
         .iter()
         .filter(|_| !no_host)
-        .map(|(n, a)| Case::Host(n, a));
+        .map(|(n, a)| Case::Host(n, a))
+        .chain((!no_host).then_some(Case::Fuzz));
     host.chain(SYSTEM_TESTS.iter().map(Case::System))
         .filter(|c| filter.is_none_or(|f| c.name().contains(f)))
         .collect()
@@ -87,6 +91,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
         for c in &selected {
             match c {
                 Case::Host(name, a) => println!("{name:24} host: cargo {}", a.join(" ")),
+                Case::Fuzz => println!("{:24} host: cargo +nightly fuzz run (bounded)", c.name()),
                 Case::System(t) => println!("{:24} qemu: timeout {} s", t.name, t.timeout_s),
             }
         }
@@ -110,6 +115,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
             Case::Host(_, cargo_args) => {
                 crate::cmd::run(p.cargo().args(*cargo_args)).map_err(|e| format!("{e:#}"))
             }
+            Case::Fuzz => crate::fuzz_ci::run(p).map_err(|e| format!("{e:#}")),
             Case::System(t) => match &built {
                 Some(Err(e)) => Err(format!("build failed: {e}")),
                 _ => run_system(p, t, args.verbose),
@@ -278,7 +284,7 @@ mod tests {
         let names = |f, nh| cases(f, nh).iter().map(Case::name).collect::<Vec<_>>();
         assert_eq!(names(Some("boot-first"), false), vec!["boot-first-root"]);
         assert!(names(None, true).iter().all(|n| !n.starts_with("host:")));
-        assert_eq!(names(Some("host:"), false).len(), HOST_TESTS.len());
+        assert_eq!(names(Some("host:"), false).len(), HOST_TESTS.len() + 1, "host runs and the fuzz run");
         assert!(names(Some("no such test"), false).is_empty());
     }
 }
