@@ -157,6 +157,12 @@ mod target {
         Some(unsafe { &*(va as *const PerCpu) })
     }
 
+    /// The per-CPU blocks of every CPU that has arrived in the hypervisor.
+    pub fn present_cpus() -> impl Iterator<Item = &'static PerCpu> {
+        let max = hv::get().map_or(0, |h| h.layout.max_cpus.min(64) as usize);
+        (0..max).filter_map(percpu).filter(|p| p.present.load(core::sync::atomic::Ordering::Acquire))
+    }
+
     /// This CPU's per-CPU block.
     pub fn this_cpu() -> &'static PerCpu {
         let va = crate::arch::percpu_ptr();

@@ -2,7 +2,7 @@
 //! only its own CPUs; SYSTEM_OFF/RESET from the root go to the firmware.
 
 use crate::arch;
-use crate::percpu::{percpu, this_cpu, CpuState, Stat};
+use crate::percpu::{present_cpus, this_cpu, CpuState, Stat};
 use crate::trap::TrapFrame;
 use core::sync::atomic::Ordering;
 
@@ -80,7 +80,7 @@ pub fn features(f: u32) -> i64 {
 fn own_cpu(target: u64) -> Option<&'static crate::percpu::PerCpu> {
     let cell = this_cpu().cell.load(Ordering::Relaxed);
     let mask = 0xff_00ff_ffff;
-    (0..64).filter_map(percpu).find(|p| {
+    present_cpus().find(|p| {
         p.present.load(Ordering::Acquire)
             && p.cell.load(Ordering::Relaxed) == cell
             && p.mpidr.load(Ordering::Relaxed) & mask == target & mask

@@ -5,7 +5,7 @@
 use super::dist::{self, Action, GICD_SIZE};
 use super::redist::{self, RAction, FRAME_SIZE, MGMT_SGI};
 use crate::arch::gicv3 as cpuif;
-use crate::percpu::{percpu, this_cpu, PerCpu, Stat};
+use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -309,7 +309,7 @@ pub fn emulate_sgi(value: u64) {
     let aff2 = (value >> 32) & 0xff;
     let aff3 = (value >> 48) & 0xff;
     let rs = (value >> 44) & 0xf;
-    for t in (0..64).filter_map(percpu) {
+    for t in present_cpus() {
         if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
             continue;
         }
@@ -355,7 +355,7 @@ pub fn mmio(ipa: u64, size: u8, write: Option<u64>) -> Option<Result<u64, ()>> {
         let frame = (ipa - gicr_phys) / FRAME_SIZE;
         let off = (ipa - gicr_phys) % FRAME_SIZE;
         let mine = |p: &&PerCpu| p.present.load(Ordering::Acquire) && p.cell.load(Ordering::Relaxed) == u32::from(cell);
-        let own_frames = (0..64).filter_map(percpu).filter(mine).map(|p| u64::from(p.gicr_frame.load(Ordering::Relaxed)));
+        let own_frames = present_cpus().filter(mine).map(|p| u64::from(p.gicr_frame.load(Ordering::Relaxed)));
         let (own, last) = own_frames.fold((false, 0), |(o, l), f| (o || f == frame, l.max(f)));
         let va = gicr(frame, off);
         return Some(match redist::classify(off, size, own, own && frame == last) {
@@ -391,7 +391,7 @@ fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u
         (Action::Route(_), Some(v)) => {
             let target_ok = size == 8
                 && v & (1 << 31) == 0
-                && (0..64).filter_map(percpu).any(|p| {
+                && present_cpus().any(|p| {
                     p.present.load(Ordering::Acquire)
                         && p.cell.load(Ordering::Relaxed) == u32::from(cell)
                         && p.mpidr.load(Ordering::Relaxed) & 0xff_00ff_ffff == v & 0xff_00ff_ffff

@@ -33,6 +33,32 @@ impl Sample {
         }
     }
 
+    /// Two series of the same measurement as one; None for a value or a
+    /// mix (they have no count to add up).
+    pub fn merge(&self, other: &Sample) -> Option<Sample> {
+        match (*self, *other) {
+            (
+                Sample::Series { n, min, max, sum },
+                Sample::Series {
+                    n: n2,
+                    min: min2,
+                    max: max2,
+                    sum: sum2,
+                },
+            ) => Some(match (n, n2) {
+                (0, _) => *other,
+                (_, 0) => *self,
+                _ => Sample::Series {
+                    n: n + n2,
+                    min: min.min(min2),
+                    max: max.max(max2),
+                    sum: sum.saturating_add(sum2),
+                },
+            }),
+            _ => None,
+        }
+    }
+
     pub fn max(&self) -> Option<f64> {
         match *self {
             Sample::Series { n, max, .. } if n > 0 => Some(max as f64),
@@ -129,6 +155,40 @@ mod tests {
         };
         assert_eq!(s.mean(), None);
         assert_eq!(s.min(), None);
+    }
+
+    #[test]
+    fn series_merge_and_values_do_not() {
+        let a = Sample::Series {
+            n: 2,
+            min: 5,
+            max: 9,
+            sum: 14,
+        };
+        let b = Sample::Series {
+            n: 1,
+            min: 3,
+            max: 3,
+            sum: 3,
+        };
+        let empty = Sample::Series {
+            n: 0,
+            min: 0,
+            max: 0,
+            sum: 0,
+        };
+        assert_eq!(
+            a.merge(&b),
+            Some(Sample::Series {
+                n: 3,
+                min: 3,
+                max: 9,
+                sum: 17
+            })
+        );
+        assert_eq!(empty.merge(&b), Some(b));
+        assert_eq!(a.merge(&empty), Some(a));
+        assert_eq!(a.merge(&Sample::Value(1)), None);
     }
 
     #[test]

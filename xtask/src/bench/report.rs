@@ -61,13 +61,23 @@ fn cell(v: Option<f64>) -> String {
     }
 }
 
+/// A ratio for the table: two decimals, four within 1% of 1 so that an
+/// overhead like the root workload's (item 5, target < 1%) stays visible.
+fn ratio_cell(x: f64) -> String {
+    if (x - 1.0).abs() < 0.01 {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 /// The Markdown table of all rows.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::from(
         "| benchmark | unit | native | sysHyper | ratio |\n|---|---|---:|---:|---:|\n",
     );
     for r in rows {
-        let ratio = r.ratio().map_or("–".to_string(), |x| format!("{x:.2}"));
+        let ratio = r.ratio().map_or("–".to_string(), ratio_cell);
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             r.name,
@@ -205,6 +215,14 @@ mod tests {
         assert_eq!(m.lines().count(), 4);
         assert!(m.contains("| irq_latency_mean | instructions | 2 | 201.5 | 100.75 |"));
         assert!(m.contains("| image_size | bytes | – | 140400 | – |"));
+    }
+
+    #[test]
+    fn ratios_near_one_keep_four_decimals() {
+        assert_eq!(ratio_cell(1.000_95), "1.0010");
+        assert_eq!(ratio_cell(0.995), "0.9950");
+        assert_eq!(ratio_cell(1.01), "1.01");
+        assert_eq!(ratio_cell(100.75), "100.75");
     }
 
     #[test]

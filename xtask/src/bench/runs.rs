@@ -27,13 +27,31 @@ pub fn native_machine_args() -> Vec<String> {
         .collect()
 }
 
-/// Both runs take seconds; this bounds a hang.
+/// The bare-metal runs take seconds; this bounds a hang.
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Console text that ends a run early as failed: a panic, or a cell CPU
 /// the hypervisor parked after an access it could not handle.
 const FATAL: &str = r"PANIC|CPU \d+ of cell \d+ parked[^\n]*";
 
-fn run(name: &str, args: Vec<String>, done: &str, log: std::path::PathBuf) -> Result<RunOutput> {
+/// How long a run may take and what else on its console means failure
+/// (a regex, or "").
+pub struct Limits {
+    pub timeout: Duration,
+    pub fatal: &'static str,
+}
+
+const BARE: Limits = Limits {
+    timeout: TIMEOUT,
+    fatal: "",
+};
+
+pub fn run(
+    name: &str,
+    args: Vec<String>,
+    done: &str,
+    log: std::path::PathBuf,
+    limits: &Limits,
+) -> Result<RunOutput> {
     let opts = Options {
         log: log.clone(),
         echo: false,
@@ -41,8 +59,12 @@ fn run(name: &str, args: Vec<String>, done: &str, log: std::path::PathBuf) -> Re
     };
     let mut q = runner::spawn(qemu::command(&args), &opts)?;
     println!("[bench] {name}: {}", q.cmdline);
-    let deadline = Instant::now() + TIMEOUT;
-    let re = Regex::new(&format!("{}|{FATAL}", regex::escape(done)))?;
+    let deadline = Instant::now() + limits.timeout;
+    let extra = match limits.fatal {
+        "" => String::new(),
+        f => format!("|{f}"),
+    };
+    let re = Regex::new(&format!("{}|{FATAL}{extra}", regex::escape(done)))?;
     let waited = q
         .wait_for(&re, deadline)
         .and_then(|caps| match caps.first() {
@@ -86,6 +108,7 @@ pub fn native(a: &Artifacts) -> Result<RunOutput> {
         args,
         "BENCH-DONE measure",
         a.dir.join("native.log"),
+        &BARE,
     )
 }
 
@@ -113,6 +136,7 @@ pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
         args,
         "BENCH-DONE root",
         a.dir.join("syshyper.log"),
+        &BARE,
     )
 }
 

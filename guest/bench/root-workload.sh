@@ -1,0 +1,41 @@
+#!/bin/sh
+# Root overhead (`cargo xtask bench`, rows root_workload*): the same
+# workload in the root Linux without and with sysHyper under it.
+#
+# QEMU runs with -icount shift=4, so counter ticks are instructions; but all
+# vCPUs run on one thread and the counter counts every CPU's instructions.
+# Pinning the workload to CPU 1 is not enough: how often the idle CPUs take
+# timer interrupts changes from one stretch of seconds to the next and
+# moved single runs by up to 5%. So CPUs 0, 2 and 3 go offline for each
+# measurement (PSCI CPU_OFF; under sysHyper the hypervisor parks them) and
+# come back before enable and disable, which need every root CPU. The
+# phases alternate CYCLES times and the host keeps the fastest run per side.
+set -e
+W=/usr/bin/root-workload
+C=/etc/syshyper/configs/qemu-virt.cell
+REPS=3
+CYCLES=6
+
+others() { # 0|1: the CPUs other than 1 offline or online
+	for c in 0 2 3; do
+		echo $1 >/sys/devices/system/cpu/cpu$c/online ||
+			{ echo "BENCH-ERROR cpu$c online=$1 failed"; exit 1; }
+	done
+}
+
+insmod /lib/modules/syshyper.ko
+i=1
+while [ $i -le $CYCLES ]; do
+	sleep 1
+	others 0
+	taskset 0x2 $W without$i $REPS
+	others 1
+	jailhouse enable $C
+	sleep 1
+	others 0
+	taskset 0x2 $W with$i $REPS
+	others 1
+	jailhouse disable
+	i=$((i + 1))
+done
+echo "BENCH-DONE linux"
