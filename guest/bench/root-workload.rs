@@ -69,8 +69,42 @@ impl Series {
     }
 }
 
+/// `root-workload time LABEL WHAT CMD ARGS...`: runs CMD and prints the
+/// ticks (instructions, all CPUs) it took as `BENCH LABEL_WHAT n=1 ...`.
+fn time_command(mut args: impl Iterator<Item = String>) -> i32 {
+    let label = args.next().unwrap_or_else(|| "command".to_string());
+    let what = args.next().unwrap_or_else(|| "run".to_string());
+    let Some(cmd) = args.next() else {
+        eprintln!("usage: root-workload time LABEL WHAT CMD [ARGS...]");
+        return 2;
+    };
+    let t0 = ticks();
+    let status = std::process::Command::new(&cmd).args(args).status();
+    let t1 = ticks();
+    match status {
+        Ok(s) if s.success() => {
+            let mut one = Series::default();
+            one.add(t1 - t0);
+            one.print(&label, &what);
+            0
+        }
+        Ok(s) => {
+            println!("BENCH-ERROR {cmd} failed: {s}");
+            1
+        }
+        Err(e) => {
+            println!("BENCH-ERROR cannot run {cmd}: {e}");
+            1
+        }
+    }
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "time") {
+        args.next();
+        std::process::exit(time_command(args));
+    }
     let label = args.next().unwrap_or_else(|| "root".to_string());
     let reps = args
         .next()

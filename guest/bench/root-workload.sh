@@ -30,12 +30,12 @@ while [ $i -le $CYCLES ]; do
 	others 0
 	taskset 0x2 $W without$i $REPS
 	others 1
-	jailhouse enable $C
+	$W time with$i enable jailhouse enable $C
 	sleep 1
 	others 0
 	taskset 0x2 $W with$i $REPS
 	others 1
-	jailhouse disable
+	$W time with$i disable jailhouse disable
 	i=$((i + 1))
 done
 echo "BENCH-DONE linux"

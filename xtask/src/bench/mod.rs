@@ -98,6 +98,8 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         "root_workload",
         "root_workload_compute",
         "root_workload_memory",
+        "hypervisor_enable",
+        "hypervisor_disable",
     ];
     let expected_missing: &[&str] = if args.no_linux { &skipped } else { &[] };
     let unexpected: Vec<_> = missing

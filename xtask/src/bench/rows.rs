@@ -118,6 +118,10 @@ pub fn build(
         let with = stat(linux, &format!("with_{part}"), Sample::min);
         push(row, INSTR, without, with.filter(|_| without.is_some()));
     }
+    // `jailhouse enable` / `disable` of the root Linux with 4 CPUs, the
+    // whole command (tool, driver, EL2 bring-up on every CPU), fastest run.
+    push("hypervisor_enable", INSTR, None, stat(linux, "with_enable", Sample::min));
+    push("hypervisor_disable", INSTR, None, stat(linux, "with_disable", Sample::min));
     let known = |v: u64| (v > 0).then_some(v as f64);
     push("image_size", "bytes", None, known(fp.image_bytes));
     push("core_size", "bytes", None, known(fp.core_bytes));
