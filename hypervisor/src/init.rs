@@ -135,28 +135,31 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
 
     let (uart_phys, _) = sys.debug_console();
     let (gic_version, _, gicd, gicr) = sys.gic();
-    if gic_version != 3 {
-        return Err(-ENODEV);
-    }
     let gic_phys = memmap::GicPhys { gicd, gicr, gicr_size: gic::gicr_size(layout.max_cpus) };
     let (table, io) = memmap::build_el2_map(hv, uart_phys, gic_phys).map_err(|_| -ENOMEM)?;
     arch::switch_el2_table(table.root());
     memmap::install_el2_table(table);
     crate::console::init_uart(io.uart);
-    gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
-    for chip in sys.root().irqchips().filter(|c| c.address == gicd) {
-        for irq in chip.irqs() {
-            gic::set_owner(irq, 0);
-        }
-    }
     crate::console::init_log(log::LevelFilter::Info);
     println!();
     println!("sysHyper {} — static partitioning hypervisor (EL2, {})", env!("CARGO_PKG_VERSION"),
         if hv.boot_first { "boot-first" } else { "late launch" });
     println!("hypervisor memory {:#x}+{:#x}, {} CPUs max, page pool {} pages",
         phys_base, hv_size, layout.max_cpus, crate::hv::pool_usage().0);
+    if gic_version != 3 {
+        log::error!("the system configuration names GIC version {gic_version}; sysHyper supports GICv3 only");
+        return Err(-ENODEV);
+    }
+    gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
+    for chip in sys.root().irqchips().filter(|c| c.address == gicd) {
+        for irq in chip.irqs() {
+            gic::set_owner(irq, 0);
+        }
+    }
 
-    let root = create_root_cell(&sys, hv)?;
+    let root = create_root_cell(&sys, hv).inspect_err(|e| {
+        log::error!("cannot map the root cell's memory regions (error {e})");
+    })?;
     println!("root cell \"{}\": CPUs {:#x}, stage-2 root {:#x}",
         sys.root().name(), root.cpus, root.stage2.root());
     CELLS.lock().push(root);
@@ -186,10 +189,12 @@ fn cpu_init(cpu: u64) -> Result<(), i64> {
     arch::install_vectors(pc as *const _ as u64);
     let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);
     if cpu >= 64 || root_cpus & (1 << cpu) == 0 {
+        println!("CPU {cpu} is not in the root cell's CPU set: refusing to start");
         return Err(-EINVAL);
     }
     pc.init(cpu as u32, arch::mpidr(), 0);
     if !gic::init_cpu(pc, hv.boot_first) {
+        log::error!("no GICv3 redistributor matches this CPU's affinity {:#x}", arch::mpidr());
         return Err(-ENODEV);
     }
     arch::setup_cpu_for_guests();
