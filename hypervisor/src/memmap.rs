@@ -200,10 +200,10 @@ impl PoolPage {
 
     /// Its contents.
     pub fn bytes_mut(&mut self) -> &mut [u8; 4096] {
-        // SAFETY: the page belongs to this value alone (pool allocation),
-        // is mapped read-write in the EL2 linear map and page aligned; the
-        // cell may write it concurrently only through its own mapping of
-        // plain bytes, which cannot create invalid values.
+        // The cell may write the page concurrently only through its own
+        // mapping, and only plain bytes, which cannot form invalid values.
+        // SAFETY: a pool page owned by this value alone, page aligned and
+        // mapped read-write in the EL2 linear map.
         unsafe { &mut *(table_va(self.0) as *mut [u8; 4096]) }
     }
 }

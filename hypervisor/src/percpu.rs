@@ -150,10 +150,10 @@ mod target {
             return None;
         }
         let va = hv::VIRT_BASE + hv.layout.percpu_offset(cpu as u64);
-        // SAFETY: per-CPU areas are mapped for the hypervisor's lifetime,
-        // aligned, and PerCpu consists of atomics only, so shared references
-        // from several CPUs are sound; unarrived CPUs' blocks are only read
-        // after `present` (zeroed by global init) says they are set.
+        // Unarrived CPUs' blocks are only read after `present` (zeroed by
+        // global init) says they are set.
+        // SAFETY: per-CPU areas are mapped for the hypervisor's lifetime and
+        // aligned; PerCpu is all atomics, so shared references are sound.
         Some(unsafe { &*(va as *const PerCpu) })
     }
 

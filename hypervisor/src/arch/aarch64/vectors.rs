@@ -7,7 +7,7 @@ use super::consts::FRAME_SIZE;
 
 core::arch::global_asm!(
     r#"
-.macro SAVE_FRAME
+.macro SAVE_CALLER_SAVED
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
     stp     x2, x3, [sp, #16]
@@ -18,16 +18,35 @@ core::arch::global_asm!(
     stp     x12, x13, [sp, #96]
     stp     x14, x15, [sp, #112]
     stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    str     x30, [sp, #240]
+    str     x18, [sp, #144]
+    stp     x29, x30, [sp, #232]
+.endm
+
+.macro SAVE_FRAME
+    SAVE_CALLER_SAVED
+    stp     x19, x20, [sp, #152]
+    stp     x21, x22, [sp, #168]
+    stp     x23, x24, [sp, #184]
+    stp     x25, x26, [sp, #200]
+    stp     x27, x28, [sp, #216]
     mrs     x9, elr_el2
     mrs     x10, spsr_el2
     stp     x9, x10, [sp, #248]
+.endm
+
+.macro RESTORE_CALLER_SAVED
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldr     x18, [sp, #144]
+    ldp     x29, x30, [sp, #232]
+    add     sp, sp, #{frame}
 .endm
 
 .macro VECTOR handler
@@ -45,18 +64,7 @@ core::arch::global_asm!(
  * parked and was restarted elsewhere): then the full frame is restored. */
 .macro VECTOR_IRQ handler
     .balign 0x80
-    sub     sp, sp, #{frame}
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    str     x18, [sp, #144]
-    stp     x29, x30, [sp, #232]
+    SAVE_CALLER_SAVED
     mov     x0, sp
     bl      \handler
     cbnz    w0, __restore_frame
@@ -85,18 +93,7 @@ __el2_vectors:
     VECTOR  trap_lower_aarch32
 
 __irq_return:
-    ldp     x0, x1, [sp, #0]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldr     x18, [sp, #144]
-    ldp     x29, x30, [sp, #232]
-    add     sp, sp, #{frame}
+    RESTORE_CALLER_SAVED
     eret
 
 /* x0 = trap frame: make it the current stack and return to the guest. */
@@ -107,23 +104,12 @@ __restore_frame:
     ldp     x9, x10, [sp, #248]
     msr     elr_el2, x9
     msr     spsr_el2, x10
-    ldp     x0, x1, [sp, #0]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
-    ldr     x30, [sp, #240]
-    add     sp, sp, #{frame}
+    ldp     x19, x20, [sp, #152]
+    ldp     x21, x22, [sp, #168]
+    ldp     x23, x24, [sp, #184]
+    ldp     x25, x26, [sp, #200]
+    ldp     x27, x28, [sp, #216]
+    RESTORE_CALLER_SAVED
     eret
 "#,
     frame = const FRAME_SIZE,
