@@ -16,7 +16,7 @@ use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
 use crate::{gic, mm, println};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 extern crate alloc;
 
@@ -30,6 +30,11 @@ static INIT_STATE: AtomicU32 = AtomicU32::new(0);
 static ERROR: AtomicI64 = AtomicI64::new(0);
 #[link_section = ".data.early"]
 static ARRIVED: AtomicU32 = AtomicU32::new(0);
+/// Physical base of the image, known from the entry code before any global
+/// state exists: a failed late launch needs it to leave through the
+/// identity-mapped trampoline even when global init never published `Hv`.
+#[link_section = ".data.early"]
+static PHYS_BASE: AtomicU64 = AtomicU64::new(0);
 
 const INIT_PENDING: u32 = 0;
 const INIT_DONE: u32 = 1;
@@ -78,6 +83,8 @@ fn my_frame(cpu: u64) -> &'static mut TrapFrame {
 #[no_mangle]
 extern "C" fn rust_entry(cpu: u64, mode: u64, phys_base: u64) -> ! {
     let mode = mode as usize;
+    // Every CPU computes the same value, so the racing stores agree.
+    PHYS_BASE.store(phys_base, Ordering::Release);
     if ENTERED.fetch_add(1, Ordering::AcqRel) == 0 {
         match global_init(phys_base, mode) {
             Ok(()) => INIT_STATE.store(INIT_DONE, Ordering::Release),
@@ -103,22 +110,40 @@ fn fail_init(err: i64) {
     let _ = ERROR.compare_exchange(0, err, Ordering::AcqRel, Ordering::Acquire);
 }
 
+/// Logs why enabling is refused (to the console page, and to the UART
+/// once it is set up) and returns the error for every CPU.
+fn refuse(err: i64, why: core::fmt::Arguments) -> i64 {
+    println!("sysHyper: enable refused ({err}): {why}");
+    err
+}
+
 fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     zero_bss();
     mm::heap::init();
+    // Output before the UART is mapped still reaches the console page,
+    // which the driver dumps after a failed enable.
+    crate::console::init_log(log::LevelFilter::Info);
     let h = header();
     let layout = Layout::from_header(h);
     let cfg_va = VIRT_BASE + layout.config_offset();
     let boot_map_end = VIRT_BASE + (arch::consts::BOOT_PT_BLOCKS as u64) * 0x20_0000;
-    let avail = boot_map_end.checked_sub(cfg_va).ok_or(-EINVAL)?;
+    let avail = boot_map_end
+        .checked_sub(cfg_va)
+        .ok_or_else(|| refuse(-EINVAL, format_args!("the system configuration lies outside the boot map")))?;
     // SAFETY: [cfg_va, boot_map_end) is inside the boot map (checked above)
     // and is hypervisor memory the driver filled; nothing writes it now.
     let raw = unsafe { core::slice::from_raw_parts(cfg_va as *const u8, avail as usize) };
-    let sys = SystemView::parse(raw).map_err(|_| -EINVAL)?;
+    let sys = SystemView::parse(raw)
+        .map_err(|e| refuse(-EINVAL, format_args!("invalid system configuration: {e}")))?;
     let cfg_len = sys.total_size();
     let (hv_phys, hv_size) = sys.hypervisor_memory();
-    if hv_phys != phys_base || layout.config_offset() + cfg_len as u64 > hv_size {
-        return Err(-EINVAL);
+    if hv_phys != phys_base {
+        return Err(refuse(-EINVAL, format_args!(
+            "hypervisor_memory starts at {hv_phys:#x}, but the image was loaded at {phys_base:#x}")));
+    }
+    if layout.config_offset() + cfg_len as u64 + crate::mm::PAGE_SIZE > hv_size {
+        return Err(refuse(-ENOMEM, format_args!(
+            "hypervisor memory of {hv_size:#x} bytes leaves no page pool after image, per-CPU areas and configuration")));
     }
     // SAFETY: same memory as above, now bounded by the config's own size.
     let config: &'static [u8] = unsafe { core::slice::from_raw_parts(cfg_va as *const u8, cfg_len) };
@@ -136,19 +161,19 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     let (uart_phys, _) = sys.debug_console();
     let (gic_version, _, gicd, gicr) = sys.gic();
     let gic_phys = memmap::GicPhys { gicd, gicr, gicr_size: gic::gicr_size(layout.max_cpus) };
-    let (table, io) = memmap::build_el2_map(hv, uart_phys, gic_phys).map_err(|_| -ENOMEM)?;
+    let (table, io) = memmap::build_el2_map(hv, uart_phys, gic_phys)
+        .map_err(|e| refuse(-ENOMEM, format_args!("cannot build the EL2 address space ({e:?})")))?;
     arch::switch_el2_table(table.root());
     memmap::install_el2_table(table);
     crate::console::init_uart(io.uart);
-    crate::console::init_log(log::LevelFilter::Info);
     println!();
     println!("sysHyper {} — static partitioning hypervisor (EL2, {})", env!("CARGO_PKG_VERSION"),
         if hv.boot_first { "boot-first" } else { "late launch" });
     println!("hypervisor memory {:#x}+{:#x}, {} CPUs max, page pool {} pages",
         phys_base, hv_size, layout.max_cpus, crate::hv::pool_usage().0);
     if gic_version != 3 {
-        log::error!("the system configuration names GIC version {gic_version}; sysHyper supports GICv3 only");
-        return Err(-ENODEV);
+        return Err(refuse(-ENODEV, format_args!(
+            "the system configuration names GIC version {gic_version}; sysHyper supports GICv3 only")));
     }
     gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
     for chip in sys.root().irqchips().filter(|c| c.address == gicd) {
@@ -157,9 +182,8 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         }
     }
 
-    let root = create_root_cell(&sys, hv).inspect_err(|e| {
-        log::error!("cannot map the root cell's memory regions (error {e})");
-    })?;
+    let root = create_root_cell(&sys, hv)
+        .map_err(|e| refuse(e, format_args!("cannot map the root cell's memory regions")))?;
     println!("root cell \"{}\": CPUs {:#x}, stage-2 root {:#x}",
         sys.root().name(), root.cpus, root.stage2.root());
     CELLS.lock().push(root);
@@ -189,13 +213,12 @@ fn cpu_init(cpu: u64) -> Result<(), i64> {
     arch::install_vectors(pc as *const _ as u64);
     let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);
     if cpu >= 64 || root_cpus & (1 << cpu) == 0 {
-        println!("CPU {cpu} is not in the root cell's CPU set: refusing to start");
-        return Err(-EINVAL);
+        return Err(refuse(-EINVAL, format_args!("CPU {cpu} is not in the root cell's CPU set")));
     }
     pc.init(cpu as u32, arch::mpidr(), 0);
     if !gic::init_cpu(pc, hv.boot_first) {
-        log::error!("no GICv3 redistributor matches this CPU's affinity {:#x}", arch::mpidr());
-        return Err(-ENODEV);
+        return Err(refuse(-ENODEV, format_args!(
+            "no GICv3 redistributor matches CPU {cpu}'s affinity {:#x}", arch::mpidr())));
     }
     arch::setup_cpu_for_guests();
     cell::activate_for_this_cpu();
@@ -219,7 +242,8 @@ fn late_launch_finish(cpu: u64) -> ! {
             gic::hand_back();
         }
         let h = header();
-        let off = VIRT_BASE.wrapping_sub(hv.map_or(0, |h| h.phys_base));
+        // Not `hv`: global init may have failed before publishing it.
+        let off = VIRT_BASE.wrapping_sub(PHYS_BASE.load(Ordering::Acquire));
         arch::leave_to_stub(frame, h.arm_linux_hyp_vectors, off);
     }
     this_cpu().set_state(CpuState::Running);
