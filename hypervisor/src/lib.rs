@@ -14,6 +14,7 @@ extern crate alloc;
 #[allow(unsafe_code)]
 pub mod arch;
 pub mod errno;
+pub mod error;
 pub mod gic;
 pub mod layout;
 pub mod mm;

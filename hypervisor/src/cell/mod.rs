@@ -2,6 +2,8 @@
 //! the configuration they were created from. The root cell is cell 0.
 
 pub mod comm;
+pub mod desc;
+pub mod owner;
 #[cfg(target_os = "none")]
 mod cells;
 #[cfg(target_os = "none")]

@@ -1,0 +1,361 @@
+//! The validated description of a cell: its configuration parsed once, at
+//! create, into typed regions, interrupts and CPUs. Nothing after create
+//! looks at configuration bytes again, and the bytes are not kept.
+//!
+//! Pure logic, host-tested: validation needs only the [`Platform`] facts.
+
+extern crate alloc;
+
+use crate::error::{refuse, Error, Result};
+use crate::mm::paging::{Attrs, MemType};
+use crate::mm::PAGE_SIZE;
+use crate::sysconfig::{mem_flags, CellView};
+use alloc::vec::Vec;
+
+/// Cell flags the hypervisor understands (Jailhouse's cell-config.h).
+pub const CELL_FLAGS_KNOWN: u32 = 0x1 | 0x2 | 0x4 | 0x4000_0000 | 0x8000_0000;
+/// Memory flags the hypervisor understands: READ..NO_HUGEPAGES, IO_UNALIGNED,
+/// the four access widths.
+pub const MEM_FLAGS_KNOWN: u64 = 0x1ff | 0x8000 | (0xf << 16);
+/// Largest guest-physical address + 1 (39-bit IPA space of stage 2).
+pub const IPA_LIMIT: u64 = 1 << 39;
+/// First and last+1 shared peripheral interrupt.
+pub const SPI_RANGE: core::ops::Range<u32> = 32..1020;
+
+/// A physical range `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Span {
+    /// `[start, start + size)`, or `None` on wrap-around.
+    pub fn sized(start: u64, size: u64) -> Option<Self> {
+        Some(Self { start, end: start.checked_add(size)? })
+    }
+
+    /// Whether the two ranges share a byte.
+    pub fn overlaps(&self, o: &Span) -> bool {
+        self.start < o.end && o.start < self.end
+    }
+
+    /// Whether `o` lies wholly inside.
+    pub fn contains(&self, o: &Span) -> bool {
+        self.start <= o.start && o.end <= self.end
+    }
+
+    /// Bytes covered.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether it covers nothing.
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// The common part, if any.
+    pub fn intersect(&self, o: &Span) -> Option<Span> {
+        let s = Span { start: self.start.max(o.start), end: self.end.min(o.end) };
+        (!s.is_empty()).then_some(s)
+    }
+}
+
+/// Facts about the machine a description is validated against.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    /// Hypervisor memory.
+    pub hv: Span,
+    /// Device ranges the hypervisor keeps for itself and traps (GICD, GICR).
+    pub reserved_io: Vec<Span>,
+    /// The distributor's base, which irqchip entries must name.
+    pub gicd_base: u64,
+    /// CPUs the hypervisor was started for.
+    pub max_cpus: u64,
+}
+
+/// What a region is to the hypervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Page-granular memory that moves from the root to the cell.
+    Owned,
+    /// Page-granular memory the cell shares with the root (ROOTSHARED).
+    Shared,
+    /// The communication page, backed by a hypervisor page.
+    Comm,
+    /// Not page-granular: trapped and forwarded access by access.
+    SubPage,
+}
+
+/// One memory region of a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub phys: u64,
+    pub virt: u64,
+    pub size: u64,
+    pub flags: u64,
+    pub kind: Kind,
+}
+
+impl Region {
+    /// The physical range.
+    pub fn phys_span(&self) -> Span {
+        Span { start: self.phys, end: self.phys + self.size }
+    }
+
+    /// The guest-physical range.
+    pub fn virt_span(&self) -> Span {
+        Span { start: self.virt, end: self.virt + self.size }
+    }
+
+    /// Stage-2 attributes from the region's flags.
+    pub fn attrs(&self) -> Attrs {
+        attrs_of(self.flags)
+    }
+
+    /// LOADABLE: the root may map it again between set_loadable and start.
+    pub fn loadable(&self) -> bool {
+        self.flags & mem_flags::LOADABLE != 0
+    }
+}
+
+/// Stage-2 attributes for configuration flags.
+pub fn attrs_of(flags: u64) -> Attrs {
+    Attrs {
+        read: flags & mem_flags::READ != 0,
+        write: flags & mem_flags::WRITE != 0,
+        exec: flags & mem_flags::EXECUTE != 0,
+        mem: if flags & mem_flags::IO != 0 { MemType::Device } else { MemType::Normal },
+    }
+}
+
+/// A set of interrupt ids (0..1024).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IrqSet([u32; 32]);
+
+impl IrqSet {
+    /// Adds `irq` (ignored beyond 1023).
+    pub fn insert(&mut self, irq: u32) {
+        if let Some(w) = self.0.get_mut((irq / 32) as usize) {
+            *w |= 1 << (irq % 32);
+        }
+    }
+
+    /// Whether `irq` is in the set.
+    pub fn contains(&self, irq: u32) -> bool {
+        self.0.get((irq / 32) as usize).is_some_and(|w| w & (1 << (irq % 32)) != 0)
+    }
+
+    /// The members, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..1024u32).filter(|&i| self.contains(i))
+    }
+}
+
+/// A cell as the hypervisor knows it after create.
+#[derive(Clone, Debug)]
+pub struct CellDesc {
+    name: [u8; 32],
+    name_len: usize,
+    pub flags: u32,
+    /// Bit n: CPU n.
+    pub cpus: u64,
+    pub reset_address: u64,
+    pub regions: Vec<Region>,
+    /// SPIs granted through irqchip entries.
+    pub spis: IrqSet,
+    /// The console descriptor, copied into the comm region.
+    pub console: [u8; 32],
+    pub vpci_irq_base: u32,
+}
+
+fn bad(why: core::fmt::Arguments) -> Error {
+    refuse(Error::Invalid, why)
+}
+
+fn page_aligned(r: &crate::sysconfig::MemRegion) -> bool {
+    (r.phys_start | r.virt_start | r.size).is_multiple_of(PAGE_SIZE)
+}
+
+impl CellDesc {
+    /// The name.
+    pub fn name(&self) -> &str {
+        core::str::from_utf8(self.name.get(..self.name_len).unwrap_or(&[])).unwrap_or("")
+    }
+
+    fn header(view: &CellView<'_>) -> Result<Self> {
+        let n = view.name().as_bytes();
+        let mut name = [0u8; 32];
+        let name_len = n.len().min(31);
+        name.get_mut(..name_len).ok_or(Error::Invalid)?.copy_from_slice(n.get(..name_len).ok_or(Error::Invalid)?);
+        Ok(Self {
+            name,
+            name_len,
+            flags: view.flags(),
+            cpus: view.cpu_mask(),
+            reset_address: view.cpu_reset_address(),
+            regions: Vec::new(),
+            spis: IrqSet::default(),
+            console: view.console_bytes(),
+            vpci_irq_base: view.vpci_irq_base(),
+        })
+    }
+
+    /// Describes and validates a non-root cell. `root` is the root cell's
+    /// description (ROOTSHARED regions must lie in its memory).
+    pub fn for_cell(view: &CellView<'_>, p: &Platform, root: &CellDesc) -> Result<Self> {
+        let mut d = Self::header(view)?;
+        if d.flags & !CELL_FLAGS_KNOWN != 0 {
+            return Err(bad(format_args!("unknown cell flags {:#x}", d.flags & !CELL_FLAGS_KNOWN)));
+        }
+        if d.name_len == 0 {
+            return Err(bad(format_args!("the cell has no name")));
+        }
+        let cpu_limit = 64 - u64::from(d.cpus.leading_zeros());
+        if d.cpus == 0 || cpu_limit > p.max_cpus {
+            return Err(bad(format_args!("CPU set {:#x} is empty or names CPUs beyond {}", d.cpus, p.max_cpus)));
+        }
+        let count = view.memory_regions().count();
+        d.regions.try_reserve_exact(count)?;
+        for r in view.memory_regions() {
+            let region = Self::cell_region(&r, p, root, d.regions.iter().any(|x| x.kind == Kind::Comm))?;
+            d.regions.push(region);
+        }
+        for chip in view.irqchips() {
+            if chip.address != p.gicd_base {
+                return Err(bad(format_args!("irqchip at {:#x} is not the GIC distributor {:#x}", chip.address, p.gicd_base)));
+            }
+            for irq in chip.irqs() {
+                if !SPI_RANGE.contains(&irq) {
+                    return Err(bad(format_args!("irqchip grants interrupt {irq}, which is not an SPI")));
+                }
+                d.spis.insert(irq);
+            }
+        }
+        Ok(d)
+    }
+
+    fn cell_region(r: &crate::sysconfig::MemRegion, p: &Platform, root: &CellDesc, have_comm: bool) -> Result<Region> {
+        let at = r.phys_start;
+        if r.size == 0 {
+            return Err(bad(format_args!("memory region at {at:#x} has size 0")));
+        }
+        if r.flags & !MEM_FLAGS_KNOWN != 0 {
+            return Err(bad(format_args!("memory region at {at:#x} has unknown flags {:#x}", r.flags & !MEM_FLAGS_KNOWN)));
+        }
+        let virt = Span::sized(r.virt_start, r.size)
+            .filter(|v| v.end <= IPA_LIMIT)
+            .ok_or_else(|| bad(format_args!("region at guest address {:#x}+{:#x} leaves the guest address space", r.virt_start, r.size)))?;
+        if r.flags & mem_flags::COMM_REGION != 0 {
+            if have_comm {
+                return Err(bad(format_args!("a second COMM_REGION at guest address {:#x}", r.virt_start)));
+            }
+            if !virt.start.is_multiple_of(PAGE_SIZE) {
+                return Err(bad(format_args!("COMM_REGION at {:#x} is not page aligned", r.virt_start)));
+            }
+            return Ok(Region { phys: 0, virt: r.virt_start, size: PAGE_SIZE, flags: r.flags, kind: Kind::Comm });
+        }
+        let phys = Span::sized(r.phys_start, r.size)
+            .ok_or_else(|| bad(format_args!("region at {at:#x}+{:#x} wraps around", r.size)))?;
+        check_not_reserved(&phys, p)?;
+        let shared = r.flags & mem_flags::ROOTSHARED != 0;
+        if shared && !root.covers(&phys) {
+            return Err(bad(format_args!("ROOTSHARED region {:#x}-{:#x} is not root cell memory", phys.start, phys.end)));
+        }
+        let kind = if !page_aligned(r) {
+            Kind::SubPage
+        } else if shared {
+            Kind::Shared
+        } else {
+            Kind::Owned
+        };
+        Ok(Region { phys: r.phys_start, virt: r.virt_start, size: r.size, flags: r.flags, kind })
+    }
+
+    /// Describes the root cell from the system configuration. Regions
+    /// overlapping hypervisor memory or the trapped GIC are cut out of the
+    /// root's direct map (with a warning), so the root never maps them.
+    pub fn for_root(view: &CellView<'_>, p: &Platform) -> Result<Self> {
+        let mut d = Self::header(view)?;
+        let count = view.memory_regions().count();
+        d.regions.try_reserve_exact(count)?;
+        for r in view.memory_regions() {
+            let phys = Span::sized(r.phys_start, r.size)
+                .filter(|_| r.size != 0 && r.virt_start == r.phys_start)
+                .ok_or_else(|| bad(format_args!("root region {:#x}+{:#x} is empty, wraps or is not identity mapped", r.phys_start, r.size)))?;
+            if r.flags & mem_flags::COMM_REGION != 0 {
+                continue;
+            }
+            if check_not_reserved(&phys, p).is_err() {
+                log::warn!("root region {:#x}-{:#x} overlaps hypervisor memory or the GIC: those parts stay unmapped", phys.start, phys.end);
+            }
+            let kind = if page_aligned(&r) { Kind::Owned } else { Kind::SubPage };
+            d.regions.push(Region { phys: r.phys_start, virt: r.virt_start, size: r.size, flags: r.flags, kind });
+        }
+        for chip in view.irqchips().filter(|c| c.address == p.gicd_base) {
+            chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|i| d.spis.insert(i));
+        }
+        Ok(d)
+    }
+
+    /// Whether `span` lies inside the union of this cell's page-granular
+    /// memory (the root: what it may share).
+    pub fn covers(&self, span: &Span) -> bool {
+        let mut at = span.start;
+        // Regions may overlap and come in any order: advance greedily.
+        while at < span.end {
+            let next = self
+                .regions
+                .iter()
+                .filter(|r| matches!(r.kind, Kind::Owned | Kind::Shared))
+                .map(Region::phys_span)
+                .filter(|s| s.start <= at && at < s.end)
+                .map(|s| s.end)
+                .max();
+            match next {
+                Some(end) => at = end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Page-granular regions that leave the root while the cell exists.
+    pub fn owned(&self) -> impl Iterator<Item = &Region> {
+        self.regions.iter().filter(|r| r.kind == Kind::Owned)
+    }
+
+    /// Regions mapped directly into the cell's stage 2.
+    pub fn mapped(&self) -> impl Iterator<Item = &Region> {
+        self.regions.iter().filter(|r| matches!(r.kind, Kind::Owned | Kind::Shared))
+    }
+
+    /// Trapped sub-page regions.
+    pub fn sub_pages(&self) -> impl Iterator<Item = &Region> {
+        self.regions.iter().filter(|r| r.kind == Kind::SubPage)
+    }
+
+    /// The comm region, if any.
+    pub fn comm(&self) -> Option<&Region> {
+        self.regions.iter().find(|r| r.kind == Kind::Comm)
+    }
+}
+
+/// Refuses ranges over hypervisor memory or the GIC the hypervisor traps.
+fn check_not_reserved(phys: &Span, p: &Platform) -> Result<()> {
+    if phys.overlaps(&p.hv) {
+        return Err(bad(format_args!("region {:#x}-{:#x} overlaps hypervisor memory", phys.start, phys.end)));
+    }
+    if let Some(io) = p.reserved_io.iter().find(|io| io.overlaps(phys)) {
+        return Err(bad(format_args!(
+            "region {:#x}-{:#x} overlaps the interrupt controller at {:#x}-{:#x}",
+            phys.start, phys.end, io.start, io.end
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "desc/tests.rs"]
+pub(crate) mod tests;

@@ -1,0 +1,156 @@
+use super::*;
+
+/// Builds a cell configuration: CPUs, (phys, virt, size, flags) regions,
+/// one irqchip at `gicd` with `irqs` (pin base 32).
+pub(crate) fn cell_bytes(name: &str, cpus: u8, regions: &[(u64, u64, u64, u64)], gicd: u64, irqs: &[u32]) -> Vec<u8> {
+    let mut b = vec![0u8; 132];
+    b[0..5].copy_from_slice(b"JHCLL");
+    b[5] = 2;
+    b[6..8].copy_from_slice(&14u16.to_le_bytes());
+    b[8..8 + name.len()].copy_from_slice(name.as_bytes());
+    b[48..52].copy_from_slice(&8u32.to_le_bytes());
+    b[52..56].copy_from_slice(&(regions.len() as u32).to_le_bytes());
+    let chips = u32::from(!irqs.is_empty());
+    b[60..64].copy_from_slice(&chips.to_le_bytes());
+    let mut set = [0u8; 8];
+    set[0] = cpus;
+    b.extend_from_slice(&set);
+    for &(p, v, s, f) in regions {
+        for x in [p, v, s, f] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    if chips == 1 {
+        b.extend_from_slice(&gicd.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&32u32.to_le_bytes());
+        let mut bitmap = [0u32; 4];
+        for &i in irqs {
+            bitmap[((i - 32) / 32) as usize] |= 1 << ((i - 32) % 32);
+        }
+        for w in bitmap {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    b
+}
+
+pub(crate) const RW: u64 = mem_flags::READ | mem_flags::WRITE;
+pub(crate) const GICD: u64 = 0x0800_0000;
+
+pub(crate) fn platform() -> Platform {
+    Platform {
+        hv: Span { start: 0x7fc0_0000, end: 0x8000_0000 },
+        reserved_io: vec![Span { start: GICD, end: GICD + 0x1_0000 }, Span { start: 0x080a_0000, end: 0x080a_0000 + 4 * 0x2_0000 }],
+        gicd_base: GICD,
+        max_cpus: 4,
+    }
+}
+
+/// The root: RAM 0x4000_0000..0x7fc0_0000 and the UART page.
+pub(crate) fn root() -> CellDesc {
+    let bytes = cell_bytes(
+        "root",
+        0b1111,
+        &[(0x4000_0000, 0x4000_0000, 0x3fc0_0000, RW | mem_flags::EXECUTE), (0x0900_0000, 0x0900_0000, 0x1000, RW | mem_flags::IO)],
+        GICD,
+        &[],
+    );
+    CellDesc::for_root(&CellView::parse(&bytes).unwrap(), &platform()).unwrap()
+}
+
+fn describe(regions: &[(u64, u64, u64, u64)], irqs: &[u32]) -> Result<CellDesc> {
+    let bytes = cell_bytes("c", 0b10, regions, GICD, irqs);
+    // The structural parser may already refuse some of these (wrap-around):
+    // either way the configuration never becomes a description.
+    let view = CellView::parse(&bytes).map_err(|_| Error::Invalid)?;
+    CellDesc::for_cell(&view, &platform(), &root())
+}
+
+const COMM: u64 = mem_flags::COMM_REGION | RW;
+const SHARED: u64 = mem_flags::ROOTSHARED | RW;
+
+#[test]
+fn regions_are_classified() {
+    let d = describe(
+        &[
+            (0x7000_0000, 0, 0x10_0000, RW | mem_flags::LOADABLE),
+            (0, 0x8000_0000, 0x1000, COMM),
+            (0x0900_0000, 0x0900_0000, 0x1000, SHARED | mem_flags::IO),
+            (0x0900_0040, 0x0a00_0040, 0x40, RW | mem_flags::IO | (4 << 16)),
+        ],
+        &[33, 140],
+    )
+    .unwrap();
+    let kinds: Vec<Kind> = d.regions.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [Kind::Owned, Kind::Comm, Kind::Shared, Kind::SubPage]);
+    assert_eq!(d.spis.iter().collect::<Vec<_>>(), [33, 140]);
+    assert_eq!(d.name(), "c");
+    assert!(d.owned().all(Region::loadable));
+}
+
+#[test]
+fn a_second_comm_region_is_refused() {
+    let two = [(0, 0x8000_0000, 0x1000, COMM), (0, 0x8000_1000, 0x1000, COMM)];
+    assert_eq!(describe(&two, &[]).unwrap_err(), Error::Invalid);
+}
+
+#[test]
+fn no_region_kind_may_reach_hypervisor_memory_or_the_gic() {
+    for flags in [RW, SHARED, RW | mem_flags::IO, SHARED | mem_flags::IO] {
+        for phys in [0x7fc0_0000, 0x7ff0_0000, GICD, 0x080a_0000, 0x080c_0000] {
+            assert_eq!(describe(&[(phys, 0x1000_0000, 0x1000, flags)], &[]).unwrap_err(), Error::Invalid, "{phys:#x} {flags:#x}");
+        }
+        // Overlapping by one page from below.
+        assert!(describe(&[(0x7fbf_f000, 0, 0x2000, flags)], &[]).is_err());
+    }
+    // Sub-page windows into the GIC too.
+    assert!(describe(&[(GICD + 0x100, 0x1000, 0x40, RW | mem_flags::IO | (4 << 16))], &[]).is_err());
+}
+
+#[test]
+fn rootshared_must_be_root_memory_owned_need_not() {
+    assert!(describe(&[(0x9000_0000, 0, 0x1000, SHARED)], &[]).is_err(), "outside the root");
+    assert!(describe(&[(0x7fb0_0000, 0, 0x20_0000, SHARED)], &[]).is_err(), "partly outside");
+    assert!(describe(&[(0x9000_0000, 0, 0x1000, RW)], &[]).is_ok(), "owned memory the root never had");
+    assert!(describe(&[(0x4000_0000, 0, 0x1000, SHARED)], &[]).is_ok());
+}
+
+#[test]
+fn wrap_around_and_address_space_limits() {
+    assert!(describe(&[(u64::MAX - 0xfff, 0, 0x2000, RW)], &[]).is_err());
+    assert!(describe(&[(0x4000_0000, IPA_LIMIT - 0x1000, 0x2000, RW)], &[]).is_err());
+    assert!(describe(&[(0x4000_0000, 0, 0, RW)], &[]).is_err());
+    assert!(describe(&[(0x4000_0000, 0, 0x1000, RW | 1 << 40)], &[]).is_err(), "unknown flag");
+}
+
+#[test]
+fn interrupts_must_be_spis_of_the_distributor() {
+    let bytes = cell_bytes("c", 0b10, &[], 0x0900_0000, &[40]);
+    let refused = CellView::parse(&bytes).map_or(true, |view| CellDesc::for_cell(&view, &platform(), &root()).is_err());
+    assert!(refused, "foreign irqchip");
+    assert!(describe(&[], &[159]).is_ok());
+}
+
+#[test]
+fn cpus_must_exist() {
+    let bytes = cell_bytes("c", 0b1_0000, &[], GICD, &[]);
+    assert!(CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &root()).is_err());
+}
+
+#[test]
+fn covers_walks_overlapping_and_adjacent_regions() {
+    let mut r = root();
+    r.regions.push(Region { phys: 0x7fc0_0000 - 0x1000, virt: 0, size: 0x1000, flags: RW, kind: Kind::Owned });
+    assert!(r.covers(&Span { start: 0x4000_0000, end: 0x7fc0_0000 }));
+    assert!(!r.covers(&Span { start: 0x3fff_f000, end: 0x4000_1000 }));
+    assert!(r.covers(&Span { start: 0x0900_0000, end: 0x0900_0800 }));
+}
+
+#[test]
+fn span_arithmetic() {
+    let a = Span { start: 10, end: 20 };
+    assert_eq!(a.intersect(&Span { start: 15, end: 30 }), Some(Span { start: 15, end: 20 }));
+    assert_eq!(a.intersect(&Span { start: 20, end: 30 }), None);
+    assert!(Span::sized(u64::MAX, 2).is_none());
+}
