@@ -4,6 +4,7 @@
 
 pub mod dist;
 pub mod redist;
+pub mod snapshot;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod hw;
