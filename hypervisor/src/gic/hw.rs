@@ -3,14 +3,13 @@
 //! GICD/GICR accesses of every cell.
 
 use super::dist::{self, Action, GICD_SIZE};
-use super::redist::{self, RAction, FRAME_SIZE, MGMT_SGI};
+use super::redist::{self, RAction, FRAME_SIZE, HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
+use super::snapshot::{bit_reg, cfg_reg, SpiConfig};
 use crate::arch::gicv3 as cpuif;
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
-/// The GIC's maintenance interrupt (PPI).
-const MAINTENANCE_IRQ: u32 = 25;
 const NO_OWNER: u8 = 0xff;
 const LR_PENDING: u64 = 1 << 62;
 const LR_HW: u64 = 1 << 61;
@@ -26,6 +25,16 @@ static GICR_VA: AtomicU64 = AtomicU64::new(0);
 static GICR_FRAMES: AtomicU64 = AtomicU64::new(0);
 /// Owner cell of each SPI.
 static SPI_OWNER: [AtomicU8; 1024] = [const { AtomicU8::new(NO_OWNER) }; 1024];
+/// The root's configuration of each SPI while a cell owns it (packed by
+/// `SpiConfig::pack`, 0: none) and its routing.
+static SPI_SAVED: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
+static SPI_SAVED_ROUTE: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
+/// Default priority of every banked interrupt a CPU hands to a guest (the
+/// value Linux gives its own), and of the hypervisor's two (higher).
+const GUEST_PRIO: u32 = 0xa0;
+const HV_PRIO: u32 = 0x80;
+/// Set in a CPU's `vsgi_pending` once it has left EL2 (disable).
+const LEFT_EL2: u32 = 1 << 31;
 /// Serialises read-modify-write emulation of distributor registers.
 static DIST_LOCK: Mutex<()> = Mutex::new(());
 
@@ -97,6 +106,91 @@ pub fn owner(irq: u32) -> Option<u8> {
     SPI_OWNER.get(irq as usize).map(|o| o.load(Ordering::Acquire)).filter(|&o| o != NO_OWNER)
 }
 
+fn bit(base: u64, irq: u32) -> bool {
+    let (reg, b) = bit_reg(base, irq);
+    mmio_read(gicd(reg), 4) as u32 & b != 0
+}
+
+fn set_bit_rmw(base: u64, irq: u32, on: bool) {
+    let (reg, b) = bit_reg(base, irq);
+    let cur = mmio_read(gicd(reg), 4) as u32;
+    mmio_write(gicd(reg), 4, u64::from(if on { cur | b } else { cur & !b }));
+}
+
+/// Disables SPI `irq` and clears its pending and active state.
+fn quiesce(irq: u32) {
+    let (reg, b) = bit_reg(0x180, irq);
+    mmio_write(gicd(reg), 4, u64::from(b));
+    wait_dist_rwp();
+    let (reg, b) = bit_reg(0x280, irq);
+    mmio_write(gicd(reg), 4, u64::from(b));
+    let (reg, b) = bit_reg(0x380, irq);
+    mmio_write(gicd(reg), 4, u64::from(b));
+}
+
+/// Gives SPI `irq` to cell `cell_id`, routed to `target_mpidr`: the root's
+/// configuration is kept for `release_spi`, the interrupt is disabled,
+/// neither pending nor active, group 1 and owned by the cell.
+pub fn assign_spi(irq: u32, cell_id: u8, target_mpidr: u64) {
+    let (Some(saved), Some(route)) = (SPI_SAVED.get(irq as usize), SPI_SAVED_ROUTE.get(irq as usize)) else {
+        return;
+    };
+    if irq < 32 {
+        return;
+    }
+    let _guard = DIST_LOCK.lock();
+    if saved.load(Ordering::Relaxed) == 0 {
+        let (creg, shift) = cfg_reg(irq);
+        let c = SpiConfig {
+            group: bit(0x80, irq),
+            grpmod: bit(0xd00, irq),
+            prio: mmio_read(gicd(0x400 + u64::from(irq)), 1) as u8,
+            cfg: ((mmio_read(gicd(creg), 4) >> shift) & 3) as u8,
+            enabled: bit(0x100, irq),
+            route: mmio_read(gicd(0x6000 + u64::from(irq) * 8), 8),
+        };
+        route.store(c.route, Ordering::Relaxed);
+        saved.store(c.pack(), Ordering::Relaxed);
+    }
+    quiesce(irq);
+    set_bit_rmw(0x80, irq, true);
+    set_bit_rmw(0xd00, irq, false);
+    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, target_mpidr & 0xff_00ff_ffff);
+    set_owner(irq, cell_id);
+}
+
+/// Takes SPI `irq` back for the root: disabled, pending and active
+/// cleared, the root's configuration from before `assign_spi` restored
+/// (enable last), owner the root.
+pub fn release_spi(irq: u32) {
+    let (Some(saved), Some(route)) = (SPI_SAVED.get(irq as usize), SPI_SAVED_ROUTE.get(irq as usize)) else {
+        return;
+    };
+    if irq < 32 {
+        return;
+    }
+    // Nobody's first: from here no cell's emulated access reaches the SPI
+    // (classify reads the owner), so nothing rewrites it below; the root
+    // gets it once it is back in the state it left it in.
+    set_owner(irq, NO_OWNER);
+    let _guard = DIST_LOCK.lock();
+    quiesce(irq);
+    if let Some(c) = SpiConfig::unpack(saved.swap(0, Ordering::Relaxed), route.load(Ordering::Relaxed)) {
+        set_bit_rmw(0x80, irq, c.group);
+        set_bit_rmw(0xd00, irq, c.grpmod);
+        mmio_write(gicd(0x400 + u64::from(irq)), 1, u64::from(c.prio));
+        let (creg, shift) = cfg_reg(irq);
+        let cur = mmio_read(gicd(creg), 4);
+        mmio_write(gicd(creg), 4, (cur & !(3 << shift)) | (u64::from(c.cfg) << shift));
+        mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, c.route);
+        if c.enabled {
+            let (reg, b) = bit_reg(0x100, irq);
+            mmio_write(gicd(reg), 4, u64::from(b));
+        }
+    }
+    set_owner(irq, 0);
+}
+
 /// Disables SPI `irq` and routes it to the CPU with affinity `mpidr`.
 pub fn disable_and_route(irq: u32, mpidr: u64) {
     if !(32..1020).contains(&irq) {
@@ -128,12 +222,17 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
             crate::arch::cpu_relax();
         }
     }
-    let ours = (1u64 << MGMT_SGI) | (1 << MAINTENANCE_IRQ);
-    let group = mmio_read(gicr(frame, 0x1_0080), 4);
-    mmio_write(gicr(frame, 0x1_0080), 4, group | ours);
-    mmio_write(gicr(frame, 0x1_0400 + u64::from(MGMT_SGI)), 1, 0x80);
-    mmio_write(gicr(frame, 0x1_0400 + u64::from(MAINTENANCE_IRQ)), 1, 0x80);
-    mmio_write(gicr(frame, 0x1_0100), 4, ours);
+    if boot_first {
+        // Nobody configured this redistributor: give it the state every
+        // CPU has before a guest gets it (a late launch keeps Linux's).
+        reset_banked(frame);
+    } else {
+        let group = mmio_read(gicr(frame, 0x1_0080), 4);
+        mmio_write(gicr(frame, 0x1_0080), 4, group | HV_PRIVATE);
+        mmio_write(gicr(frame, 0x1_0400 + u64::from(MGMT_SGI)), 1, u64::from(HV_PRIO));
+        mmio_write(gicr(frame, 0x1_0400 + u64::from(MAINTENANCE_IRQ)), 1, u64::from(HV_PRIO));
+        mmio_write(gicr(frame, 0x1_0100), 4, HV_PRIVATE);
+    }
 
     let (pmr, igrpen1, ctlr) = cpuif::physical_state();
     cpu.linux_gic[0].store(pmr, Ordering::Relaxed);
@@ -158,8 +257,54 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
     true
 }
 
-/// Clears the virtual interface for a CPU entering a cell afresh.
+/// Brings this CPU's banked interrupts (SGIs, PPIs) to one state whatever
+/// the previous guest or the reset left: all group 1 (no modifier), the
+/// default priority, disabled and neither pending nor active, except the
+/// hypervisor's two, which stay enabled and keep a pending kick.
+fn reset_banked(frame: u64) {
+    let guest = !HV_PRIVATE & 0xffff_ffff;
+    mmio_write(gicr(frame, 0x1_0180), 4, guest);
+    wait_rwp(frame);
+    mmio_write(gicr(frame, 0x1_0080), 4, 0xffff_ffff);
+    mmio_write(gicr(frame, 0x1_0d00), 4, 0);
+    let prio = u64::from(GUEST_PRIO) * 0x0101_0101;
+    for w in 0..8 {
+        mmio_write(gicr(frame, 0x1_0400 + w * 4), 4, prio);
+    }
+    mmio_write(gicr(frame, 0x1_0400 + u64::from(MGMT_SGI)), 1, u64::from(HV_PRIO));
+    mmio_write(gicr(frame, 0x1_0400 + u64::from(MAINTENANCE_IRQ)), 1, u64::from(HV_PRIO));
+    mmio_write(gicr(frame, 0x1_0280), 4, guest);
+    mmio_write(gicr(frame, 0x1_0380), 4, guest);
+    mmio_write(gicr(frame, 0x1_0100), 4, HV_PRIVATE);
+}
+
+/// Waits until a redistributor's enable change took effect (GICR_CTLR.RWP).
+fn wait_rwp(frame: u64) {
+    for _ in 0..1_000_000 {
+        if mmio_read(gicr(frame, 0), 4) & (1 << 3) == 0 {
+            return;
+        }
+        crate::arch::cpu_relax();
+    }
+}
+
+/// Waits until a distributor enable change took effect (GICD_CTLR.RWP).
+fn wait_dist_rwp() {
+    for _ in 0..1_000_000 {
+        if mmio_read(gicd(0), 4) & (1 << 31) == 0 {
+            return;
+        }
+        crate::arch::cpu_relax();
+    }
+}
+
+/// Clears the virtual interface and resets the banked interrupts of this
+/// CPU's redistributor for a CPU entering a context afresh.
 pub fn reset_cpu() {
+    let frame = this_cpu().gicr_frame.load(Ordering::Relaxed);
+    if frame != u32::MAX {
+        reset_banked(u64::from(frame));
+    }
     for n in 0..cpuif::num_lrs() {
         cpuif::write_lr(n, 0);
     }
@@ -249,6 +394,9 @@ pub fn handle_irq() -> IrqOutcome {
     loop {
         let intid = cpuif::ack();
         if intid >= 1020 {
+            // Nothing of group 1: an FIQ (or a spurious entry). Whatever
+            // sits in group 0 is nobody's; drop it so it cannot re-trap.
+            drop_group0(cpu);
             break;
         }
         cpuif::eoi(intid);
@@ -283,18 +431,46 @@ pub fn handle_irq() -> IrqOutcome {
     outcome
 }
 
-/// Sends the management SGI to `target`.
-pub fn kick(target: &PerCpu) {
-    let mpidr = target.mpidr.load(Ordering::Relaxed);
+/// Acknowledges, disables and deactivates every pending group-0 interrupt:
+/// no guest may use group 0 (the emulation keeps it from cells), and one
+/// left there would otherwise trap as an FIQ forever, so this CPU would
+/// never take the management SGI again.
+#[cold]
+fn drop_group0(cpu: &PerCpu) {
+    for _ in 0..32 {
+        let intid = cpuif::ack0();
+        if intid >= 1020 {
+            return;
+        }
+        if intid < 32 {
+            let frame = u64::from(cpu.gicr_frame.load(Ordering::Relaxed));
+            if HV_PRIVATE & (1 << intid) == 0 {
+                mmio_write(gicr(frame, 0x1_0180), 4, 1 << intid);
+            }
+        } else if intid < 1020 {
+            let (reg, bit) = bit_reg(0x180, intid);
+            mmio_write(gicd(reg), 4, u64::from(bit));
+        }
+        cpuif::eoi0(intid);
+        cpuif::deactivate(intid);
+    }
+}
+
+/// ICC_SGI1R_EL1 value sending `sgi` to the CPU with affinity `mpidr`.
+fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
     let aff0 = mpidr & 0xf;
     let rs = (mpidr & 0xff) >> 4;
-    let value = (1u64 << aff0)
+    (1u64 << aff0)
         | (((mpidr >> 8) & 0xff) << 16)
-        | (u64::from(MGMT_SGI) << 24)
+        | (u64::from(sgi & 0xf) << 24)
         | (((mpidr >> 16) & 0xff) << 32)
         | (rs << 44)
-        | (((mpidr >> 32) & 0xff) << 48);
-    cpuif::send_sgi(value);
+        | (((mpidr >> 32) & 0xff) << 48)
+}
+
+/// Sends the management SGI to `target`.
+pub fn kick(target: &PerCpu) {
+    cpuif::send_sgi(sgi_value(target.mpidr.load(Ordering::Relaxed), MGMT_SGI));
 }
 
 /// Emulates a write to ICC_SGI1R_EL1 (or ASGI1R/SGI0R): virtual SGIs to
@@ -331,8 +507,15 @@ pub fn emulate_sgi(value: u64) {
             me.count(Stat::Vsgi);
             inject(sgi, false);
         } else {
-            t.vsgi_pending.fetch_or(1 << sgi, Ordering::AcqRel);
-            kick(t);
+            // One read-modify-write decides, against `hand_back`'s swap of
+            // the same word, whether the target is still in EL2 (it will
+            // inject the SGI) or has left (Linux takes the real SGI).
+            let old = t.vsgi_pending.fetch_or(1 << sgi, Ordering::AcqRel);
+            if old & LEFT_EL2 != 0 {
+                cpuif::send_sgi(sgi_value(t.mpidr.load(Ordering::Relaxed), sgi));
+            } else {
+                kick(t);
+            }
         }
     }
 }
@@ -374,6 +557,8 @@ pub fn mmio(ipa: u64, size: u8, write: Option<u64>) -> Option<Result<u64, ()>> {
 fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u64 {
     match (action, write) {
         (Action::Hide, _) => 0,
+        (Action::Const(v), None) => v,
+        (Action::Const(_), Some(_)) => 0,
         (Action::ReadOnly, None) => mmio_read(va, size),
         (Action::ReadOnly, Some(_)) => 0,
         (Action::Masked(m), None) | (Action::Merge(m), None) => mmio_read(va, size) & m,
@@ -418,6 +603,25 @@ fn set_physically_pending(cpu: &PerCpu, intid: u32) {
 /// group enable and EOI mode are restored, the virtual interface is off.
 pub fn hand_back() {
     let cpu = this_cpu();
+    // Virtual SGIs other CPUs posted for us become real ones. The swap is
+    // the point after which `emulate_sgi` sends senders' SGIs physically
+    // (it sees LEFT_EL2 in the same word, total order of RMWs on one
+    // location); a sender ordered before it left its bit in `posted` and
+    // may still have a management kick in flight: SGI 15 and PPI 25 are
+    // disabled below before Linux runs, so such a late kick stays masked
+    // and never reaches Linux (the "unexpected IRQ 15" of a disable).
+    let posted = cpu.vsgi_pending.swap(LEFT_EL2, Ordering::AcqRel);
+    let mpidr = cpu.mpidr.load(Ordering::Relaxed);
+    for sgi in (0..16).filter(|s| posted & (1 << s) != 0) {
+        cpuif::send_sgi(sgi_value(mpidr, sgi));
+    }
+    let frame = cpu.gicr_frame.load(Ordering::Relaxed);
+    if frame != u32::MAX {
+        let frame = u64::from(frame);
+        mmio_write(gicr(frame, 0x1_0180), 4, HV_PRIVATE);
+        wait_rwp(frame);
+        mmio_write(gicr(frame, 0x1_0280), 4, HV_PRIVATE);
+    }
     for n in 0..cpuif::num_lrs() {
         let lr = cpuif::read_lr(n);
         let state = lr >> 62;
