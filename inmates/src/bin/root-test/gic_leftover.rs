@@ -3,6 +3,9 @@
 //! hypervisor's SGI 15 and maintenance PPI 25. The root must still be able
 //! to destroy it (its CPU takes the management SGI whatever the cell left),
 //! and SPI 140 must come back exactly as the root had configured it.
+//! Then timer-bare on the same CPU, which enables its timer PPI without
+//! setting its group or priority, must get timer interrupts: the CPU's
+//! banked interrupts are reset whatever the previous cell left.
 use crate::lifecycle::{addr_of, file, launch, ms, shared_page, wait_ns, warm_up};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::gic::QEMU_VIRT_GICD;
@@ -13,6 +16,8 @@ use syshyper_inmates::{check, check_eq};
 const CELL: &str = "gic/test-leftover.cell";
 const BIN: &str = "gic/gic-leftover.bin";
 const SPI: usize = 140;
+const TIMER_CELL: &str = "gic/test-timer-bare.cell";
+const TIMER_BIN: &str = "gic/timer-bare.bin";
 
 fn r32(addr: usize) -> u32 {
     // SAFETY: a GICD register, trapped and emulated for the root.
@@ -67,4 +72,28 @@ pub fn run(bundle: &Bundle) {
     check_eq!("gic: leftover cell sees SPI 140 in group 1", page.read(2), 1 << (SPI % 32));
     check_eq!("gic: leftover cell destroyed despite its group-0 state", destroyed, 0);
     check_eq!("gic: SPI 140 back in the root's configuration", after, before);
+    timer_bare(bundle);
+}
+
+fn timer_bare(bundle: &Bundle) {
+    let (Some(config), Some(image)) = (file(bundle, "gic: files", TIMER_CELL), file(bundle, "gic: files", TIMER_BIN))
+    else {
+        return;
+    };
+    let Some(page) = shared_page(config) else {
+        check!("gic: timer-bare config has a shared page", false);
+        return;
+    };
+    page.clear(4);
+    let id = match launch(config, image) {
+        Ok(id) => id,
+        Err(e) => {
+            check!("gic: timer-bare cell starts", false, "{e}");
+            return;
+        }
+    };
+    let ticked = wait_ns(ms(2000), || page.read(0) >= 5);
+    let destroyed = hvc::cell_destroy(id);
+    check!("gic: timer-bare gets its timer interrupts after gic-leftover", ticked, "{} ticks", page.read(0));
+    check_eq!("gic: timer-bare destroyed", destroyed, 0);
 }
