@@ -14,7 +14,9 @@ extern crate alloc;
 #[allow(unsafe_code)]
 pub mod arch;
 pub mod errno;
-pub mod gic;
+pub mod irqchip;
+/// The former path of the interrupt controller, kept for callers.
+pub use irqchip::gicv3 as gic;
 pub mod layout;
 pub mod mm;
 #[allow(unsafe_code)]
