@@ -15,7 +15,9 @@ extern crate alloc;
 pub mod arch;
 pub mod errno;
 pub mod error;
-pub mod gic;
+pub mod irqchip;
+/// The former path of the interrupt controller, kept for callers.
+pub use irqchip::gicv3 as gic;
 pub mod layout;
 pub mod mm;
 #[allow(unsafe_code)]

@@ -184,8 +184,7 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     root.cpus &= !mask;
     let first_mpidr = cpus_of(mask).next().map_or(0, |c| c.mpidr.load(Ordering::Relaxed));
     for &irq in &irqs {
-        gic::set_owner(irq, id as u8);
-        gic::disable_and_route(irq, first_mpidr);
+        gic::assign_spi(irq, id as u8, first_mpidr);
     }
     for cpu in cpus_of(mask) {
         cpu.cell.store(id, Ordering::Release);
@@ -325,11 +324,9 @@ pub fn destroy(id: u64) -> i64 {
             }
             crate::arch::flush_vmid(root.stage2.root(), root.vmid);
             crate::arch::flush_vmid(cell.stage2.root(), cell.vmid);
-            let root_mpidr = cpus_of(root.cpus).next().map_or(0, |c| c.mpidr.load(Ordering::Relaxed));
             for irq in 32..1020 {
                 if gic::owner(irq) == Some(cell.id as u8) {
-                    gic::disable_and_route(irq, root_mpidr);
-                    gic::set_owner(irq, 0);
+                    gic::release_spi(irq);
                 }
             }
             root.cpus |= cell.cpus;

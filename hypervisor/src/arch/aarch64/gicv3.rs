@@ -8,6 +8,18 @@ pub fn ack() -> u32 {
     (read_sysreg!(icc_iar1_el1) & 0xff_ffff) as u32
 }
 
+/// Acknowledges the highest-priority pending group-0 interrupt (1023 if
+/// none): the hypervisor gives group 0 to nobody, so anything there is
+/// only acknowledged and dropped, never left to re-trap as an FIQ.
+pub fn ack0() -> u32 {
+    (read_sysreg!(icc_iar0_el1) & 0xff_ffff) as u32
+}
+
+/// Group-0 priority drop.
+pub fn eoi0(intid: u32) {
+    write_sysreg!(icc_eoir0_el1, u64::from(intid));
+}
+
 /// Priority drop (EOImode 1: deactivation is separate).
 pub fn eoi(intid: u32) {
     write_sysreg!(icc_eoir1_el1, u64::from(intid));

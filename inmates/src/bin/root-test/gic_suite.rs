@@ -127,6 +127,7 @@ pub fn run(bundle: &Bundle) {
     demo(bundle);
     sgis(bundle);
     hostile(bundle, &gic);
+    super::gic_leftover::run(bundle);
 
     cpu::irq_disable();
     timer::stop();

@@ -24,6 +24,7 @@ mod cells;
 #[cfg(target_os = "none")]
 mod foreign_hvc;
 #[cfg(target_os = "none")]
+mod gic_leftover;
 mod gic_suite;
 #[cfg(target_os = "none")]
 mod hypercalls;

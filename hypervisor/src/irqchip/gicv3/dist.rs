@@ -10,6 +10,8 @@ pub enum Action {
     Hide,
     /// Read as is (writes dropped): identification and global registers.
     ReadOnly,
+    /// Reads return this value, writes are dropped (RAO/WI bits).
+    Const(u64),
     /// Set/clear registers: read `value & mask`, write `value & mask`.
     Masked(u64),
     /// Read `value & mask`; write only the bits in `mask`, keeping the
@@ -34,7 +36,6 @@ const IPRIORITYR: u64 = 0x0400;
 const ITARGETSR: u64 = 0x0800;
 const ICFGR: u64 = 0x0c00;
 const IGRPMODR: u64 = 0x0d00;
-const NSACR: u64 = 0x0e00;
 const IROUTER: u64 = 0x6000;
 const IROUTER_END: u64 = 0x7fe0;
 const ID_REGS: u64 = 0xffd0;
@@ -63,15 +64,15 @@ pub fn classify(off: u64, size: u8, owns: impl Fn(u32) -> bool) -> Result<Action
             let reg = (off - IGROUPR) % 0x80;
             let first = (reg * 8) as u32;
             let m = mask(first, 32, 1, &spi);
-            if off < ISENABLER { Action::Merge(m) } else { Action::Masked(m) }
+            // Group: an owned SPI is group 1 and stays so (RAO/WI): a
+            // group-0 interrupt is never acknowledged by the IRQ path.
+            if off < ISENABLER { Action::Const(m) } else { Action::Masked(m) }
         }
         IPRIORITYR..ITARGETSR if size == 1 || size == 4 => {
             Action::Merge(mask((off - IPRIORITYR) as u32, bits_per_access / 8, 8, &spi))
         }
         ICFGR..IGRPMODR if size == 4 => Action::Merge(mask(((off - ICFGR) * 4) as u32, 16, 2, &spi)),
-        IGRPMODR..NSACR if size == 4 && off < IGRPMODR + 0x80 => {
-            Action::Merge(mask(((off - IGRPMODR) * 8) as u32, 32, 1, &spi))
-        }
+        // Group modifier: RAZ/WI (only the root's configuration counts).
         IROUTER..IROUTER_END if size == 8 || size == 4 => {
             let irq = ((off - IROUTER) / 8) as u32;
             if spi(irq) { Action::Route(irq) } else { Action::Hide }
@@ -111,8 +112,9 @@ mod tests {
     }
 
     #[test]
-    fn group_register_merges() {
-        assert_eq!(classify(0x090, 4, cell_owns_144), Ok(Action::Merge(1 << 16)));
+    fn group_registers_are_rao_wi() {
+        assert_eq!(classify(0x090, 4, cell_owns_144), Ok(Action::Const(1 << 16)));
+        assert_eq!(classify(0xd10, 4, cell_owns_144), Ok(Action::Hide));
         assert_eq!(merge(0xffff_0000, 0x0001_0001, 1 << 16), 0xffff_0000);
         assert_eq!(merge(0x0, 0xffff_ffff, 1 << 16), 1 << 16);
     }

@@ -1,0 +1,279 @@
+//! The interrupt path and list-register injection: acknowledge, inject
+//! into a free list register or queue, the management SGI, virtual SGIs
+//! between a cell's CPUs, and the hand-back of the interface to Linux.
+
+use super::phys::*;
+use super::redist::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
+use super::snapshot::bit_reg;
+use crate::arch::gicv3 as cpuif;
+use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
+use core::sync::atomic::Ordering;
+/// Puts `intid` into a free list register; false if none is free.
+fn try_inject(intid: u32, hw: bool) -> bool {
+    // A hardware interrupt stays active until the guest deactivates it, so
+    // it cannot be in a list register twice; only virtual SGIs can.
+    if !hw && (0..cpuif::num_lrs()).any(|i| {
+        let lr = cpuif::read_lr(i);
+        lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid)
+    }) {
+        return true;
+    }
+    // ELRSR has a bit per implemented list register only.
+    let free = cpuif::elrsr();
+    if free == 0 {
+        return false;
+    }
+    let i = free.trailing_zeros() as usize;
+    let mut v = LR_PENDING | LR_GROUP1 | LR_PRIO | u64::from(intid);
+    if hw {
+        v |= LR_HW | (u64::from(intid) << 32);
+    }
+    cpuif::write_lr(i, v);
+    true
+}
+
+/// Injects `intid` into this CPU's vCPU, queueing it when the list
+/// registers are full (drained on the underflow maintenance interrupt).
+pub fn inject(intid: u32, hw: bool) {
+    let cpu = this_cpu();
+    cpu.count(Stat::Virq);
+    if !try_inject(intid, hw) {
+        if let Some(w) = cpu.irq_pending.get(intid as usize / 32) {
+            w.fetch_or(1 << (intid % 32), Ordering::AcqRel);
+        }
+        cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
+    }
+}
+
+fn drain_pending(cpu: &PerCpu) {
+    let sgis = cpu.vsgi_pending.swap(0, Ordering::AcqRel);
+    for sgi in (0..16).filter(|s| sgis & (1 << s) != 0) {
+        cpu.count(Stat::Vsgi);
+        inject(sgi, false);
+    }
+    let mut all_done = true;
+    for (w, word) in cpu.irq_pending.iter().enumerate() {
+        let bits = word.swap(0, Ordering::AcqRel);
+        for b in (0..32).filter(|b| bits & (1 << b) != 0) {
+            let intid = (w * 32 + b) as u32;
+            if !try_inject(intid, intid >= 16) {
+                word.fetch_or(1 << b, Ordering::AcqRel);
+                all_done = false;
+            }
+        }
+    }
+    if all_done {
+        cpuif::set_ich_hcr(cpuif::ich_hcr() & !ICH_HCR_UIE);
+    }
+}
+
+/// What an interrupt taken at EL2 asks of the trap handler.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IrqOutcome {
+    /// Return to the guest.
+    Resume,
+    /// The CPU was asked to park.
+    Park,
+}
+
+/// The interrupt path: acknowledge everything pending, inject what belongs
+/// to this CPU's cell, handle the hypervisor's own SGI.
+pub fn handle_irq() -> IrqOutcome {
+    let cpu = this_cpu();
+    let cell = cpu.cell.load(Ordering::Relaxed) as u8;
+    let mut outcome = IrqOutcome::Resume;
+    loop {
+        let intid = cpuif::ack();
+        if intid >= 1020 {
+            // Nothing of group 1: an FIQ (or a spurious entry). Whatever
+            // sits in group 0 is nobody's; drop it so it cannot re-trap.
+            drop_group0(cpu);
+            break;
+        }
+        cpuif::eoi(intid);
+        match intid {
+            MGMT_SGI => {
+                cpuif::deactivate(intid);
+                cpu.count(Stat::Management);
+                drain_pending(cpu);
+                if cpu.park_request.load(Ordering::Acquire) {
+                    outcome = IrqOutcome::Park;
+                }
+            }
+            MAINTENANCE_IRQ => {
+                cpuif::deactivate(intid);
+                cpu.count(Stat::Maintenance);
+                drain_pending(cpu);
+            }
+            0..=15 => cpuif::deactivate(intid),
+            // The common case, one device or timer interrupt: inject it and
+            // return at once; another pending one traps again right away.
+            16..=31 => {
+                inject(intid, true);
+                break;
+            }
+            _ if owner(intid) == Some(cell) => {
+                inject(intid, true);
+                break;
+            }
+            _ => cpuif::deactivate(intid),
+        }
+    }
+    outcome
+}
+
+/// Acknowledges, disables and deactivates every pending group-0 interrupt:
+/// no guest may use group 0 (the emulation keeps it from cells), and one
+/// left there would otherwise trap as an FIQ forever, so this CPU would
+/// never take the management SGI again.
+#[cold]
+fn drop_group0(cpu: &PerCpu) {
+    for _ in 0..32 {
+        let intid = cpuif::ack0();
+        if intid >= 1020 {
+            return;
+        }
+        if intid < 32 {
+            let frame = u64::from(cpu.gicr_frame.load(Ordering::Relaxed));
+            if HV_PRIVATE & (1 << intid) == 0 {
+                mmio_write(gicr(frame, 0x1_0180), 4, 1 << intid);
+            }
+        } else if intid < 1020 {
+            let (reg, bit) = bit_reg(0x180, intid);
+            mmio_write(gicd(reg), 4, u64::from(bit));
+        }
+        cpuif::eoi0(intid);
+        cpuif::deactivate(intid);
+    }
+}
+
+/// ICC_SGI1R_EL1 value sending `sgi` to the CPU with affinity `mpidr`.
+fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
+    let aff0 = mpidr & 0xf;
+    let rs = (mpidr & 0xff) >> 4;
+    (1u64 << aff0)
+        | (((mpidr >> 8) & 0xff) << 16)
+        | (u64::from(sgi & 0xf) << 24)
+        | (((mpidr >> 16) & 0xff) << 32)
+        | (rs << 44)
+        | (((mpidr >> 32) & 0xff) << 48)
+}
+
+/// Sends the management SGI to `target`.
+pub fn kick(target: &PerCpu) {
+    cpuif::send_sgi(sgi_value(target.mpidr.load(Ordering::Relaxed), MGMT_SGI));
+}
+
+/// Emulates a write to ICC_SGI1R_EL1 (or ASGI1R/SGI0R): virtual SGIs to
+/// the sender's own cell only.
+pub fn emulate_sgi(value: u64) {
+    let me = this_cpu();
+    let cell = me.cell.load(Ordering::Relaxed);
+    let sgi = ((value >> 24) & 0xf) as u32;
+    let irm = value & (1 << 40) != 0;
+    let targets = value & 0xffff;
+    let aff1 = (value >> 16) & 0xff;
+    let aff2 = (value >> 32) & 0xff;
+    let aff3 = (value >> 48) & 0xff;
+    let rs = (value >> 44) & 0xf;
+    for t in present_cpus() {
+        if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
+            continue;
+        }
+        let m = t.mpidr.load(Ordering::Relaxed);
+        let hit = if irm {
+            !core::ptr::eq(t, me)
+        } else {
+            let a0 = m & 0xff;
+            (m >> 8) & 0xff == aff1
+                && (m >> 16) & 0xff == aff2
+                && (m >> 32) & 0xff == aff3
+                && a0 >> 4 == rs
+                && targets & (1 << (a0 & 0xf)) != 0
+        };
+        if !hit {
+            continue;
+        }
+        if core::ptr::eq(t, me) {
+            me.count(Stat::Vsgi);
+            inject(sgi, false);
+        } else {
+            // One read-modify-write decides, against `hand_back`'s swap of
+            // the same word, whether the target is still in EL2 (it will
+            // inject the SGI) or has left (Linux takes the real SGI).
+            let old = t.vsgi_pending.fetch_or(1 << sgi, Ordering::AcqRel);
+            if old & LEFT_EL2 != 0 {
+                cpuif::send_sgi(sgi_value(t.mpidr.load(Ordering::Relaxed), sgi));
+            } else {
+                kick(t);
+            }
+        }
+    }
+}
+
+/// Handles a trapped access to the GIC; `None` if `ipa` is not the GIC's.
+/// Returns `Some(Ok(read value))`, or `Some(Err(()))` for an access the
+/// architecture does not allow.
+fn set_physically_pending(cpu: &PerCpu, intid: u32) {
+    if intid < 32 {
+        let frame = u64::from(cpu.gicr_frame.load(Ordering::Relaxed));
+        mmio_write(gicr(frame, 0x1_0200), 4, 1 << intid);
+    } else {
+        mmio_write(gicd(0x200 + u64::from(intid / 32) * 4), 4, 1 << (intid % 32));
+    }
+}
+
+/// Gives the CPU interface back to Linux (disable): virtual pending
+/// interrupts become physically pending again, Linux's priority mask,
+/// group enable and EOI mode are restored, the virtual interface is off.
+pub fn hand_back() {
+    let cpu = this_cpu();
+    // Virtual SGIs other CPUs posted for us become real ones. The swap is
+    // the point after which `emulate_sgi` sends senders' SGIs physically
+    // (it sees LEFT_EL2 in the same word, total order of RMWs on one
+    // location); a sender ordered before it left its bit in `posted` and
+    // may still have a management kick in flight: SGI 15 and PPI 25 are
+    // disabled below before Linux runs, so such a late kick stays masked
+    // and never reaches Linux (the "unexpected IRQ 15" of a disable).
+    let posted = cpu.vsgi_pending.swap(LEFT_EL2, Ordering::AcqRel);
+    let mpidr = cpu.mpidr.load(Ordering::Relaxed);
+    for sgi in (0..16).filter(|s| posted & (1 << s) != 0) {
+        cpuif::send_sgi(sgi_value(mpidr, sgi));
+    }
+    let frame = cpu.gicr_frame.load(Ordering::Relaxed);
+    if frame != u32::MAX {
+        let frame = u64::from(frame);
+        mmio_write(gicr(frame, 0x1_0180), 4, HV_PRIVATE);
+        wait_rwp(frame);
+        mmio_write(gicr(frame, 0x1_0280), 4, HV_PRIVATE);
+    }
+    for n in 0..cpuif::num_lrs() {
+        let lr = cpuif::read_lr(n);
+        let state = lr >> 62;
+        let vintid = (lr & 0xffff_ffff) as u32;
+        if state & 1 != 0 {
+            if lr & LR_HW != 0 {
+                cpuif::deactivate(((lr >> 32) & 0x3ff) as u32);
+            }
+            set_physically_pending(cpu, vintid);
+        }
+        cpuif::write_lr(n, 0);
+    }
+    for (w, word) in cpu.irq_pending.iter().enumerate() {
+        let bits = word.swap(0, Ordering::AcqRel);
+        for b in (0..32).filter(|b| bits & (1 << b) != 0) {
+            let intid = (w * 32 + b) as u32;
+            if intid >= 16 {
+                cpuif::deactivate(intid);
+            }
+            set_physically_pending(cpu, intid);
+        }
+    }
+    let vmcr = cpuif::ich_vmcr();
+    let pmr = (vmcr >> 24) & 0xff;
+    let igrpen1 = (vmcr >> 1) & 1;
+    let eoimode = (vmcr >> 9) & 1;
+    let ctlr = (cpu.linux_gic[2].load(Ordering::Relaxed) & !(1 << 1)) | (eoimode << 1);
+    cpuif::set_ich_hcr(0);
+    cpuif::restore_physical(pmr, igrpen1, ctlr);
+}
