@@ -210,7 +210,6 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
             }
         }
     }
-    drop(err);
     for (file, i, message) in warnings {
         push(Severity::Warning, file, "memory_regions", Some(i), message);
     }
