@@ -99,7 +99,7 @@ fn check_accepts_compatible_and_rejects_conflicting_cells() {
         lines[2].contains("irqchips[0]: INTID 144 is also granted to"),
         "{err}"
     );
-    assert!(lines[3].contains("3 problem(s)"), "{err}");
+    assert!(lines[3].contains("3 error(s), 0 warning(s)"), "{err}");
 }
 
 #[test]

@@ -164,7 +164,6 @@ impl<'a> CellConfig<'a> {
         if self.cpus().next().is_none() {
             return Err(ConfigError::EmptyCpuSet);
         }
-        check::console(&self.desc.console, Array::Console)?;
         check::memory_regions(self.memory_regions)?;
         check::cache_regions(self.cache_regions)?;
         check::irqchips(self.irqchips)?;

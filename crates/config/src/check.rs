@@ -3,19 +3,7 @@
 
 use crate::error::{Array, ConfigError, Space};
 use crate::flags::{self, irq, PAGE_SIZE};
-use crate::layout::{CacheRegion, Console, Irqchip, MemoryRegion, PciCap, PciDevice};
-
-pub(crate) fn console(c: &Console, array: Array) -> Result<(), ConfigError> {
-    let unknown = c.flags.get() & !flags::console::KNOWN;
-    if unknown != 0 {
-        return Err(ConfigError::UnknownFlags {
-            array,
-            index: 0,
-            bits: unknown.into(),
-        });
-    }
-    Ok(())
-}
+use crate::layout::{CacheRegion, Irqchip, MemoryRegion, PciCap, PciDevice};
 
 /// Size, overflow, alignment and flag rules for one region.
 pub(crate) fn region(m: &MemoryRegion, array: Array, index: u32) -> Result<(), ConfigError> {
@@ -59,38 +47,10 @@ pub(crate) fn region(m: &MemoryRegion, array: Array, index: u32) -> Result<(), C
     Ok(())
 }
 
-/// Exclusive end of the guest range; callers have checked for overflow.
-fn virt_end(m: &MemoryRegion) -> u64 {
-    m.virt_start.get().saturating_add(m.size.get())
-}
-
 pub(crate) fn memory_regions(regions: &[MemoryRegion]) -> Result<(), ConfigError> {
     for (i, m) in (0u32..).zip(regions) {
         if !m.is_placeholder() {
             region(m, Array::MemoryRegions, i)?;
-        }
-    }
-    // Two regions claiming the same guest addresses make the stage-2 mapping
-    // ambiguous. Quadratic, but bounded by the 16-page copy limit and free of
-    // allocation.
-    for (j, b) in (0u32..).zip(regions) {
-        if b.is_placeholder() {
-            continue;
-        }
-        for (i, a) in (0u32..).zip(&regions[..j as usize]) {
-            if a.is_placeholder() {
-                continue;
-            }
-            let start = a.virt_start.get().max(b.virt_start.get());
-            let end = virt_end(a).min(virt_end(b));
-            if start < end {
-                return Err(ConfigError::OverlappingRegions {
-                    first: i,
-                    second: j,
-                    start,
-                    end,
-                });
-            }
         }
     }
     Ok(())
@@ -189,14 +149,6 @@ pub(crate) fn pci_devices(
                     start,
                     needed,
                     available,
-                });
-            }
-            if d.shmem_dev_id >= d.shmem_peers {
-                let (dev_id, peers) = (d.shmem_dev_id, d.shmem_peers);
-                return Err(ConfigError::ShmemDevId {
-                    index,
-                    dev_id,
-                    peers,
                 });
             }
         }

@@ -7,6 +7,7 @@ use crate::layout::MemoryRegion;
 use crate::{cpuset, CellConfig, SystemConfig};
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -14,6 +15,9 @@ use core::fmt;
 /// when `array` is empty because the message names it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrossError {
+    /// Errors are what Jailhouse's own checker fails on, or what the
+    /// hypervisor refuses at cell create; warnings are accepted and run.
+    pub severity: Severity,
     pub file: String,
     pub array: &'static str,
     pub index: Option<u64>,
@@ -28,6 +32,13 @@ impl fmt::Display for CrossError {
             None => write!(f, "{}: {}: {}", self.file, self.array, self.message),
         }
     }
+}
+
+/// How serious a finding is; only errors make `config check` fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Warning,
+    Error,
 }
 
 /// A cell configuration with the name of the file it came from.
@@ -69,10 +80,11 @@ fn covered(mut start: u64, end: u64, ranges: &[(u64, u64)]) -> bool {
 }
 
 /// Runs every cross-configuration rule; an empty result means no conflict.
-pub fn check(system: &SystemConfig<'_>, cells: &[NamedCell<'_>]) -> Vec<CrossError> {
+pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_>]) -> Vec<CrossError> {
     let mut errors = Vec::new();
-    let mut err = |file: &str, array: &'static str, index: Option<u64>, message: String| {
+    let mut push = |severity, file: &str, array: &'static str, index: Option<u64>, message| {
         errors.push(CrossError {
+            severity,
             file: file.into(),
             array,
             index,
@@ -80,8 +92,33 @@ pub fn check(system: &SystemConfig<'_>, cells: &[NamedCell<'_>]) -> Vec<CrossErr
         })
     };
     let root = system.root_cell();
+    let root_file = system_file;
+    let mut all: Vec<NamedCell<'_>> = vec![NamedCell { file: root_file, config: root }];
+    all.extend_from_slice(cells);
+    for cell in &all {
+        for f in jailhouse_rules(system, &cell.config) {
+            push(Severity::Error, cell.file, "memory_regions", Some(f.0), f.1);
+        }
+        let unknown = cell.config.console().flags.get() & !crate::flags::console::KNOWN;
+        if unknown != 0 {
+            push(Severity::Warning, cell.file, "console", None, format!("unknown flag bits {unknown:#x}"));
+        }
+        for (i, d) in (0u64..).zip(cell.config.pci_devices()) {
+            if d.pci_type == crate::flags::pci::TYPE_IVSHMEM && d.shmem_dev_id >= d.shmem_peers {
+                push(Severity::Warning, cell.file, "pci_devices", Some(i), format!(
+                    "shmem_dev_id {} is not below shmem_peers {}", d.shmem_dev_id, d.shmem_peers));
+            }
+        }
+    }
+    let unknown = system.debug_console().flags.get() & !crate::flags::console::KNOWN;
+    if unknown != 0 {
+        push(Severity::Warning, root_file, "debug_console", None, format!("unknown flag bits {unknown:#x}"));
+    }
+    let mut err = |file: &str, array: &'static str, index: Option<u64>, message: String| {
+        push(Severity::Error, file, array, index, message)
+    };
+    let mut warnings = Vec::new();
     let gicd = system.gicd_base();
-    let hv = phys_range(system.hypervisor_memory());
 
     let mut root_ranges: Vec<(u64, u64)> =
         owned_regions(&root).map(|(_, m)| phys_range(m)).collect();
@@ -113,24 +150,10 @@ pub fn check(system: &SystemConfig<'_>, cells: &[NamedCell<'_>]) -> Vec<CrossErr
         }
         for (i, m) in owned_regions(c) {
             let (start, end) = phys_range(m);
+            // Jailhouse runs cells with memory the root never had.
             if !covered(start, end, &root_ranges) {
-                err(
-                    cell.file,
-                    "memory_regions",
-                    Some(i),
-                    format!("phys {start:#x}-{end:#x} is not inside the root cell's memory"),
-                );
-            }
-            if start < hv.1 && hv.0 < end {
-                err(
-                    cell.file,
-                    "memory_regions",
-                    Some(i),
-                    format!(
-                        "phys {start:#x}-{end:#x} overlaps the hypervisor memory {:#x}-{:#x}",
-                        hv.0, hv.1
-                    ),
-                );
+                warnings.push((cell.file, i, format!(
+                    "phys {start:#x}-{end:#x} is not inside the root cell's memory")));
             }
         }
         // Pairwise against the cells before this one, so each conflict is reported once.
@@ -187,5 +210,63 @@ pub fn check(system: &SystemConfig<'_>, cells: &[NamedCell<'_>]) -> Vec<CrossErr
             }
         }
     }
+    for (file, i, message) in warnings {
+        push(Severity::Warning, file, "memory_regions", Some(i), message);
+    }
     errors
+}
+
+/// Whether two non-empty ranges `[a, a+asz)` and `[b, b+bsz)` share a byte.
+fn overlaps(a: u64, asz: u64, b: u64, bsz: u64) -> bool {
+    asz != 0 && bsz != 0 && a < b.saturating_add(bsz) && b < a.saturating_add(asz)
+}
+
+/// The rules of Jailhouse's own configuration checker, applied to one cell
+/// (root included): regions overlapping each other, the hypervisor, PCI
+/// MMCONFIG, an IOMMU or the GIC. Each is a failure there, so here too.
+fn jailhouse_rules(system: &SystemConfig<'_>, cell: &CellConfig<'_>) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let regions = cell.memory_regions();
+    for (i, a) in (0u64..).zip(regions) {
+        let (ap, av, asz) = (a.phys_start.get(), a.virt_start.get(), a.size.get());
+        for (j, b) in (i + 1..).zip(&regions[i as usize + 1..]) {
+            let (bp, bv, bsz) = (b.phys_start.get(), b.virt_start.get(), b.size.get());
+            let how = match (overlaps(ap, asz, bp, bsz), overlaps(av, asz, bv, bsz)) {
+                (true, true) => "physically and virtually",
+                (true, false) => "physically",
+                (false, true) => "virtually",
+                (false, false) => continue,
+            };
+            out.push((i, format!("{how} overlaps memory_regions[{j}]")));
+        }
+    }
+    let mut resources: Vec<(&str, u64, u64)> = Vec::new();
+    let hv = system.hypervisor_memory();
+    resources.push(("the hypervisor memory", hv.phys_start.get(), hv.size.get()));
+    if system.pci_mmconfig_base() > 0 {
+        let end_bus = u64::from(system.desc().pci_mmconfig_end_bus);
+        resources.push(("PCI MMCONFIG", system.pci_mmconfig_base(), (end_bus + 1) << 20));
+    }
+    for u in system.iommu_units().iter().filter(|u| u.iommu_type.get() != 0) {
+        resources.push(("an IOMMU", u.base.get(), u.size.get().into()));
+    }
+    if system.gic_version() == 2 {
+        resources.push(("GICD", system.gicd_base(), 0x1000));
+        resources.push(("GICC", system.gicc_base(), 0x2000));
+        resources.push(("GICH", system.gich_base(), 0x2000));
+        resources.push(("GICV", system.gicv_base(), 0x2000));
+    } else {
+        resources.push(("GICD", system.gicd_base(), 0x10000));
+        resources.push(("GICR", system.gicr_base(), 0x20000));
+    }
+    for (i, m) in (0u64..).zip(regions) {
+        let (p, sz) = (m.phys_start.get(), m.size.get());
+        for &(name, base, size) in &resources {
+            if overlaps(p, sz, base, size) {
+                out.push((i, format!("phys {p:#x}-{:#x} overlaps {name} {base:#x}-{:#x}",
+                    p.saturating_add(sz), base.saturating_add(size))));
+            }
+        }
+    }
+    out
 }

@@ -77,11 +77,16 @@ pub mod system {
 pub mod console {
     pub const MMIO: u16 = 0x1;
     pub const REGDIST_4: u16 = 0x2;
-    pub const INVERTED_GATE: u16 = 0x4;
-    pub const MDR_QUIRK: u16 = 0x8;
+    /// Framebuffer consoles: 1920x1080 instead of 1024x768.
+    pub const FB_1920X1080: u16 = 0x4;
+    /// Clear instead of set the clock gate bit.
+    pub const INVERTED_GATE: u16 = 0x1000;
+    /// TI K3 UARTs: apply the MDR register quirk.
+    pub const MDR_QUIRK: u16 = 0x2000;
     pub const NAMES: &[(&str, u64)] = &[
         ("mmio", MMIO as u64),
         ("regdist_4", REGDIST_4 as u64),
+        ("fb_1920x1080", FB_1920X1080 as u64),
         ("inverted_gate", INVERTED_GATE as u64),
         ("mdr_quirk", MDR_QUIRK as u64),
     ];
@@ -99,6 +104,25 @@ pub mod console {
         ("hscif", 6),
         ("scifa", 7),
         ("imx", 8),
+        ("imx_lpuart", 9),
+    ];
+}
+
+/// IOMMU unit types (slot type 0 is an unused slot).
+pub mod iommu {
+    pub const AMD: u32 = 1;
+    pub const INTEL: u32 = 2;
+    pub const SMMUV3: u32 = 3;
+    pub const TIPVU: u32 = 4;
+    pub const ARM_MMU500: u32 = 5;
+    /// Type names; other values are kept as numbers.
+    pub const TYPES: &[(&str, u64)] = &[
+        ("unused", 0),
+        ("amd", AMD as u64),
+        ("intel", INTEL as u64),
+        ("arm_smmuv3", SMMUV3 as u64),
+        ("ti_pvu", TIPVU as u64),
+        ("arm_mmu500", ARM_MMU500 as u64),
     ];
 }
 

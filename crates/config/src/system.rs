@@ -28,8 +28,6 @@ impl<'a> SystemConfig<'a> {
         check_header(desc)?;
         let root =
             CellConfig::parse_desc(&bytes[ROOT_CELL_OFFSET..], HeaderRule::RootCell, usize::MAX)?;
-        root.check_irqchips_against(desc.gicd_base.get())?;
-        check_hypervisor_overlap(&desc.hypervisor_memory, root.memory_regions())?;
         Ok(Self { desc, root })
     }
 
@@ -123,7 +121,6 @@ fn check_header(desc: &SystemDesc) -> Result<(), ConfigError> {
             found: desc.gic_version,
         });
     }
-    check::console(&desc.debug_console, Array::DebugConsole)?;
     let hv = &desc.hypervisor_memory;
     check::region(hv, Array::HypervisorMemory, 0)?;
     // The hypervisor is mapped with pages, never trapped: all of it aligned.
@@ -135,27 +132,6 @@ fn check_header(desc: &SystemDesc) -> Result<(), ConfigError> {
             virt: hv.virt_start.get(),
             size: hv.size.get(),
         });
-    }
-    Ok(())
-}
-
-fn check_hypervisor_overlap(
-    hv: &MemoryRegion,
-    regions: &[MemoryRegion],
-) -> Result<(), ConfigError> {
-    let (hv_start, hv_end) = (
-        hv.phys_start.get(),
-        hv.phys_start.get().saturating_add(hv.size.get()),
-    );
-    for (index, m) in (0u32..).zip(regions) {
-        if m.is_placeholder() || m.flags.get() & flags::mem::COMM_REGION != 0 {
-            continue;
-        }
-        let (phys, size) = (m.phys_start.get(), m.size.get());
-        // Overflow was excluded by the region checks.
-        if phys < hv_end && hv_start < phys.saturating_add(size) {
-            return Err(ConfigError::HypervisorOverlap { index, phys, size });
-        }
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ fn run(cells: &[(&str, Vec<u8>)]) -> Vec<String> {
             config: CellConfig::parse(b).unwrap(),
         })
         .collect();
-    check(&sys, &named).iter().map(|e| e.to_string()).collect()
+    check("system.cell", &sys, &named).iter().map(|e| e.to_string()).collect()
 }
 
 fn edit(name: &str, f: impl FnOnce(&mut CellBuf)) -> Vec<u8> {

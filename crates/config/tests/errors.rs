@@ -195,16 +195,6 @@ fn bad_regions() {
                 bits: 0x200,
             },
         ),
-        // Overlaps the comm region at 0x80000000 (index 1) in the guest.
-        (
-            MemoryRegion::new(0x7fa0_0000, 0x7fff_f000, 0x2000, rw),
-            ConfigError::OverlappingRegions {
-                first: 0,
-                second: 1,
-                start: 0x8000_0000,
-                end: 0x8000_1000,
-            },
-        ),
     ];
     for (region, want) in cases {
         let mut c = cell();
@@ -212,6 +202,11 @@ fn bad_regions() {
         assert_eq!(parse_cell(&c).unwrap_err(), want);
         assert!(!want.to_string().is_empty());
     }
+    // Overlapping regions inside one config are legal (Jailhouse board
+    // configs have them); `config check` reports them, parsing does not.
+    let mut c = cell();
+    c.memory_regions[0] = MemoryRegion::new(0x7fa0_0000, 0x7fff_f000, 0x2000, rw);
+    parse_cell(&c).unwrap();
     // Sub-page regions may have any phys alignment; all-zero placeholders are skipped.
     let mut c = cell();
     c.memory_regions.push(MemoryRegion::new(
@@ -237,15 +232,10 @@ fn unknown_flags() {
         }
     );
     let mut c = cell();
-    c.desc.console.flags = 0x30.into();
-    assert_eq!(
-        parse_cell(&c).unwrap_err(),
-        ConfigError::UnknownFlags {
-            array: Array::Console,
-            index: 0,
-            bits: 0x30
-        }
-    );
+    // Console flags are the inmate's business (TI K3 sets MDR_QUIRK, bits
+    // Jailhouse may add later): never a parse error.
+    c.desc.console.flags = 0xc030.into();
+    parse_cell(&c).unwrap();
     let mut s = system();
     s.desc.flags = 0x3.into();
     assert_eq!(
@@ -282,14 +272,13 @@ fn name_without_nul_or_not_utf8() {
 fn irqchips() {
     let mut s = system();
     s.root.irqchips[0].address = 0x0801_0000.into();
-    assert_eq!(
-        parse_system(&s).unwrap_err(),
-        ConfigError::IrqchipUnknownChip {
-            index: 0,
-            address: 0x0801_0000,
-            gicd_base: 0x0800_0000
-        }
-    );
+    // Parsing accepts it; the hypervisor and `config check` ask for it.
+    let bytes = s.to_bytes().unwrap();
+    let sys = SystemConfig::parse_exact(&bytes).unwrap();
+    assert!(matches!(
+        sys.root_cell().check_irqchips_against(sys.gicd_base()),
+        Err(ConfigError::IrqchipUnknownChip { index: 0, address: 0x0801_0000, gicd_base: 0x0800_0000 })
+    ));
     let bytes = shipped("gic-demo.toml");
     let c = CellConfig::parse(&bytes).unwrap();
     assert!(c.check_irqchips_against(0x0800_0000).is_ok());
@@ -360,14 +349,8 @@ fn system_rules() {
         0x1000,
         mem::READ,
     ));
-    assert_eq!(
-        parse_system(&s).unwrap_err(),
-        ConfigError::HypervisorOverlap {
-            index: 12,
-            phys: 0x7fdf_f000,
-            size: 0x1000
-        }
-    );
+    // Policy (reported by `config check`), not structure.
+    parse_system(&s).unwrap();
     let mut s = system();
     s.root.desc.signature = *b"JHXXX";
     assert_eq!(parse_system(&s).unwrap_err(), ConfigError::RootCellHeader);
@@ -405,14 +388,8 @@ fn pci_rules() {
     );
     let mut s = system();
     s.root.pci_devices[1].shmem_dev_id = 2;
-    assert_eq!(
-        parse_system(&s).unwrap_err(),
-        ConfigError::ShmemDevId {
-            index: 1,
-            dev_id: 2,
-            peers: 2
-        }
-    );
+    // Jailhouse only bounds the id by its maximum of peers.
+    parse_system(&s).unwrap();
 }
 
 #[test]

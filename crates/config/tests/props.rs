@@ -27,7 +27,7 @@ fn exercise(bytes: &[u8]) {
     let _ = CellConfig::size_from_header(bytes);
     let sys = SystemConfig::parse(bytes);
     if let Ok(sys) = &sys {
-        let _ = check(sys, &[]);
+        let _ = check("s", sys, &[]);
     }
     if let Ok(text) = source::show(bytes) {
         let again = source::compile(&text)
@@ -117,6 +117,6 @@ proptest! {
                 named.push(NamedCell { file: "x.cell", config });
             }
         }
-        let _ = check(&sys, &named);
+        let _ = check("s", &sys, &named);
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 use std::path::{Path, PathBuf};
-use syshyper_config::cross::{self, NamedCell};
+use syshyper_config::cross::{self, NamedCell, Severity};
 use syshyper_config::{CellConfig, SystemConfig};
 
 pub fn run(system: &Path, cells: &[PathBuf]) -> anyhow::Result<()> {
@@ -30,14 +30,24 @@ pub fn run(system: &Path, cells: &[PathBuf]) -> anyhow::Result<()> {
             Err(e) => report(format!("{name}: {e}")),
         }
     }
+    let mut warnings = 0usize;
     if let Some(sys) = sys {
-        for e in cross::check(&sys, &parsed) {
-            report(e.to_string());
+        for e in cross::check(&sys_name, &sys, &parsed) {
+            match e.severity {
+                Severity::Error => report(format!("error: {e}")),
+                Severity::Warning => {
+                    eprintln!("warning: {e}");
+                    warnings += 1;
+                }
+            }
         }
     }
     if problems > 0 {
-        bail!("config check: {problems} problem(s) found");
+        bail!("config check: {problems} error(s), {warnings} warning(s)");
     }
-    println!("config check: {} configuration(s) OK", 1 + cells.len());
+    println!(
+        "config check: {} configuration(s) OK, {warnings} warning(s)",
+        1 + cells.len()
+    );
     Ok(())
 }

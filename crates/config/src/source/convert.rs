@@ -180,7 +180,7 @@ pub fn system_to_toml(s: &SystemBuf) -> Document {
         iommu: d.iommu_units[..used]
             .iter()
             .map(|u| IommuToml {
-                iommu_type: u.iommu_type.get(),
+                iommu_type: NameOrNum::from_value(u.iommu_type.get().into(), flags::iommu::TYPES),
                 base: Hex(u.base.get()),
                 size: Size(u.size.get().into()),
                 data: data(u),
@@ -416,7 +416,7 @@ pub fn system_from_toml(s: &SystemToml, cell: &CellToml) -> Result<SystemBuf, So
                 "{what}: data is longer than 12 bytes"
             )));
         }
-        slot.iommu_type = u.iommu_type.into();
+        slot.iommu_type = U32::new(narrow(u.iommu_type.value(flags::iommu::TYPES, &what)?, &what)?);
         slot.base = u.base.0.into();
         slot.size = U32::new(narrow(u.size.0, &what)?);
         slot.data[..bytes.len()].copy_from_slice(&bytes);

@@ -62,8 +62,9 @@ pub struct SystemToml {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IommuToml {
+    /// amd, intel, arm_smmuv3, ti_pvu, arm_mmu500 (or a number).
     #[serde(rename = "type")]
-    pub iommu_type: u32,
+    pub iommu_type: NameOrNum,
     pub base: Hex,
     pub size: Size,
     /// The 12 type-specific bytes, hex.
