@@ -91,9 +91,11 @@ cpus_online() { # expected list, e.g. 0-3
 # A sysfs file has exactly this content.
 is() { echo "$1: $(cat "$1" 2>&1), expected $2"; [ "$(cat "$1")" = "$2" ]; }
 
+# The last line of every test: the kernel log must be clean as well.
 summary() {
 	workload_stop
-	dmesg | grep syshyper | tail -n 20
-	echo "linux-test: $passed passed, $failed failed"
+	${DMESG:-dmesg} | grep syshyper | tail -n 20
+	kernel_log_check || failed=$((failed + 1))
+	echo "linux-test: $passed passed, $failed failed, kernel log: $KLOG"
 	[ $failed -eq 0 ]
 }

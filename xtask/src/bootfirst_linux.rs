@@ -36,6 +36,7 @@ pub const BOOTARGS: &str = "console=ttyAMA0 mem=768M nokaslr kvm-arm.mode=none r
 /// The default guest script of `run --boot-first`.
 pub const DEMO_SCRIPT: &str = include_str!("bootfirst/demo.sh");
 const CHECKS: &str = include_str!("bootfirst/checks.sh");
+const KERNEL_LOG: &str = include_str!("../../guest/tests/kernel_log.sh");
 const TEST_BOOT: &str = include_str!("bootfirst/test-boot.sh");
 const TEST_CELLS: &str = include_str!("bootfirst/test-cells.sh");
 const TEST_CELL_TOOL: &str = include_str!("bootfirst/test-cell-tool.sh");
@@ -188,7 +189,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
 /// A test script: the shared helpers, the `parts` in order, then the summary
 /// line (`bootfirst-test: N passed, M failed`; exit status 1 if M > 0).
 fn test_script(parts: &[&str]) -> String {
-    let mut s = CHECKS.to_string();
+    let mut s = format!("{KERNEL_LOG}\n{CHECKS}");
     for p in parts {
         s.push('\n');
         s.push_str(p);
@@ -235,17 +236,12 @@ const fn expect(regex: &'static str) -> Expect {
 }
 
 const SUMMARY: Expect = Expect {
-    regex: r"bootfirst-test: (\d+) passed, 0 failed",
+    regex: r"bootfirst-test: (\d+) passed, 0 failed, kernel log: clean",
     check: Some(some_passed),
 };
 const EXITED: Expect = expect(r"syshyper-guest: exit status 0");
 /// Signs of a broken kernel, whatever the test.
-const LINUX_FORBIDDEN: &[&str] = &[
-    "Kernel panic",
-    "Unable to handle kernel",
-    "Internal error:",
-    "Call trace:",
-];
+const LINUX_FORBIDDEN: &[&str] = crate::systests_linux::LINUX_TROUBLE;
 
 /// Linux boots as the root cell with every root CPU, in its own RAM only.
 pub const TEST_LINUX: SysTest = SysTest {
@@ -267,6 +263,12 @@ pub const TEST_LINUX: SysTest = SysTest {
         "Unable to handle kernel",
         "Internal error:",
         "Call trace:",
+        "WARNING:",
+        "Oops",
+        "BUG:",
+        "Unexpected interrupt",
+        "self-detected stall",
+        "rcu: INFO",
         "failed to boot",
     ],
     exit_status: 0,
@@ -351,8 +353,12 @@ mod tests {
         assert!(some_passed(&["x".into(), "0".into()]).is_err());
         assert!(some_passed(&["x".into()]).is_err());
         let re = regex::Regex::new(SUMMARY.regex).unwrap();
-        assert!(re.is_match("bootfirst-test: 5 passed, 0 failed"));
-        assert!(!re.is_match("bootfirst-test: 4 passed, 1 failed"));
+        assert!(re.is_match("bootfirst-test: 5 passed, 0 failed, kernel log: clean"));
+        assert!(!re.is_match("bootfirst-test: 4 passed, 1 failed, kernel log: clean"));
+        assert!(!re.is_match("bootfirst-test: 5 passed, 1 failed, kernel log: 2 problems"));
+        for t in [&TEST_LINUX, &TEST_LINUX_CELLS, &TEST_LINUX_CELL_TOOL] {
+            assert!(t.expect.iter().any(|e| e.regex == SUMMARY.regex), "{}", t.name);
+        }
     }
 
     #[test]

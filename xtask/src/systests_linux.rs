@@ -19,7 +19,9 @@ use anyhow::Result;
 
 const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
 
-/// Helpers every test script starts with.
+/// Helpers every test script starts with: the kernel log check, then the
+/// check helpers whose `summary` runs it.
+const KERNEL_LOG: &str = include_str!("../../guest/tests/kernel_log.sh");
 const LIB: &str = include_str!("../../guest/tests/lib.sh");
 const DEMO: &str = include_str!("../../guest/tests/demo.sh");
 const CYCLES: &str = include_str!("../../guest/tests/cycles.sh");
@@ -33,7 +35,7 @@ const ALL_RAM: &str = "mem=1024M";
 
 /// The script /init runs: the helpers, then the test.
 fn script(body: &str) -> String {
-    format!("{LIB}\n{body}")
+    format!("{KERNEL_LOG}\n{LIB}\n{body}")
 }
 
 /// Builds the module, the tool and an initramfs running `body` in the test's
@@ -126,8 +128,10 @@ const GIC_LINES: [Expect; 3] = [
     },
 ];
 
-/// The script's last line.
-const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed";
+/// The script's last line: every check passed and the kernel log (read back
+/// with dmesg, as `quiet` hides warnings from the console) has no warning,
+/// oops, BUG, stall or unexpected interrupt.
+const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed, kernel log: clean";
 
 /// Every check of the script passed: none was skipped or lost.
 fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
@@ -339,6 +343,21 @@ const ISOLATION_EXPECT: &[Expect] = &[
     },
 ];
 
+/// Kernel trouble that fails a test when it reaches the console (the
+/// scripts' kernel log check catches what `quiet` keeps off it).
+pub const LINUX_TROUBLE: &[&str] = &[
+    "Internal error:",
+    "Kernel panic",
+    "Unable to handle kernel",
+    "self-detected stall",
+    "rcu: INFO",
+    "Call trace:",
+    "WARNING:",
+    "Oops",
+    "BUG:",
+    "Unexpected interrupt",
+];
+
 const fn linux_test(
     name: &'static str,
     boot: fn(&Ctx) -> Result<Vec<String>>,
@@ -353,12 +372,7 @@ const fn linux_test(
         interact: None,
         expect,
         // A broken hypervisor shows up as a kernel oops or a hung CPU.
-        forbid: &[
-            "Internal error:",
-            "Kernel panic",
-            "rcu_sched self-detected stall",
-            "Call trace:",
-        ],
+        forbid: LINUX_TROUBLE,
         // /init powers off with `poweroff -f`: PSCI SYSTEM_OFF, status 0.
         exit_status: 0,
         timeout_s,
@@ -488,15 +502,7 @@ fails_with "fails_with wants the text" "nope" sh -c 'echo nope; exit 1'
 fails_with "fails_with catches success" "x" true
 summary
 "#;
-        let dir = std::env::temp_dir().join(format!("xtask-lib-sh-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = std::process::Command::new("sh")
-            .args(["-c", &script(body)])
-            .env("W", &dir)
-            .output()
-            .unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let (out, text) = run_lib_sh(body, "lib", CLEAN_LOG);
         assert!(text.contains("[PASS] host progresses\n"), "{text}");
         assert!(
             text.contains("[PASS] fails_with wants the text\n"),
@@ -506,7 +512,63 @@ summary
             text.contains("[FAIL] fails_with catches success: succeeded"),
             "{text}"
         );
-        assert!(text.contains("linux-test: 3 passed, 1 failed"), "{text}");
+        assert!(
+            text.contains("linux-test: 3 passed, 1 failed, kernel log: clean"),
+            "{text}"
+        );
         assert!(!out.status.success());
+    }
+
+    const CLEAN_LOG: &str = "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x411fd070]\n\
+        [    5.100000] syshyper: hypervisor enabled on 4 CPUs\n";
+
+    /// Runs `body` after the helpers on this host, with `dmesg` printing
+    /// `kernel_log`; returns the status and stdout.
+    fn run_lib_sh(body: &str, tag: &str, kernel_log: &str) -> (std::process::Output, String) {
+        let dir = std::env::temp_dir().join(format!("xtask-lib-sh-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("fake-dmesg");
+        std::fs::write(&log, kernel_log).unwrap();
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script(body)])
+            .env("W", &dir)
+            .env("DMESG", format!("cat {}", log.display()))
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out, text)
+    }
+
+    /// Whatever the checks say, trouble in the kernel log fails the test,
+    /// and the offending lines are shown.
+    #[test]
+    fn kernel_trouble_in_dmesg_fails_the_test() {
+        let body = "check \"fine\" true\nsummary\n";
+        let summary = Regex::new(SUMMARY).unwrap();
+        let (out, text) = run_lib_sh(body, "clean", CLEAN_LOG);
+        assert!(out.status.success(), "{text}");
+        assert!(summary.is_match(&text), "{text}");
+        for (tag, bad) in [
+            ("irq", "[   61.2] GICv3: Unexpected interrupt (irqnr 15)"),
+            ("warn", "[   61.2] WARNING: CPU: 1 PID: 77 at kernel/irq/chip.c:42 foo+0x10/0x20"),
+            ("oops", "[   61.2] Internal error: Oops: 0000000096000004 [#1] SMP"),
+            ("bug", "[   61.2] BUG: scheduling while atomic: sh/77/0x00000002"),
+            ("rcu", "[   61.2] rcu: INFO: rcu_sched self-detected stall on CPU"),
+            ("stall", "[   61.2] rcu: 1-....: (5250 ticks this GP) rcu_sched self-detected stall"),
+            ("trace", "[   61.2] Call trace:"),
+        ] {
+            let (out, text) = run_lib_sh(body, tag, &format!("{CLEAN_LOG}{bad}\n[   62.0] more\n"));
+            assert!(!out.status.success(), "{tag}: {text}");
+            assert!(!summary.is_match(&text), "{tag}: {text}");
+            assert!(text.contains(&format!("[FAIL] dmesg: {bad}\n")), "{tag}: {text}");
+            assert!(text.contains("linux-test: 1 passed, 1 failed, kernel log: 1 problems"), "{tag}: {text}");
+            let forbidden = LINUX_TROUBLE.iter().chain(crate::systests::ALWAYS_FORBIDDEN);
+            assert!(forbidden.clone().any(|f| text.contains(f)), "{tag}: {text}");
+        }
+        // Reading nothing is no proof of a clean log.
+        let (out, text) = run_lib_sh(body, "empty", "");
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("[FAIL] dmesg: cannot read the kernel log"), "{text}");
     }
 }

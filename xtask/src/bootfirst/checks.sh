@@ -30,7 +30,9 @@ cpus_online() { # expected list, e.g. 0-3
 	echo "online: $(cat /sys/devices/system/cpu/online), expected $1"
 	[ "$(cat /sys/devices/system/cpu/online)" = "$1" ]
 }
+# kernel_log_check (guest/tests/kernel_log.sh) comes with these helpers.
 summary() {
-	echo "bootfirst-test: $passed passed, $failed failed"
+	kernel_log_check || failed=$((failed + 1))
+	echo "bootfirst-test: $passed passed, $failed failed, kernel log: $KLOG"
 	[ $failed -eq 0 ]
 }
