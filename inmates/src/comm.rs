@@ -12,10 +12,27 @@ const OFF_CELL_STATE: usize = 8;
 const OFF_MSG_TO_CELL: usize = 12;
 const OFF_REPLY_FROM_CELL: usize = 16;
 const OFF_FLAGS: usize = 20;
+/// `struct jailhouse_console` (32 bytes): address u64, size u32, type u16,
+/// flags u16, divider u32, gate_nr u32, clock_reg u64.
+const OFF_CONSOLE: usize = 24;
 const OFF_GIC_VERSION: usize = 64;
 const OFF_GICD_BASE: usize = 72;
 const OFF_GICC_BASE: usize = 80;
 const OFF_GICR_BASE: usize = 88;
+
+/// Comm region flags: the cell may use DEBUG_CONSOLE_PUTC, and should.
+pub const FLAG_DBG_PUTC_PERMITTED: u32 = 0x1;
+pub const FLAG_DBG_PUTC_ACTIVE: u32 = 0x2;
+
+/// The cell config's console, as the hypervisor copied it to the region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommConsole {
+    pub address: u64,
+    pub size: u32,
+    pub console_type: u16,
+    pub flags: u16,
+    pub divider: u32,
+}
 
 /// Messages to the cell.
 pub const MSG_NONE: u32 = 0;
@@ -78,6 +95,16 @@ impl CommRegion {
         self.read(OFF_FLAGS)
     }
 
+    pub fn console(&self) -> CommConsole {
+        CommConsole {
+            address: self.read(OFF_CONSOLE),
+            size: self.read(OFF_CONSOLE + 8),
+            console_type: self.read(OFF_CONSOLE + 12),
+            flags: self.read(OFF_CONSOLE + 14),
+            divider: self.read(OFF_CONSOLE + 16),
+        }
+    }
+
     pub fn gic_version(&self) -> u8 {
         self.read(OFF_GIC_VERSION)
     }
@@ -136,7 +163,13 @@ mod tests {
         page.0[64] = 3;
         page.0[72..80].copy_from_slice(&0x0800_0000u64.to_le_bytes());
         page.0[88..96].copy_from_slice(&0x080a_0000u64.to_le_bytes());
+        page.0[24..32].copy_from_slice(&0x0900_0000u64.to_le_bytes());
+        page.0[36..38].copy_from_slice(&3u16.to_le_bytes());
+        page.0[38..40].copy_from_slice(&3u16.to_le_bytes());
+        page.0[40..44].copy_from_slice(&7u32.to_le_bytes());
         let c = region(&mut page);
+        let con = c.console();
+        assert_eq!((con.address, con.console_type, con.flags, con.divider), (0x0900_0000, 3, 3, 7));
         assert!(c.is_valid());
         assert_eq!(c.revision(), 2);
         assert_eq!(c.gic_version(), 3);

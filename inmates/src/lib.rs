@@ -24,7 +24,9 @@
 pub mod bundle;
 pub mod cell_config;
 pub mod check;
+pub mod cmdline;
 pub mod comm;
+pub mod console_select;
 pub mod gic_affinity;
 pub mod hypercall;
 pub mod psci_ids;
