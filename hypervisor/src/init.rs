@@ -38,6 +38,7 @@ static PHYS_BASE: AtomicU64 = AtomicU64::new(0);
 
 const INIT_PENDING: u32 = 0;
 const INIT_DONE: u32 = 1;
+const FRAME_PAGE: u64 = crate::mm::PAGE_SIZE;
 
 
 /// Physical address of Linux's hyp stub vectors (late launch).
@@ -194,9 +195,29 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     let view = sys.root();
     let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
     cell::map_regions(&mut stage2, &view).map_err(|_| -EINVAL)?;
-    // The root may read (never write) hypervisor memory: the driver reads
-    // the console page and touches every page on disable.
-    stage2.map(hv.phys_base, hv.phys_base, hv.hv_size, Attrs::RO).map_err(|_| -EINVAL)?;
+    // Whatever the root's regions say, it never maps hypervisor memory
+    // (per-CPU areas hold other cells' registers, the pool their configs,
+    // comm pages and tables) nor the GIC, which stays trapped.
+    let (_, _, gicd, gicr) = sys.gic();
+    let hidden = [
+        (hv.phys_base, hv.hv_size),
+        (gicd, gic::dist::GICD_SIZE),
+        (gicr, gic::gicr_size(hv.layout.max_cpus)),
+    ];
+    for (base, size) in hidden.into_iter().filter(|&(b, s)| b != 0 && s != 0) {
+        let end = base.checked_add(size).ok_or(-EINVAL)?;
+        if view.memory_regions().any(|r| r.phys_start < end && base < r.phys_start.saturating_add(r.size)) {
+            log::warn!("root cell region overlaps {base:#x}-{end:#x} (hypervisor memory or GIC): left unmapped");
+        }
+        stage2.unmap(base & !0xfff, crate::mm::page_align_up(end) - (base & !0xfff)).map_err(|_| -ENOMEM)?;
+    }
+    // Only two pages of hypervisor memory stay readable to the root: the
+    // image header (the driver reads it when adopting a boot-first
+    // hypervisor) and the console page.
+    let console_off = header().console_page;
+    for off in [0, console_off & !0xfff] {
+        stage2.map(hv.phys_base + off, hv.phys_base + off, FRAME_PAGE, Attrs::RO).map_err(|_| -ENOMEM)?;
+    }
     let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
     let config = view_bytes(sys);
     Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), config, stage2, comm: None })

@@ -29,7 +29,7 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
         ec::DABT_LOW => {
             let da = DataAbort::decode(esr);
             let ipa = DataAbort::ipa(hpfar, far);
-            if !crate::mmio::handle(frame, &da, ipa) {
+            if !crate::mmio::handle(frame, &da, ipa) && !reflect_to_root(frame, false, da.write, ipa, far) {
                 fail(
                     frame,
                     format_args!(
@@ -54,6 +54,7 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
                 fail(frame, format_args!("trapped system register access"), esr, far, hpfar);
             }
         }
+        ec::IABT_LOW if reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
         ec::HVC64 => fail(frame, format_args!("HVC with foreign immediate {:#x}", esr.imm16()), esr, far, hpfar),
         _ => fail(frame, format_args!("unhandled exception class {:#x}", esr.ec()), esr, far, hpfar),
     }
@@ -120,6 +121,24 @@ fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
     }
     crate::gic::emulate_sgi(frame.reg(rt));
     frame.elr += 4;
+    true
+}
+
+/// The root cell is trusted with its own mistakes: an access of the root
+/// to an address its stage 2 does not map (hypervisor memory, a cell's
+/// memory, nothing at all) comes back to it as a synchronous external
+/// abort at EL1, so its own handler (Linux: an oops or SIGBUS) deals with
+/// it and no root CPU is lost. Non-root cells fail instead.
+fn reflect_to_root(frame: &mut TrapFrame, instruction: bool, write: bool, ipa: u64, far: u64) -> bool {
+    if this_cpu().cell.load(Ordering::Relaxed) != 0 {
+        return false;
+    }
+    log::warn!(
+        "root cell: {} at IPA {ipa:#x} (VA {far:#x}, ELR {:#x}) is not mapped: reflected as an external abort",
+        if instruction { "instruction fetch" } else if write { "write" } else { "read" },
+        frame.elr
+    );
+    arch::inject_external_abort(frame, instruction, write, far);
     true
 }
 

@@ -5,7 +5,10 @@
 mod boot;
 pub mod consts;
 pub mod gicv3;
+mod inject;
 mod vectors;
+
+pub use inject::inject_external_abort;
 
 use core::arch::asm;
 
