@@ -54,6 +54,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         qemu_args: Vec<String>,
     },
+    /// Print the workspace root and the output folders xtask uses (found at
+    /// run time: a copied tree works on itself).
+    Paths,
     /// Exact instruction-count benchmarks against native (QEMU -icount);
     /// writes target/bench/results.{json,md,svg} and the README table.
     Bench(bench::BenchArgs),
@@ -119,6 +122,11 @@ fn real_main() -> Result<ExitCode> {
             return qemu_console(&p, &boot, &qemu_args);
         }
         Cmd::Bench(args) => return bench::run(&p, &args),
+        Cmd::Paths => {
+            println!("root {}", p.root.display());
+            println!("out {}", p.out.display());
+            println!("cargo-target {}", p.cargo_target.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
