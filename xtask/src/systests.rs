@@ -93,6 +93,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     // (inmates/src/bin/root-test/{cells,gic_suite}.rs).
     CELLS_TEST,
     GIC_TEST,
+    REGIONS_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -199,6 +200,33 @@ const GIC_TEST: SysTest = SysTest {
     forbid: &[],
     exit_status: 0,
     timeout_s: 40,
+};
+
+/// Suite "regions" (root-test/region_checks.rs): a second comm region and
+/// regions over the hypervisor, GICD, GICR or outside the root are -EINVAL
+/// with nothing changed; a harmless owned region outside the root is
+/// accepted.
+const REGIONS_TEST: SysTest = SysTest {
+    name: "root-regions",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[BundleFile { name: "regions/uart-demo.cell", path: "configs/uart-demo.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] regions: control \(rootshared root RAM\) accepted"),
+        expect(r"\[PASS\] regions: second comm region is EINVAL"),
+        expect(r"\[PASS\] regions: rootshared over the GICD is EINVAL"),
+        expect(r"\[PASS\] regions: rootshared outside the root is EINVAL"),
+        expect(r"\[PASS\] regions: owned over a GICR frame is EINVAL"),
+        expect(r"\[PASS\] regions: owned region outside the root accepted"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
 };
 
 /// Files of the isolation suite: the hostile/victim program and configs.

@@ -32,6 +32,8 @@ mod lifecycle;
 #[cfg(target_os = "none")]
 mod psci_suite;
 #[cfg(target_os = "none")]
+mod region_checks;
+#[cfg(target_os = "none")]
 mod secondary;
 
 #[cfg(target_os = "none")]
@@ -51,6 +53,9 @@ mod program {
             }
             if super::gic_suite::wanted(b) {
                 super::gic_suite::run(b);
+            }
+            if super::region_checks::wanted(b) {
+                super::region_checks::run(b);
             }
         }
         super::psci_suite::run();
