@@ -26,6 +26,8 @@ mod foreign_hvc;
 #[cfg(target_os = "none")]
 mod gic_suite;
 #[cfg(target_os = "none")]
+mod hv_memory;
+#[cfg(target_os = "none")]
 mod hypercalls;
 #[cfg(target_os = "none")]
 mod lifecycle;
@@ -53,6 +55,9 @@ mod program {
             }
             if super::gic_suite::wanted(b) {
                 super::gic_suite::run(b);
+            }
+            if super::hv_memory::wanted(b) {
+                super::hv_memory::run(b);
             }
             if super::region_checks::wanted(b) {
                 super::region_checks::run(b);
