@@ -93,6 +93,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     // (inmates/src/bin/root-test/{cells,gic_suite}.rs).
     CELLS_TEST,
     GIC_TEST,
+    REGIONS_TEST,
+    HVMEM_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -208,6 +210,63 @@ const GIC_TEST: SysTest = SysTest {
     forbid: &[],
     exit_status: 0,
     timeout_s: 40,
+};
+
+/// Suite "regions" (root-test/region_checks.rs): a second comm region and
+/// regions over the hypervisor, GICD, GICR or outside the root are -EINVAL
+/// with nothing changed; a harmless owned region outside the root is
+/// accepted.
+const REGIONS_TEST: SysTest = SysTest {
+    name: "root-regions",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[BundleFile { name: "regions/uart-demo.cell", path: "configs/uart-demo.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] regions: control \(rootshared root RAM\) accepted"),
+        expect(r"\[PASS\] regions: second comm region is EINVAL"),
+        expect(r"\[PASS\] regions: rootshared over the GICD is EINVAL"),
+        expect(r"\[PASS\] regions: rootshared outside the root is EINVAL"),
+        expect(r"\[PASS\] regions: owned over a GICR frame is EINVAL"),
+        expect(r"\[PASS\] regions: owned region outside the root accepted"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
+};
+
+/// Suite "hvmem" (root-test/hv_memory.rs): while a cell runs, the root's
+/// reads of hypervisor memory fault back to its own handler as external
+/// aborts, except the header and console pages.
+const HVMEM_TEST: SysTest = SysTest {
+    name: "root-hvmem",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[
+        BundleFile { name: "hvmem/uart-demo.cell", path: "configs/uart-demo.cell" },
+        BundleFile { name: "hvmem/uart-demo.bin", path: "inmates/uart-demo.bin" },
+    ],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] hvmem: probe handler records an EL1 data abort"),
+        expect(r"uart-demo: hello from cell"),
+        expect(r"\[PASS\] hvmem: root read of CPU 1's trap frame faults \(SEA\)"),
+        expect(r"\[PASS\] hvmem: root read of the system config copy faults \(SEA\)"),
+        expect(r"\[PASS\] hvmem: root read of the page pool faults \(SEA\)"),
+        expect(r"\[PASS\] hvmem: root reads the console page"),
+        expect(r"\[PASS\] hvmem: uart-demo destroyed"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
 };
 
 /// Files of the isolation suite: the hostile/victim program and configs.

@@ -27,11 +27,15 @@ mod foreign_hvc;
 mod gic_leftover;
 mod gic_suite;
 #[cfg(target_os = "none")]
+mod hv_memory;
+#[cfg(target_os = "none")]
 mod hypercalls;
 #[cfg(target_os = "none")]
 mod lifecycle;
 #[cfg(target_os = "none")]
 mod psci_suite;
+#[cfg(target_os = "none")]
+mod region_checks;
 #[cfg(target_os = "none")]
 mod secondary;
 
@@ -52,6 +56,12 @@ mod program {
             }
             if super::gic_suite::wanted(b) {
                 super::gic_suite::run(b);
+            }
+            if super::hv_memory::wanted(b) {
+                super::hv_memory::run(b);
+            }
+            if super::region_checks::wanted(b) {
+                super::region_checks::run(b);
             }
         }
         super::psci_suite::run();
