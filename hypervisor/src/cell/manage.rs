@@ -124,6 +124,7 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     })?;
     validate(&view, hv.layout.max_cpus)?;
     view.check_irqchips(hv_gic().2).map_err(|_| -EINVAL)?;
+    describe(&view, hv)?;
     let mask = view.cpu_mask();
 
     let mut cells = CELLS.lock();
@@ -137,10 +138,11 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     if cpus_of(mask).any(|c| !c.present.load(Ordering::Acquire) || c.state() != CpuState::Off) {
         return Err(-EBUSY);
     }
-    let root_view = root.view().ok_or(-EINVAL)?;
     let hv_range = (hv.phys_base, hv.hv_size);
     for r in owned_regions(&view) {
-        if root_region_for(&root_view, &r).is_none() || overlaps((r.phys_start, r.size), hv_range) {
+        // Memory outside the root's regions may be given (Jailhouse does);
+        // it is simply not handed back to the root on destroy.
+        if overlaps((r.phys_start, r.size), hv_range) {
             return Err(-EINVAL);
         }
         for other in cells.iter().skip(1).filter_map(|c| c.view().map(|v| owned_regions(&v).collect::<Vec<_>>())) {
@@ -174,8 +176,9 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
         if root.stage2.unmap(r.phys_start, r.size).is_err() {
             // Give back what was taken so far, then fail.
             for back in &taken[..i] {
-                let attrs = root_region_for(&root_view_of(root), back).map_or(region_attrs(back.flags), |rr| region_attrs(rr.flags));
-                let _ = root.stage2.map(back.phys_start, back.phys_start, back.size, attrs);
+                if let Some(rr) = root_region_for(&root_view_of(root), back) {
+                    let _ = root.stage2.map(back.phys_start, back.phys_start, back.size, region_attrs(rr.flags));
+                }
             }
             return Err(-ENOMEM);
         }
@@ -194,6 +197,33 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     cells.push(Cell { id, vmid: id as u16, cpus: mask, state: CellState::ShutDown, flags, config, stage2, comm });
     log::info!("created cell {} ({} CPUs)", id, mask.count_ones());
     Ok(id)
+}
+
+/// The machine facts a cell description is checked against.
+fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
+    use super::desc::Span;
+    let (_, _, gicd, gicr) = hv_gic();
+    let gicr_size = gic::gicr_size(hv.layout.max_cpus);
+    super::desc::Platform {
+        hv: Span { start: hv.phys_base, end: hv.phys_base + hv.hv_size },
+        reserved_io: [(gicd, gic::dist::GICD_SIZE), (gicr, gicr_size)]
+            .into_iter()
+            .filter(|&(b, s)| b != 0 && s != 0)
+            .filter_map(|(b, s)| Span::sized(b, s))
+            .collect(),
+        gicd_base: gicd,
+        max_cpus: hv.layout.max_cpus,
+    }
+}
+
+/// Validates the configuration as a typed description: one comm region at
+/// most, no region of any kind over hypervisor memory or the GIC,
+/// ROOTSHARED regions inside the root's memory, interrupts that are SPIs.
+fn describe(view: &CellView<'_>, hv: &crate::hv::Hv) -> Result<super::desc::CellDesc, i64> {
+    let p = platform(hv);
+    let root_cfg = crate::sysconfig::SystemView::parse(hv.config).map_err(|_| -EINVAL)?;
+    let root = super::desc::CellDesc::for_root(&root_cfg.root(), &p).map_err(|e| e.errno())?;
+    super::desc::CellDesc::for_cell(view, &p, &root).map_err(|e| e.errno())
 }
 
 fn root_view_of(root: &Cell) -> CellView<'_> {
@@ -248,7 +278,7 @@ pub fn set_loadable(id: u64) -> i64 {
             let root_view = root_view_of(root);
             let attrs: Vec<_> = loadable_regions(cell)
                 .into_iter()
-                .map(|r| (r, root_region_for(&root_view, &r).map_or(region_attrs(r.flags), |rr| region_attrs(rr.flags))))
+                .filter_map(|r| root_region_for(&root_view, &r).map(|rr| (r, region_attrs(rr.flags))))
                 .collect();
             for (r, a) in attrs {
                 root.stage2.map(r.phys_start, r.phys_start, r.size, a).map_err(|_| -ENOMEM)?;
@@ -316,7 +346,7 @@ pub fn destroy(id: u64) -> i64 {
             let root_view = root_view_of(root);
             let regions: Vec<_> = cell.view().map_or(Vec::new(), |v| {
                 owned_regions(&v)
-                    .map(|r| (r, root_region_for(&root_view, &r).map_or(region_attrs(r.flags), |rr| region_attrs(rr.flags))))
+                    .filter_map(|r| root_region_for(&root_view, &r).map(|rr| (r, region_attrs(rr.flags))))
                     .collect()
             });
             for (r, a) in regions {
