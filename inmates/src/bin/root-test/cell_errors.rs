@@ -257,13 +257,6 @@ fn conflicts(config: &[u8], s: &mut Scratch) {
             HYPERVISOR,
             None,
         ),
-        (
-            "cells: memory outside root RAM refused",
-            "outside",
-            1 << 2,
-            ROOT_RAM_END,
-            None,
-        ),
     ];
     for (check_name, cell_name, cpus, ram, want) in cases {
         if !check!("cells: patch config", s.variant(cell_name, cpus, ram)) {
