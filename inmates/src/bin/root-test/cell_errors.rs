@@ -221,7 +221,7 @@ fn conflicts(config: &[u8], s: &mut Scratch) {
         return;
     }
     let before = usage();
-    let cases: [(&str, &str, u64, u64, Option<i64>); 6] = [
+    let cases: [(&str, &str, u64, u64, Option<i64>); 5] = [
         (
             "cells: memory overlapping another cell is EBUSY",
             "overlap",
