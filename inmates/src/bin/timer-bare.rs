@@ -52,11 +52,13 @@ mod demo {
             return;
         }
         let n = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(p) = cell::shared_page() {
-            p.write(0, n);
-        }
+        // Print before publishing the count: the root destroys the cell as
+        // soon as it sees 5.
         if n == 5 {
             println!("timer-bare: 5 timer interrupts");
+        }
+        if let Some(p) = cell::shared_page() {
+            p.write(0, n);
         }
         timer::set_deadline(timer::counter() + PERIOD.load(Ordering::Relaxed));
     }
