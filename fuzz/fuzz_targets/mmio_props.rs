@@ -96,6 +96,8 @@ fn distributor(off: u64, size: u8, owns: impl Fn(u32) -> bool + Copy) {
             }
         }
         Action::Route(irq) => assert!(irq >= 32 && owns(irq), "route of INTID {irq} not owned"),
+        // Read as a constant, writes ignored: nothing the cell can change.
+        Action::Const(v) => assert_eq!(v & !width_mask(size), 0, "constant {v:#x} wider than the access"),
         Action::Hide | Action::ReadOnly => {}
     }
 }
@@ -112,7 +114,7 @@ fn redistributor(off: u64, size: u8, own: bool, last: bool) {
         }
         RAction::Plain(Action::Masked(m) | Action::Merge(m)) => m,
         RAction::Plain(Action::Route(_)) => panic!("redistributor access routed"),
-        RAction::Plain(Action::Hide | Action::ReadOnly) => return,
+        RAction::Plain(Action::Hide | Action::ReadOnly | Action::Const(_)) => return,
     };
     assert!(own, "another CPU's frame is writable at {off:#x}");
     assert_eq!(m & !width_mask(size), 0, "mask wider than the access");

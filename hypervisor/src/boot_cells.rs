@@ -10,7 +10,6 @@ use crate::cell::{manage, CELLS};
 use crate::errno::*;
 use crate::guestmem;
 use crate::memmap::with_remap;
-use crate::sysconfig::mem_flags;
 use alloc::vec::Vec;
 
 const MAGIC: &[u8; 8] = b"SHBUNDL1";
@@ -112,16 +111,12 @@ fn load_images(bundle: u64, list: &[Entry], cell: &[u8], id: u32) -> Result<(), 
         let pa = {
             let cells = CELLS.lock();
             let c = cells.iter().find(|c| c.id == id).ok_or(-ENOENT)?;
-            let v = c.view().ok_or(-EINVAL)?;
-            let r = v
-                .memory_regions()
-                .find(|r| {
-                    r.flags & mem_flags::LOADABLE != 0
-                        && r.virt_start <= addr
-                        && addr + img.size <= r.virt_start + r.size
-                })
+            let r = c
+                .desc
+                .owned()
+                .find(|r| r.loadable() && r.virt <= addr && addr.saturating_add(img.size) <= r.virt + r.size)
                 .ok_or(-EINVAL)?;
-            r.phys_start + (addr - r.virt_start)
+            r.phys + (addr - r.virt)
         };
         let data = read_phys(bundle + img.offset, img.size)?;
         write_phys(pa, &data)?;

@@ -15,7 +15,6 @@ use crate::percpu::{percpu, this_cpu, CpuState};
 use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
 use crate::{gic, mm, println};
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 extern crate alloc;
@@ -219,13 +218,10 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
         stage2.map(hv.phys_base + off, hv.phys_base + off, FRAME_PAGE, Attrs::RO).map_err(|_| -ENOMEM)?;
     }
     let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
-    let config = view_bytes(sys);
-    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), config, stage2, comm: None })
+    let desc = cell::desc::CellDesc::for_root(&view, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None })
 }
 
-fn view_bytes(sys: &SystemView<'_>) -> Vec<u8> {
-    hv::get().map_or(Vec::new(), |h| h.config.get(..sys.total_size()).unwrap_or(&[]).to_vec())
-}
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {
     let hv = hv::get().ok_or(-EINVAL)?;

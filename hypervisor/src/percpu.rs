@@ -34,6 +34,9 @@ pub enum CpuState {
     /// Parked, asked to start at `entry` (PSCI CPU_ON or cell start); the
     /// CPU moves itself to Running, or a manager cancels back to Off.
     Starting = 3,
+    /// Off, and being handed to a new cell by a create in progress: PSCI
+    /// CPU_ON of the old owner cannot start it in the meantime.
+    Claimed = 4,
 }
 
 /// The per-CPU data block.
@@ -99,6 +102,7 @@ impl PerCpu {
             0 => CpuState::Running,
             2 => CpuState::Failed,
             3 => CpuState::Starting,
+            4 => CpuState::Claimed,
             _ => CpuState::Off,
         }
     }
@@ -129,6 +133,28 @@ impl PerCpu {
             Some((self.entry.load(Ordering::Relaxed), self.context.load(Ordering::Relaxed)))
         } else {
             None
+        }
+    }
+
+    /// Takes an Off CPU for a cell being created (false if it is not Off).
+    /// The compare-and-swap closes the window in which the root's PSCI
+    /// CPU_ON, which takes no lock, could start the CPU between the
+    /// create's check and its hand-over.
+    pub fn claim(&self) -> bool {
+        self.transition(CpuState::Off, CpuState::Claimed)
+    }
+
+    /// Gives a claimed CPU back as Off (create failed, or done: the CPU is
+    /// then Off in its new cell).
+    pub fn release_claim(&self) {
+        self.transition(CpuState::Claimed, CpuState::Off);
+    }
+
+    /// Clears the VM-exit statistics (Jailhouse does on cell create and
+    /// destroy, so a cell's figures never include another cell's exits).
+    pub fn clear_stats(&self) {
+        for s in &self.stats {
+            s.store(0, Ordering::Relaxed);
         }
     }
 

@@ -106,7 +106,7 @@ pub fn handle_smc(frame: &mut TrapFrame) {
             Some(t) => match t.state() {
                 CpuState::Running => ALREADY_ON,
                 CpuState::Starting => ON_PENDING,
-                CpuState::Failed => DENIED,
+                CpuState::Failed | CpuState::Claimed => DENIED,
                 CpuState::Off if t.request_start(entry, context) => {
                     arch::send_event();
                     0
@@ -118,7 +118,7 @@ pub fn handle_smc(frame: &mut TrapFrame) {
             (0, Some(t)) => match t.state() {
                 CpuState::Running => 0,
                 CpuState::Starting => 2,
-                CpuState::Off | CpuState::Failed => 1,
+                CpuState::Off | CpuState::Failed | CpuState::Claimed => 1,
             },
             _ => INVALID_PARAMETERS,
         },

@@ -47,7 +47,12 @@ fn gic_demo_by_hand() -> Vec<u8> {
     p32(&mut b, 48, 8); // cpu_set_size
     p32(&mut b, 52, 3); // memory regions
     p32(&mut b, 60, 1); // irqchips
-                        // cpu_set: CPU 1
+    // console: Jailhouse's qemu-arm64 inmate console, PL011 (type 3),
+    // MMIO (0x1) | REGDIST_4 (0x2)
+    p64(&mut b, 100, 0x0900_0000);
+    p16(&mut b, 112, 3);
+    p16(&mut b, 114, 0x3);
+    // cpu_set: CPU 1
     put(&mut b, 132, &[0b10, 0, 0, 0, 0, 0, 0, 0]);
     let m = 140;
     region(
@@ -101,7 +106,8 @@ fn gic_demo_matches_hand_layout() {
     );
     assert_eq!(c.irqchips()[0].granted().collect::<Vec<_>>(), vec![144]);
     assert_eq!(c.cpu_reset_address(), 0);
-    assert_eq!(*c.console(), Default::default());
+    assert_eq!(c.console().address.get(), 0x0900_0000);
+    assert_eq!((c.console().console_type.get(), c.console().flags.get()), (3, 0x3));
 }
 
 /// A system configuration the way Jailhouse's own tools build one: the

@@ -27,21 +27,23 @@ pub struct Cell {
     pub cpus: u64,
     pub state: CellState,
     pub flags: u32,
-    /// The cell's own copy of its configuration (descriptor and arrays).
-    pub config: Vec<u8>,
+    /// The validated description, parsed once at create.
+    pub desc: super::desc::CellDesc,
     pub stage2: OwnedTable,
     /// The comm region page (non-root cells).
     pub comm: Option<PoolPage>,
 }
 
 impl Cell {
-    /// The configuration view of the cell's copy (validated at creation).
-    pub fn view(&self) -> Option<CellView<'_>> {
-        if self.id == 0 {
-            // The root cell's copy is the whole system configuration.
-            return crate::sysconfig::SystemView::parse(&self.config).ok().map(|s| s.root());
+    /// The root cell's configuration (the system configuration the
+    /// hypervisor keeps for its lifetime); cells keep only their
+    /// description.
+    pub fn view(&self) -> Option<CellView<'static>> {
+        if self.id != 0 {
+            return None;
         }
-        CellView::parse(&self.config).ok()
+        let config = crate::hv::get().map(|h| h.config)?;
+        crate::sysconfig::SystemView::parse(config).ok().map(|s| s.root())
     }
 }
 

@@ -1,13 +1,11 @@
 //! The communication region: one page per cell, shared between the cell
 //! and the hypervisor (Jailhouse layout, revision 2).
 
-use crate::sysconfig::CellView;
-
 /// Comm region revision.
 pub const COMM_REVISION: u16 = 2;
 
 /// Fills the comm region page (EL2 address `va`) for a cell that starts.
-pub fn fill(page: &mut [u8; 4096], view: &CellView<'_>, gic: (u64, u64), cell_flags: u32) {
+pub fn fill(page: &mut [u8; 4096], console: &[u8; 32], vpci_irq_base: u32, gic: (u64, u64), cell_flags: u32) {
     page.fill(0);
     page[0..6].copy_from_slice(b"JHCOMM");
     page[6..8].copy_from_slice(&COMM_REVISION.to_le_bytes());
@@ -20,16 +18,17 @@ pub fn fill(page: &mut [u8; 4096], view: &CellView<'_>, gic: (u64, u64), cell_fl
         flags |= 2;
     }
     page[20..24].copy_from_slice(&flags.to_le_bytes());
-    page[24..56].copy_from_slice(&view.console_bytes());
+    page[24..56].copy_from_slice(console);
     page[64] = 3;
     page[72..80].copy_from_slice(&gic.0.to_le_bytes());
     page[88..96].copy_from_slice(&gic.1.to_le_bytes());
-    page[96..100].copy_from_slice(&view.vpci_irq_base().to_le_bytes());
+    page[96..100].copy_from_slice(&vpci_irq_base.to_le_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sysconfig::CellView;
 
     #[test]
     fn layout_of_the_filled_page() {
@@ -46,7 +45,7 @@ mod tests {
         desc[132] = 0b10; // CPU 1
         let view = CellView::parse(&desc).unwrap();
         let mut page = [0xffu8; 4096];
-        fill(&mut page, &view, (0x0800_0000, 0x080a_0000), 0x4000_0000);
+        fill(&mut page, &view.console_bytes(), view.vpci_irq_base(), (0x0800_0000, 0x080a_0000), 0x4000_0000);
         assert_eq!(&page[0..6], b"JHCOMM");
         assert_eq!(u16::from_le_bytes([page[6], page[7]]), 2);
         assert_eq!(&page[8..12], &[0; 4], "RUNNING");

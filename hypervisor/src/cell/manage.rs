@@ -61,11 +61,6 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
     a.0 < b.0 + b.1 && b.0 < a.0 + a.1
 }
 
-/// Regions that move from the root to the cell.
-fn owned_regions<'a>(view: &CellView<'a>) -> impl Iterator<Item = MemRegion> + 'a {
-    view.memory_regions()
-        .filter(|r| r.flags & (mem_flags::COMM_REGION | mem_flags::ROOTSHARED) == 0 && is_page_region(r))
-}
 
 /// Checks a cell configuration on its own.
 fn validate(view: &CellView<'_>, max_cpus: u64) -> Result<(), i64> {
@@ -124,39 +119,35 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     })?;
     validate(&view, hv.layout.max_cpus)?;
     view.check_irqchips(hv_gic().2).map_err(|_| -EINVAL)?;
-    describe(&view, hv)?;
+    let desc = describe(&view, hv)?;
     let mask = view.cpu_mask();
 
     let mut cells = CELLS.lock();
-    if cells.iter().any(|c| c.view().is_some_and(|v| v.name() == view.name())) {
+    if cells.iter().any(|c| c.desc.name() == desc.name()) {
         return Err(-EEXIST);
     }
     let root = cells.first().ok_or(-EINVAL)?;
     if root.cpus & mask != mask {
         return Err(-EBUSY);
     }
-    if cpus_of(mask).any(|c| !c.present.load(Ordering::Acquire) || c.state() != CpuState::Off) {
-        return Err(-EBUSY);
-    }
-    let hv_range = (hv.phys_base, hv.hv_size);
-    for r in owned_regions(&view) {
-        // Memory outside the root's regions may be given (Jailhouse does);
-        // it is simply not handed back to the root on destroy.
-        if overlaps((r.phys_start, r.size), hv_range) {
-            return Err(-EINVAL);
-        }
-        for other in cells.iter().skip(1).filter_map(|c| c.view().map(|v| owned_regions(&v).collect::<Vec<_>>())) {
-            if other.iter().any(|o| overlaps((o.phys_start, o.size), (r.phys_start, r.size))) {
-                return Err(-EBUSY);
-            }
+    // Each cell's owned memory is in its description, parsed once at its
+    // create: no configuration is parsed again here.
+    for r in desc.owned() {
+        let span = r.phys_span();
+        if let Some(other) = cells.iter().skip(1).find(|c| c.desc.owned().any(|o| o.phys_span().overlaps(&span))) {
+            log::warn!("refused: memory {:#x}-{:#x} belongs to cell {}", span.start, span.end, other.id);
+            return Err(-EBUSY);
         }
     }
-    let (_, _, gicd, _) = hv_gic();
-    let irqs: Vec<u32> = view.irqchips().filter(|c| c.address == gicd).flat_map(|c| c.irqs().collect::<Vec<_>>()).collect();
-    if irqs.iter().any(|&i| i < 32 || gic::owner(i) != Some(0)) {
+    if let Some(irq) = desc.spis.iter().find(|&i| gic::owner(i) != Some(0)) {
+        log::warn!("refused: interrupt {irq} is not the root cell's");
         return Err(-EBUSY);
     }
     let id = (1..255u32).find(|id| cells.iter().all(|c| c.id != *id)).ok_or(-ENOMEM)?;
+    cells.try_reserve(1).map_err(|_| -ENOMEM)?;
+    // Last fallible check on the CPUs, and a claim that PSCI CPU_ON of the
+    // root cannot race with: every later failure gives the claims back.
+    let claims = Claims::take(mask)?;
 
     // Build the cell's address space before touching the root's.
     let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
@@ -171,12 +162,11 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
         }
     }
     let root = cells.first_mut().ok_or(-EINVAL)?;
-    let taken: Vec<MemRegion> = owned_regions(&view).collect();
-    for (i, r) in taken.iter().enumerate() {
+    for (i, r) in desc.owned().map(as_mem).enumerate() {
         if root.stage2.unmap(r.phys_start, r.size).is_err() {
             // Give back what was taken so far, then fail.
-            for back in &taken[..i] {
-                if let Some(rr) = root_region_for(&root_view_of(root), back) {
+            for back in desc.owned().take(i).map(as_mem) {
+                if let Some(rr) = root_region_for(&root_view_of(root), &back) {
                     let _ = root.stage2.map(back.phys_start, back.phys_start, back.size, region_attrs(rr.flags));
                 }
             }
@@ -186,31 +176,75 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     crate::arch::flush_vmid(root.stage2.root(), root.vmid);
     root.cpus &= !mask;
     let first_mpidr = cpus_of(mask).next().map_or(0, |c| c.mpidr.load(Ordering::Relaxed));
-    for &irq in &irqs {
+    for irq in desc.spis.iter() {
         gic::assign_spi(irq, id as u8, first_mpidr);
     }
     for cpu in cpus_of(mask) {
         cpu.cell.store(id, Ordering::Release);
+        cpu.clear_stats();
     }
+    claims.hand_over();
     crate::arch::flush_vmid(stage2.root(), id as u16);
     let flags = view.flags();
-    cells.push(Cell { id, vmid: id as u16, cpus: mask, state: CellState::ShutDown, flags, config, stage2, comm });
+    // The configuration bytes are not kept: the description holds all.
+    drop(config);
+    cells.push(Cell { id, vmid: id as u16, cpus: mask, state: CellState::ShutDown, flags, desc, stage2, comm });
     log::info!("created cell {} ({} CPUs)", id, mask.count_ones());
     Ok(id)
 }
 
+/// CPUs claimed for a cell being created; dropped unused, they go back to
+/// Off in their old cell.
+struct Claims(u64);
+
+impl Claims {
+    fn take(mask: u64) -> Result<Self, i64> {
+        let mut claims = Claims(0);
+        for (n, cpu) in (0..64).filter(|c| mask & (1 << c) != 0).filter_map(|c| percpu(c).map(|p| (c, p))) {
+            if !cpu.present.load(Ordering::Acquire) || !cpu.claim() {
+                log::warn!("refused: CPU {n} is not off");
+                return Err(-EBUSY); // `claims` drops: earlier claims are released
+            }
+            claims.0 |= 1 << n;
+        }
+        if claims.0 != mask {
+            return Err(-EBUSY);
+        }
+        Ok(claims)
+    }
+
+    /// The CPUs now belong to the new cell (their `cell` field is set):
+    /// Off there, waiting for the cell's start.
+    fn hand_over(mut self) {
+        cpus_of(self.0).for_each(PerCpu::release_claim);
+        self.0 = 0;
+    }
+}
+
+impl Drop for Claims {
+    fn drop(&mut self) {
+        cpus_of(self.0).for_each(PerCpu::release_claim);
+    }
+}
+
 /// The machine facts a cell description is checked against.
-fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
+pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
     use super::desc::Span;
     let (_, _, gicd, gicr) = hv_gic();
     let gicr_size = gic::gicr_size(hv.layout.max_cpus);
+    let mut reserved_io = Vec::new();
+    // Two elements; a heap too full for them refuses the create later.
+    if reserved_io.try_reserve_exact(2).is_ok() {
+        reserved_io.extend(
+            [(gicd, gic::dist::GICD_SIZE), (gicr, gicr_size)]
+                .into_iter()
+                .filter(|&(b, s)| b != 0 && s != 0)
+                .filter_map(|(b, s)| Span::sized(b, s)),
+        );
+    }
     super::desc::Platform {
         hv: Span { start: hv.phys_base, end: hv.phys_base + hv.hv_size },
-        reserved_io: [(gicd, gic::dist::GICD_SIZE), (gicr, gicr_size)]
-            .into_iter()
-            .filter(|&(b, s)| b != 0 && s != 0)
-            .filter_map(|(b, s)| Span::sized(b, s))
-            .collect(),
+        reserved_io,
         gicd_base: gicd,
         max_cpus: hv.layout.max_cpus,
     }
@@ -226,7 +260,7 @@ fn describe(view: &CellView<'_>, hv: &crate::hv::Hv) -> Result<super::desc::Cell
     super::desc::CellDesc::for_cell(view, &p, &root).map_err(|e| e.errno())
 }
 
-fn root_view_of(root: &Cell) -> CellView<'_> {
+fn root_view_of(root: &Cell) -> CellView<'static> {
     root.view().unwrap_or_else(CellView::empty)
 }
 
@@ -259,10 +293,14 @@ fn suspend(id: u64) -> Result<(), i64> {
     Ok(())
 }
 
-fn loadable_regions(cell: &Cell) -> Vec<MemRegion> {
-    cell.view().map_or(Vec::new(), |v| {
-        owned_regions(&v).filter(|r| r.flags & mem_flags::LOADABLE != 0).collect()
-    })
+/// A described region in the configuration's terms.
+fn as_mem(r: &super::desc::Region) -> MemRegion {
+    MemRegion { phys_start: r.phys, virt_start: r.virt, size: r.size, flags: r.flags }
+}
+
+/// Owned memory the root may load between set_loadable and start.
+fn loadable_regions(cell: &Cell) -> impl Iterator<Item = MemRegion> + '_ {
+    cell.desc.owned().filter(|r| r.loadable()).map(as_mem)
 }
 
 /// HC_CELL_SET_LOADABLE.
@@ -276,10 +314,8 @@ pub fn set_loadable(id: u64) -> i64 {
         with_cell(id, |cell, cells| {
             let root = cells.first_mut().ok_or(-EINVAL)?;
             let root_view = root_view_of(root);
-            let attrs: Vec<_> = loadable_regions(cell)
-                .into_iter()
-                .filter_map(|r| root_region_for(&root_view, &r).map(|rr| (r, region_attrs(rr.flags))))
-                .collect();
+            let attrs = loadable_regions(cell)
+                .filter_map(|r| root_region_for(&root_view, &r).map(|rr| (r, region_attrs(rr.flags))));
             for (r, a) in attrs {
                 root.stage2.map(r.phys_start, r.phys_start, r.size, a).map_err(|_| -ENOMEM)?;
             }
@@ -309,11 +345,10 @@ pub fn start(id: u64) -> i64 {
                 }
                 crate::arch::flush_vmid(root.stage2.root(), root.vmid);
                 let flags = cell.flags;
-                let view = CellView::parse(&cell.config).map_err(|_| -EINVAL)?;
                 if let Some(page) = cell.comm.as_mut() {
-                    super::comm::fill(page.bytes_mut(), &view, (gicd, gicr), flags);
+                    super::comm::fill(page.bytes_mut(), &cell.desc.console, cell.desc.vpci_irq_base, (gicd, gicr), flags);
                 }
-                let entry = view.cpu_reset_address();
+                let entry = cell.desc.reset_address;
                 crate::arch::flush_vmid(cell.stage2.root(), cell.vmid);
                 cell.state = CellState::Running;
                 for cpu in cpus_of(cell.cpus) {
@@ -344,13 +379,15 @@ pub fn destroy(id: u64) -> i64 {
             let cell = cells.remove(idx);
             let root = cells.first_mut().ok_or(-EINVAL)?;
             let root_view = root_view_of(root);
-            let regions: Vec<_> = cell.view().map_or(Vec::new(), |v| {
-                owned_regions(&v)
-                    .filter_map(|r| root_region_for(&root_view, &r).map(|rr| (r, region_attrs(rr.flags))))
-                    .collect()
-            });
-            for (r, a) in regions {
-                root.stage2.map(r.phys_start, r.phys_start, r.size, a).map_err(|_| -ENOMEM)?;
+            // The cell is gone from here on: a root mapping that cannot be
+            // made (pool exhausted) costs the root that memory, logged, but
+            // never leaves a half-destroyed cell whose CPUs keep its id.
+            for r in cell.desc.owned().map(as_mem) {
+                if let Some(rr) = root_region_for(&root_view, &r) {
+                    if root.stage2.map(r.phys_start, r.phys_start, r.size, region_attrs(rr.flags)).is_err() {
+                        log::error!("cannot map {:#x}+{:#x} back into the root cell", r.phys_start, r.size);
+                    }
+                }
             }
             crate::arch::flush_vmid(root.stage2.root(), root.vmid);
             crate::arch::flush_vmid(cell.stage2.root(), cell.vmid);
@@ -362,6 +399,7 @@ pub fn destroy(id: u64) -> i64 {
             root.cpus |= cell.cpus;
             for cpu in cpus_of(cell.cpus) {
                 cpu.cell.store(0, Ordering::Release);
+                cpu.clear_stats();
                 cpu.set_state(CpuState::Off);
             }
             log::info!("destroyed cell {}", cell.id);
@@ -396,7 +434,7 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
         .lock()
         .iter()
         .find(|c| c.id == id)
-        .map(|c| (c.cpus, c.view().map_or(0, |v| v.cpu_reset_address())));
+        .map(|c| (c.cpus, c.desc.reset_address));
     let Some((mask, entry)) = found else { return };
     park_cpus(mask & !my_bit);
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
@@ -420,7 +458,7 @@ pub fn cell_info(id: u64, what: u64) -> i64 {
         0 => (cell.cpus & (u64::MAX >> 1)) as i64,
         1..=5 => {
             let mut name = [0u8; 35];
-            let n = cell.view().map_or("", |v| v.name()).as_bytes();
+            let n = cell.desc.name().as_bytes();
             let len = n.len().min(32);
             name[..len].copy_from_slice(&n[..len]);
             let k = (what as usize - 1) * 7;

@@ -268,14 +268,6 @@ fn contents(env: &Env, pool_v: i64) {
         einval,
         pool_v,
     );
-    let r = create(&[(OFF_MEM0_PHYS, &(1u64 << 32).to_le_bytes())]);
-    judge(
-        "create: RAM outside root memory",
-        "-EINVAL",
-        r,
-        einval,
-        pool_v,
-    );
     let r = create(&[(OFF_SIGNATURE, b"JHSYS")]);
     judge("create: wrong signature", "-EINVAL", r, einval, pool_v);
     let r = create(&[(OFF_REVISION, &13u16.to_le_bytes())]);
