@@ -95,6 +95,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     GIC_TEST,
     REGIONS_TEST,
     HVMEM_TEST,
+    EXHAUST_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -268,6 +269,50 @@ const HVMEM_TEST: SysTest = SysTest {
     exit_status: 0,
     timeout_s: 60,
 };
+
+/// Suite "exhaust" (root-test/exhaustion.rs) on the 16-CPU machine: cells
+/// until the page pool, then the heap, runs out; -ENOMEM each time, all
+/// given back.
+const EXHAUST_TEST: SysTest = SysTest {
+    name: "root-exhaust-16cpu",
+    boot: Boot::Custom(exhaust_args),
+    bundle: &[],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] exhaust: pool exhaustion is ENOMEM"),
+        expect(r"\[PASS\] exhaust: pool given back after pool exhaustion"),
+        expect(r"\[PASS\] exhaust: heap exhaustion is ENOMEM"),
+        expect(r"\[PASS\] exhaust: everything given back after heap exhaustion"),
+        expect(r"\[PASS\] exhaust: create works after exhaustion"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 120,
+};
+
+/// Boot-first root-test on `-smp 16` with qemu-virt-16cpu.cell and the
+/// suite's bundle (Boot::First always uses 4 CPUs).
+fn exhaust_args(ctx: &Ctx) -> Result<Vec<String>> {
+    let images = ctx.paths.images();
+    let boot = crate::qemu::BootFirst {
+        hv_image: images.join("syshyper.bin"),
+        system_config: images.join("configs/qemu-virt-16cpu.cell"),
+        root_program: Some(images.join("inmates/root-test.bin")),
+        bundle: vec![
+            ("exhaust/uart-demo.cell".into(), images.join("configs/uart-demo.cell")),
+            ("mode:exhaust".into(), images.join("configs/uart-demo.cell")),
+        ],
+        ..Default::default()
+    };
+    let mut args = crate::qemu::machine_args();
+    if let Some(i) = args.iter().position(|a| a == "-smp") {
+        args[i + 1] = "16".into();
+    }
+    args.extend(boot.qemu_args(&ctx.workdir)?);
+    Ok(args)
+}
 
 /// Files of the isolation suite: the hostile/victim program and configs.
 const ISOLATION_FILES: &[BundleFile] = &[

@@ -22,6 +22,8 @@ mod cell_stress;
 #[cfg(target_os = "none")]
 mod cells;
 #[cfg(target_os = "none")]
+mod exhaustion;
+#[cfg(target_os = "none")]
 mod foreign_hvc;
 #[cfg(target_os = "none")]
 mod gic_leftover;
@@ -56,6 +58,9 @@ mod program {
             }
             if super::gic_suite::wanted(b) {
                 super::gic_suite::run(b);
+            }
+            if super::exhaustion::wanted(b) {
+                super::exhaustion::run(b);
             }
             if super::hv_memory::wanted(b) {
                 super::hv_memory::run(b);
