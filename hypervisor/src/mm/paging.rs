@@ -3,6 +3,17 @@
 //! a host test with a fake memory; allocation failure is an error, never a
 //! panic. Block mappings are used wherever size and alignment allow.
 //! TLB maintenance is the caller's job (it knows the VMID).
+//!
+//! Why not the `aarch64-paging` crate (evaluated at 0.12.3): its stage-2
+//! regime has no VMID (it writes VTTBR_EL2 without one and issues TLBI
+//! IPAS2E1IS against whatever VMID is current, with no following TLBI
+//! VMALLE1IS for combined stage-1+2 entries); it refuses live changes that
+//! need break-before-make (`BreakBeforeMakeViolation`) instead of doing
+//! them, expecting the table to be deactivated first, which the root
+//! cell's stage 2 (live on other CPUs) cannot be; its `Translation::
+//! allocate_table` cannot report an empty pool; and it never merges tables
+//! back into blocks, so pool use would grow with history. Our own walker
+//! is small and host-tested, so the dependency was dropped.
 
 use super::PhysAddr;
 
