@@ -6,6 +6,7 @@ mod boot;
 pub mod consts;
 pub mod gicv3;
 mod inject;
+mod reset;
 mod vectors;
 
 pub use inject::inject_external_abort;
@@ -250,6 +251,7 @@ pub fn reset_el1() {
     write_sysreg!(cntv_ctl_el0, 0);
     write_sysreg!(cntp_ctl_el0, 0);
     write_sysreg!(cntkctl_el1, 0);
+    reset::reset_guest_extras();
     isb();
 }
 
