@@ -7,7 +7,9 @@ use syshyper_inmates::{check, check_eq, cpu};
 
 const CPU: usize = 2;
 const ARG: u64 = 0x5eed_0002;
-const MAX_POLLS: u64 = 5_000_000;
+// A bound, not a delay: on the 16-CPU machine under load a started CPU can
+// take long to be scheduled by QEMU.
+const MAX_POLLS: u64 = 50_000_000;
 
 /// Incremented by CPU 2 once it runs; the argument it got.
 static RUNS: AtomicU64 = AtomicU64::new(0);
