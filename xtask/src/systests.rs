@@ -333,7 +333,9 @@ const ISOLATION_TEST: SysTest = SysTest {
     start_bundle_cells: false,
     interact: None,
     expect: &[
-        expect(r"victim: up, checksum"),
+        // The victim and the root share the UART, so one line of the victim
+        // can come out interleaved with the root's; its repeated tick lines
+        // (and the root's checksum checks through shared memory) show it.
         expect(r"victim: tick \d+ memory intact"),
         expect(r"\| attack \| expected \| observed \|"),
         ROOT_TEST_PASSED,
