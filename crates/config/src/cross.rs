@@ -104,7 +104,16 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
             push(Severity::Warning, cell.file, "console", None, format!("unknown flag bits {unknown:#x}"));
         }
         for (i, d) in (0u64..).zip(cell.config.pci_devices()) {
-            if d.pci_type == crate::flags::pci::TYPE_IVSHMEM && d.shmem_dev_id >= d.shmem_peers {
+            if d.pci_type != crate::flags::pci::TYPE_IVSHMEM {
+                continue;
+            }
+            let max = crate::flags::ivshmem::MAX_PEERS;
+            if d.shmem_dev_id >= max {
+                // Jailhouse's hypervisor refuses the cell (EINVAL).
+                push(Severity::Error, cell.file, "pci_devices", Some(i), format!(
+                    "shmem_dev_id {} is not below the maximum of {max} peers", d.shmem_dev_id));
+            } else if d.shmem_dev_id >= d.shmem_peers {
+                // Accepted by Jailhouse: only the maximum is enforced.
                 push(Severity::Warning, cell.file, "pci_devices", Some(i), format!(
                     "shmem_dev_id {} is not below shmem_peers {}", d.shmem_dev_id, d.shmem_peers));
             }
@@ -208,6 +217,21 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
                     }
                 }
             }
+        }
+    }
+    // Jailhouse's checker: the root must keep a CPU with every cell started.
+    if !cells.is_empty() {
+        let left = root
+            .cpus()
+            .filter(|&cpu| !cells.iter().any(|c| cpuset::contains(c.config.cpu_set(), cpu)))
+            .count();
+        if left == 0 {
+            err(
+                root_file,
+                "cpu_set",
+                None,
+                "no root cell CPU is left when all non-root cells are started".into(),
+            );
         }
     }
     for (file, i, message) in warnings {

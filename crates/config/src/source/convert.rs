@@ -91,7 +91,23 @@ fn default_cpu_set_size(max_cpu: Option<u32>) -> u32 {
     max_cpu.map_or(8, |m| (m / 64 + 1) * 8)
 }
 
-pub fn cell_to_toml(c: &CellBuf) -> CellToml {
+/// A stream id as printed: the MMU-500 id/mask pair when `split_mmu500`
+/// and the mask half is set, else the plain number.
+fn stream_id_to_toml(raw: u32, split_mmu500: bool) -> StreamIdToml {
+    use flags::stream_id::{mmu500_id, mmu500_mask_out};
+    if split_mmu500 && mmu500_mask_out(raw) != 0 {
+        StreamIdToml::Mmu500 {
+            id: Hex(mmu500_id(raw).into()),
+            mask_out: Hex(mmu500_mask_out(raw).into()),
+        }
+    } else {
+        StreamIdToml::Plain(Num(raw.into()))
+    }
+}
+
+/// Converts a cell; `split_mmu500` says whether stream ids may be MMU-500
+/// id/mask pairs (false when the system has IOMMUs and none is an MMU-500).
+pub fn cell_to_toml(c: &CellBuf, split_mmu500: bool) -> CellToml {
     let d = &c.desc;
     let nul = d.name.iter().position(|&b| b == 0).unwrap_or(d.name.len());
     let name = String::from_utf8_lossy(&d.name[..nul]).into_owned();
@@ -109,7 +125,11 @@ pub fn cell_to_toml(c: &CellBuf) -> CellToml {
         cpu_reset_address: Hex(d.cpu_reset_address.get()),
         vpci_irq_base: d.vpci_irq_base.get(),
         msg_reply_timeout: Num(d.msg_reply_timeout.get()),
-        stream_ids: c.stream_ids.iter().map(|s| Num(s.get().into())).collect(),
+        stream_ids: c
+            .stream_ids
+            .iter()
+            .map(|s| stream_id_to_toml(s.get(), split_mmu500))
+            .collect(),
         console: console_to_toml(&d.console),
         memory: c.memory_regions.iter().map(memory_to_toml).collect(),
         irqchip: c.irqchips.iter().map(irqchip_to_toml).collect(),
@@ -119,7 +139,7 @@ pub fn cell_to_toml(c: &CellBuf) -> CellToml {
             .map(|r| CacheToml {
                 start: r.start.get(),
                 size: r.size.get(),
-                cache_type: r.cache_type,
+                cache_type: NameOrNum::from_value(r.cache_type.into(), flags::cache::TYPES),
                 padding: r.padding,
                 flags: names(r.flags.get().into(), flags::cache::NAMES),
             })
@@ -146,6 +166,79 @@ pub fn cell_to_toml(c: &CellBuf) -> CellToml {
     }
 }
 
+/// An IOMMU slot, its type-specific bytes by Jailhouse's field names where
+/// the type defines them (AMD, PVU), else as raw hex.
+fn iommu_to_toml(u: &IommuUnit) -> IommuToml {
+    use flags::iommu::{AMD, AMD_DATA_USED, PVU};
+    let t = u.iommu_type.get();
+    let b = &u.data;
+    let mut out = IommuToml {
+        iommu_type: NameOrNum::from_value(t.into(), flags::iommu::TYPES),
+        base: Hex(u.base.get()),
+        size: Size(u.size.get().into()),
+        ..IommuToml::default()
+    };
+    if t == AMD && b[AMD_DATA_USED..].iter().all(|&x| x == 0) {
+        out.amd_bdf = Some(format_bdf(u16::from_le_bytes([b[0], b[1]])));
+        out.amd_base_cap = Some(Hex(b[2].into()));
+        out.amd_msi_cap = Some(Hex(b[3].into()));
+        out.amd_features = Some(Hex(u32::from_le_bytes([b[4], b[5], b[6], b[7]]).into()));
+    } else if t == PVU {
+        let mut base = [0u8; 8];
+        base.copy_from_slice(&b[..8]);
+        out.tipvu_tlb_base = Some(Hex(u64::from_le_bytes(base)));
+        out.tipvu_tlb_size = Some(Size(u32::from_le_bytes([b[8], b[9], b[10], b[11]]).into()));
+    } else if *b != [0; 12] {
+        out.data = to_hex(b);
+    }
+    out
+}
+
+/// The 12 type-specific bytes of an IOMMU slot from its TOML form.
+fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], SourceError> {
+    let amd = [
+        u.amd_bdf.is_some(),
+        u.amd_base_cap.is_some(),
+        u.amd_msi_cap.is_some(),
+        u.amd_features.is_some(),
+    ];
+    let pvu = [u.tipvu_tlb_base.is_some(), u.tipvu_tlb_size.is_some()];
+    let named = amd.iter().chain(&pvu).any(|&x| x);
+    let mut data = [0u8; 12];
+    if named && !u.data.is_empty() {
+        return Err(SourceError::new(format!(
+            "{what}: give either data or the named fields, not both"
+        )));
+    }
+    if amd.iter().any(|&x| x) {
+        if t != flags::iommu::AMD || pvu.iter().any(|&x| x) {
+            return Err(SourceError::new(format!("{what}: amd_* fields need type \"amd\"")));
+        }
+        let bdf = u.amd_bdf.as_deref().map(parse_bdf).transpose()?.unwrap_or(0);
+        data[..2].copy_from_slice(&bdf.to_le_bytes());
+        data[2] = narrow(u.amd_base_cap.unwrap_or_default().0, what)?;
+        data[3] = narrow(u.amd_msi_cap.unwrap_or_default().0, what)?;
+        let features: u32 = narrow(u.amd_features.unwrap_or_default().0, what)?;
+        data[4..8].copy_from_slice(&features.to_le_bytes());
+    } else if pvu.iter().any(|&x| x) {
+        if t != flags::iommu::PVU {
+            return Err(SourceError::new(format!("{what}: tipvu_* fields need type \"pvu\"")));
+        }
+        data[..8].copy_from_slice(&u.tipvu_tlb_base.unwrap_or_default().0.to_le_bytes());
+        let size: u32 = narrow(u.tipvu_tlb_size.unwrap_or_default().0, what)?;
+        data[8..].copy_from_slice(&size.to_le_bytes());
+    } else {
+        let bytes = from_hex(&u.data, what)?;
+        if bytes.len() > 12 {
+            return Err(SourceError::new(format!(
+                "{what}: data is longer than 12 bytes"
+            )));
+        }
+        data[..bytes.len()].copy_from_slice(&bytes);
+    }
+    Ok(data)
+}
+
 pub fn system_to_toml(s: &SystemBuf) -> Document {
     let d = &s.desc;
     let used = d
@@ -153,13 +246,6 @@ pub fn system_to_toml(s: &SystemBuf) -> Document {
         .iter()
         .rposition(|u| *u != IommuUnit::default())
         .map_or(0, |i| i + 1);
-    let data = |u: &IommuUnit| {
-        if u.data == [0; 12] {
-            String::new()
-        } else {
-            to_hex(&u.data)
-        }
-    };
     let system = SystemToml {
         flags: names(d.flags.get().into(), flags::system::NAMES),
         hypervisor_memory: memory_to_toml(&d.hypervisor_memory),
@@ -177,19 +263,15 @@ pub fn system_to_toml(s: &SystemBuf) -> Document {
         gicr_base: Hex(d.gicr_base.get()),
         arm_padding: u16::from_le_bytes(d.arm_padding),
         root_cell_signed: s.root.desc.signature == CELL_SIGNATURE,
-        iommu: d.iommu_units[..used]
-            .iter()
-            .map(|u| IommuToml {
-                iommu_type: NameOrNum::from_value(u.iommu_type.get().into(), flags::iommu::TYPES),
-                base: Hex(u.base.get()),
-                size: Size(u.size.get().into()),
-                data: data(u),
-            })
-            .collect(),
+        iommu: d.iommu_units[..used].iter().map(iommu_to_toml).collect(),
     };
+    // Stream ids are MMU-500 id/mask pairs only if an MMU-500 may use them.
+    let types = d.iommu_units.iter().map(|u| u.iommu_type.get());
+    let split_mmu500 = types.clone().all(|t| t == flags::iommu::UNUSED)
+        || types.into_iter().any(|t| t == flags::iommu::ARM_MMU500);
     Document {
         system: Some(system),
-        cell: cell_to_toml(&s.root),
+        cell: cell_to_toml(&s.root, split_mmu500),
     }
 }
 
@@ -345,7 +427,7 @@ pub fn cell_from_toml(c: &CellToml, signed: bool) -> Result<CellBuf, SourceError
             Ok(CacheRegion {
                 start: r.start.into(),
                 size: r.size.into(),
-                cache_type: r.cache_type,
+                cache_type: narrow(r.cache_type.value(flags::cache::TYPES, what)?, what)?,
                 padding: r.padding,
                 flags: U16::new(narrow(
                     flag_bits(&r.flags, flags::cache::NAMES, what)?,
@@ -373,7 +455,13 @@ pub fn cell_from_toml(c: &CellToml, signed: bool) -> Result<CellBuf, SourceError
             })
         })?,
         stream_ids: indexed(&c.stream_ids, "stream_ids", |s, what| {
-            Ok(U32::new(narrow(s.0, what)?))
+            Ok(U32::new(match s {
+                StreamIdToml::Plain(n) => narrow(n.0, what)?,
+                StreamIdToml::Mmu500 { id, mask_out } => flags::stream_id::mmu500(
+                    narrow(id.0, what)?,
+                    narrow(mask_out.0, what)?,
+                ),
+            }))
         })?,
     })
 }
@@ -410,16 +498,15 @@ pub fn system_from_toml(s: &SystemToml, cell: &CellToml) -> Result<SystemBuf, So
     };
     for (i, (slot, u)) in d.iommu_units.iter_mut().zip(&s.iommu).enumerate() {
         let what = format!("iommu[{i}]");
-        let bytes = from_hex(&u.data, &what)?;
-        if bytes.len() > 12 {
-            return Err(SourceError::new(format!(
-                "{what}: data is longer than 12 bytes"
-            )));
-        }
-        slot.iommu_type = U32::new(narrow(u.iommu_type.value(flags::iommu::TYPES, &what)?, &what)?);
+        let t = match u.iommu_type.value(flags::iommu::ALIASES, &what) {
+            Ok(t) => t,
+            Err(_) => u.iommu_type.value(flags::iommu::TYPES, &what)?,
+        };
+        let t: u32 = narrow(t, &what)?;
+        slot.iommu_type = U32::new(t);
         slot.base = u.base.0.into();
         slot.size = U32::new(narrow(u.size.0, &what)?);
-        slot.data[..bytes.len()].copy_from_slice(&bytes);
+        slot.data = iommu_data_from_toml(u, t, &what)?;
     }
     Ok(SystemBuf {
         desc: d,

@@ -78,7 +78,9 @@ pub fn decode(bytes: &[u8]) -> Result<Document, SourceError> {
             let cell = CellConfig::parse_exact(bytes)?;
             Ok(Document {
                 system: None,
-                cell: convert::cell_to_toml(&CellBuf::from_config(&cell)),
+                // Without the system, an id with its high half set is most
+                // likely an MMU-500 id/mask pair (SMMUv3 ids are smaller).
+                cell: convert::cell_to_toml(&CellBuf::from_config(&cell), true),
             })
         }
         None => {

@@ -62,14 +62,43 @@ pub struct SystemToml {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IommuToml {
-    /// amd, intel, arm_smmuv3, ti_pvu, arm_mmu500 (or a number).
+    /// amd, intel, smmuv3, pvu, arm_mmu500 (or a number).
     #[serde(rename = "type")]
     pub iommu_type: NameOrNum,
     pub base: Hex,
     pub size: Size,
-    /// The 12 type-specific bytes, hex.
+    /// AMD only: the IOMMU's PCI address ("bus:device.function").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd_bdf: Option<String>,
+    /// AMD only: offset of the IOMMU's base capability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd_base_cap: Option<Hex>,
+    /// AMD only: offset of the IOMMU's MSI capability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd_msi_cap: Option<Hex>,
+    /// AMD only: feature bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amd_features: Option<Hex>,
+    /// PVU only: base of the TLB registers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tipvu_tlb_base: Option<Hex>,
+    /// PVU only: size of the TLB registers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tipvu_tlb_size: Option<Size>,
+    /// The 12 type-specific bytes as hex, when the named fields above do
+    /// not describe them (other types, or nonzero unused bytes).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub data: String,
+}
+
+/// One stream id: a plain number (SMMUv3, PVU, or an MMU-500 id without a
+/// mask), or an MMU-500 SMR id with the mask of id bits to ignore
+/// (`union jailhouse_stream_id`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamIdToml {
+    Plain(Num),
+    Mmu500 { id: Hex, mask_out: Hex },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -95,7 +124,7 @@ pub struct CellToml {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub msg_reply_timeout: Num,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stream_ids: Vec<Num>,
+    pub stream_ids: Vec<StreamIdToml>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub console: ConsoleToml,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -158,8 +187,9 @@ pub struct IrqchipToml {
 pub struct CacheToml {
     pub start: u32,
     pub size: u32,
+    /// l3_code, l3_data, l3 (or a number).
     #[serde(rename = "type")]
-    pub cache_type: u8,
+    pub cache_type: NameOrNum,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub padding: u8,
     #[serde(default)]
