@@ -152,3 +152,53 @@ fn bad_files_give_one_line_and_failure() {
     let o = run(bin().args(["config", "show"]).arg(dir.join("missing.cell")));
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn warnings_pass_policy_errors_fail_and_show_prints_both() {
+    let dir = scratch("severity");
+    let sys = dir.join("qemu-virt.cell");
+    compile(&configs().join("qemu-virt.toml"), &sys);
+    // Memory outside every root region and shmem_dev_id >= shmem_peers:
+    // Jailhouse runs both, so warnings and exit 0.
+    let warn_toml = dir.join("warn.toml");
+    std::fs::write(
+        &warn_toml,
+        "[cell]\nname = \"warn\"\ncpus = \"1\"\n\
+         [[cell.memory]]\nphys = \"0x100000000\"\nsize = \"4 KiB\"\nflags = [\"read\"]\n\
+         [[cell.memory]]\nphys = \"0\"\nsize = 0\n\
+         [[cell.memory]]\nphys = \"0\"\nsize = 0\n\
+         [[cell.memory]]\nphys = \"0\"\nsize = 0\n\
+         [[cell.pci_device]]\ntype = \"ivshmem\"\nbdf = \"00:05.0\"\nshmem_regions_start = 1\nshmem_dev_id = 3\nshmem_peers = 1\n",
+    )
+    .unwrap();
+    let warn = dir.join("warn.cell");
+    compile(&warn_toml, &warn);
+    let o = run(bin().args(["config", "check"]).arg(&sys).arg(&warn));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("warning: ")).count(), 2, "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 warning(s)"));
+
+    // Two overlapping regions in one cell: Jailhouse's checker fails, yet
+    // the file is structurally valid and shown.
+    let overlap_toml = dir.join("overlap.toml");
+    std::fs::write(
+        &overlap_toml,
+        "[cell]\nname = \"overlap\"\ncpus = \"1\"\n\
+         [[cell.memory]]\nphys = \"0x7fa00000\"\nsize = \"64 KiB\"\nflags = [\"read\"]\n\
+         [[cell.memory]]\nphys = \"0x7fa08000\"\nsize = \"4 KiB\"\nflags = [\"read\", \"write\"]\n",
+    )
+    .unwrap();
+    let overlap = dir.join("overlap.cell");
+    compile(&overlap_toml, &overlap);
+    let o = run(bin().args(["config", "show"]).arg(&overlap));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("phys = \"0x7fa08000\""));
+    let o = run(bin().args(["config", "check"]).arg(&sys).arg(&overlap));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("error: ") && err.contains("overlap.cell: memory_regions[0]: physically and virtually overlaps memory_regions[1]"),
+        "{err}"
+    );
+}
