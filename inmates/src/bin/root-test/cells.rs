@@ -9,8 +9,8 @@ use syshyper_inmates::cell_config as cfg;
 use syshyper_inmates::hvc;
 use syshyper_inmates::hypercall::*;
 use syshyper_inmates::psci::{self};
-use syshyper_inmates::psci_ids::{qemu_virt_mpidr, AFF_OFF};
-use syshyper_inmates::{check, check_eq};
+use syshyper_inmates::psci_ids::{qemu_virt_mpidr, AFF_OFF, SUCCESS};
+use syshyper_inmates::{check, check_eq, cpu};
 
 /// Bundle names (xtask/src/systests.rs, test "cells").
 pub const UART_CELL: &str = "cells/uart-demo.cell";
@@ -37,6 +37,31 @@ fn exits(cpu: u64) -> i64 {
     hvc::cpu_info(cpu, CPU_STAT_BASE + STAT_TOTAL)
 }
 
+/// Every VM-exit statistic of `cpu` (total, MMIO, management, hypercall).
+fn all_stats(cpu: u64) -> [i64; 4] {
+    [STAT_TOTAL, STAT_MMIO, STAT_MANAGEMENT, STAT_HYPERCALL].map(|s| hvc::cpu_info(cpu, CPU_STAT_BASE + s))
+}
+
+/// Runs on CPU 1 in the root: a few hypercalls (counted exits), then off.
+extern "C" fn count_then_off(_: u64) -> ! {
+    for _ in 0..8 {
+        hvc::hypervisor_info(INFO_NUM_CELLS);
+    }
+    psci::cpu_off();
+    cpu::park()
+}
+
+/// Gives CPU 1 exits in the root cell so that clearing them at cell create
+/// can be seen (Jailhouse clears a CPU's statistics when it changes cell).
+fn root_exits_on_uart_cpu() -> i64 {
+    let slot = crate::secondary::slot(UART_CPU as usize);
+    let on = psci::start_cpu(slot, qemu_virt_mpidr(UART_CPU), count_then_off, 0);
+    check_eq!("cells: CPU 1 starts in the root", on, SUCCESS);
+    let off = wait_ns(ms(1500), || psci::affinity_info(qemu_virt_mpidr(UART_CPU)) == AFF_OFF);
+    check!("cells: CPU 1 turns itself off again", off, "still on");
+    exits(UART_CPU)
+}
+
 /// Waits until `cpu`'s exit counter moves past `from`.
 fn exits_grow(cpu: u64, from: i64) -> (bool, i64) {
     let mut now = from;
@@ -54,12 +79,23 @@ fn lifecycle(bundle: &Bundle) {
     ) else {
         return;
     };
+    let in_root = root_exits_on_uart_cpu();
+    check!(
+        "cells: CPU 1 counted exits in the root",
+        in_root >= 8,
+        "{in_root} exits"
+    );
     let (used0, cells0) = usage();
     let id = hvc::cell_create(crate::lifecycle::addr_of(config));
     if !check!("cells: create uart-demo", id > 0, "returned {id}") {
         return;
     }
     let id = id as u64;
+    check_eq!(
+        "cells: create clears CPU 1's exit statistics",
+        all_stats(UART_CPU),
+        [0; 4]
+    );
     let (used1, cells1) = usage();
     check_eq!("cells: create adds a cell", cells1, cells0 + 1);
     check!(
@@ -131,9 +167,20 @@ fn lifecycle(bundle: &Bundle) {
         "stayed {before} -> {after}"
     );
 
+    let before_destroy = exits(UART_CPU);
     let destroyed = hvc::cell_destroy(id);
     let (used2, cells2) = usage();
     check_eq!("cells: destroy returns 0", destroyed, 0);
+    check!(
+        "cells: cell CPU had exits before destroy",
+        before_destroy > 0,
+        "{before_destroy}"
+    );
+    check_eq!(
+        "cells: destroy clears CPU 1's exit statistics",
+        all_stats(UART_CPU),
+        [0; 4]
+    );
     check_eq!("cells: destroy removes the cell", cells2, cells0);
     check_eq!("cells: destroy gives back every pool page", used2, used0);
     check_eq!(
