@@ -176,7 +176,11 @@ fn warnings_pass_policy_errors_fail_and_show_prints_both() {
     let o = run(bin().args(["config", "check"]).arg(&sys).arg(&warn));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("warning: ")).count(), 2, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("warning: ")).count(),
+        2,
+        "{err}"
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("2 warning(s)"));
 
     // Two overlapping regions in one cell: Jailhouse's checker fails, yet

@@ -289,7 +289,10 @@ fn memory_flags_are_jailhouses() {
         ));
         assert_eq!(u64_at(&b, FIRST_REGION_FLAGS), value, "{name}");
         let shown = round_trip(name, &b);
-        assert!(shown.contains(&format!("flags = [\"{name}\"]")), "{name}: {shown}");
+        assert!(
+            shown.contains(&format!("flags = [\"{name}\"]")),
+            "{name}: {shown}"
+        );
     }
 }
 
@@ -302,7 +305,9 @@ fn cell_and_system_flags_are_jailhouses() {
         ("vconsole_permitted", 0x4000_0000),
         ("vconsole_active", 0x8000_0000),
     ] {
-        let b = cell(&format!("name = \"c\"\ncpus = \"1\"\nflags = [\"{name}\"]\n"));
+        let b = cell(&format!(
+            "name = \"c\"\ncpus = \"1\"\nflags = [\"{name}\"]\n"
+        ));
         assert_eq!(u32_at(&b, CELL_FLAGS), value, "{name}");
         round_trip(name, &b);
     }
@@ -371,7 +376,10 @@ fn iommu_cache_pci_values_are_jailhouses() {
     assert_eq!(u64_at(&sys, unit(4) + 16), 0x2030_0000);
     assert_eq!(u32_at(&sys, unit(4) + 24), 0x1_0000);
     // Unknown type: raw bytes.
-    assert_eq!(&sys[unit(6) + 16..unit(6) + 28], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(
+        &sys[unit(6) + 16..unit(6) + 28],
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    );
     // arm platform info @312.
     assert_eq!(sys[312], 25);
     assert_eq!(sys[313], 2);
@@ -384,7 +392,11 @@ fn iommu_cache_pci_values_are_jailhouses() {
     assert_eq!((sys[84], sys[85], u16_at(&sys, 86)), (1, 1, 2));
 
     let root = SystemConfig::parse_exact(&sys).unwrap().root_cell();
-    let cache: Vec<(u8, u16)> = root.cache_regions().iter().map(|c| (c.cache_type, c.flags.get())).collect();
+    let cache: Vec<(u8, u16)> = root
+        .cache_regions()
+        .iter()
+        .map(|c| (c.cache_type, c.flags.get()))
+        .collect();
     // JAILHOUSE_CACHE_L3_CODE 1, L3_DATA 2, L3 3; CACHE_ROOTSHARED 1.
     assert_eq!(cache, [(1, 0), (2, 1), (3, 0)]);
     let pci: Vec<u8> = root.pci_devices().iter().map(|d| d.pci_type).collect();
@@ -393,7 +405,11 @@ fn iommu_cache_pci_values_are_jailhouses() {
     // msi_64bits is bit 0, msi_maskable bit 1 of byte 35.
     assert_eq!(root.pci_devices()[0].msi_flags, 0x3);
     // JAILHOUSE_PCICAPS_WRITE 1; JAILHOUSE_PCI_EXT_CAP 0x8000 in the id.
-    let caps: Vec<(u16, u16)> = root.pci_caps().iter().map(|c| (c.id.get(), c.flags.get())).collect();
+    let caps: Vec<(u16, u16)> = root
+        .pci_caps()
+        .iter()
+        .map(|c| (c.id.get(), c.flags.get()))
+        .collect();
     assert_eq!(caps, [(0x05, 1), (0x8001, 0)]);
     // union jailhouse_stream_id: mmu500.id is the low half, mask_out the high.
     let sids: Vec<u32> = root.stream_ids().iter().map(|s| s.get()).collect();
@@ -430,23 +446,35 @@ fn show_names_iommus_and_stream_ids() {
     // Only an SMMUv3: ids are plain numbers whatever their value.
     let smmuv3 = compile(&format!(
         "{}\n[[system.iommu]]\ntype = \"smmuv3\"\nbase = \"0x20100000\"\nsize = \"128 KiB\"\n{}",
-        SYSTEM_V3.replace("[[system.iommu]]\ntype = \"arm_mmu500\"\nbase = \"0x20400000\"\nsize = \"64 KiB\"\n", ""),
+        SYSTEM_V3.replace(
+            "[[system.iommu]]\ntype = \"arm_mmu500\"\nbase = \"0x20400000\"\nsize = \"64 KiB\"\n",
+            ""
+        ),
         ROOT
     ));
     let shown = round_trip("smmuv3", &smmuv3);
-    assert!(shown.contains("stream_ids = [16, 2139095057, 18]"), "{shown}");
+    assert!(
+        shown.contains("stream_ids = [16, 2139095057, 18]"),
+        "{shown}"
+    );
     // Older spellings still compile to the same types.
     let old = compile(&format!(
         "{SYSTEM_V3}\n[[system.iommu]]\ntype = \"ti_pvu\"\nbase = \"0x1000\"\nsize = \"4 KiB\"\n\n[[system.iommu]]\ntype = \"arm_smmuv3\"\nbase = \"0x2000\"\nsize = \"4 KiB\"\n{ROOT}"
     ));
     let sys = SystemConfig::parse_exact(&old).unwrap();
-    let types: Vec<u32> = sys.iommu_units()[..3].iter().map(|u| u.iommu_type.get()).collect();
+    let types: Vec<u32> = sys.iommu_units()[..3]
+        .iter()
+        .map(|u| u.iommu_type.get())
+        .collect();
     assert_eq!(types, [5, 4, 3]);
     // Named fields of the wrong type are refused.
     let bad = format!(
         "{SYSTEM_V3}\n[[system.iommu]]\ntype = \"intel\"\nbase = \"0x1000\"\nsize = \"4 KiB\"\ntipvu_tlb_base = \"0x1\"\n{ROOT}"
     );
-    assert!(source::compile(&bad).unwrap_err().to_string().contains("need type \"pvu\""));
+    assert!(source::compile(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("need type \"pvu\""));
 }
 
 // ---- the corpus: structure, show, round trip, check severity ----
@@ -542,7 +570,10 @@ fn overlapping_regions_parse_and_are_errors_in_check() {
     round_trip("virt-overlap", &c);
     expect(
         findings(&system_v2(), &[("v.cell", c)]),
-        &[(E, "v.cell: memory_regions[0]: virtually overlaps memory_regions[1]")],
+        &[(
+            E,
+            "v.cell: memory_regions[0]: virtually overlaps memory_regions[1]",
+        )],
     );
 }
 
@@ -560,7 +591,9 @@ fn regions_over_platform_resources_are_errors() {
         ("0x08030000", "4 KiB"),
         ("0x08041000", "4 KiB"),
     ] {
-        body += &format!("[[cell.memory]]\nphys = \"{phys}\"\nsize = \"{size}\"\nflags = [\"read\", \"io\"]\n");
+        body += &format!(
+            "[[cell.memory]]\nphys = \"{phys}\"\nsize = \"{size}\"\nflags = [\"read\", \"io\"]\n"
+        );
     }
     let c = cell(&body);
     round_trip("resources", &c);
@@ -583,7 +616,9 @@ fn regions_over_platform_resources_are_errors() {
     .enumerate()
     {
         assert!(
-            errors.iter().any(|e| e.starts_with(&format!("r.cell: memory_regions[{i}]:")) && e.contains(what)),
+            errors.iter().any(
+                |e| e.starts_with(&format!("r.cell: memory_regions[{i}]:")) && e.contains(what)
+            ),
             "region {i} over {what}: {errors:?}"
         );
     }
@@ -596,7 +631,10 @@ fn ivshmem_peers_up_to_jailhouses_maximum() {
     for _ in 0..14 {
         body += "[[cell.memory]]\nphys = \"0\"\nsize = 0\n";
     }
-    for (i, (dev_id, peers)) in [(0u8, 2u8), (11, 12), (1, 12), (5, 2), (12, 12), (255, 12)].iter().enumerate() {
+    for (i, (dev_id, peers)) in [(0u8, 2u8), (11, 12), (1, 12), (5, 2), (12, 12), (255, 12)]
+        .iter()
+        .enumerate()
+    {
         body += &format!(
             "[[cell.pci_device]]\ntype = \"ivshmem\"\nbdf = \"00:{i:02x}.0\"\nbar_mask = [\"0xfffff000\", \"0xfffffe00\"]\nnum_msix_vectors = 2\nshmem_regions_start = 0\nshmem_dev_id = {dev_id}\nshmem_peers = {peers}\nshmem_protocol = \"0x0001\"\n"
         );
@@ -606,19 +644,33 @@ fn ivshmem_peers_up_to_jailhouses_maximum() {
     assert!(shown.contains("type = \"ivshmem\""), "{shown}");
     let parsed = CellConfig::parse_exact(&c).unwrap();
     // JAILHOUSE_PCI_TYPE_IVSHMEM 3, JAILHOUSE_SHMEM_PROTO_VETH 1.
-    assert!(parsed.pci_devices().iter().all(|d| d.pci_type == 3 && d.shmem_protocol.get() == 1));
+    assert!(parsed
+        .pci_devices()
+        .iter()
+        .all(|d| d.pci_type == 3 && d.shmem_protocol.get() == 1));
     expect(
         findings(&system_v2(), &[("shm.cell", c)]),
         &[
-            (W, "shm.cell: pci_devices[3]: shmem_dev_id 5 is not below shmem_peers 2"),
-            (E, "shm.cell: pci_devices[4]: shmem_dev_id 12 is not below the maximum of 12 peers"),
-            (E, "shm.cell: pci_devices[5]: shmem_dev_id 255 is not below the maximum of 12 peers"),
+            (
+                W,
+                "shm.cell: pci_devices[3]: shmem_dev_id 5 is not below shmem_peers 2",
+            ),
+            (
+                E,
+                "shm.cell: pci_devices[4]: shmem_dev_id 12 is not below the maximum of 12 peers",
+            ),
+            (
+                E,
+                "shm.cell: pci_devices[5]: shmem_dev_id 255 is not below the maximum of 12 peers",
+            ),
         ],
     );
     // Regions beyond the array stay a structural error (the hypervisor
     // would index past them).
     let short = body.replacen("[[cell.memory]]\nphys = \"0\"\nsize = 0\n", "", 1);
-    let err = source::compile(&format!("[cell]\n{short}")).unwrap_err().to_string();
+    let err = source::compile(&format!("[cell]\n{short}"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("exceed the 13 memory_regions"), "{err}");
 }
 
@@ -632,7 +684,10 @@ fn console_flags_unknown_bits_warn_and_unknown_types_pass() {
     assert!(shown.contains("flags = [\"mmio\", \"0x100\"]"), "{shown}");
     let sys = compile(&format!(
         "{}{ROOT}",
-        SYSTEM_V2.replace("flags = [\"mmio\", \"regdist_4\"], divider", "flags = [\"mmio\", \"0x4000\"], divider")
+        SYSTEM_V2.replace(
+            "flags = [\"mmio\", \"regdist_4\"], divider",
+            "flags = [\"mmio\", \"0x4000\"], divider"
+        )
     ));
     round_trip("odd-debug-console", &sys);
     expect(

@@ -39,7 +39,8 @@ fn exits(cpu: u64) -> i64 {
 
 /// Every VM-exit statistic of `cpu` (total, MMIO, management, hypercall).
 fn all_stats(cpu: u64) -> [i64; 4] {
-    [STAT_TOTAL, STAT_MMIO, STAT_MANAGEMENT, STAT_HYPERCALL].map(|s| hvc::cpu_info(cpu, CPU_STAT_BASE + s))
+    [STAT_TOTAL, STAT_MMIO, STAT_MANAGEMENT, STAT_HYPERCALL]
+        .map(|s| hvc::cpu_info(cpu, CPU_STAT_BASE + s))
 }
 
 /// Runs on CPU 1 in the root: a few hypercalls (counted exits), then off.
@@ -57,7 +58,9 @@ fn root_exits_on_uart_cpu() -> i64 {
     let slot = crate::secondary::slot(UART_CPU as usize);
     let on = psci::start_cpu(slot, qemu_virt_mpidr(UART_CPU), count_then_off, 0);
     check_eq!("cells: CPU 1 starts in the root", on, SUCCESS);
-    let off = wait_ns(ms(1500), || psci::affinity_info(qemu_virt_mpidr(UART_CPU)) == AFF_OFF);
+    let off = wait_ns(ms(1500), || {
+        psci::affinity_info(qemu_virt_mpidr(UART_CPU)) == AFF_OFF
+    });
     check!("cells: CPU 1 turns itself off again", off, "still on");
     exits(UART_CPU)
 }
