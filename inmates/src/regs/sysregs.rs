@@ -81,6 +81,19 @@ impl Features {
     }
 }
 
+/// A reader of the register named `$rd`.
+macro_rules! reader {
+    ($rd:literal) => {
+        Some(|| {
+            let v: u64;
+            // SAFETY: reading a system register that exists on this CPU
+            // (the caller filters by `Features`) has no side effects.
+            unsafe { asm!(concat!("mrs {}, ", $rd), out(reg) v, options(nomem, nostack)) };
+            v
+        })
+    };
+}
+
 /// A register accessed by its assembler name for both read and write.
 macro_rules! rw {
     ($name:literal, $plant:expr, $expect:expr) => {
@@ -89,13 +102,7 @@ macro_rules! rw {
     ($name:literal, $rd:literal, $wr:literal, $plant:expr, $expect:expr) => {
         SysReg {
             name: $name,
-            read: Some(|| {
-                let v: u64;
-                // SAFETY: reading a system register that exists on this CPU
-                // (the caller filters by `Features`) has no side effects.
-                unsafe { asm!(concat!("mrs {}, ", $rd), out(reg) v, options(nomem, nostack)) };
-                v
-            }),
+            read: reader!($rd),
             write: Some(|v: u64| {
                 // SAFETY: the planted values keep this program running: the
                 // MMU stays off, no exception is enabled (timers masked,
@@ -111,7 +118,7 @@ macro_rules! rw {
 /// A read-only register: only checked.
 macro_rules! ro {
     ($name:literal, $expect:expr) => {
-        SysReg { write: None, plant: Plant::None, ..rw!($name, $name, "tpidr_el0", Plant::None, $expect) }
+        SysReg { name: $name, read: reader!($name), write: None, plant: Plant::None, expect: $expect }
     };
 }
 

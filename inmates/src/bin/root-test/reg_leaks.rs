@@ -9,6 +9,7 @@
 //!    starts CPU 3 at its own capturing stub and probes it;
 //! 4. root → root (PSCI CPU_ON inside a cell): the root plants on CPU 3,
 //!    then starts it again and probes it.
+//!
 //! Each probe must count 0 leaks; each plant must have planted registers
 //! that read back as planted (else the probe would prove nothing).
 use crate::lifecycle::{file, launch, ms, shared_page, wait_ns};
