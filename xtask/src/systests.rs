@@ -273,7 +273,8 @@ const HVMEM_TEST: SysTest = SysTest {
 
 /// Suite "regs" (root-test/reg_leaks.rs): registers planted by one owner
 /// of CPU 3 (root or reg-plant cell) are not seen by the next (reg-probe
-/// cell or the root), in all four directions of a hand-over.
+/// cell or the root), in all four directions of a hand-over, and by
+/// PSCI CPU_ON inside a non-root cell (reg-smp).
 const REGS_TEST: SysTest = SysTest {
     name: "root-regs",
     boot: Boot::First {
@@ -285,6 +286,8 @@ const REGS_TEST: SysTest = SysTest {
         BundleFile { name: "regs/reg-plant.bin", path: "inmates/reg-plant.bin" },
         BundleFile { name: "regs/test-reg-probe.cell", path: "configs/test-reg-probe.cell" },
         BundleFile { name: "regs/reg-probe.bin", path: "inmates/reg-probe.bin" },
+        BundleFile { name: "regs/test-reg-smp.cell", path: "configs/test-reg-smp.cell" },
+        BundleFile { name: "regs/reg-smp.bin", path: "inmates/reg-smp.bin" },
     ],
     start_bundle_cells: false,
     interact: None,
@@ -298,6 +301,8 @@ const REGS_TEST: SysTest = SysTest {
         expect(r"\[PASS\] regs: cell -> cell: probe cell sees 0 leaks"),
         expect(r"\[PASS\] regs: cell -> root: root CPU 3 sees 0 leaks"),
         expect(r"\[PASS\] regs: root -> root: root CPU 3 sees 0 leaks"),
+        expect(r"reg-smp: 0 leaks"),
+        expect(r"\[PASS\] regs: CPU_ON inside a cell: reg-smp sees 0 leaks"),
         ROOT_TEST_PASSED,
     ],
     forbid: &[": leak "],

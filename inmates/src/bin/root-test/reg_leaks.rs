@@ -8,7 +8,9 @@
 //! 3. cell → root: a `reg-plant` cell again, destroyed, then the root
 //!    starts CPU 3 at its own capturing stub and probes it;
 //! 4. root → root (PSCI CPU_ON inside a cell): the root plants on CPU 3,
-//!    then starts it again and probes it.
+//!    then starts it again and probes it;
+//! 5. the same inside a non-root cell: `reg-smp` (CPUs 2-3) plants on its
+//!    CPU 3 and probes it after CPU_OFF and CPU_ON.
 //!
 //! Each probe must count 0 leaks; each plant must have planted registers
 //! that read back as planted (else the probe would prove nothing).
@@ -26,6 +28,8 @@ const PLANT_CELL: &str = "regs/test-reg-plant.cell";
 const PLANT_BIN: &str = "regs/reg-plant.bin";
 const PROBE_CELL: &str = "regs/test-reg-probe.cell";
 const PROBE_BIN: &str = "regs/reg-probe.bin";
+const SMP_CELL: &str = "regs/test-reg-smp.cell";
+const SMP_BIN: &str = "regs/reg-smp.bin";
 const CPU: u64 = 3;
 const MAX_POLLS: u64 = 50_000_000;
 
@@ -142,6 +146,27 @@ fn root_probe() -> Option<u32> {
     (leaks != u32::MAX).then_some(leaks)
 }
 
+/// reg-smp: its count of leaks after planting and probing its own CPU 3.
+fn cell_smp(bundle: &Bundle) -> Option<u32> {
+    let config = file(bundle, "regs: files", SMP_CELL)?;
+    let image = file(bundle, "regs: files", SMP_BIN)?;
+    let page = shared_page(config)?;
+    page.clear(4);
+    let id = match launch(config, image) {
+        Ok(id) => id,
+        Err(e) => {
+            check!("regs: reg-smp cell starts", false, "{e}");
+            return None;
+        }
+    };
+    let done = wait_ns(ms(5000), || page.read(0) == 1);
+    let destroyed = hvc::cell_destroy(id);
+    check_eq!("regs: reg-smp cell destroyed", destroyed, 0);
+    check!("regs: reg-smp planted its CPU 3", page.read(3) > 50, "{} registers read back as planted", page.read(3));
+    check!("regs: reg-smp probed its CPU 3", done && page.read(2) > 50, "done {done}, checked {}", page.read(2));
+    done.then(|| page.read(1))
+}
+
 pub fn run(bundle: &Bundle) {
     root_plant("root -> cell");
     check_eq!("regs: root -> cell: probe cell sees 0 leaks", cell_probe(bundle), Some(0));
@@ -151,4 +176,5 @@ pub fn run(bundle: &Bundle) {
     check_eq!("regs: cell -> root: root CPU 3 sees 0 leaks", root_probe(), Some(0));
     root_plant("root -> root");
     check_eq!("regs: root -> root: root CPU 3 sees 0 leaks", root_probe(), Some(0));
+    check_eq!("regs: CPU_ON inside a cell: reg-smp sees 0 leaks", cell_smp(bundle), Some(0));
 }
