@@ -52,6 +52,8 @@ pub mod panic;
 #[cfg(target_os = "none")]
 pub mod psci;
 #[cfg(target_os = "none")]
+pub mod regs;
+#[cfg(target_os = "none")]
 pub mod semihosting;
 #[cfg(target_os = "none")]
 pub mod smccc;

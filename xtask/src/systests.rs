@@ -95,6 +95,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     GIC_TEST,
     REGIONS_TEST,
     HVMEM_TEST,
+    REGS_TEST,
     EXHAUST_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
@@ -268,6 +269,45 @@ const HVMEM_TEST: SysTest = SysTest {
     forbid: &[],
     exit_status: 0,
     timeout_s: 60,
+};
+
+/// Suite "regs" (root-test/reg_leaks.rs): registers planted by one owner
+/// of CPU 3 (root or reg-plant cell) are not seen by the next (reg-probe
+/// cell or the root), in all four directions of a hand-over, and by
+/// PSCI CPU_ON inside a non-root cell (reg-smp).
+const REGS_TEST: SysTest = SysTest {
+    name: "root-regs",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[
+        BundleFile { name: "regs/test-reg-plant.cell", path: "configs/test-reg-plant.cell" },
+        BundleFile { name: "regs/reg-plant.bin", path: "inmates/reg-plant.bin" },
+        BundleFile { name: "regs/test-reg-probe.cell", path: "configs/test-reg-probe.cell" },
+        BundleFile { name: "regs/reg-probe.bin", path: "inmates/reg-probe.bin" },
+        BundleFile { name: "regs/test-reg-smp.cell", path: "configs/test-reg-smp.cell" },
+        BundleFile { name: "regs/reg-smp.bin", path: "inmates/reg-smp.bin" },
+    ],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] regs: root plant's registers read back as planted"),
+        expect(r"reg-probe: 0 leaks"),
+        expect(r"\[PASS\] regs: root -> cell: probe cell sees 0 leaks"),
+        expect(r"reg-plant: \d+ system registers planted"),
+        expect(r"\[PASS\] regs: plant cell's registers read back as planted"),
+        expect(r"reg-probe: 0 leaks"),
+        expect(r"\[PASS\] regs: cell -> cell: probe cell sees 0 leaks"),
+        expect(r"\[PASS\] regs: cell -> root: root CPU 3 sees 0 leaks"),
+        expect(r"\[PASS\] regs: root -> root: root CPU 3 sees 0 leaks"),
+        expect(r"reg-smp: 0 leaks"),
+        expect(r"\[PASS\] regs: CPU_ON inside a cell: reg-smp sees 0 leaks"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[": leak "],
+    exit_status: 0,
+    timeout_s: 90,
 };
 
 /// Suite "exhaust" (root-test/exhaustion.rs) on the 16-CPU machine: cells

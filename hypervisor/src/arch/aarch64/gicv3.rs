@@ -73,6 +73,29 @@ pub fn write_lr(n: usize, v: u64) {
     lr(n, Some(v));
 }
 
+/// Clears the virtual CPU interface's active priorities (ICH_AP0Rn_EL2,
+/// ICH_AP1Rn_EL2): a context that acknowledged an interrupt and never
+/// ended it, or wrote ICV_APxR itself, would otherwise leave its next
+/// owner with a running priority that masks interrupts, and readable.
+/// The number of registers follows ICH_VTR_EL2.PREbits (5, 6 or 7
+/// preemption bits: 1, 2 or 4 registers per group).
+pub fn clear_active_priorities() {
+    use aarch64_cpu::registers::*;
+    let pre_bits = ICH_VTR_EL2.read(ICH_VTR_EL2::PREbits) + 1;
+    ICH_AP0R0_EL2.set(0);
+    ICH_AP1R0_EL2.set(0);
+    if pre_bits >= 6 {
+        ICH_AP0R1_EL2.set(0);
+        ICH_AP1R1_EL2.set(0);
+    }
+    if pre_bits >= 7 {
+        ICH_AP0R2_EL2.set(0);
+        ICH_AP1R2_EL2.set(0);
+        ICH_AP0R3_EL2.set(0);
+        ICH_AP1R3_EL2.set(0);
+    }
+}
+
 /// ICH_HCR_EL2.
 pub fn set_ich_hcr(v: u64) {
     write_sysreg!(ich_hcr_el2, v);

@@ -4,12 +4,14 @@
 
 mod boot;
 pub mod consts;
+mod debug_pmu;
 pub mod gicv3;
 mod inject;
 mod reset;
 mod vectors;
 
 pub use inject::inject_external_abort;
+pub use reset::reset_el1;
 
 use core::arch::asm;
 
@@ -171,13 +173,19 @@ pub fn vtcr() -> u64 {
 
 /// Programs the per-CPU EL2 control registers for running a guest.
 pub fn setup_cpu_for_guests() {
-    write_sysreg!(vtcr_el2, vtcr());
-    write_sysreg!(cptr_el2, 0x33ff); // no FP/SIMD traps
+    use aarch64_cpu::registers::*;
+    VTCR_EL2.set(vtcr());
+    // RES1 bits (0-7, 9, 12, 13) with TZ (8) and TSM (12) set: SVE and SME
+    // and their control registers trap; TFP (10) clear: no FP/SIMD traps;
+    // TTA, TAM, TCPAC clear.
+    CPTR_EL2.set(0x33ff);
     write_sysreg!(hstr_el2, 0);
-    write_sysreg!(cnthctl_el2, 0b11); // EL1 physical timer and counter
-    write_sysreg!(cntvoff_el2, 0);
-    write_sysreg!(vpidr_el2, read_sysreg!(midr_el1));
-    write_sysreg!(vmpidr_el2, read_sysreg!(mpidr_el1));
+    // EL1PCTEN | EL1PCEN: EL1 uses the physical counter and timer.
+    CNTHCTL_EL2.set(0b11);
+    CNTVOFF_EL2.set(0);
+    write_sysreg!(vpidr_el2, MIDR_EL1.get());
+    VMPIDR_EL2.set(MPIDR_EL1.get());
+    MDCR_EL2.set(debug_pmu::mdcr_el2());
     isb();
 }
 
@@ -224,35 +232,6 @@ pub fn dcache_clean_inval(va: u64, len: u64) {
 /// Fault registers of the current trap: (ESR, FAR, HPFAR).
 pub fn fault_regs() -> (u64, u64, u64) {
     (read_sysreg!(esr_el2), read_sysreg!(far_el2), read_sysreg!(hpfar_el2))
-}
-
-/// Resets the EL1 system state a CPU starts a cell with (MMU and caches
-/// off, timers off, translation registers cleared).
-pub fn reset_el1() {
-    write_sysreg!(sctlr_el1, 0x30d0_0800);
-    write_sysreg!(tcr_el1, 0);
-    write_sysreg!(ttbr0_el1, 0);
-    write_sysreg!(ttbr1_el1, 0);
-    write_sysreg!(mair_el1, 0);
-    write_sysreg!(vbar_el1, 0);
-    write_sysreg!(cpacr_el1, 0);
-    write_sysreg!(contextidr_el1, 0);
-    write_sysreg!(tpidr_el1, 0);
-    write_sysreg!(tpidr_el0, 0);
-    write_sysreg!(tpidrro_el0, 0);
-    write_sysreg!(sp_el0, 0);
-    write_sysreg!(sp_el1, 0);
-    write_sysreg!(esr_el1, 0);
-    write_sysreg!(far_el1, 0);
-    write_sysreg!(par_el1, 0);
-    write_sysreg!(amair_el1, 0);
-    write_sysreg!(afsr0_el1, 0);
-    write_sysreg!(afsr1_el1, 0);
-    write_sysreg!(cntv_ctl_el0, 0);
-    write_sysreg!(cntp_ctl_el0, 0);
-    write_sysreg!(cntkctl_el1, 0);
-    reset::reset_guest_extras();
-    isb();
 }
 
 /// SPSR for entering EL1h with DAIF masked.

@@ -307,6 +307,7 @@ pub fn reset_cpu() {
         cpuif::write_lr(n, 0);
     }
     cpuif::set_ich_vmcr(0);
+    cpuif::clear_active_priorities();
     cpuif::set_ich_hcr(ICH_HCR_EN);
     let cpu = this_cpu();
     cpu.vsgi_pending.store(0, Ordering::Relaxed);

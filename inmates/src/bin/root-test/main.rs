@@ -37,6 +37,8 @@ mod lifecycle;
 #[cfg(target_os = "none")]
 mod psci_suite;
 #[cfg(target_os = "none")]
+mod reg_leaks;
+#[cfg(target_os = "none")]
 mod region_checks;
 #[cfg(target_os = "none")]
 mod secondary;
@@ -67,6 +69,9 @@ mod program {
             }
             if super::region_checks::wanted(b) {
                 super::region_checks::run(b);
+            }
+            if super::reg_leaks::wanted(b) {
+                super::reg_leaks::run(b);
             }
         }
         super::psci_suite::run();
