@@ -192,7 +192,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
 
 fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     let view = sys.root();
-    let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
+    let mut stage2 = OwnedTable::stage2(0).map_err(|_| -ENOMEM)?;
     cell::map_regions(&mut stage2, &view).map_err(|_| -EINVAL)?;
     // Whatever the root's regions say, it never maps hypervisor memory
     // (per-CPU areas hold other cells' registers, the pool their configs,

@@ -1,7 +1,7 @@
 //! Translation tables backed by the page pool, and the EL2 address space.
 
 use crate::hv::{self, IO_BASE, POOL, VIRT_BASE};
-use crate::mm::paging::{Attrs, MapError, PageTable, Regime, TableMemory};
+use crate::mm::paging::{Attrs, MapError, PageTable, Regime, TableMemory, TlbScope};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +39,13 @@ impl TableMemory for PoolMem {
         // time, and a single aligned 64-bit store is atomic for it.
         unsafe { table_va(table).add(idx % 512).write_volatile(value) }
     }
+
+    fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
+        match scope {
+            TlbScope::El2 => crate::arch::tlbi_el2(va, size),
+            TlbScope::Stage2 { vmid } => crate::arch::tlbi_stage2(vmid, va, size),
+        }
+    }
 }
 
 /// A table owned by someone; its pages return to the pool on drop.
@@ -46,9 +53,20 @@ impl TableMemory for PoolMem {
 pub struct OwnedTable(Option<PageTable>);
 
 impl OwnedTable {
-    /// An empty stage-2 table (39-bit IPA, start level 1).
-    pub fn stage2() -> Result<Self, MapError> {
-        Ok(Self(Some(PageTable::new(&mut PoolMem, Regime::Stage2, 39, 1)?)))
+    /// An empty stage-2 table (39-bit IPA, start level 1) for `vmid`.
+    pub fn stage2(vmid: u16) -> Result<Self, MapError> {
+        Ok(Self(Some(PageTable::stage2(&mut PoolMem, vmid)?)))
+    }
+
+    /// Takes ownership of a table built elsewhere from pool pages.
+    pub fn from_table(t: PageTable) -> Self {
+        Self(Some(t))
+    }
+
+    /// The table, for edits through another `TableMemory` (the ownership
+    /// module's reserve).
+    pub fn table_mut(&mut self) -> Option<&mut PageTable> {
+        self.0.as_mut()
     }
 
     /// An empty EL2 stage-1 table.

@@ -77,6 +77,12 @@ pub fn map_regions(table: &mut OwnedTable, view: &CellView<'_>) -> Result<(), Ma
     Ok(())
 }
 
+/// Whether `ipa` is mapped in the stage 2 of cell `id` (waits for a
+/// hand-over in progress, which holds the list lock).
+pub fn translates(id: u32, ipa: u64) -> bool {
+    CELLS.lock().iter().find(|c| c.id == id).is_some_and(|c| c.stage2.translate(ipa).is_some())
+}
+
 /// Activates the stage-2 table of the cell this CPU belongs to.
 #[cfg(target_os = "none")]
 pub fn activate_for_this_cpu() {

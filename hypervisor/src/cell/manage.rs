@@ -146,7 +146,7 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     let claims = Claims::take(mask)?;
 
     // Build the cell's address space before touching the root's.
-    let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
+    let mut stage2 = OwnedTable::stage2(id as u16).map_err(|_| -ENOMEM)?;
     let mut comm = None;
     for r in view.memory_regions() {
         if r.flags & mem_flags::COMM_REGION != 0 {
