@@ -406,6 +406,32 @@ impl PageTable {
         mem.free_table(table);
     }
 
+    /// The table at `level` that translates `va`, made (empty) where
+    /// missing; `BadRange` if a block already covers `va` above that
+    /// level. For a fixed window whose level-`level` entries the owner
+    /// writes itself (the EL2 remap window): nobody may map or unmap that
+    /// range through the walker afterwards, which would merge or free it.
+    pub fn table_for(&mut self, mem: &mut impl TableMemory, va: u64, level: usize) -> Result<PhysAddr, MapError> {
+        if va >= 1u64 << self.va_bits || level > 3 || level < self.start_level {
+            return Err(MapError::BadRange);
+        }
+        let mut table = self.root;
+        for l in self.start_level..level {
+            let idx = ((va >> level_shift(l)) & (ENTRIES as u64 - 1)) as usize;
+            let e = mem.read(table, idx);
+            table = if is_table(e, l) {
+                e & ADDR_MASK
+            } else if e & DESC_VALID != 0 {
+                return Err(MapError::BadRange);
+            } else {
+                let sub = mem.alloc_table().ok_or(MapError::NoMemory)?;
+                mem.write(table, idx, sub | DESC_VALID | DESC_TABLE);
+                sub
+            };
+        }
+        Ok(table)
+    }
+
     /// Looks up `va`: the physical address and the leaf descriptor's
     /// attribute bits, if mapped.
     pub fn translate(&self, mem: &impl TableMemory, va: u64) -> Option<(u64, u64)> {
@@ -436,6 +462,11 @@ impl PageTable {
         let (root, level) = (this.root, this.start_level);
         this.free_subtree(mem, root, level);
     }
+}
+
+/// A level-3 (page) descriptor for `pa` in `regime`.
+pub fn page_desc(regime: Regime, pa: PhysAddr, attrs: Attrs) -> u64 {
+    (pa & ADDR_MASK) | attrs.leaf_bits(regime) | DESC_TABLE
 }
 
 fn is_table(desc: u64, level: usize) -> bool {

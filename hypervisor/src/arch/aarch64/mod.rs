@@ -278,12 +278,6 @@ pub fn icache_inval_all() {
     unsafe { asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack)) };
 }
 
-/// Invalidates the EL2 TLB entries of all CPUs.
-pub fn flush_el2_tlb() {
-    // SAFETY: TLB maintenance only.
-    unsafe { asm!("dsb ish", "tlbi alle2is", "dsb ish", "isb", options(nostack)) };
-}
-
 /// Cleans and invalidates `[va, va + len)` to the point of coherency.
 pub fn dcache_clean_inval(va: u64, len: u64) {
     let line = 4u64 << ((read_sysreg!(ctr_el0) >> 16) & 0xf);
