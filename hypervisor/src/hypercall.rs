@@ -31,7 +31,10 @@ pub fn handle(frame: &mut TrapFrame) -> i64 {
     let root = || RootCaller::check().ok_or(crate::error::Error::NotPermitted.errno());
     let as_root = |f: &dyn Fn(RootCaller) -> i64| root().map_or_else(|e| e, f);
     match c {
-        code::DISABLE => crate::disable::disable(frame),
+        code::DISABLE => match RootCaller::check() {
+            Some(r) => crate::disable::disable(r, frame),
+            None => crate::error::Error::NotPermitted.errno(),
+        },
         code::CELL_CREATE => as_root(&|r| manage::create(r, a1)),
         code::CELL_START => as_root(&|r| manage::start(&r, a1)),
         code::CELL_SET_LOADABLE => as_root(&|r| manage::set_loadable(r, a1)),

@@ -43,7 +43,7 @@ impl TableMemory for PoolMem {
     fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
         match scope {
             TlbScope::El2 => crate::arch::tlbi_el2(va, size),
-            TlbScope::Stage2 { vmid } => crate::arch::tlbi_stage2(vmid, va, size),
+            TlbScope::Stage2 { vmid, root } => crate::arch::tlbi_stage2(vmid, root, va, size),
         }
     }
 }
@@ -82,6 +82,11 @@ impl OwnedTable {
 
     fn pt(&mut self) -> &mut PageTable {
         self.0.as_mut().expect("table present until drop")
+    }
+
+    /// Which TLB entries its translations live in.
+    pub fn scope(&self) -> Option<TlbScope> {
+        self.0.as_ref().map(PageTable::scope)
     }
 
     /// Root table address.

@@ -257,7 +257,10 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
                 page.write_bytes(0, &super::comm::header(&d.console, d.vpci_irq_base, (gicd, gicr), cell.flags));
             }
             let comm = cell.comm.as_ref().map(PoolPage::phys);
-            with_root(root, |hw, r| owner::commit_start(hw, r, &cell.desc, cell.vmid, comm, reserve))?;
+            let Some(scope) = cell.stage2.scope() else {
+                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+            };
+            with_root(root, |hw, r| owner::commit_start(hw, r, &cell.desc, scope, comm, reserve))?;
             cell.state = CellState::Running;
             for cpu in cpus::cpus_of(cell.cpus) {
                 cpu.set_state(CpuState::Off);

@@ -56,8 +56,11 @@ pub enum TlbScope {
     /// The EL2 stage-1 regime (TLBI VAE2IS / ALLE2IS).
     El2,
     /// Stage 2 of one VMID, and the combined stage-1+2 entries of that
-    /// VMID (TLBI IPAS2E1IS, then VMALLE1IS; or VMALLS12E1IS).
-    Stage2 { vmid: u16 },
+    /// VMID (TLBI IPAS2E1IS, then VMALLE1IS; or VMALLS12E1IS). `root` is
+    /// the table of that VMID: TLBI by IPA takes the VMID from VTTBR_EL2,
+    /// and VTTBR_EL2 must then hold a matching pair, so a speculative
+    /// walk meanwhile can only cache that VMID's own translations.
+    Stage2 { vmid: u16, root: PhysAddr },
 }
 
 /// Where table pages come from, how they are read and written, and how
@@ -190,7 +193,7 @@ impl PageTable {
         let root = mem.alloc_table().ok_or(MapError::NoMemory)?;
         let scope = match regime {
             Regime::El2 => TlbScope::El2,
-            Regime::Stage2 => TlbScope::Stage2 { vmid: 0 },
+            Regime::Stage2 => TlbScope::Stage2 { vmid: 0, root },
         };
         Ok(Self { root, start_level, va_bits, regime, scope, pending: None })
     }
@@ -199,7 +202,7 @@ impl PageTable {
     /// break-before-make invalidations name that VMID.
     pub fn stage2(mem: &mut impl TableMemory, vmid: u16) -> Result<Self, MapError> {
         let mut t = Self::new(mem, Regime::Stage2, 39, 1)?;
-        t.scope = TlbScope::Stage2 { vmid };
+        t.scope = TlbScope::Stage2 { vmid, root: t.root };
         Ok(t)
     }
 

@@ -190,19 +190,6 @@ pub fn activate_stage2(root: u64, vmid: u16, irqs: bool) {
     unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
 }
 
-/// Invalidates all TLB entries of `vmid` in the inner-shareable domain,
-/// then restores the current VTTBR.
-pub fn flush_vmid(root: u64, vmid: u16) {
-    let saved = read_sysreg!(vttbr_el2);
-    dsb_ish();
-    write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
-    isb();
-    // SAFETY: TLB maintenance only.
-    unsafe { asm!("tlbi vmalls12e1is", "dsb ish", options(nostack)) };
-    write_sysreg!(vttbr_el2, saved);
-    isb();
-}
-
 /// Ranges up to this many pages are invalidated page by page; larger ones
 /// by invalidating the whole VMID (or all EL2 entries), which is always
 /// correct and cheaper than thousands of broadcast TLBIs.
@@ -219,14 +206,16 @@ const TLBI_PAGES_MAX: u64 = 64;
 /// caller wrote before the TLBI can complete (a walk after the TLBI must
 /// not refetch the old entry); DSB ISH after the TLBIs, so they completed
 /// on all CPUs before the caller writes the new entry or frees a table.
-/// TLBI by IPA names the VMID through VTTBR_EL2, so it is switched to
-/// `vmid` for the duration (EL2 runs with interrupts masked: nothing else
-/// runs on this CPU meanwhile) and restored.
-pub fn tlbi_stage2(vmid: u16, ipa: u64, size: u64) {
+/// TLBI by IPA names the VMID through VTTBR_EL2, so VTTBR_EL2 is switched
+/// to that VMID *with its own table* `root` for the duration (a
+/// speculative walk meanwhile can then only cache the VMID's own
+/// translations; EL2 runs with interrupts masked, so nothing else runs on
+/// this CPU meanwhile) and restored.
+pub fn tlbi_stage2(vmid: u16, root: u64, ipa: u64, size: u64) {
     let saved = read_sysreg!(vttbr_el2);
     // SAFETY: barrier only.
     unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
-    write_sysreg!(vttbr_el2, (saved & !(0xffff << 48)) | (u64::from(vmid) << 48));
+    write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
     isb();
     let pages = size.div_ceil(4096);
     if pages <= TLBI_PAGES_MAX {

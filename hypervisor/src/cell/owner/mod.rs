@@ -250,7 +250,7 @@ pub fn commit_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id:
     }
     // The VMID may have been a destroyed cell's: nothing of it may be
     // used for this one.
-    hw.invalidate(TlbScope::Stage2 { vmid: holdings.vmid }, ALL.0, ALL.1);
+    hw.invalidate(holdings.stage2.scope(), ALL.0, ALL.1);
     reserve.give_back(hw);
     holdings
 }
@@ -297,7 +297,9 @@ pub fn prepare_start(hw: &mut impl Hw, desc: &CellDesc) -> Result<Reserve> {
 ///    clean, so a refill fetches the cleaned data;
 /// 5. the cell's VMID invalidated once more, so its CPUs start with no
 ///    translation older than this start.
-pub fn commit_start(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, vmid: u16, comm: Option<PhysAddr>, mut reserve: Reserve) {
+///
+/// `cell` is the scope of the cell's stage 2 (`PageTable::scope`).
+pub fn commit_start(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, cell: TlbScope, comm: Option<PhysAddr>, mut reserve: Reserve) {
     for r in desc.owned().filter(|r| r.loadable()) {
         unmap_from_root(hw, root, &mut reserve, r.phys_span());
     }
@@ -308,7 +310,7 @@ pub fn commit_start(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, vmid
         hw.clean_inval(c, PAGE_SIZE);
     }
     hw.icache_inval();
-    hw.invalidate(TlbScope::Stage2 { vmid }, ALL.0, ALL.1);
+    hw.invalidate(cell, ALL.0, ALL.1);
     reserve.give_back(hw);
 }
 
@@ -324,7 +326,7 @@ pub fn prepare_destroy(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Re
 /// tables and comm page freed; its memory returns to the root and leaves
 /// the ledger; its SPIs return to the root with the root's configuration.
 pub fn commit_destroy(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, h: Holdings, mut reserve: Reserve) {
-    hw.invalidate(TlbScope::Stage2 { vmid: h.vmid }, ALL.0, ALL.1);
+    hw.invalidate(h.stage2.scope(), ALL.0, ALL.1);
     release_holdings(hw, h);
     for r in desc.owned() {
         map_to_root(hw, root, &mut reserve, r.phys_span());

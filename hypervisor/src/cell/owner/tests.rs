@@ -196,7 +196,7 @@ fn every_prepare_survives_an_allocation_failure_at_every_step() {
 
     let r = w.prepare_until_ok(|hw, _| prepare_start(hw, &desc));
     w.hw.steps.clear();
-    w.commit(|hw, root| commit_start(hw, root, &desc, h.vmid, h.comm, r));
+    w.commit(|hw, root| commit_start(hw, root, &desc, h.stage2.scope(), h.comm, r));
     assert!(!w.root_maps(LOAD));
 
     let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
@@ -204,14 +204,14 @@ fn every_prepare_survives_an_allocation_failure_at_every_step() {
     let after = w.snapshot();
     assert_eq!(after.pages, initial.pages, "root tables as before the create, nothing leaked");
     assert_eq!(after, initial);
-    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, TlbScope::Stage2 { vmid: 0 });
+    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
 }
 
 /// The root table's part of the log (other tables' writes are skipped by
 /// the checker; TLBIs of other VMIDs are dropped here).
-fn bbm_log(log: &[Ev], _root: &PageTable) -> Vec<Ev> {
+fn bbm_log(log: &[Ev], root: &PageTable) -> Vec<Ev> {
     log.iter()
-        .filter(|e| !matches!(e, Ev::Tlbi { scope, .. } if *scope != TlbScope::Stage2 { vmid: 0 }))
+        .filter(|e| !matches!(e, Ev::Tlbi { scope, .. } if *scope != root.scope()))
         .cloned()
         .collect()
 }
@@ -226,11 +226,11 @@ fn start_unmaps_invalidates_cleans_then_invalidates_icache() {
     w.commit(|hw, root| commit_loadable(hw, root, &desc, r));
     w.hw.steps.clear();
     let r = w.prepare_until_ok(|hw, _| prepare_start(hw, &desc));
-    w.commit(|hw, root| commit_start(hw, root, &desc, h.vmid, h.comm, r));
+    w.commit(|hw, root| commit_start(hw, root, &desc, h.stage2.scope(), h.comm, r));
     let steps = &w.hw.steps;
     let root_tlbi = steps
         .iter()
-        .position(|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 0 }, va, size) if va <= LOAD && LOAD + 0x10_0000 <= va + size))
+        .position(|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 0, .. }, va, size) if va <= LOAD && LOAD + 0x10_0000 <= va + size))
         .expect("the root's TLB entries for the loadable memory are invalidated");
     let clean = steps.iter().position(|s| *s == Step::Clean(LOAD, 0x10_0000)).expect("loadable memory cleaned");
     let comm_clean = steps.iter().position(|s| *s == Step::Clean(h.comm.unwrap(), PAGE_SIZE)).expect("comm page cleaned");
@@ -298,11 +298,11 @@ fn the_reserve_bound_covers_worst_case_edges() {
         let r = w.prepare_until_ok(|hw, root| prepare_loadable(hw, root, &desc));
         w.commit(|hw, root| commit_loadable(hw, root, &desc, r));
         let r = w.prepare_until_ok(|hw, _| prepare_start(hw, &desc));
-        w.commit(|hw, root| commit_start(hw, root, &desc, h.vmid, h.comm, r));
+        w.commit(|hw, root| commit_start(hw, root, &desc, h.stage2.scope(), h.comm, r));
         let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
         w.commit(|hw, root| commit_destroy(hw, root, &desc, id, h, r));
         assert_eq!(w.hw.mem.pages.len(), pages);
     }
     assert_eq!(w.snapshot(), initial);
-    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, TlbScope::Stage2 { vmid: 0 });
+    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
 }

@@ -241,7 +241,7 @@ fn every_change_of_a_valid_entry_breaks_invalidates_then_makes() {
     let mut mem = FakeMem::default();
     let mut pt = PageTable::stage2(&mut mem, 7).unwrap();
     let root = pt.root();
-    let scope = TlbScope::Stage2 { vmid: 7 };
+    let scope = TlbScope::Stage2 { vmid: 7, root };
     pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
     // Block → table (1 GiB, then 2 MiB) for a hole.
     pt.unmap(&mut mem, 0x7fa0_0000, 0x1_0000).unwrap();
@@ -277,7 +277,7 @@ fn a_freed_table_waits_for_its_invalidation() {
         let tlbi = mem.log.iter().position(|e| matches!(e, Ev::Tlbi { .. })).expect("a TLBI");
         assert!(tlbi < freed, "TLBI before free: {:x?}", mem.log);
     }
-    check_bbm(&mem.log, pt.root(), 1, TlbScope::Stage2 { vmid: 3 });
+    check_bbm(&mem.log, pt.root(), 1, TlbScope::Stage2 { vmid: 3, root: pt.root() });
 }
 
 #[test]
