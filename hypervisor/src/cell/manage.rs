@@ -90,6 +90,11 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     let view = CellView::parse(config).map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config: {e}")))?;
     view.check_irqchips(hv_gic().2).map_err(|_| Error::Invalid)?;
     let desc = describe(&view, hv)?;
+    // Sub-page regions are not emulated yet (the per-cell MMIO table will
+    // trap them): refused, never silently left unmapped.
+    if let Some(r) = desc.sub_pages().next() {
+        return Err(crate::error::refuse(Error::Invalid, format_args!("sub-page region {:#x}+{:#x}", r.phys, r.size)));
+    }
     let mask = desc.cpus;
 
     let mut cells = CELLS.lock();
