@@ -8,7 +8,6 @@ extern crate alloc;
 
 use crate::cell::{manage, CELLS};
 use crate::errno::*;
-use crate::guestmem;
 use crate::memmap::with_remap;
 use alloc::vec::Vec;
 
@@ -21,13 +20,12 @@ fn read_phys(pa: u64, len: u64) -> Result<Vec<u8>, i64> {
     let mut at = pa;
     while at < pa + len {
         let chunk = (0x1000 - at % 0x1000).min(pa + len - at);
-        with_remap(at, chunk, |va| {
-            for i in 0..chunk {
-                // SAFETY: remap window mapping of the bundle page.
-                out.push(unsafe { ((va + i) as *const u8).read_volatile() });
-            }
-        })
-        .map_err(|_| -ENOMEM)?;
+        let old = out.len();
+        // Within the capacity reserved above: no allocation.
+        out.resize(old + chunk as usize, 0);
+        if !with_remap(at, chunk, |m| m.read(0, &mut out[old..])).map_err(|_| -ENOMEM)? {
+            return Err(-EINVAL);
+        }
         at += chunk;
     }
     Ok(out)
@@ -38,17 +36,16 @@ fn write_phys(pa: u64, data: &[u8]) -> Result<(), i64> {
     while done < data.len() {
         let at = pa + done as u64;
         let chunk = ((0x1000 - at % 0x1000) as usize).min(data.len() - done);
-        with_remap(at, chunk as u64, |va| {
-            for (i, b) in data[done..done + chunk].iter().enumerate() {
-                // SAFETY: remap window mapping of the cell's own memory,
-                // which no guest runs in yet.
-                unsafe { ((va + i as u64) as *mut u8).write_volatile(*b) };
-            }
-        })
-        .map_err(|_| -ENOMEM)?;
+        let part = data.get(done..done + chunk).ok_or(-EINVAL)?;
+        if !with_remap(at, chunk as u64, |m| m.write(0, part)).map_err(|_| -ENOMEM)? {
+            return Err(-EINVAL);
+        }
         done += chunk;
     }
-    guestmem::flush_phys(pa & !0xfff, (data.len() as u64 + (pa & 0xfff) + 0xfff) & !0xfff)
+    // The image is cleaned to the point of coherency (and the I-cache
+    // invalidated) by the ownership module when the cell starts: images
+    // go only into loadable memory, which start cleans.
+    Ok(())
 }
 
 struct Entry {
@@ -80,15 +77,21 @@ pub fn start_all(bundle: u64) {
         Ok(l) => l,
         Err(e) => return log::warn!("boot bundle at {bundle:#x} unreadable ({e})"),
     };
+    // Runs on the boot CPU, which belongs to the root cell.
+    let Some(root) = manage::RootCaller::check() else {
+        return log::error!("boot cells: the boot CPU is not the root cell's");
+    };
     for cfg in list.iter().filter(|e| e.name.starts_with(b"cell:")) {
         let name = &cfg.name[5..];
-        let result = read_phys(bundle + cfg.offset, cfg.size).and_then(manage::create_from_copy).and_then(|id| {
-            load_images(bundle, &list, name, id)?;
-            match manage::start(u64::from(id)) {
-                0 => Ok(id),
-                e => Err(e),
-            }
-        });
+        let result = read_phys(bundle + cfg.offset, cfg.size)
+            .and_then(|c| manage::create_from_copy(&root, &c).map_err(crate::error::Error::errno))
+            .and_then(|id| {
+                load_images(bundle, &list, name, id)?;
+                match manage::start(&root, u64::from(id)) {
+                    0 => Ok(id),
+                    e => Err(e),
+                }
+            });
         let shown = core::str::from_utf8(name).unwrap_or("?");
         match result {
             Ok(id) => log::info!("boot cell \"{shown}\" started as cell {id}"),

@@ -2,7 +2,7 @@
 
 use crate::cell::CELLS;
 use crate::errno::*;
-use crate::percpu::{percpu, this_cpu, CpuState};
+use crate::percpu::{percpu, CpuState};
 use crate::trap::TrapFrame;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,10 +10,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 static DISABLING: AtomicBool = AtomicBool::new(false);
 
 /// Leaves the hypervisor on this CPU (never returns) or returns an error.
-pub fn disable(frame: &mut TrapFrame) -> i64 {
-    if this_cpu().cell.load(Ordering::Relaxed) != 0 {
-        return -EPERM;
-    }
+pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) -> i64 {
     let Some(hv) = crate::hv::get() else { return -EINVAL };
     if hv.boot_first {
         // Started before Linux: there is no hyp stub to return to.

@@ -1,12 +1,12 @@
 //! Access to memory the hypervisor does not own: copying a cell
-//! configuration out of root guest-physical memory, and cache maintenance
-//! when memory changes owner.
+//! configuration out of root guest-physical memory. (Cache maintenance
+//! when memory changes owner lives in the ownership module.)
 
 extern crate alloc;
 
 use crate::cell::CELLS;
 use crate::errno::*;
-use crate::memmap::{with_remap, REMAP_SIZE};
+use crate::memmap::with_remap;
 use crate::mm::paging::s2_writable;
 use crate::mm::PAGE_SIZE;
 use alloc::vec::Vec;
@@ -35,28 +35,15 @@ pub fn copy_from_root(gpa: u64, len: usize) -> Result<Vec<u8>, i64> {
         if hv_range.contains(&pa) {
             return Err(-EINVAL);
         }
-        with_remap(pa, chunk, |va| {
-            for i in 0..chunk {
-                // SAFETY: `va..va+chunk` is the remap window mapping of the
-                // root page just checked; volatile reads because the root
-                // may write it concurrently (we only trust our copy).
-                out.push(unsafe { ((va + i) as *const u8).read_volatile() });
-            }
-        })
-        .map_err(|_| -ENOMEM)?;
+        let old = out.len();
+        // Within the capacity reserved above: no allocation.
+        out.resize(old + chunk as usize, 0);
+        // The root may write the page meanwhile: we only trust our copy.
+        let copied = with_remap(pa, chunk, |m| m.read(0, &mut out[old..])).map_err(|_| -ENOMEM)?;
+        if !copied {
+            return Err(-EINVAL);
+        }
         at += chunk;
     }
     Ok(out)
-}
-
-/// Cleans and invalidates `[pa, pa + size)` to the point of coherency.
-pub fn flush_phys(pa: u64, size: u64) -> Result<(), i64> {
-    let mut at = pa;
-    let end = pa.checked_add(size).ok_or(-EINVAL)?;
-    while at < end {
-        let chunk = (REMAP_SIZE - at % REMAP_SIZE).min(end - at);
-        with_remap(at, chunk, |va| crate::arch::dcache_clean_inval(va, chunk)).map_err(|_| -ENOMEM)?;
-        at += chunk;
-    }
-    Ok(())
 }

@@ -24,16 +24,24 @@ pub mod code {
 
 /// Dispatches one hypercall; returns the value for x0.
 pub fn handle(frame: &mut TrapFrame) -> i64 {
+    use crate::cell::manage::{self, RootCaller};
     let (c, a1, a2) = (frame.x[0], frame.x[1], frame.x[2]);
+    // Root-only calls get their proof here, from the one check of the
+    // calling CPU's cell; without it they are not reachable.
+    let root = || RootCaller::check().ok_or(crate::error::Error::NotPermitted.errno());
+    let as_root = |f: &dyn Fn(RootCaller) -> i64| root().map_or_else(|e| e, f);
     match c {
-        code::DISABLE => crate::disable::disable(frame),
-        code::CELL_CREATE => crate::cell::manage::create(a1),
-        code::CELL_START => crate::cell::manage::start(a1),
-        code::CELL_SET_LOADABLE => crate::cell::manage::set_loadable(a1),
-        code::CELL_DESTROY => crate::cell::manage::destroy(a1),
-        code::CELL_GET_STATE => crate::cell::manage::get_state(a1),
+        code::DISABLE => match RootCaller::check() {
+            Some(r) => crate::disable::disable(r, frame),
+            None => crate::error::Error::NotPermitted.errno(),
+        },
+        code::CELL_CREATE => as_root(&|r| manage::create(r, a1)),
+        code::CELL_START => as_root(&|r| manage::start(&r, a1)),
+        code::CELL_SET_LOADABLE => as_root(&|r| manage::set_loadable(r, a1)),
+        code::CELL_DESTROY => as_root(&|r| manage::destroy(r, a1)),
+        code::CELL_GET_STATE => as_root(&|r| manage::get_state(r, a1)),
         code::HYPERVISOR_GET_INFO => get_info(a1),
-        code::SYSHYPER_CELL_GET_INFO => crate::cell::manage::cell_info(a1, a2),
+        code::SYSHYPER_CELL_GET_INFO => as_root(&|r| manage::cell_info(r, a1, a2)),
         code::CPU_GET_INFO => cpu_get_info(a1, a2),
         code::DEBUG_CONSOLE_PUTC => putc(a1),
         _ => -ENOSYS,

@@ -10,7 +10,6 @@ use crate::layout::*;
 use crate::memmap::{self, OwnedTable};
 use crate::mm::frame::FramePool;
 use crate::mm::page_align_up;
-use crate::mm::paging::Attrs;
 use crate::percpu::{percpu, this_cpu, CpuState};
 use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
@@ -176,11 +175,6 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
             "the system configuration names GIC version {gic_version}; sysHyper supports GICv3 only")));
     }
     gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
-    for chip in sys.root().irqchips().filter(|c| c.address == gicd) {
-        for irq in chip.irqs() {
-            gic::set_owner(irq, 0);
-        }
-    }
 
     let root = create_root_cell(&sys, hv)
         .map_err(|e| refuse(e, format_args!("cannot map the root cell's memory regions")))?;
@@ -191,9 +185,10 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
 }
 
 fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
+    use cell::desc::Span;
+    use cell::owner::{self, machine::Machine};
     let view = sys.root();
-    let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
-    cell::map_regions(&mut stage2, &view).map_err(|_| -EINVAL)?;
+    let desc = cell::desc::CellDesc::for_root(&view, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
     // Whatever the root's regions say, it never maps hypervisor memory
     // (per-CPU areas hold other cells' registers, the pool their configs,
     // comm pages and tables) nor the GIC, which stays trapped.
@@ -202,26 +197,19 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
         (hv.phys_base, hv.hv_size),
         (gicd, gic::dist::GICD_SIZE),
         (gicr, gic::gicr_size(hv.layout.max_cpus)),
-    ];
-    for (base, size) in hidden.into_iter().filter(|&(b, s)| b != 0 && s != 0) {
-        let end = base.checked_add(size).ok_or(-EINVAL)?;
-        if view.memory_regions().any(|r| r.phys_start < end && base < r.phys_start.saturating_add(r.size)) {
-            log::warn!("root cell region overlaps {base:#x}-{end:#x} (hypervisor memory or GIC): left unmapped");
-        }
-        stage2.unmap(base & !0xfff, crate::mm::page_align_up(end) - (base & !0xfff)).map_err(|_| -ENOMEM)?;
-    }
+    ]
+    .map(|(b, s)| if b != 0 && s != 0 { Span::sized(b, s).unwrap_or(Span { start: 0, end: 0 }) } else { Span { start: 0, end: 0 } });
     // Only two pages of hypervisor memory stay readable to the root: the
     // image header (the driver reads it when adopting a boot-first
     // hypervisor) and the console page.
     let console_off = header().console_page;
-    for off in [0, console_off & !0xfff] {
-        stage2.map(hv.phys_base + off, hv.phys_base + off, FRAME_PAGE, Attrs::RO).map_err(|_| -ENOMEM)?;
-    }
+    let read_only = [hv.phys_base, hv.phys_base + (console_off & !(FRAME_PAGE - 1))];
+    let stage2 = owner::build_root(&mut Machine, &desc, &hidden, &read_only).map_err(|e| e.errno())?;
+    owner::adopt_root_irqs(&mut Machine, &desc);
     let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
-    let desc = cell::desc::CellDesc::for_root(&view, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
+    let stage2 = OwnedTable::from_table(stage2);
     Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None })
 }
-
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {
     let hv = hv::get().ok_or(-EINVAL)?;

@@ -30,12 +30,10 @@ pub mod cell;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
-#[allow(unsafe_code)]
 mod boot_cells;
 #[cfg(target_os = "none")]
 mod disable;
 #[cfg(target_os = "none")]
-#[allow(unsafe_code)]
 mod guestmem;
 #[cfg(target_os = "none")]
 pub mod hv;

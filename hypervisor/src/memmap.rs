@@ -1,7 +1,7 @@
 //! Translation tables backed by the page pool, and the EL2 address space.
 
 use crate::hv::{self, IO_BASE, POOL, VIRT_BASE};
-use crate::mm::paging::{Attrs, MapError, PageTable, Regime, TableMemory};
+use crate::mm::paging::{page_desc, Attrs, MapError, PageTable, Regime, TableMemory, TlbScope};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +39,13 @@ impl TableMemory for PoolMem {
         // time, and a single aligned 64-bit store is atomic for it.
         unsafe { table_va(table).add(idx % 512).write_volatile(value) }
     }
+
+    fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
+        match scope {
+            TlbScope::El2 => crate::arch::tlbi_el2(va, size),
+            TlbScope::Stage2 { vmid, root } => crate::arch::tlbi_stage2(vmid, root, va, size),
+        }
+    }
 }
 
 /// A table owned by someone; its pages return to the pool on drop.
@@ -46,9 +53,26 @@ impl TableMemory for PoolMem {
 pub struct OwnedTable(Option<PageTable>);
 
 impl OwnedTable {
-    /// An empty stage-2 table (39-bit IPA, start level 1).
-    pub fn stage2() -> Result<Self, MapError> {
-        Ok(Self(Some(PageTable::new(&mut PoolMem, Regime::Stage2, 39, 1)?)))
+    /// An empty stage-2 table (39-bit IPA, start level 1) for `vmid`.
+    pub fn stage2(vmid: u16) -> Result<Self, MapError> {
+        Ok(Self(Some(PageTable::stage2(&mut PoolMem, vmid)?)))
+    }
+
+    /// Takes ownership of a table built elsewhere from pool pages.
+    pub fn from_table(t: PageTable) -> Self {
+        Self(Some(t))
+    }
+
+    /// The table, for edits through another `TableMemory` (the ownership
+    /// module's reserve).
+    pub fn table_mut(&mut self) -> Option<&mut PageTable> {
+        self.0.as_mut()
+    }
+
+    /// Gives the table up without freeing it (the ownership module frees
+    /// it after invalidating its VMID).
+    pub fn into_table(mut self) -> Option<PageTable> {
+        self.0.take()
     }
 
     /// An empty EL2 stage-1 table.
@@ -58,6 +82,11 @@ impl OwnedTable {
 
     fn pt(&mut self) -> &mut PageTable {
         self.0.as_mut().expect("table present until drop")
+    }
+
+    /// Which TLB entries its translations live in.
+    pub fn scope(&self) -> Option<TlbScope> {
+        self.0.as_ref().map(PageTable::scope)
     }
 
     /// Root table address.
@@ -103,34 +132,120 @@ pub fn el2_root() -> u64 {
     EL2_ROOT.load(Ordering::Acquire)
 }
 
-/// EL2 window for temporary mappings of guest memory (copying a cell
-/// config, cache maintenance when memory changes owner).
+/// EL2 window for temporary mappings of memory outside hypervisor memory
+/// (copying a cell configuration or a boot image, cache maintenance when
+/// memory changes owner).
 pub const REMAP_BASE: u64 = IO_BASE + 0x1000_0000;
-/// Size of the window: one 2 MiB block.
+/// Size of the window: one level-3 table's worth, 2 MiB.
 pub const REMAP_SIZE: u64 = 0x20_0000;
 
+/// The window's own level-3 table, made when the EL2 map is built and
+/// never seen by the table walker again, so mapping a page through the
+/// window is one entry write and never allocates. The lock around it is
+/// the token of the window's one user: [`with_remap`] holds it for the
+/// whole use, so two users cannot exist.
+#[derive(Debug)]
+struct Window {
+    l3: PhysAddr,
+}
+
+static WINDOW: Mutex<Option<Window>> = Mutex::new(None);
+
+/// Memory mapped through the remap window for the duration of one
+/// [`with_remap`] call (it cannot outlive the call: the closure gets only
+/// a reference). Accesses are volatile copies: the memory belongs to a
+/// guest, which may change it at any time, so no Rust reference to it is
+/// ever made.
+#[derive(Debug)]
+pub struct Remapped {
+    va: u64,
+    len: u64,
+}
+
+impl Remapped {
+    fn span(&self, off: usize, n: usize) -> Option<u64> {
+        let end = (off as u64).checked_add(n as u64)?;
+        (end <= self.len).then_some(self.va + off as u64)
+    }
+
+    /// Copies `out.len()` bytes from offset `off`; false if out of range.
+    pub fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        let Some(va) = self.span(off, out.len()) else { return false };
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: inside the window mapping of this call (checked).
+            *b = unsafe { ((va + i as u64) as *const u8).read_volatile() };
+        }
+        true
+    }
+
+    /// Copies `data` to offset `off`; false if out of range.
+    pub fn write(&self, off: usize, data: &[u8]) -> bool {
+        let Some(va) = self.span(off, data.len()) else { return false };
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: inside the window mapping of this call (checked).
+            unsafe { ((va + i as u64) as *mut u8).write_volatile(*b) };
+        }
+        true
+    }
+
+    /// Cleans and invalidates the mapped bytes to the point of coherency.
+    pub fn clean_inval(&self) {
+        crate::arch::dcache_clean_inval(self.va, self.len);
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// Runs `f` with `[pa, pa + size)` (at most 2 MiB, not crossing a 2 MiB
-/// boundary) mapped read-write at the returned EL2 address. The caller
-/// holds the management lock, so the window has one user at a time.
-pub fn with_remap<R>(pa: u64, size: u64, f: impl FnOnce(u64) -> R) -> Result<R, MapError> {
+/// boundary) mapped read-write through the window. Never allocates.
+pub fn with_remap<R>(pa: u64, size: u64, f: impl FnOnce(&Remapped) -> R) -> Result<R, MapError> {
     let base = pa & !(REMAP_SIZE - 1);
     if size == 0 || size > REMAP_SIZE || (pa - base) + size > REMAP_SIZE {
         return Err(MapError::BadRange);
     }
-    let (page_pa, span) = (pa & !(PAGE_SIZE - 1), page_end(pa + size) - (pa & !(PAGE_SIZE - 1)));
-    let va = REMAP_BASE + (page_pa - base);
-    {
-        let mut t = EL2_TABLE.lock();
-        let t = t.as_mut().ok_or(MapError::BadRange)?;
-        t.map(va, page_pa, span, Attrs::RW)?;
+    let page_pa = pa & !(PAGE_SIZE - 1);
+    let pages = (page_end(pa + size) - page_pa) / PAGE_SIZE;
+    let first = ((page_pa - base) / PAGE_SIZE) as usize;
+    let window = WINDOW.lock();
+    let w = window.as_ref().ok_or(MapError::BadRange)?;
+    for i in 0..pages as usize {
+        // Invalid → valid: nothing to break (invalid entries are never
+        // cached), the previous user left every entry invalid.
+        PoolMem.write(w.l3, first + i, page_desc(Regime::El2, page_pa + i as u64 * PAGE_SIZE, Attrs::RW));
     }
-    crate::arch::flush_el2_tlb();
-    let r = f(REMAP_BASE + (pa - base));
-    if let Some(t) = EL2_TABLE.lock().as_mut() {
-        let _ = t.unmap(va, span);
+    // The entries reach this CPU's table walker before the first access.
+    crate::arch::dsb_ish();
+    crate::arch::isb();
+    let r = f(&Remapped { va: REMAP_BASE + (pa - base), len: size });
+    for i in 0..pages as usize {
+        PoolMem.write(w.l3, first + i, 0);
     }
-    crate::arch::flush_el2_tlb();
+    // No CPU may translate through the window once the token is released.
+    PoolMem.invalidate(TlbScope::El2, REMAP_BASE + (page_pa - base), pages * PAGE_SIZE);
+    drop(window);
     Ok(r)
+}
+
+/// Cleans and invalidates `[pa, pa + size)` (outside hypervisor memory)
+/// to the point of coherency, 2 MiB at a time through the window.
+pub fn clean_inval_phys(pa: u64, size: u64) {
+    let mut at = pa;
+    let end = pa.saturating_add(size);
+    while at < end {
+        let chunk = (REMAP_SIZE - at % REMAP_SIZE).min(end - at);
+        if with_remap(at, chunk, Remapped::clean_inval).is_err() {
+            log::error!("cannot clean {at:#x}+{chunk:#x}: no remap window");
+        }
+        at += chunk;
+    }
 }
 
 fn page_end(x: u64) -> u64 {
@@ -180,10 +295,14 @@ pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: GicPhys) -> Result<(Owned
     if gic.gicr != 0 && gic.gicr_size != 0 {
         t.map(gicr, gic.gicr, gic.gicr_size, Attrs::DEVICE)?;
     }
+    let l3 = t.table_mut().ok_or(MapError::BadRange)?.table_for(&mut PoolMem, REMAP_BASE, 3)?;
+    *WINDOW.lock() = Some(Window { l3 });
     Ok((t, IoMap { uart, gicd, gicr }))
 }
 
-/// One page from the pool, returned on drop (the comm region page).
+/// One page from the pool, returned on drop (the comm region page). A
+/// cell maps it, so the hypervisor only copies in and out of it (volatile
+/// accesses), never holds a reference to its contents.
 #[derive(Debug)]
 pub struct PoolPage(PhysAddr);
 
@@ -193,18 +312,55 @@ impl PoolPage {
         PoolMem.alloc_table().map(Self)
     }
 
+    /// Takes ownership of a pool page allocated elsewhere (the ownership
+    /// module's prepare).
+    pub fn adopt(pa: PhysAddr) -> Self {
+        Self(pa)
+    }
+
+    /// Gives the page up without freeing it.
+    pub fn into_phys(self) -> PhysAddr {
+        let pa = self.0;
+        core::mem::forget(self);
+        pa
+    }
+
     /// Its physical address.
     pub fn phys(&self) -> PhysAddr {
         self.0
     }
 
-    /// Its contents.
-    pub fn bytes_mut(&mut self) -> &mut [u8; 4096] {
-        // The cell may write the page concurrently only through its own
-        // mapping, and only plain bytes, which cannot form invalid values.
-        // SAFETY: a pool page owned by this value alone, page aligned and
-        // mapped read-write in the EL2 linear map.
-        unsafe { &mut *(table_va(self.0) as *mut [u8; 4096]) }
+    fn va(&self, off: usize, n: usize) -> Option<*mut u8> {
+        let end = off.checked_add(n)?;
+        (end <= PAGE_SIZE as usize).then(|| (table_va(self.0) as u64 + off as u64) as *mut u8)
+    }
+
+    /// Copies `data` to offset `off`; false if it does not fit.
+    pub fn write_bytes(&self, off: usize, data: &[u8]) -> bool {
+        let Some(p) = self.va(off, data.len()) else { return false };
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: inside this pool page (checked), mapped read-write in
+            // the EL2 linear map; volatile, as the cell may access it.
+            unsafe { p.add(i).write_volatile(*b) };
+        }
+        true
+    }
+
+    /// Copies from offset `off` into `out`; false if out of range.
+    pub fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        let Some(p) = self.va(off, out.len()) else { return false };
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: as in `write_bytes`.
+            *b = unsafe { p.add(i).read_volatile() };
+        }
+        true
+    }
+
+    /// Zeroes the page.
+    pub fn zero(&self) {
+        for off in (0..PAGE_SIZE as usize).step_by(64) {
+            self.write_bytes(off, &[0; 64]);
+        }
     }
 }
 

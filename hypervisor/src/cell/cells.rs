@@ -3,9 +3,8 @@
 extern crate alloc;
 
 use crate::memmap::{OwnedTable, PoolPage};
-use crate::mm::paging::{Attrs, MapError, MemType};
 use crate::sync::Mutex;
-use crate::sysconfig::{mem_flags, CellView, MemRegion};
+use crate::sysconfig::CellView;
 use alloc::vec::Vec;
 
 /// Jailhouse cell states (CELL_GET_STATE).
@@ -50,31 +49,10 @@ impl Cell {
 /// The cells; index 0 is the root cell.
 pub static CELLS: Mutex<Vec<Cell>> = Mutex::new(Vec::new());
 
-/// Stage-2 attributes for a configured region.
-pub fn region_attrs(flags: u64) -> Attrs {
-    Attrs {
-        read: flags & mem_flags::READ != 0,
-        write: flags & mem_flags::WRITE != 0,
-        exec: flags & mem_flags::EXECUTE != 0,
-        mem: if flags & mem_flags::IO != 0 { MemType::Device } else { MemType::Normal },
-    }
-}
-
-/// Whether a region can be mapped directly (page aligned); sub-page regions
-/// are trapped and emulated instead.
-pub fn is_page_region(r: &MemRegion) -> bool {
-    (r.phys_start | r.virt_start | r.size) & 0xfff == 0 && r.size != 0
-}
-
-/// Maps the root cell's regions 1:1 (guest-physical = virt_start).
-pub fn map_regions(table: &mut OwnedTable, view: &CellView<'_>) -> Result<(), MapError> {
-    for r in view.memory_regions() {
-        if r.flags & mem_flags::COMM_REGION != 0 || !is_page_region(&r) {
-            continue;
-        }
-        table.map(r.virt_start, r.phys_start, r.size, region_attrs(r.flags))?;
-    }
-    Ok(())
+/// Whether `ipa` is mapped in the stage 2 of cell `id` (waits for a
+/// hand-over in progress, which holds the list lock).
+pub fn translates(id: u32, ipa: u64) -> bool {
+    CELLS.lock().iter().find(|c| c.id == id).is_some_and(|c| c.stage2.translate(ipa).is_some())
 }
 
 /// Activates the stage-2 table of the cell this CPU belongs to.

@@ -4,9 +4,14 @@
 /// Comm region revision.
 pub const COMM_REVISION: u16 = 2;
 
-/// Fills the comm region page (EL2 address `va`) for a cell that starts.
-pub fn fill(page: &mut [u8; 4096], console: &[u8; 32], vpci_irq_base: u32, gic: (u64, u64), cell_flags: u32) {
-    page.fill(0);
+/// Bytes of the comm region the hypervisor fills; the rest of the page is
+/// zero.
+pub const HEADER_LEN: usize = 100;
+
+/// The start of the comm region page for a cell that starts (the caller
+/// zeroes the page and copies this to offset 0).
+pub fn header(console: &[u8; 32], vpci_irq_base: u32, gic: (u64, u64), cell_flags: u32) -> [u8; HEADER_LEN] {
+    let mut page = [0u8; HEADER_LEN];
     page[0..6].copy_from_slice(b"JHCOMM");
     page[6..8].copy_from_slice(&COMM_REVISION.to_le_bytes());
     // cell_state @8 = RUNNING (0), msg_to_cell @12, reply_from_cell @16 = 0
@@ -23,6 +28,7 @@ pub fn fill(page: &mut [u8; 4096], console: &[u8; 32], vpci_irq_base: u32, gic: 
     page[72..80].copy_from_slice(&gic.0.to_le_bytes());
     page[88..96].copy_from_slice(&gic.1.to_le_bytes());
     page[96..100].copy_from_slice(&vpci_irq_base.to_le_bytes());
+    page
 }
 
 #[cfg(test)]
@@ -44,8 +50,7 @@ mod tests {
         desc[114] = 1; // MMIO
         desc[132] = 0b10; // CPU 1
         let view = CellView::parse(&desc).unwrap();
-        let mut page = [0xffu8; 4096];
-        fill(&mut page, &view.console_bytes(), view.vpci_irq_base(), (0x0800_0000, 0x080a_0000), 0x4000_0000);
+        let page = header(&view.console_bytes(), view.vpci_irq_base(), (0x0800_0000, 0x080a_0000), 0x4000_0000);
         assert_eq!(&page[0..6], b"JHCOMM");
         assert_eq!(u16::from_le_bytes([page[6], page[7]]), 2);
         assert_eq!(&page[8..12], &[0; 4], "RUNNING");
@@ -54,6 +59,7 @@ mod tests {
         assert_eq!(page[64], 3);
         assert_eq!(u64::from_le_bytes(page[72..80].try_into().unwrap()), 0x0800_0000);
         assert_eq!(u64::from_le_bytes(page[88..96].try_into().unwrap()), 0x080a_0000);
-        assert!(page[100..].iter().all(|&b| b == 0));
+        assert_eq!(page.len(), 100);
+        assert_eq!(&page[12..20], &[0; 8], "no message, no reply");
     }
 }

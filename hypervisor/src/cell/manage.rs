@@ -1,226 +1,138 @@
 //! Cell management hypercalls: create, set loadable, start, destroy, get
-//! state, and disable. Serialised by one management lock; every check runs
-//! before any state changes, so a refused call leaves nothing behind.
+//! state. Serialised by one management lock. Every hand-over of memory,
+//! interrupts and CPUs goes through the ownership module (`cell::owner`):
+//! validate and prepare first (may fail, nothing changed), then commit
+//! (cannot fail). Root-only calls take a [`RootCaller`], which only the
+//! hypercall dispatcher (and boot-time setup, on the root's boot CPU) can
+//! make.
 
 extern crate alloc;
 
-use super::{is_page_region, region_attrs, Cell, CellState, CELLS};
-use crate::errno::*;
+use super::owner::cpus::{self, Claims};
+use super::owner::machine::{Machine, LEDGER};
+use super::owner::{self, Holdings, Root};
+use super::{Cell, CellState, CELLS};
+use crate::error::{Error, Result};
 use crate::gic;
 use crate::guestmem;
 use crate::memmap::{OwnedTable, PoolPage};
-use crate::percpu::{percpu, this_cpu, CpuState, PerCpu};
+use crate::percpu::{this_cpu, CpuState};
 use crate::sync::Mutex;
-use crate::sysconfig::{mem_flags, CellView, MemRegion};
+use crate::sysconfig::CellView;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 /// Most pages a cell configuration may occupy.
 const MAX_CONFIG_PAGES: u64 = 16;
-const CELL_FLAGS_KNOWN: u32 = 0x1 | 0x2 | 0x4 | 0x4000_0000 | 0x8000_0000;
-const MEM_FLAGS_KNOWN: u64 = 0x1ff | 0x8000 | (0xf << 16);
 
 static MGMT: Mutex<()> = Mutex::new(());
 
-fn require_root() -> Result<(), i64> {
-    if this_cpu().cell.load(Ordering::Relaxed) != 0 {
-        return Err(-EPERM);
-    }
-    Ok(())
-}
+/// Proof that the caller is the root cell: made only after checking that
+/// the calling CPU belongs to cell 0. Root-only operations take one, so
+/// none of them can be reached from a non-root path by mistake.
+#[derive(Debug)]
+pub struct RootCaller(());
 
-fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
-    (0..64).filter(move |c| mask & (1 << c) != 0).filter_map(percpu)
-}
-
-/// Stops every running CPU in `mask` and waits until each is parked.
-fn park_cpus(mask: u64) {
-    for cpu in cpus_of(mask) {
-        cpu.cancel_start();
-        if cpu.state() == CpuState::Running {
-            cpu.park_request.store(true, Ordering::Release);
-            gic::kick(cpu);
-        }
-    }
-    for cpu in cpus_of(mask) {
-        while cpu.state() == CpuState::Running {
-            crate::arch::cpu_relax();
-        }
-        cpu.park_request.store(false, Ordering::Release);
+impl RootCaller {
+    /// The proof, if this CPU belongs to the root cell. Called by the
+    /// hypercall dispatcher, and by boot-time cell setup on the boot CPU.
+    pub(crate) fn check() -> Option<Self> {
+        (this_cpu().cell.load(Ordering::Relaxed) == 0).then_some(RootCaller(()))
     }
 }
 
-fn root_region_for(root: &CellView<'_>, r: &MemRegion) -> Option<MemRegion> {
-    let end = r.phys_start.checked_add(r.size)?;
-    root.memory_regions().find(|rr| {
-        rr.flags & mem_flags::COMM_REGION == 0 && rr.phys_start <= r.phys_start && end <= rr.phys_start + rr.size
-    })
+fn errno<T: Into<i64>>(r: Result<T>) -> i64 {
+    r.map_or_else(Error::errno, Into::into)
 }
 
-/// Checks a cell configuration on its own.
-fn validate(view: &CellView<'_>, max_cpus: u64) -> Result<(), i64> {
-    if view.flags() & !CELL_FLAGS_KNOWN != 0 || view.name().is_empty() {
-        return Err(-EINVAL);
-    }
-    let mask = view.cpu_mask();
-    if mask == 0 || view.cpu_limit() as u64 > max_cpus {
-        return Err(-EINVAL);
-    }
-    // Regions may overlap each other (Jailhouse accepts that); each one is
-    // checked on its own, without allocating.
-    for r in view.memory_regions() {
-        // Sub-page regions are not emulated yet: refused, never silently
-        // left unmapped.
-        let aligned = is_page_region(&r) || r.flags & mem_flags::COMM_REGION != 0;
-        if r.size == 0 || r.flags & !MEM_FLAGS_KNOWN != 0 || !aligned {
-            log::warn!("refused: region {:#x}+{:#x} flags {:#x} is empty, sub-page or has unknown flags", r.phys_start, r.size, r.flags);
-            return Err(-EINVAL);
-        }
-        r.phys_start.checked_add(r.size).ok_or(-EINVAL)?;
-        let vend = r.virt_start.checked_add(r.size).ok_or(-EINVAL)?;
-        if vend > 1 << 39 {
-            return Err(-EINVAL);
-        }
-    }
-    Ok(())
+/// Runs `f` on the root's side of a hand-over: its stage 2, description
+/// and the ledger (the caller holds the cell list).
+fn with_root<R>(root: &mut Cell, f: impl FnOnce(&mut Machine, &mut Root<'_>) -> R) -> Result<R> {
+    let mut ledger = LEDGER.lock();
+    let Cell { stage2, desc, .. } = root;
+    let stage2 = stage2.table_mut().ok_or(Error::Invalid)?;
+    Ok(f(&mut Machine, &mut Root { stage2, desc, ledger: &mut ledger }))
 }
 
 /// HC_CELL_CREATE: `gpa` is the root guest-physical address of the config.
-pub fn create(gpa: u64) -> i64 {
-    match create_inner(gpa) {
-        Ok(id) => i64::from(id),
-        Err(e) => e,
-    }
+pub fn create(_root: RootCaller, gpa: u64) -> i64 {
+    errno(create_inner(gpa))
 }
 
-fn create_inner(gpa: u64) -> Result<u32, i64> {
-    require_root()?;
+fn create_inner(gpa: u64) -> Result<u32> {
     let _m = MGMT.lock();
-    let head = guestmem::copy_from_root(gpa, 132)?;
-    let total = CellView::size_from_header(&head).map_err(|_| -EINVAL)?;
+    let head = guestmem::copy_from_root(gpa, 132).map_err(errno_to_error)?;
+    let total = CellView::size_from_header(&head).map_err(|_| Error::Invalid)?;
     if (gpa % 4096 + total).div_ceil(4096) > MAX_CONFIG_PAGES {
-        return Err(-E2BIG);
+        return Err(Error::TooBig);
     }
-    let config = guestmem::copy_from_root(gpa, total as usize)?;
-    create_from_copy(config)
+    let config = guestmem::copy_from_root(gpa, total as usize).map_err(errno_to_error)?;
+    create_locked(&config)
 }
 
-/// Creates a cell from the hypervisor's own copy of its configuration
-/// (the caller holds the management lock or runs before the root starts).
-pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
-    let hv = crate::hv::get().ok_or(-EINVAL)?;
-    let view = CellView::parse(&config).map_err(|e| {
-        log::warn!("cell config refused: {e}");
-        -EINVAL
-    })?;
-    validate(&view, hv.layout.max_cpus)?;
-    view.check_irqchips(hv_gic().2).map_err(|_| -EINVAL)?;
+fn errno_to_error(e: i64) -> Error {
+    use crate::errno::*;
+    match -e {
+        ENOMEM => Error::NoMemory,
+        _ => Error::Invalid,
+    }
+}
+
+/// Creates a cell from the hypervisor's own copy of its configuration, at
+/// boot (before the root runs).
+pub fn create_from_copy(_root: &RootCaller, config: &[u8]) -> Result<u32> {
+    let _m = MGMT.lock();
+    create_locked(config)
+}
+
+fn create_locked(config: &[u8]) -> Result<u32> {
+    let hv = crate::hv::get().ok_or(Error::Invalid)?;
+    let view = CellView::parse(config).map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config: {e}")))?;
+    view.check_irqchips(hv_gic().2).map_err(|_| Error::Invalid)?;
     let desc = describe(&view, hv)?;
-    let mask = view.cpu_mask();
+    // Sub-page regions are not emulated yet (the per-cell MMIO table will
+    // trap them): refused, never silently left unmapped.
+    if let Some(r) = desc.sub_pages().next() {
+        return Err(crate::error::refuse(Error::Invalid, format_args!("sub-page region {:#x}+{:#x}", r.phys, r.size)));
+    }
+    let mask = desc.cpus;
 
     let mut cells = CELLS.lock();
     if cells.iter().any(|c| c.desc.name() == desc.name()) {
-        return Err(-EEXIST);
+        return Err(Error::Exists);
     }
-    let root = cells.first().ok_or(-EINVAL)?;
-    if root.cpus & mask != mask {
-        return Err(-EBUSY);
+    let root_cpus = cells.first().ok_or(Error::Invalid)?.cpus;
+    if root_cpus & mask != mask {
+        return Err(Error::Busy);
     }
-    // Each cell's owned memory is in its description, parsed once at its
-    // create: no configuration is parsed again here.
-    for r in desc.owned() {
-        let span = r.phys_span();
-        if let Some(other) = cells.iter().skip(1).find(|c| c.desc.owned().any(|o| o.phys_span().overlaps(&span))) {
-            log::warn!("refused: memory {:#x}-{:#x} belongs to cell {}", span.start, span.end, other.id);
-            return Err(-EBUSY);
-        }
-    }
-    if let Some(irq) = desc.spis.iter().find(|&i| gic::owner(i) != Some(0)) {
-        log::warn!("refused: interrupt {irq} is not the root cell's");
-        return Err(-EBUSY);
-    }
-    let id = (1..255u32).find(|id| cells.iter().all(|c| c.id != *id)).ok_or(-ENOMEM)?;
-    cells.try_reserve(1).map_err(|_| -ENOMEM)?;
-    // Last fallible check on the CPUs, and a claim that PSCI CPU_ON of the
-    // root cannot race with: every later failure gives the claims back.
+    let id = (1..255u32).find(|id| cells.iter().all(|c| c.id != *id)).ok_or(Error::NoMemory)?;
+    let vmid = id as u16;
+    // The cell slot, so the final push cannot fail.
+    cells.try_reserve(1)?;
+    // A claim PSCI CPU_ON of the root cannot race with; dropped on any
+    // failure below, which gives the CPUs back.
     let claims = Claims::take(mask)?;
-
-    // Build the cell's address space before touching the root's.
-    let mut stage2 = OwnedTable::stage2().map_err(|_| -ENOMEM)?;
-    let mut comm = None;
-    for r in view.memory_regions() {
-        if r.flags & mem_flags::COMM_REGION != 0 {
-            let page = PoolPage::new().ok_or(-ENOMEM)?;
-            stage2.map(r.virt_start, page.phys(), 4096, region_attrs(r.flags)).map_err(|_| -ENOMEM)?;
-            comm = Some(page);
-        } else if is_page_region(&r) {
-            stage2.map(r.virt_start, r.phys_start, r.size, region_attrs(r.flags)).map_err(|_| -ENOMEM)?;
-        }
-    }
-    let root = cells.first_mut().ok_or(-EINVAL)?;
-    for (i, r) in desc.owned().map(as_mem).enumerate() {
-        if root.stage2.unmap(r.phys_start, r.size).is_err() {
-            // Give back what was taken so far, then fail.
-            for back in desc.owned().take(i).map(as_mem) {
-                if let Some(rr) = root_region_for(&root_view_of(root), &back) {
-                    let _ = root.stage2.map(back.phys_start, back.phys_start, back.size, region_attrs(rr.flags));
-                }
-            }
-            return Err(-ENOMEM);
-        }
-    }
-    crate::arch::flush_vmid(root.stage2.root(), root.vmid);
+    let root = cells.first_mut().ok_or(Error::Invalid)?;
+    let holdings = with_root(root, |hw, r| -> Result<Holdings> {
+        let plan = owner::prepare_create(hw, r, &desc, id, vmid)?;
+        Ok(owner::commit_create(hw, r, &desc, id, plan, cpus::first_mpidr(mask)))
+    })??;
     root.cpus &= !mask;
-    let first_mpidr = cpus_of(mask).next().map_or(0, |c| c.mpidr.load(Ordering::Relaxed));
-    for irq in desc.spis.iter() {
-        gic::assign_spi(irq, id as u8, first_mpidr);
-    }
-    for cpu in cpus_of(mask) {
-        cpu.cell.store(id, Ordering::Release);
-        cpu.clear_stats();
-    }
-    claims.hand_over();
-    crate::arch::flush_vmid(stage2.root(), id as u16);
-    let flags = view.flags();
-    // The configuration bytes are not kept: the description holds all.
-    drop(config);
-    cells.push(Cell { id, vmid: id as u16, cpus: mask, state: CellState::ShutDown, flags, desc, stage2, comm });
+    claims.hand_to(id);
+    let Holdings { stage2, vmid, comm } = holdings;
+    let flags = desc.flags;
+    cells.push(Cell {
+        id,
+        vmid,
+        cpus: mask,
+        state: CellState::ShutDown,
+        flags,
+        desc,
+        stage2: OwnedTable::from_table(stage2),
+        comm: comm.map(PoolPage::adopt),
+    });
     log::info!("created cell {} ({} CPUs)", id, mask.count_ones());
     Ok(id)
-}
-
-/// CPUs claimed for a cell being created; dropped unused, they go back to
-/// Off in their old cell.
-struct Claims(u64);
-
-impl Claims {
-    fn take(mask: u64) -> Result<Self, i64> {
-        let mut claims = Claims(0);
-        for (n, cpu) in (0..64).filter(|c| mask & (1 << c) != 0).filter_map(|c| percpu(c).map(|p| (c, p))) {
-            if !cpu.present.load(Ordering::Acquire) || !cpu.claim() {
-                log::warn!("refused: CPU {n} is not off");
-                return Err(-EBUSY); // `claims` drops: earlier claims are released
-            }
-            claims.0 |= 1 << n;
-        }
-        if claims.0 != mask {
-            return Err(-EBUSY);
-        }
-        Ok(claims)
-    }
-
-    /// The CPUs now belong to the new cell (their `cell` field is set):
-    /// Off there, waiting for the cell's start.
-    fn hand_over(mut self) {
-        cpus_of(self.0).for_each(PerCpu::release_claim);
-        self.0 = 0;
-    }
-}
-
-impl Drop for Claims {
-    fn drop(&mut self) {
-        cpus_of(self.0).for_each(PerCpu::release_claim);
-    }
 }
 
 /// The machine facts a cell description is checked against.
@@ -249,15 +161,11 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
 /// Validates the configuration as a typed description: one comm region at
 /// most, no region of any kind over hypervisor memory or the GIC,
 /// ROOTSHARED regions inside the root's memory, interrupts that are SPIs.
-fn describe(view: &CellView<'_>, hv: &crate::hv::Hv) -> Result<super::desc::CellDesc, i64> {
+fn describe(view: &CellView<'_>, hv: &crate::hv::Hv) -> Result<super::desc::CellDesc> {
     let p = platform(hv);
-    let root_cfg = crate::sysconfig::SystemView::parse(hv.config).map_err(|_| -EINVAL)?;
-    let root = super::desc::CellDesc::for_root(&root_cfg.root(), &p).map_err(|e| e.errno())?;
-    super::desc::CellDesc::for_cell(view, &p, &root).map_err(|e| e.errno())
-}
-
-fn root_view_of(root: &Cell) -> CellView<'static> {
-    root.view().unwrap_or_else(CellView::empty)
+    let root_cfg = crate::sysconfig::SystemView::parse(hv.config).map_err(|_| Error::Invalid)?;
+    let root = super::desc::CellDesc::for_root(&root_cfg.root(), &p)?;
+    super::desc::CellDesc::for_cell(view, &p, &root)
 }
 
 fn hv_gic() -> (u8, u8, u64, u64) {
@@ -266,151 +174,137 @@ fn hv_gic() -> (u8, u8, u64, u64) {
         .map_or((0, 0, 0, 0), |s| s.gic())
 }
 
-fn with_cell<R>(id: u64, f: impl FnOnce(&mut Cell, &mut Vec<Cell>) -> Result<R, i64>) -> Result<R, i64> {
-    require_root()?;
+/// Position of cell `id` (never the root) in the list.
+fn find(cells: &[Cell], id: u64) -> Result<usize> {
     if id == 0 {
-        return Err(-EINVAL);
+        return Err(Error::Invalid);
+    }
+    cells.iter().position(|c| u64::from(c.id) == id).ok_or(Error::NoSuchCell)
+}
+
+/// A management operation on cell `id` in the ownership module's shape:
+/// `prepare` (with the cell list held) takes a reserve; then the cell's
+/// CPUs are parked (bounded; without the list lock, which a stopping CPU
+/// may need); then `commit` runs with the list held again. On any
+/// failure before commit the reserve goes back and nothing changed but
+/// the cell's CPUs being stopped.
+fn transact<R>(
+    id: u64,
+    prepare: impl FnOnce(&mut Machine, &Root<'_>, &Cell) -> Result<owner::Reserve>,
+    commit: impl FnOnce(&mut Vec<Cell>, usize, owner::Reserve) -> Result<R>,
+) -> Result<R> {
+    let _m = MGMT.lock();
+    let (reserve, mask) = {
+        let mut cells = CELLS.lock();
+        let idx = find(&cells, id)?;
+        let (root, rest) = cells.split_first_mut().ok_or(Error::Invalid)?;
+        let cell = rest.get(idx - 1).ok_or(Error::NoSuchCell)?;
+        (with_root(root, |hw, r| prepare(hw, r, cell))??, cell.cpus)
+    };
+    if let Err(e) = cpus::park(mask) {
+        reserve.give_back(&mut Machine);
+        return Err(e);
     }
     let mut cells = CELLS.lock();
-    let idx = cells.iter().position(|c| u64::from(c.id) == id).ok_or(-ENOENT)?;
-    let mut cell = cells.remove(idx);
-    let r = f(&mut cell, &mut cells);
-    cells.insert(idx, cell);
-    r
-}
-
-/// Parks all of a cell's CPUs, without holding the cell list lock.
-fn suspend(id: u64) -> Result<(), i64> {
-    let mask = {
-        let cells = CELLS.lock();
-        cells.iter().find(|c| u64::from(c.id) == id).ok_or(-ENOENT)?.cpus
+    // The management lock kept the cell in the list meanwhile, and both
+    // tables exist while their cells do: nothing below can fail, the
+    // checks only keep the reserve from leaking if that were ever untrue.
+    let ready = |c: &mut Cell| c.stage2.table_mut().is_some();
+    let idx = match find(&cells, id) {
+        Ok(i) if cells.first_mut().is_some_and(ready) && cells.get_mut(i).is_some_and(ready) => i,
+        Ok(_) => return Err(giving_back(reserve, Error::Invalid)),
+        Err(e) => return Err(giving_back(reserve, e)),
     };
-    park_cpus(mask);
-    Ok(())
+    commit(&mut cells, idx, reserve)
 }
 
-/// A described region in the configuration's terms.
-fn as_mem(r: &super::desc::Region) -> MemRegion {
-    MemRegion { phys_start: r.phys, virt_start: r.virt, size: r.size, flags: r.flags }
+fn giving_back(reserve: owner::Reserve, e: Error) -> Error {
+    reserve.give_back(&mut Machine);
+    e
 }
 
-/// Owned memory the root may load between set_loadable and start.
-fn loadable_regions(cell: &Cell) -> impl Iterator<Item = MemRegion> + '_ {
-    cell.desc.owned().filter(|r| r.loadable()).map(as_mem)
+/// The root and cell `idx` of the list, both mutable.
+fn root_and(cells: &mut [Cell], idx: usize) -> Result<(&mut Cell, &mut Cell)> {
+    let (root, rest) = cells.split_first_mut().ok_or(Error::Invalid)?;
+    let cell = rest.get_mut(idx - 1).ok_or(Error::NoSuchCell)?;
+    Ok((root, cell))
 }
 
 /// HC_CELL_SET_LOADABLE.
-pub fn set_loadable(id: u64) -> i64 {
-    require_root().and_then(|_| {
-        if id == 0 {
-            return Err(-EINVAL);
-        }
-        let _m = MGMT.lock();
-        suspend(id)?;
-        with_cell(id, |cell, cells| {
-            let root = cells.first_mut().ok_or(-EINVAL)?;
-            let root_view = root_view_of(root);
-            let attrs = loadable_regions(cell)
-                .filter_map(|r| root_region_for(&root_view, &r).map(|rr| (r, region_attrs(rr.flags))));
-            for (r, a) in attrs {
-                root.stage2.map(r.phys_start, r.phys_start, r.size, a).map_err(|_| -ENOMEM)?;
-            }
-            crate::arch::flush_vmid(root.stage2.root(), root.vmid);
+pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
+    errno(transact(
+        id,
+        |hw, r, cell| owner::prepare_loadable(hw, r, &cell.desc),
+        |cells, idx, reserve| {
+            let Ok((root, cell)) = root_and(cells, idx) else {
+                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+            };
+            with_root(root, |hw, r| owner::commit_loadable(hw, r, &cell.desc, reserve))?;
             cell.state = CellState::ShutDown;
             Ok(0)
-        })
-    })
-    .unwrap_or_else(|e| e)
+        },
+    ))
 }
 
 /// HC_CELL_START.
-pub fn start(id: u64) -> i64 {
-    require_root()
-        .and_then(|_| {
-            if id == 0 {
-                return Err(-EINVAL);
+pub fn start(_root: &RootCaller, id: u64) -> i64 {
+    let (_, _, gicd, gicr) = hv_gic();
+    errno(transact(
+        id,
+        |hw, _, cell| owner::prepare_start(hw, &cell.desc),
+        |cells, idx, reserve| {
+            let Ok((root, cell)) = root_and(cells, idx) else {
+                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+            };
+            if let Some(page) = cell.comm.as_ref() {
+                page.zero();
+                let d = &cell.desc;
+                page.write_bytes(0, &super::comm::header(&d.console, d.vpci_irq_base, (gicd, gicr), cell.flags));
             }
-            let _m = MGMT.lock();
-            suspend(id)?;
-            let (_, _, gicd, gicr) = hv_gic();
-            with_cell(id, |cell, cells| {
-                let root = cells.first_mut().ok_or(-EINVAL)?;
-                for r in loadable_regions(cell) {
-                    root.stage2.unmap(r.phys_start, r.size).map_err(|_| -ENOMEM)?;
-                    guestmem::flush_phys(r.phys_start, r.size)?;
-                }
-                crate::arch::flush_vmid(root.stage2.root(), root.vmid);
-                let flags = cell.flags;
-                if let Some(page) = cell.comm.as_mut() {
-                    super::comm::fill(page.bytes_mut(), &cell.desc.console, cell.desc.vpci_irq_base, (gicd, gicr), flags);
-                }
-                let entry = cell.desc.reset_address;
-                crate::arch::flush_vmid(cell.stage2.root(), cell.vmid);
-                cell.state = CellState::Running;
-                for cpu in cpus_of(cell.cpus) {
-                    cpu.set_state(CpuState::Off);
-                }
-                if let Some(first) = cpus_of(cell.cpus).next() {
-                    if first.request_start(entry, 0) {
-                        crate::arch::send_event();
-                    }
-                }
-                Ok(0)
-            })
-        })
-        .unwrap_or_else(|e| e)
-}
-
-/// HC_CELL_DESTROY.
-pub fn destroy(id: u64) -> i64 {
-    require_root()
-        .and_then(|_| {
-            if id == 0 {
-                return Err(-EINVAL);
-            }
-            let _m = MGMT.lock();
-            suspend(id)?;
-            let mut cells = CELLS.lock();
-            let idx = cells.iter().position(|c| u64::from(c.id) == id).ok_or(-ENOENT)?;
-            let cell = cells.remove(idx);
-            let root = cells.first_mut().ok_or(-EINVAL)?;
-            let root_view = root_view_of(root);
-            // The cell is gone from here on: a root mapping that cannot be
-            // made (pool exhausted) costs the root that memory, logged, but
-            // never leaves a half-destroyed cell whose CPUs keep its id.
-            for r in cell.desc.owned().map(as_mem) {
-                if let Some(rr) = root_region_for(&root_view, &r) {
-                    if root.stage2.map(r.phys_start, r.phys_start, r.size, region_attrs(rr.flags)).is_err() {
-                        log::error!("cannot map {:#x}+{:#x} back into the root cell", r.phys_start, r.size);
-                    }
-                }
-            }
-            crate::arch::flush_vmid(root.stage2.root(), root.vmid);
-            crate::arch::flush_vmid(cell.stage2.root(), cell.vmid);
-            for irq in 32..1020 {
-                if gic::owner(irq) == Some(cell.id as u8) {
-                    gic::release_spi(irq);
-                }
-            }
-            root.cpus |= cell.cpus;
-            for cpu in cpus_of(cell.cpus) {
-                cpu.cell.store(0, Ordering::Release);
-                cpu.clear_stats();
+            let comm = cell.comm.as_ref().map(PoolPage::phys);
+            let Some(scope) = cell.stage2.scope() else {
+                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+            };
+            with_root(root, |hw, r| owner::commit_start(hw, r, &cell.desc, scope, comm, reserve))?;
+            cell.state = CellState::Running;
+            for cpu in cpus::cpus_of(cell.cpus) {
                 cpu.set_state(CpuState::Off);
             }
-            log::info!("destroyed cell {}", cell.id);
-            drop(cell);
+            if let Some(first) = cpus::cpus_of(cell.cpus).next() {
+                if first.request_start(cell.desc.reset_address, 0) {
+                    crate::arch::send_event();
+                }
+            }
             Ok(0)
-        })
-        .unwrap_or_else(|e| e)
+        },
+    ))
+}
+
+/// HC_CELL_DESTROY. Prepared (the root's re-map reserved) before anything
+/// of the cell is touched; the commit cannot fail half-way.
+pub fn destroy(_root: RootCaller, id: u64) -> i64 {
+    errno(transact(
+        id,
+        |hw, r, cell| owner::prepare_destroy(hw, r, &cell.desc),
+        |cells, idx, reserve| {
+            let cell = cells.remove(idx);
+            let Cell { id, vmid, cpus: mask, desc, stage2, comm, .. } = cell;
+            let (Some(root), Some(stage2)) = (cells.first_mut(), stage2.into_table()) else {
+                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+            };
+            let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys) };
+            with_root(root, |hw, r| owner::commit_destroy(hw, r, &desc, id, h, reserve))?;
+            root.cpus |= mask;
+            cpus::hand_to_root(mask);
+            log::info!("destroyed cell {id}");
+            Ok(0)
+        },
+    ))
 }
 
 /// HC_CELL_GET_STATE.
-pub fn get_state(id: u64) -> i64 {
-    if let Err(e) = require_root() {
-        return e;
-    }
-    CELLS.lock().iter().find(|c| u64::from(c.id) == id).map_or(-ENOENT, |c| c.state as i64)
+pub fn get_state(_root: RootCaller, id: u64) -> i64 {
+    CELLS.lock().iter().find(|c| u64::from(c.id) == id).map_or(Error::NoSuchCell.errno(), |c| c.state as i64)
 }
 
 /// PSCI SYSTEM_RESET from a non-root cell: restarts that cell only, on
@@ -426,13 +320,11 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     };
     let id = me.cell.load(Ordering::Relaxed);
     let my_bit = 1u64 << me.cpu_id.load(Ordering::Relaxed);
-    let found = CELLS
-        .lock()
-        .iter()
-        .find(|c| c.id == id)
-        .map(|c| (c.cpus, c.desc.reset_address));
+    let found = CELLS.lock().iter().find(|c| c.id == id).map(|c| (c.cpus, c.desc.reset_address));
     let Some((mask, entry)) = found else { return };
-    park_cpus(mask & !my_bit);
+    if cpus::park(mask & !my_bit).is_err() {
+        log::warn!("cell {id} resets while one of its CPUs did not stop");
+    }
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
         c.state = CellState::Running;
     }
@@ -444,12 +336,9 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
 /// adopts a running hypervisor needs to know about a cell. `what` = 0:
 /// its CPU bit mask (CPUs 0..62); 1 + k (k < 5): bytes 7k..7k+6 of its
 /// NUL-padded 32-byte name, little endian, so the result is never negative.
-pub fn cell_info(id: u64, what: u64) -> i64 {
-    if let Err(e) = require_root() {
-        return e;
-    }
+pub fn cell_info(_root: RootCaller, id: u64, what: u64) -> i64 {
     let cells = CELLS.lock();
-    let Some(cell) = cells.iter().find(|c| u64::from(c.id) == id) else { return -ENOENT };
+    let Some(cell) = cells.iter().find(|c| u64::from(c.id) == id) else { return Error::NoSuchCell.errno() };
     match what {
         0 => (cell.cpus & (u64::MAX >> 1)) as i64,
         1..=5 => {
@@ -460,6 +349,6 @@ pub fn cell_info(id: u64, what: u64) -> i64 {
             let k = (what as usize - 1) * 7;
             (0..7).fold(0i64, |v, i| v | i64::from(name[k + i]) << (8 * i))
         }
-        _ => -EINVAL,
+        _ => Error::Invalid.errno(),
     }
 }

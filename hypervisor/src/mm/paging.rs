@@ -2,7 +2,30 @@
 //! the per-cell stage-2 maps. Pure logic over a `TableMemory`, so it runs as
 //! a host test with a fake memory; allocation failure is an error, never a
 //! panic. Block mappings are used wherever size and alignment allow.
-//! TLB maintenance is the caller's job (it knows the VMID).
+//!
+//! Break-before-make (ARM ARM D8.14, "Using break-before-make when
+//! updating translation table entries"): a table may be live on other CPUs
+//! (the root cell's stage 2 always is), and the architecture allows a CPU
+//! to hold the old and the new translation of an address at once — a TLB
+//! conflict abort, or a loss of coherency if the two disagree on address
+//! or attributes — unless every change of a *valid* entry into a
+//! *different valid* entry goes through an invalid one:
+//!   1. write the entry invalid;
+//!   2. invalidate every TLB and walk-cache entry that may hold the old
+//!      translation, on all CPUs of the inner-shareable domain, and wait
+//!      for completion (`TableMemory::invalidate`: DSB before, so the
+//!      walkers see the invalid entry; DSB after, so no CPU still uses an
+//!      old entry);
+//!   3. write the new entry.
+//!
+//! The walker does this for block→table splits, table→block merges and
+//! remaps with other attributes or addresses. Table pages that become
+//! unreachable are freed only after step 2 has completed, so no walker
+//! (nor a cached walk entry) can read a page the pool has handed to
+//! someone else. A valid entry that only becomes invalid (unmap) needs no
+//! "make" step: its invalidation is batched to the end of the operation
+//! (one ranged TLBI instead of one per block), unless a table page under
+//! it must be freed, which waits for an immediate invalidation.
 //!
 //! Why not the `aarch64-paging` crate (evaluated at 0.12.3): its stage-2
 //! regime has no VMID (it writes VTTBR_EL2 without one and issues TLBI
@@ -27,7 +50,22 @@ const AF: u64 = 1 << 10;
 const SH_INNER: u64 = 3 << 8;
 const XN: u64 = 1 << 54;
 
-/// Where table pages come from and how they are read and written.
+/// Which TLB entries an invalidation is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlbScope {
+    /// The EL2 stage-1 regime (TLBI VAE2IS / ALLE2IS).
+    El2,
+    /// Stage 2 of one VMID, and the combined stage-1+2 entries of that
+    /// VMID (TLBI IPAS2E1IS, then VMALLE1IS; or VMALLS12E1IS). `root` is
+    /// the table of that VMID: TLBI by IPA takes the VMID from VTTBR_EL2,
+    /// and VTTBR_EL2 must then hold a matching pair, so a speculative
+    /// walk meanwhile can only cache that VMID's own translations.
+    Stage2 { vmid: u16, root: PhysAddr },
+}
+
+/// Where table pages come from, how they are read and written, and how
+/// stale translations are invalidated (the one hardware hook the walker
+/// needs, so it stays pure and host-testable).
 pub trait TableMemory {
     /// A zeroed page for a new table, or `None` when the pool is empty.
     fn alloc_table(&mut self) -> Option<PhysAddr>;
@@ -37,6 +75,12 @@ pub trait TableMemory {
     fn read(&self, table: PhysAddr, idx: usize) -> u64;
     /// Writes entry `idx` of the table at `table`.
     fn write(&mut self, table: PhysAddr, idx: usize, value: u64);
+    /// Invalidates every TLB and walk-cache entry (all levels) that may
+    /// translate an address of `[va, va + size)` in `scope`, on every CPU
+    /// of the inner-shareable domain, after making the entries written so
+    /// far visible to the table walkers; returns when the invalidation
+    /// has completed. Invalidating more than asked is always correct.
+    fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64);
 }
 
 /// Which translation regime the descriptors are for.
@@ -132,6 +176,10 @@ pub struct PageTable {
     start_level: usize,
     va_bits: usize,
     regime: Regime,
+    scope: TlbScope,
+    /// Hull of entries made invalid (unmap) whose invalidation is still
+    /// due at the end of the current operation.
+    pending: Option<(u64, u64)>,
 }
 
 fn level_shift(level: usize) -> usize {
@@ -143,7 +191,24 @@ impl PageTable {
     /// (48/0 for EL2, 39/1 for stage 2).
     pub fn new(mem: &mut impl TableMemory, regime: Regime, va_bits: usize, start_level: usize) -> Result<Self, MapError> {
         let root = mem.alloc_table().ok_or(MapError::NoMemory)?;
-        Ok(Self { root, start_level, va_bits, regime })
+        let scope = match regime {
+            Regime::El2 => TlbScope::El2,
+            Regime::Stage2 => TlbScope::Stage2 { vmid: 0, root },
+        };
+        Ok(Self { root, start_level, va_bits, regime, scope, pending: None })
+    }
+
+    /// An empty stage-2 table (39-bit IPA, start level 1) for `vmid`: its
+    /// break-before-make invalidations name that VMID.
+    pub fn stage2(mem: &mut impl TableMemory, vmid: u16) -> Result<Self, MapError> {
+        let mut t = Self::new(mem, Regime::Stage2, 39, 1)?;
+        t.scope = TlbScope::Stage2 { vmid, root: t.root };
+        Ok(t)
+    }
+
+    /// Which TLB entries this table's translations live in.
+    pub fn scope(&self) -> TlbScope {
+        self.scope
     }
 
     /// Physical address of the root table (for TTBR0_EL2 / VTTBR_EL2).
@@ -165,13 +230,42 @@ impl PageTable {
     pub fn map(&mut self, mem: &mut impl TableMemory, va: u64, pa: u64, size: u64, attrs: Attrs) -> Result<(), MapError> {
         self.check(va, pa, size)?;
         let leaf = attrs.leaf_bits(self.regime);
-        self.walk(mem, self.root, self.start_level, va, size, Some((pa, leaf)))
+        let r = self.walk(mem, self.root, self.start_level, va, size, Some((pa, leaf)));
+        self.flush_pending(mem);
+        r
     }
 
-    /// Removes every mapping in `[va, va + size)`.
+    /// Removes every mapping in `[va, va + size)`. When it returns, no
+    /// CPU translates an address of the range any more.
     pub fn unmap(&mut self, mem: &mut impl TableMemory, va: u64, size: u64) -> Result<(), MapError> {
         self.check(va, 0, size)?;
-        self.walk(mem, self.root, self.start_level, va, size, None)
+        let r = self.walk(mem, self.root, self.start_level, va, size, None);
+        self.flush_pending(mem);
+        r
+    }
+
+    /// Step 2 of break-before-make for the entry covering `[va, va +
+    /// span)`, now: after it, nothing translates through the old entry or
+    /// the tables under it.
+    fn invalidate_now(&mut self, mem: &mut impl TableMemory, va: u64, span: u64) {
+        mem.invalidate(self.scope, va, span);
+    }
+
+    /// Notes an entry made invalid whose invalidation can wait until the
+    /// end of the operation (nothing is written over it, nothing freed).
+    fn invalidate_later(&mut self, va: u64, span: u64) {
+        let end = va + span;
+        self.pending = Some(match self.pending {
+            Some((s, e)) => (s.min(va), e.max(end)),
+            None => (va, end),
+        });
+    }
+
+    /// Completes the batched invalidations of the current operation.
+    fn flush_pending(&mut self, mem: &mut impl TableMemory) {
+        if let Some((s, e)) = self.pending.take() {
+            mem.invalidate(self.scope, s, e - s);
+        }
     }
 
     /// One level of map (`target = Some`) or unmap (`None`).
@@ -201,14 +295,34 @@ impl PageTable {
                     Some((_, bits)) => pa | bits | if level == 3 { DESC_TABLE } else { 0 },
                     None => 0,
                 };
-                mem.write(table, idx, new);
-                if is_table(old, level) {
-                    self.free_subtree(mem, old & ADDR_MASK, level + 1);
+                if old & DESC_VALID == 0 {
+                    // Nothing to break: an invalid entry is never cached.
+                    if new != 0 {
+                        mem.write(table, idx, new);
+                    }
+                } else if old != new {
+                    // Break.
+                    mem.write(table, idx, 0);
+                    if new != 0 || is_table(old, level) {
+                        // A make follows, or tables under the old entry
+                        // are freed: both wait for the invalidation.
+                        self.invalidate_now(mem, va, span);
+                    } else {
+                        self.invalidate_later(va, span);
+                    }
+                    if is_table(old, level) {
+                        self.free_subtree(mem, old & ADDR_MASK, level + 1);
+                    }
+                    // Make.
+                    if new != 0 {
+                        mem.write(table, idx, new);
+                    }
                 }
             } else if target.is_some() || old & DESC_VALID != 0 {
-                let sub = self.subtable(mem, table, idx, level)?;
+                let base = va & !(span - 1);
+                let sub = self.subtable(mem, table, idx, level, base)?;
                 let r = self.walk(mem, sub, level + 1, va, chunk, target.map(|(_, bits)| (pa, bits)));
-                self.collapse(mem, table, idx, level, sub);
+                self.collapse(mem, table, idx, level, sub, base);
                 r?;
             }
             pa += chunk;
@@ -219,12 +333,14 @@ impl PageTable {
 
     /// Returns the next-level table under entry `idx`, creating it (and
     /// splitting a block into equivalent smaller mappings) if needed.
-    fn subtable(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize) -> Result<PhysAddr, MapError> {
+    /// `base` is the first address the entry translates.
+    fn subtable(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize, base: u64) -> Result<PhysAddr, MapError> {
         let old = mem.read(table, idx);
         if is_table(old, level) {
             return Ok(old & ADDR_MASK);
         }
         let sub = mem.alloc_table().ok_or(MapError::NoMemory)?;
+        let va_base = base;
         if old & DESC_VALID != 0 {
             let child_span = 1u64 << level_shift(level + 1);
             let base = old & ADDR_MASK;
@@ -233,6 +349,13 @@ impl PageTable {
             for i in 0..ENTRIES {
                 mem.write(sub, i, (base + i as u64 * child_span) | attrs | kind);
             }
+            // Block → table is a change of a valid entry: break, wait
+            // for the invalidation (which also makes the new table's
+            // contents visible to the walkers before the table entry can
+            // be), make. An access in between faults, and the fault
+            // handler retries it once the change is complete.
+            mem.write(table, idx, 0);
+            self.invalidate_now(mem, va_base, 1u64 << level_shift(level));
         }
         mem.write(table, idx, sub | DESC_VALID | DESC_TABLE);
         Ok(sub)
@@ -242,18 +365,22 @@ impl PageTable {
     /// exist: all invalid (the entry becomes invalid) or one contiguous run
     /// with the same attributes (the entry becomes a block). Keeps the pool
     /// use of a table a function of what is mapped, not of its history.
-    fn collapse(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize, sub: PhysAddr) {
+    /// `va` is the first address the entry translates.
+    fn collapse(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize, sub: PhysAddr, va: u64) {
         let first = mem.read(sub, 0);
+        let span = 1u64 << level_shift(level);
         if first == 0 {
             if (1..ENTRIES).all(|i| mem.read(sub, i) == 0) {
+                // Table → invalid: the table page is freed only after no
+                // walk cache can point at it any more.
                 mem.write(table, idx, 0);
+                self.invalidate_now(mem, va, span);
                 mem.free_table(sub);
             }
             return;
         }
         let child = level + 1;
         let leaf_kind = if child == 3 { DESC_VALID | DESC_TABLE } else { DESC_VALID };
-        let span = 1u64 << level_shift(level);
         let child_span = 1u64 << level_shift(child);
         let base = first & ADDR_MASK;
         let attrs = first & !ADDR_MASK;
@@ -262,6 +389,9 @@ impl PageTable {
         }
         let uniform = (1..ENTRIES).all(|i| mem.read(sub, i) == (base + i as u64 * child_span) | attrs);
         if uniform {
+            // Table → block: break, invalidate, make, then free.
+            mem.write(table, idx, 0);
+            self.invalidate_now(mem, va, span);
             mem.write(table, idx, base | (attrs & !DESC_TABLE));
             mem.free_table(sub);
         }
@@ -277,6 +407,32 @@ impl PageTable {
             }
         }
         mem.free_table(table);
+    }
+
+    /// The table at `level` that translates `va`, made (empty) where
+    /// missing; `BadRange` if a block already covers `va` above that
+    /// level. For a fixed window whose level-`level` entries the owner
+    /// writes itself (the EL2 remap window): nobody may map or unmap that
+    /// range through the walker afterwards, which would merge or free it.
+    pub fn table_for(&mut self, mem: &mut impl TableMemory, va: u64, level: usize) -> Result<PhysAddr, MapError> {
+        if va >= 1u64 << self.va_bits || level > 3 || level < self.start_level {
+            return Err(MapError::BadRange);
+        }
+        let mut table = self.root;
+        for l in self.start_level..level {
+            let idx = ((va >> level_shift(l)) & (ENTRIES as u64 - 1)) as usize;
+            let e = mem.read(table, idx);
+            table = if is_table(e, l) {
+                e & ADDR_MASK
+            } else if e & DESC_VALID != 0 {
+                return Err(MapError::BadRange);
+            } else {
+                let sub = mem.alloc_table().ok_or(MapError::NoMemory)?;
+                mem.write(table, idx, sub | DESC_VALID | DESC_TABLE);
+                sub
+            };
+        }
+        Ok(table)
     }
 
     /// Looks up `va`: the physical address and the leaf descriptor's
@@ -302,12 +458,18 @@ impl PageTable {
         None
     }
 
-    /// Frees every table page, the root included.
+    /// Frees every table page, the root included. The table must not be
+    /// live: no CPU uses it, and its VMID's TLB entries were invalidated.
     pub fn destroy(self, mem: &mut impl TableMemory) {
         let mut this = self;
         let (root, level) = (this.root, this.start_level);
         this.free_subtree(mem, root, level);
     }
+}
+
+/// A level-3 (page) descriptor for `pa` in `regime`.
+pub fn page_desc(regime: Regime, pa: PhysAddr, attrs: Attrs) -> u64 {
+    (pa & ADDR_MASK) | attrs.leaf_bits(regime) | DESC_TABLE
 }
 
 fn is_table(desc: u64, level: usize) -> bool {
@@ -320,4 +482,4 @@ pub fn s2_writable(bits: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -29,7 +29,10 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
         ec::DABT_LOW => {
             let da = DataAbort::decode(esr);
             let ipa = DataAbort::ipa(hpfar, far);
-            if !crate::mmio::handle(frame, &da, ipa) && !reflect_to_root(frame, false, da.write, ipa, far) {
+            if !crate::mmio::handle(frame, &da, ipa)
+                && !raced_with_remap(esr, ipa)
+                && !reflect_to_root(frame, false, da.write, ipa, far)
+            {
                 fail(
                     frame,
                     format_args!(
@@ -54,7 +57,9 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
                 fail(frame, format_args!("trapped system register access"), esr, far, hpfar);
             }
         }
-        ec::IABT_LOW if reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
+        ec::IABT_LOW
+            if raced_with_remap(esr, DataAbort::ipa(hpfar, far))
+                || reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
         ec::HVC64 => fail(frame, format_args!("HVC with foreign immediate {:#x}", esr.imm16()), esr, far, hpfar),
         _ => fail(frame, format_args!("unhandled exception class {:#x}", esr.ec()), esr, far, hpfar),
     }
@@ -122,6 +127,23 @@ fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
     crate::gic::emulate_sgi(frame.reg(rt));
     frame.elr += 4;
     true
+}
+
+/// Whether a stage-2 translation fault hit an entry that a hand-over was
+/// changing (break-before-make leaves it invalid for a moment while the
+/// root's stage 2 is live on this CPU): the hand-over holds the cell list
+/// lock for the whole change, so once the lock is ours the change is
+/// complete, and if the address translates now the access is simply
+/// retried (ELR unchanged). Permission faults are never retried: a
+/// mapped address that still faults would loop.
+/// Only the root's stage 2 changes while live; checked after the MMIO
+/// emulation so device accesses do not pay for it.
+fn raced_with_remap(esr: Esr, ipa: u64) -> bool {
+    // DFSC/IFSC 0b0001LL: translation fault at level LL.
+    if esr.iss() & 0x3c != 0x04 || this_cpu().cell.load(Ordering::Relaxed) != 0 {
+        return false;
+    }
+    crate::cell::translates(0, ipa)
 }
 
 /// The root cell is trusted with its own mistakes: an access of the root

@@ -198,23 +198,81 @@ pub fn activate_stage2(root: u64, vmid: u16, irqs: bool) {
     unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
 }
 
-/// Invalidates all TLB entries of `vmid` in the inner-shareable domain,
-/// then restores the current VTTBR.
-pub fn flush_vmid(root: u64, vmid: u16) {
+/// Ranges up to this many pages are invalidated page by page; larger ones
+/// by invalidating the whole VMID (or all EL2 entries), which is always
+/// correct and cheaper than thousands of broadcast TLBIs.
+const TLBI_PAGES_MAX: u64 = 64;
+
+/// Break-before-make step 2 for stage 2 of `vmid`: invalidates every
+/// stage-2 entry (all levels, walk caches included: the non-"L" form) for
+/// `[ipa, ipa + size)` on all CPUs of the inner-shareable domain, then
+/// the combined stage-1+2 entries of that VMID (TLBI VMALLE1IS: they may
+/// cache an output address through the old stage-2 entry and cannot be
+/// invalidated by IPA), and waits for completion.
+///
+/// Order: DSB ISHST first, so every walker observes the invalid entry the
+/// caller wrote before the TLBI can complete (a walk after the TLBI must
+/// not refetch the old entry); DSB ISH after the TLBIs, so they completed
+/// on all CPUs before the caller writes the new entry or frees a table.
+/// TLBI by IPA names the VMID through VTTBR_EL2, so VTTBR_EL2 is switched
+/// to that VMID *with its own table* `root` for the duration (a
+/// speculative walk meanwhile can then only cache the VMID's own
+/// translations; EL2 runs with interrupts masked, so nothing else runs on
+/// this CPU meanwhile) and restored.
+pub fn tlbi_stage2(vmid: u16, root: u64, ipa: u64, size: u64) {
     let saved = read_sysreg!(vttbr_el2);
-    dsb_ish();
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
     write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
     isb();
-    // SAFETY: TLB maintenance only.
-    unsafe { asm!("tlbi vmalls12e1is", "dsb ish", options(nostack)) };
+    let pages = size.div_ceil(4096);
+    if pages <= TLBI_PAGES_MAX {
+        for p in 0..pages {
+            let arg = ((ipa >> 12) + p) & ((1 << 36) - 1);
+            // SAFETY: TLB maintenance only.
+            unsafe { asm!("tlbi ipas2e1is, {}", in(reg) arg, options(nostack)) };
+        }
+        // SAFETY: TLB maintenance and barriers only.
+        unsafe { asm!("dsb ish", "tlbi vmalle1is", "dsb ish", options(nostack)) };
+    } else {
+        // SAFETY: TLB maintenance and barriers only.
+        unsafe { asm!("tlbi vmalls12e1is", "dsb ish", options(nostack)) };
+    }
     write_sysreg!(vttbr_el2, saved);
     isb();
 }
 
-/// Invalidates the EL2 TLB entries of all CPUs.
-pub fn flush_el2_tlb() {
-    // SAFETY: TLB maintenance only.
-    unsafe { asm!("dsb ish", "tlbi alle2is", "dsb ish", "isb", options(nostack)) };
+/// Break-before-make step 2 for the EL2 regime: TLBI VAE2IS per page (all
+/// levels), or ALLE2IS for large ranges, between DSBs as in
+/// [`tlbi_stage2`], then an ISB so this CPU's own later accesses use the
+/// new state.
+pub fn tlbi_el2(va: u64, size: u64) {
+    let pages = size.div_ceil(4096);
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+    if pages <= TLBI_PAGES_MAX {
+        for p in 0..pages {
+            let arg = ((va >> 12) + p) & ((1 << 44) - 1);
+            // SAFETY: TLB maintenance only.
+            unsafe { asm!("tlbi vae2is, {}", in(reg) arg, options(nostack)) };
+        }
+    } else {
+        // SAFETY: TLB maintenance only.
+        unsafe { asm!("tlbi alle2is", options(nostack)) };
+    }
+    // SAFETY: barriers only.
+    unsafe { asm!("dsb ish", "isb", options(nostack)) };
+}
+
+/// Invalidates the whole instruction cache to the point of unification,
+/// for all CPUs of the inner-shareable domain (IC IALLUIS), and waits.
+/// Needed after code was written through a data mapping (a cell's image
+/// loaded by the root) before any CPU may execute it: the I-cache is not
+/// coherent with data writes and may hold stale lines of that memory
+/// (the previous owner's code).
+pub fn icache_inval_all() {
+    // SAFETY: cache maintenance and barriers only.
+    unsafe { asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack)) };
 }
 
 /// Cleans and invalidates `[va, va + len)` to the point of coherency.

@@ -1,13 +1,28 @@
 use super::*;
 use std::collections::HashMap;
 
+/// What the walker did to its memory, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ev {
+    Alloc(u64),
+    Free(u64),
+    Write { table: u64, idx: usize, old: u64, new: u64 },
+    Tlbi { scope: TlbScope, va: u64, size: u64 },
+}
+
 /// Host fake of the page pool: pages are entries of a map, addresses are
-/// handed out from a counter, and a limit simulates an empty pool.
+/// handed out from a counter, and a limit simulates an empty pool. Every
+/// allocation, free, entry write and TLB invalidation is logged so tests
+/// can check the order break-before-make demands.
 #[derive(Default)]
-struct FakeMem {
-    pages: HashMap<u64, Vec<u64>>,
+pub(crate) struct FakeMem {
+    pub pages: HashMap<u64, Vec<u64>>,
     next: u64,
-    limit: Option<usize>,
+    pub limit: Option<usize>,
+    pub log: Vec<Ev>,
+    /// Allocations so far, and the one (1-based) that fails.
+    pub allocs: usize,
+    pub fail_at: Option<usize>,
 }
 
 impl TableMemory for FakeMem {
@@ -15,20 +30,93 @@ impl TableMemory for FakeMem {
         if self.limit.is_some_and(|l| self.pages.len() >= l) {
             return None;
         }
+        self.allocs += 1;
+        if self.fail_at == Some(self.allocs) {
+            return None;
+        }
         self.next += 0x1000;
         let pa = 0x1_0000_0000 + self.next;
         self.pages.insert(pa, vec![0; ENTRIES]);
+        self.log.push(Ev::Alloc(pa));
         Some(pa)
     }
     fn free_table(&mut self, table: PhysAddr) {
         assert!(self.pages.remove(&table).is_some(), "double free of {table:#x}");
+        self.log.push(Ev::Free(table));
     }
     fn read(&self, table: PhysAddr, idx: usize) -> u64 {
         self.pages[&table][idx]
     }
     fn write(&mut self, table: PhysAddr, idx: usize, value: u64) {
-        self.pages.get_mut(&table).expect("write to unknown table")[idx] = value;
+        let slot = &mut self.pages.get_mut(&table).expect("write to unknown table")[idx];
+        let old = core::mem::replace(slot, value);
+        self.log.push(Ev::Write { table, idx, old, new: value });
     }
+    fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
+        self.log.push(Ev::Tlbi { scope, va, size });
+    }
+}
+
+fn valid(d: u64) -> bool {
+    d & DESC_VALID != 0
+}
+
+/// Replays `log` (operations on the table rooted at `root`, whose top
+/// level is `start_level`, in scope `scope`) and panics at the first
+/// break of the rules: a valid entry replaced by a different valid one
+/// without going through invalid; a new entry written into a broken slot
+/// before a TLBI covering it; a table page freed before a TLBI covering
+/// the entry that linked it; an invalidation still missing at the end.
+/// Tables not yet linked (being filled) are free to write.
+pub(crate) fn check_bbm(log: &[Ev], root: u64, start_level: usize, scope: TlbScope) {
+    // Table page -> (first address it translates, its level).
+    let mut tables: HashMap<u64, (u64, usize)> = HashMap::from([(root, (0, start_level))]);
+    // Broken slots and unlinked table pages, each with the range a TLBI
+    // must still cover.
+    let mut broken: HashMap<(u64, usize), (u64, u64)> = HashMap::new();
+    let mut orphans: HashMap<u64, (u64, u64)> = HashMap::new();
+    for (n, ev) in log.iter().enumerate() {
+        match *ev {
+            Ev::Write { table, idx, old, new } => {
+                let Some(&(base, level)) = tables.get(&table) else { continue };
+                let span = 1u64 << level_shift(level);
+                let va = base + idx as u64 * span;
+                assert!(
+                    !(valid(old) && valid(new) && old != new),
+                    "event {n}: valid entry {old:#x} replaced by {new:#x} at {va:#x} without break"
+                );
+                assert!(
+                    !(valid(new) && broken.contains_key(&(table, idx))),
+                    "event {n}: entry at {va:#x} made before the TLBI after its break"
+                );
+                if valid(old) && !valid(new) {
+                    broken.insert((table, idx), (va, va + span));
+                    if is_table(old, level) {
+                        for (&t, &(b, l)) in &tables {
+                            if l > level && va <= b && b < va + span {
+                                orphans.insert(t, (va, va + span));
+                            }
+                        }
+                    }
+                }
+                if is_table(new, level) {
+                    tables.insert(new & ADDR_MASK, (va, level + 1));
+                }
+            }
+            Ev::Tlbi { scope: s, va, size } => {
+                assert_eq!(s, scope, "event {n}: TLBI for the wrong VMID/regime");
+                let covered = |r: &(u64, u64)| va <= r.0 && r.1 <= va + size;
+                broken.retain(|_, r| !covered(r));
+                orphans.retain(|_, r| !covered(r));
+            }
+            Ev::Free(pa) => {
+                assert!(!orphans.contains_key(&pa), "event {n}: table {pa:#x} freed before the TLBI that unlinks it");
+                tables.remove(&pa);
+            }
+            Ev::Alloc(_) => {}
+        }
+    }
+    assert!(broken.is_empty(), "invalidations missing at the end: {broken:x?}");
 }
 
 fn s2(mem: &mut FakeMem) -> PageTable {
@@ -144,6 +232,70 @@ fn out_of_memory_is_an_error_and_destroy_frees_everything() {
     pt.map(&mut mem, 0x1000, 0x1000, 0x1000, Attrs::RW).unwrap();
     pt.destroy(&mut mem);
     assert!(mem.pages.is_empty());
+}
+
+/// Splits, merges, remaps with other attributes and unmaps on a live
+/// table, each checked against the break-before-make rules.
+#[test]
+fn every_change_of_a_valid_entry_breaks_invalidates_then_makes() {
+    let mut mem = FakeMem::default();
+    let mut pt = PageTable::stage2(&mut mem, 7).unwrap();
+    let root = pt.root();
+    let scope = TlbScope::Stage2 { vmid: 7, root };
+    pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
+    // Block → table (1 GiB, then 2 MiB) for a hole.
+    pt.unmap(&mut mem, 0x7fa0_0000, 0x1_0000).unwrap();
+    check_bbm(&mem.log, root, 1, scope);
+    let splits = mem.log.iter().filter(|e| matches!(e, Ev::Tlbi { size: 0x4000_0000, .. })).count();
+    assert!(splits >= 1, "the 1 GiB block split was invalidated: {:x?}", mem.log);
+    // Remap with other attributes over valid pages, and over a block.
+    pt.map(&mut mem, 0x7f9f_0000, 0x7f9f_0000, 0x1000, Attrs::RO).unwrap();
+    pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x20_0000, Attrs::RO).unwrap();
+    // Remap to another address.
+    pt.map(&mut mem, 0x7f9f_1000, 0x9000_0000, 0x1000, Attrs::RW).unwrap();
+    check_bbm(&mem.log, root, 1, scope);
+    // Table → block merges all the way back up.
+    pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
+    check_bbm(&mem.log, root, 1, scope);
+    assert_eq!(mem.pages.len(), 1, "merged back into one block");
+    // Unmap everything: frees only after the invalidation.
+    pt.unmap(&mut mem, 0x4000_0000, 0x4000_0000).unwrap();
+    check_bbm(&mem.log, root, 1, scope);
+}
+
+#[test]
+fn a_freed_table_waits_for_its_invalidation() {
+    let mut mem = FakeMem::default();
+    let mut pt = PageTable::stage2(&mut mem, 3).unwrap();
+    pt.map(&mut mem, 0x1000, 0x1000, 0x1000, Attrs::RW).unwrap();
+    let tables: Vec<u64> = mem.pages.keys().copied().filter(|&p| p != pt.root()).collect();
+    assert_eq!(tables.len(), 2);
+    mem.log.clear();
+    pt.unmap(&mut mem, 0x1000, 0x1000).unwrap();
+    for t in tables {
+        let freed = mem.log.iter().position(|e| *e == Ev::Free(t)).expect("table freed");
+        let tlbi = mem.log.iter().position(|e| matches!(e, Ev::Tlbi { .. })).expect("a TLBI");
+        assert!(tlbi < freed, "TLBI before free: {:x?}", mem.log);
+    }
+    check_bbm(&mem.log, pt.root(), 1, TlbScope::Stage2 { vmid: 3, root: pt.root() });
+}
+
+#[test]
+fn the_checker_catches_a_make_before_invalidation() {
+    // The checker itself must be able to fail.
+    let root = 0x1000;
+    let log = [
+        Ev::Write { table: root, idx: 1, old: 0, new: 0x4000_0000 | 0x401 },
+        Ev::Write { table: root, idx: 1, old: 0x4000_0000 | 0x401, new: 0 },
+        Ev::Write { table: root, idx: 1, old: 0, new: 0x4000_0000 | 0x4c1 },
+    ];
+    let r = std::panic::catch_unwind(|| check_bbm(&log, root, 1, TlbScope::El2));
+    assert!(r.is_err());
+    let direct = [
+        Ev::Write { table: root, idx: 1, old: 0, new: 0x4000_0000 | 0x401 },
+        Ev::Write { table: root, idx: 1, old: 0x4000_0000 | 0x401, new: 0x4000_0000 | 0x4c1 },
+    ];
+    assert!(std::panic::catch_unwind(|| check_bbm(&direct, root, 1, TlbScope::El2)).is_err());
 }
 
 #[test]

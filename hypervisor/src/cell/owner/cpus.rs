@@ -1,0 +1,112 @@
+//! CPU hand-overs: a CPU moves between the root and a cell only here.
+//! Claims make create atomic against the root's PSCI CPU_ON (which takes
+//! no lock); parking is bounded, so no root CPU waits forever on a cell
+//! CPU that does not stop.
+
+use crate::error::{Error, Result};
+use crate::percpu::{percpu, CpuState, PerCpu};
+use core::sync::atomic::Ordering;
+
+/// Polls of a CPU's state before it is kicked again, and kicks before a
+/// park is given up. Generous: a CPU with interrupts masked in its guest
+/// still takes the kick (it is a physical interrupt routed to EL2), so
+/// only a CPU stuck in the hypervisor itself can exhaust this.
+const POLLS_PER_KICK: u32 = 1_000_000;
+const KICKS: u32 = 50;
+
+/// The present CPUs of `mask`.
+pub fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
+    (0..64).filter(move |c| mask & (1 << c) != 0).filter_map(percpu)
+}
+
+/// Stops every running CPU in `mask` and waits until each is parked,
+/// kicking again now and then; gives up with [`Error::Busy`] (logged)
+/// when a CPU does not stop. A CPU that was asked to start but had not
+/// yet started is kept off.
+pub fn park(mask: u64) -> Result<()> {
+    for cpu in cpus_of(mask) {
+        cpu.cancel_start();
+        if cpu.state() == CpuState::Running {
+            cpu.park_request.store(true, Ordering::Release);
+            crate::gic::kick(cpu);
+        }
+    }
+    let mut stuck = None;
+    'cpus: for cpu in cpus_of(mask) {
+        for _ in 0..KICKS {
+            for _ in 0..POLLS_PER_KICK {
+                if cpu.state() != CpuState::Running {
+                    cpu.park_request.store(false, Ordering::Release);
+                    continue 'cpus;
+                }
+                crate::arch::cpu_relax();
+            }
+            crate::gic::kick(cpu);
+        }
+        stuck = Some(cpu.cpu_id.load(Ordering::Relaxed));
+        break;
+    }
+    if let Some(n) = stuck {
+        // The request stays set on the stuck CPU: it parks when it next
+        // traps, and the root may retry.
+        log::error!("CPU {n} did not stop: request refused as busy");
+        return Err(Error::Busy);
+    }
+    Ok(())
+}
+
+/// CPUs claimed for a cell being created; dropped unused, they go back to
+/// Off in their old cell.
+#[derive(Debug)]
+pub struct Claims(u64);
+
+impl Claims {
+    /// Claims every CPU of `mask`: each must be present and off.
+    pub fn take(mask: u64) -> Result<Self> {
+        let mut claims = Claims(0);
+        for (n, cpu) in (0..64).filter(|c| mask & (1 << c) != 0).filter_map(|c| percpu(c).map(|p| (c, p))) {
+            if !cpu.present.load(Ordering::Acquire) || !cpu.claim() {
+                log::warn!("refused: CPU {n} is not off");
+                return Err(Error::Busy); // `claims` drops: earlier claims are released
+            }
+            claims.0 |= 1 << n;
+        }
+        if claims.0 != mask {
+            return Err(Error::Busy);
+        }
+        Ok(claims)
+    }
+
+    /// Commit: the CPUs now belong to cell `id`, Off there, waiting for
+    /// the cell's start, with no statistics of their previous owner.
+    pub fn hand_to(mut self, id: u32) {
+        for cpu in cpus_of(self.0) {
+            cpu.cell.store(id, Ordering::Release);
+            cpu.clear_stats();
+            cpu.release_claim();
+        }
+        self.0 = 0;
+    }
+}
+
+impl Drop for Claims {
+    fn drop(&mut self) {
+        cpus_of(self.0).for_each(PerCpu::release_claim);
+    }
+}
+
+/// Commit of a destroy: the (parked) CPUs of `mask` return to the root,
+/// Off there; the root's PSCI CPU_ON starts them afresh (register reset
+/// happens on every entry into a context).
+pub fn hand_to_root(mask: u64) {
+    for cpu in cpus_of(mask) {
+        cpu.cell.store(0, Ordering::Release);
+        cpu.clear_stats();
+        cpu.set_state(CpuState::Off);
+    }
+}
+
+/// The MPIDR of the first CPU of `mask` (where a cell's SPIs are routed).
+pub fn first_mpidr(mask: u64) -> u64 {
+    cpus_of(mask).next().map_or(0, |c| c.mpidr.load(Ordering::Relaxed))
+}

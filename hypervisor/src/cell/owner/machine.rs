@@ -1,0 +1,65 @@
+//! The target's half of the ownership module: the real machine behind
+//! [`Hw`] (pool pages and tables through the EL2 linear map, cache
+//! maintenance by VA, the GICv3 distributor) and the one ledger.
+
+use super::ledger::Ledger;
+use super::Hw;
+use crate::memmap::PoolMem;
+use crate::mm::paging::{TableMemory, TlbScope};
+use crate::mm::PhysAddr;
+use crate::sync::Mutex;
+
+/// Memory owned by non-root cells. Lock order: management lock, cell
+/// list, ledger.
+pub static LEDGER: Mutex<Ledger> = Mutex::new(Ledger::new());
+
+/// The machine.
+#[derive(Debug)]
+pub struct Machine;
+
+impl TableMemory for Machine {
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        PoolMem.alloc_table()
+    }
+    fn free_table(&mut self, t: PhysAddr) {
+        PoolMem.free_table(t)
+    }
+    fn read(&self, t: PhysAddr, i: usize) -> u64 {
+        PoolMem.read(t, i)
+    }
+    fn write(&mut self, t: PhysAddr, i: usize, v: u64) {
+        PoolMem.write(t, i, v)
+    }
+    fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
+        PoolMem.invalidate(scope, va, size)
+    }
+}
+
+impl Hw for Machine {
+    fn clean_inval(&mut self, pa: PhysAddr, size: u64) {
+        let Some(hv) = crate::hv::get() else { return };
+        if pa >= hv.phys_base && pa.saturating_add(size) <= hv.phys_base + hv.hv_size {
+            // Hypervisor memory (a comm page): through the linear map.
+            crate::arch::dcache_clean_inval(hv.phys_to_virt(pa), size);
+        } else {
+            // The window has its own table page: mapping through it never
+            // allocates, so this cannot fail for lack of memory.
+            crate::memmap::clean_inval_phys(pa, size);
+        }
+    }
+    fn icache_inval(&mut self) {
+        crate::arch::icache_inval_all();
+    }
+    fn spi_owner(&self, irq: u32) -> Option<u8> {
+        crate::gic::owner(irq)
+    }
+    fn assign_spi(&mut self, irq: u32, cell: u8, target_mpidr: u64) {
+        crate::gic::assign_spi(irq, cell, target_mpidr);
+    }
+    fn release_spi(&mut self, irq: u32) {
+        crate::gic::release_spi(irq);
+    }
+    fn adopt_spi(&mut self, irq: u32) {
+        crate::gic::set_owner(irq, 0);
+    }
+}

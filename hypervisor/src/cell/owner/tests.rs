@@ -1,0 +1,308 @@
+//! The ownership module against a fake machine: table memory with
+//! injectable allocation failure (`mm::paging` tests' `FakeMem`), a fake
+//! interrupt controller, and a record of cache maintenance.
+
+use super::*;
+use crate::cell::desc::tests::{cell_bytes, platform, root as root_desc, GICD, RW};
+use crate::mm::paging::tests::{check_bbm, Ev, FakeMem};
+use crate::sysconfig::{mem_flags, CellView};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Tlbi(TlbScope, u64, u64),
+    Clean(u64, u64),
+    Ic,
+}
+
+#[derive(Default)]
+struct FakeHw {
+    mem: FakeMem,
+    /// SPI -> owner (absent: nobody's).
+    spis: BTreeMap<u32, u8>,
+    /// SPIs whose root configuration was saved by assign_spi.
+    saved: BTreeMap<u32, bool>,
+    steps: Vec<Step>,
+}
+
+impl TableMemory for FakeHw {
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        self.mem.alloc_table()
+    }
+    fn free_table(&mut self, t: PhysAddr) {
+        self.mem.free_table(t)
+    }
+    fn read(&self, t: PhysAddr, i: usize) -> u64 {
+        self.mem.read(t, i)
+    }
+    fn write(&mut self, t: PhysAddr, i: usize, v: u64) {
+        self.mem.write(t, i, v)
+    }
+    fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
+        self.mem.invalidate(scope, va, size);
+        self.steps.push(Step::Tlbi(scope, va, size));
+    }
+}
+
+impl Hw for FakeHw {
+    fn clean_inval(&mut self, pa: PhysAddr, size: u64) {
+        self.steps.push(Step::Clean(pa, size));
+    }
+    fn icache_inval(&mut self) {
+        self.steps.push(Step::Ic);
+    }
+    fn spi_owner(&self, irq: u32) -> Option<u8> {
+        self.spis.get(&irq).copied()
+    }
+    fn assign_spi(&mut self, irq: u32, cell: u8, _mpidr: u64) {
+        self.saved.insert(irq, true);
+        self.spis.insert(irq, cell);
+    }
+    fn release_spi(&mut self, irq: u32) {
+        self.saved.remove(&irq);
+        self.spis.insert(irq, 0);
+    }
+    fn adopt_spi(&mut self, irq: u32) {
+        self.spis.insert(irq, 0);
+    }
+}
+
+/// Everything a failed prepare must leave as it was.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    pages: HashMap<u64, Vec<u64>>,
+    ledger: Vec<ledger::Owned>,
+    spis: BTreeMap<u32, u8>,
+    saved: BTreeMap<u32, bool>,
+}
+
+struct World {
+    hw: FakeHw,
+    root_pt: PageTable,
+    root_desc: CellDesc,
+    ledger: Ledger,
+}
+
+impl World {
+    fn new() -> Self {
+        Self::with_root(root_desc())
+    }
+
+    fn with_root(root_desc: CellDesc) -> Self {
+        let mut hw = FakeHw::default();
+        let p = platform();
+        let mut hidden = vec![p.hv];
+        hidden.extend(p.reserved_io.iter().copied());
+        let root_pt = build_root(&mut hw, &root_desc, &hidden, &[p.hv.start]).unwrap();
+        for irq in [40, 41, 42] {
+            hw.adopt_spi(irq);
+        }
+        World { hw, root_pt, root_desc, ledger: Ledger::new() }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            pages: self.hw.mem.pages.clone(),
+            ledger: self.ledger.spans().to_vec(),
+            spis: self.hw.spis.clone(),
+            saved: self.hw.saved.clone(),
+        }
+    }
+
+    fn split(&mut self) -> (&mut FakeHw, Root<'_>) {
+        (&mut self.hw, Root { stage2: &mut self.root_pt, desc: &self.root_desc, ledger: &mut self.ledger })
+    }
+
+    fn root_maps(&self, pa: u64) -> bool {
+        self.root_pt.translate(&self.hw.mem, pa).is_some()
+    }
+
+    /// Runs `prepare` with the k-th allocation failing, for k = 1, 2, ...
+    /// until it succeeds; after every failure the state must be exactly
+    /// as before. Returns the successful result.
+    fn prepare_until_ok<T>(&mut self, mut prepare: impl FnMut(&mut FakeHw, &mut Root<'_>) -> Result<T>) -> T {
+        for k in 1..10_000 {
+            let before = self.snapshot();
+            self.hw.mem.allocs = 0;
+            self.hw.mem.fail_at = Some(k);
+            let (hw, mut root) = self.split();
+            let r = prepare(hw, &mut root);
+            self.hw.mem.fail_at = None;
+            match r {
+                Ok(v) => {
+                    assert!(k > 1, "the prepare allocates, so the first allocation failing must fail it");
+                    return v;
+                }
+                Err(e) => {
+                    assert_eq!(e, Error::NoMemory, "allocation {k}");
+                    assert!(self.snapshot() == before, "state changed by a prepare failing at allocation {k}");
+                }
+            }
+        }
+        panic!("prepare never succeeded");
+    }
+
+    /// Runs a commit and checks it took nothing from the pool beyond its
+    /// reserve.
+    fn commit<T>(&mut self, f: impl FnOnce(&mut FakeHw, &mut Root<'_>) -> T) -> T {
+        let allocs = self.hw.mem.allocs;
+        let (hw, mut root) = self.split();
+        let v = f(hw, &mut root);
+        assert_eq!(self.hw.mem.allocs, allocs, "a commit allocated beyond its reserve");
+        v
+    }
+}
+
+const LOAD: u64 = 0x7000_0000;
+
+/// A cell with a loadable region, a region whose edges split root blocks
+/// down to pages, a ROOTSHARED page, a comm page and an SPI.
+fn cell() -> CellDesc {
+    let x = mem_flags::EXECUTE | mem_flags::LOADABLE;
+    let bytes = cell_bytes(
+        "c1",
+        0b10,
+        &[
+            (LOAD, 0, 0x10_0000, RW | x),
+            (0x6000_3000, 0x100_0000, 0x20_5000, RW),
+            (0x0900_0000, 0x0900_0000, 0x1000, RW | mem_flags::IO | mem_flags::ROOTSHARED),
+            (0, 0x8000_0000, 0x1000, RW | mem_flags::COMM_REGION),
+        ],
+        GICD,
+        &[40],
+    );
+    CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &root_desc()).unwrap()
+}
+
+#[test]
+fn every_prepare_survives_an_allocation_failure_at_every_step() {
+    let mut w = World::new();
+    let initial = w.snapshot();
+    let desc = cell();
+
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0x1));
+    assert!(!w.root_maps(LOAD) && !w.root_maps(0x6000_3000) && !w.root_maps(0x6020_7000));
+    assert!(w.root_maps(0x6000_2000) && w.root_maps(0x6020_8000), "neighbours stay the root's");
+    assert!(w.root_maps(0x0900_0000), "ROOTSHARED stays mapped in the root");
+    assert_eq!(w.hw.spis[&40], 1);
+    assert_eq!(w.ledger.spans().len(), 2);
+    assert_eq!(h.stage2.translate(&w.hw.mem, 0x8000_0010).map(|t| t.0), h.comm.map(|c| c + 0x10));
+    assert_eq!(h.stage2.translate(&w.hw.mem, 0x100_0000).map(|t| t.0), Some(0x6000_3000));
+
+    let r = w.prepare_until_ok(|hw, root| prepare_loadable(hw, root, &desc));
+    w.commit(|hw, root| commit_loadable(hw, root, &desc, r));
+    assert!(w.root_maps(LOAD) && !w.root_maps(0x6000_3000));
+
+    let r = w.prepare_until_ok(|hw, _| prepare_start(hw, &desc));
+    w.hw.steps.clear();
+    w.commit(|hw, root| commit_start(hw, root, &desc, h.stage2.scope(), h.comm, r));
+    assert!(!w.root_maps(LOAD));
+
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+    w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
+    let after = w.snapshot();
+    assert_eq!(after.pages, initial.pages, "root tables as before the create, nothing leaked");
+    assert_eq!(after, initial);
+    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
+}
+
+/// The root table's part of the log (other tables' writes are skipped by
+/// the checker; TLBIs of other VMIDs are dropped here).
+fn bbm_log(log: &[Ev], root: &PageTable) -> Vec<Ev> {
+    log.iter()
+        .filter(|e| !matches!(e, Ev::Tlbi { scope, .. } if *scope != root.scope()))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn start_unmaps_invalidates_cleans_then_invalidates_icache() {
+    let mut w = World::new();
+    let desc = cell();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
+    let r = w.prepare_until_ok(|hw, root| prepare_loadable(hw, root, &desc));
+    w.commit(|hw, root| commit_loadable(hw, root, &desc, r));
+    w.hw.steps.clear();
+    let r = w.prepare_until_ok(|hw, _| prepare_start(hw, &desc));
+    w.commit(|hw, root| commit_start(hw, root, &desc, h.stage2.scope(), h.comm, r));
+    let steps = &w.hw.steps;
+    let root_tlbi = steps
+        .iter()
+        .position(|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 0, .. }, va, size) if va <= LOAD && LOAD + 0x10_0000 <= va + size))
+        .expect("the root's TLB entries for the loadable memory are invalidated");
+    let clean = steps.iter().position(|s| *s == Step::Clean(LOAD, 0x10_0000)).expect("loadable memory cleaned");
+    let comm_clean = steps.iter().position(|s| *s == Step::Clean(h.comm.unwrap(), PAGE_SIZE)).expect("comm page cleaned");
+    let ic = steps.iter().position(|s| *s == Step::Ic).expect("I-cache invalidated");
+    assert!(root_tlbi < clean && clean < ic && comm_clean < ic, "{steps:x?}");
+    assert!(!steps.contains(&Step::Clean(0x6000_3000, 0x20_5000)), "only loadable memory is cleaned");
+}
+
+#[test]
+fn memory_or_interrupts_of_another_cell_are_refused_without_change() {
+    let mut w = World::new();
+    let desc = cell();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let _h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
+    let before = w.snapshot();
+    let (hw, mut root) = w.split();
+    let e = prepare_create(hw, &mut root, &desc, 2, 2).unwrap_err();
+    assert_eq!(e, Error::Busy);
+    assert!(w.snapshot() == before);
+    // Other memory, same SPI: still refused.
+    let bytes = cell_bytes("c2", 0b100, &[(0x5000_0000, 0, 0x1000, RW)], GICD, &[40]);
+    let d2 = CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &root_desc()).unwrap();
+    let (hw, mut root) = w.split();
+    assert_eq!(prepare_create(hw, &mut root, &d2, 2, 2).unwrap_err(), Error::Busy);
+    assert!(w.snapshot() == before);
+}
+
+#[test]
+fn destroy_gives_everything_back_even_with_an_empty_pool_after_prepare() {
+    let mut w = World::new();
+    let initial = w.snapshot();
+    let desc = cell();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+    // The pool is empty from here: commit must live on its reserve.
+    w.hw.mem.limit = Some(0);
+    w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
+    w.hw.mem.limit = None;
+    assert_eq!(w.snapshot(), initial);
+}
+
+/// A root with 4 GiB of RAM: whole 1 GiB blocks above the hypervisor.
+fn big_root() -> CellDesc {
+    let bytes = cell_bytes("root", 0b1111, &[(0x4000_0000, 0x4000_0000, 0x1_0000_0000, RW | mem_flags::EXECUTE)], GICD, &[]);
+    CellDesc::for_root(&CellView::parse(&bytes).unwrap(), &platform()).unwrap()
+}
+
+#[test]
+fn the_reserve_bound_covers_worst_case_edges() {
+    // Regions whose both edges sit inside 1 GiB blocks of the root: each
+    // needs a full split chain (level 2 and level 3 table) at both ends.
+    let mut w = World::with_root(big_root());
+    let initial = w.snapshot();
+    let splits = [(0x8000_1000u64, 0x4000_0000u64), (0x1_0000_3000, 0x2000), (0x1_2345_6000, 0x1000_0000)];
+    for (n, (start, size)) in splits.into_iter().enumerate() {
+        let bytes = cell_bytes("e", 0b10, &[(start, start, size, RW | mem_flags::LOADABLE)], GICD, &[]);
+        let desc = CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &w.root_desc).unwrap();
+        let id = n as u32 + 1;
+        let pages = w.hw.mem.pages.len();
+        let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, id, id as u16));
+        let h = w.commit(|hw, root| commit_create(hw, root, &desc, id, plan, 0));
+        assert!(!w.root_maps(start) && !w.root_maps(start + size - 1));
+        assert!(w.root_maps(start - 1) && w.root_maps(start + size));
+        let r = w.prepare_until_ok(|hw, root| prepare_loadable(hw, root, &desc));
+        w.commit(|hw, root| commit_loadable(hw, root, &desc, r));
+        let r = w.prepare_until_ok(|hw, _| prepare_start(hw, &desc));
+        w.commit(|hw, root| commit_start(hw, root, &desc, h.stage2.scope(), h.comm, r));
+        let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+        w.commit(|hw, root| commit_destroy(hw, root, &desc, id, h, r));
+        assert_eq!(w.hw.mem.pages.len(), pages);
+    }
+    assert_eq!(w.snapshot(), initial);
+    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
+}
