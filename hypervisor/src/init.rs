@@ -218,8 +218,11 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
         stage2.map(hv.phys_base + off, hv.phys_base + off, FRAME_PAGE, Attrs::RO).map_err(|_| -ENOMEM)?;
     }
     let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
-    let desc = cell::desc::CellDesc::for_root(&view, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
-    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None })
+    let platform = cell::manage::platform(hv);
+    let desc = cell::desc::CellDesc::for_root(&view, &platform).map_err(|e| e.errno())?;
+    // The root's sub-page regions are trapped and forwarded like a cell's.
+    let mmio = crate::mmio::Table::for_cell(&desc, &platform).map_err(|e| e.errno())?;
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None, mmio })
 }
 
 

@@ -213,3 +213,20 @@ impl Drop for PoolPage {
         PoolMem.free_table(self.0);
     }
 }
+
+/// EL2 window of the sub-page regions' device pages (`mmio::window`):
+/// [`crate::mmio::window::SLOTS`] pages, one level-3 table.
+pub const SUBPAGE_BASE: u64 = IO_BASE + 0x2000_0000;
+
+/// Maps device memory `[pa, pa + size)` at EL2 `va` (sub-page windows);
+/// the caller invalidates the EL2 TLBs.
+pub fn map_el2_device(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
+    let mut t = EL2_TABLE.lock();
+    t.as_mut().ok_or(MapError::BadRange)?.map(va, pa, size, Attrs::DEVICE)
+}
+
+/// Unmaps `[va, va + size)` at EL2; the caller invalidates the EL2 TLBs.
+pub fn unmap_el2(va: u64, size: u64) -> Result<(), MapError> {
+    let mut t = EL2_TABLE.lock();
+    t.as_mut().ok_or(MapError::BadRange)?.unmap(va, size)
+}

@@ -69,11 +69,9 @@ fn validate(view: &CellView<'_>, max_cpus: u64) -> Result<(), i64> {
     // Regions may overlap each other (Jailhouse accepts that); each one is
     // checked on its own, without allocating.
     for r in view.memory_regions() {
-        // Sub-page regions are not emulated yet: refused, never silently
-        // left unmapped.
-        let aligned = is_page_region(&r) || r.flags & mem_flags::COMM_REGION != 0;
-        if r.size == 0 || r.flags & !MEM_FLAGS_KNOWN != 0 || !aligned {
-            log::warn!("refused: region {:#x}+{:#x} flags {:#x} is empty, sub-page or has unknown flags", r.phys_start, r.size, r.flags);
+        // Sub-page regions are trapped and forwarded (`mmio::subpage`).
+        if r.size == 0 || r.flags & !MEM_FLAGS_KNOWN != 0 {
+            log::warn!("refused: region {:#x}+{:#x} flags {:#x} is empty or has unknown flags", r.phys_start, r.size, r.flags);
             return Err(-EINVAL);
         }
         r.phys_start.checked_add(r.size).ok_or(-EINVAL)?;
@@ -116,6 +114,8 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     validate(&view, hv.layout.max_cpus)?;
     view.check_irqchips(hv_gic().2).map_err(|_| -EINVAL)?;
     let desc = describe(&view, hv)?;
+    // Trapped MMIO (GIC, sub-page windows): unmapped again if create fails.
+    let mmio = crate::mmio::Table::for_cell(&desc, &platform(hv)).map_err(|e| e.errno())?;
     let mask = view.cpu_mask();
 
     let mut cells = CELLS.lock();
@@ -184,7 +184,7 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     let flags = view.flags();
     // The configuration bytes are not kept: the description holds all.
     drop(config);
-    cells.push(Cell { id, vmid: id as u16, cpus: mask, state: CellState::ShutDown, flags, desc, stage2, comm });
+    cells.push(Cell { id, vmid: id as u16, cpus: mask, state: CellState::ShutDown, flags, desc, stage2, comm, mmio });
     log::info!("created cell {} ({} CPUs)", id, mask.count_ones());
     Ok(id)
 }
