@@ -215,8 +215,11 @@ impl Drop for PoolPage {
 }
 
 /// EL2 window of the sub-page regions' device pages (`mmio::window`):
-/// [`crate::mmio::window::SLOTS`] pages, one level-3 table.
-pub const SUBPAGE_BASE: u64 = IO_BASE + 0x2000_0000;
+/// [`crate::mmio::window::SLOTS`] pages, one level-3 table, between the
+/// remap window and the top of the 48-bit EL2 address space.
+pub const SUBPAGE_BASE: u64 = IO_BASE + 0x1800_0000;
+const _: () = assert!(SUBPAGE_BASE + crate::mmio::window::SLOTS as u64 * PAGE_SIZE <= 1 << 48);
+const _: () = assert!(SUBPAGE_BASE >= REMAP_BASE + REMAP_SIZE);
 
 /// Maps device memory `[pa, pa + size)` at EL2 `va` (sub-page windows);
 /// the caller invalidates the EL2 TLBs.

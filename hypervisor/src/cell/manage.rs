@@ -115,7 +115,8 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     view.check_irqchips(hv_gic().2).map_err(|_| -EINVAL)?;
     let desc = describe(&view, hv)?;
     // Trapped MMIO (GIC, sub-page windows): unmapped again if create fails.
-    let mmio = crate::mmio::Table::for_cell(&desc, &platform(hv)).map_err(|e| e.errno())?;
+    let mmio = crate::mmio::Table::for_cell(&desc, &platform(hv))
+        .map_err(|e| crate::error::refuse(e, format_args!("no room for the cell's trapped MMIO regions")).errno())?;
     let mask = view.cpu_mask();
 
     let mut cells = CELLS.lock();

@@ -11,7 +11,7 @@ const FAKE_BASE: u64 = 0xffff_f000_0000;
 
 thread_local! {
     /// The fake window: slots in use, and how many more maps succeed.
-    static FAKE: RefCell<(Slots, Option<usize>)> = RefCell::new((Slots::new(), None));
+    static FAKE: RefCell<(Slots, Option<usize>)> = const { RefCell::new((Slots::new(), None)) };
 }
 
 struct Fake;

@@ -40,6 +40,8 @@ mod psci_suite;
 mod region_checks;
 #[cfg(target_os = "none")]
 mod secondary;
+#[cfg(target_os = "none")]
+mod subpage;
 
 #[cfg(target_os = "none")]
 mod program {
@@ -67,6 +69,9 @@ mod program {
             }
             if super::region_checks::wanted(b) {
                 super::region_checks::run(b);
+            }
+            if super::subpage::wanted(b) {
+                super::subpage::run(b);
             }
         }
         super::psci_suite::run();
