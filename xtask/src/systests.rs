@@ -97,6 +97,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     HVMEM_TEST,
     EXHAUST_TEST,
     SUBPAGE_TEST,
+    ROOT_SUBPAGE_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -312,6 +313,34 @@ const SUBPAGE_TEST: SysTest = SysTest {
     forbid: &["subpage-demo: survived"],
     exit_status: 0,
     timeout_s: 90,
+};
+
+/// Suite "rootsub" (root-test/root_subpage.rs) on qemu-virt-subpage.cell,
+/// where the root has its PL011 only as two sub-page regions: every line
+/// root-test prints is trapped and forwarded; what the regions do not
+/// allow comes back to the root as an external abort.
+const ROOT_SUBPAGE_TEST: SysTest = SysTest {
+    name: "root-subpage-root",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt-subpage.cell",
+    },
+    bundle: &[BundleFile { name: "mode:rootsub", path: "configs/uart-demo.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"rootsub: this line goes through the hypervisor"),
+        expect(r"\[PASS\] rootsub: root prints through its sub-page UART"),
+        expect(r"root cell: read at IPA 0x9000030 .*reflected as an external abort"),
+        expect(r"\[PASS\] rootsub: root read outside its sub-page regions aborts"),
+        expect(r"8-byte read at offset 0x0 of sub-page region 0x9000018\+0x8 .*refused: access width not permitted"),
+        expect(r"\[PASS\] rootsub: root 64-bit read of the flag register aborts"),
+        expect(r"rootsub: root still prints after the refused accesses"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
 };
 
 /// Suite "exhaust" (root-test/exhaustion.rs) on the 16-CPU machine: cells

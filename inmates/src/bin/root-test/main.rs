@@ -39,6 +39,8 @@ mod psci_suite;
 #[cfg(target_os = "none")]
 mod region_checks;
 #[cfg(target_os = "none")]
+mod root_subpage;
+#[cfg(target_os = "none")]
 mod secondary;
 #[cfg(target_os = "none")]
 mod subpage;
@@ -72,6 +74,9 @@ mod program {
             }
             if super::subpage::wanted(b) {
                 super::subpage::run(b);
+            }
+            if super::root_subpage::wanted(b) {
+                super::root_subpage::run(b);
             }
         }
         super::psci_suite::run();
