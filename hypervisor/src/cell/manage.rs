@@ -127,11 +127,11 @@ pub fn create_from_copy(config: Vec<u8>) -> Result<u32, i64> {
     if root.cpus & mask != mask {
         return Err(-EBUSY);
     }
-    // Each cell's owned memory is in its description, parsed once at its
-    // create: no configuration is parsed again here.
-    for r in desc.owned() {
-        let span = r.phys_span();
-        if let Some(other) = cells.iter().skip(1).find(|c| c.desc.owned().any(|o| o.phys_span().overlaps(&span))) {
+    // Each cell's regions are in its description, parsed once at its
+    // create: no configuration is parsed again here. Owned memory and
+    // sub-page regions are held exclusively (`CellDesc::claims`).
+    for other in cells.iter().skip(1) {
+        if let Some(span) = desc.conflict_with(&other.desc) {
             log::warn!("refused: memory {:#x}-{:#x} belongs to cell {}", span.start, span.end, other.id);
             return Err(-EBUSY);
         }

@@ -14,12 +14,15 @@
 
 use crate::sysconfig::mem_flags;
 
+use syshyper_config::flags::mem;
+
 /// The region's access may be unaligned (Jailhouse's JAILHOUSE_MEM_IO_UNALIGNED).
-pub const IO_UNALIGNED: u64 = 0x8000;
+pub const IO_UNALIGNED: u64 = mem::IO_UNALIGNED;
 /// Width bits: `size << IO_WIDTH_SHIFT` is IO_8 (0x10000), IO_16, IO_32, IO_64 (0x80000).
 pub const IO_WIDTH_SHIFT: u32 = 16;
 /// All four width bits.
-pub const IO_WIDTHS: u64 = 0xf << IO_WIDTH_SHIFT;
+pub const IO_WIDTHS: u64 = mem::IO_8 | mem::IO_16 | mem::IO_32 | mem::IO_64;
+const _: () = assert!(mem::IO_8 == 1 << IO_WIDTH_SHIFT && mem::IO_64 == 8 << IO_WIDTH_SHIFT);
 
 /// One sub-page region as its table entry holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -95,6 +95,7 @@ pub fn run(bundle: &Bundle) {
         check_eq!("subpage: cell destroyed", hvc::cell_destroy(id), 0);
     }
     check_eq!("subpage: pool and cell count as before", usage(), before);
+    second_cell(config, before);
     let mut failed = None;
     for n in 0..CYCLES {
         let id = hvc::cell_create(addr_of(config));
@@ -106,4 +107,38 @@ pub fn run(bundle: &Bundle) {
     }
     check!("subpage: create/destroy cycles give the EL2 windows back", failed.is_none(), "cycle {failed:?}");
     check_eq!("subpage: pool and cell count as before after the cycles", usage(), before);
+}
+
+/// Sub-page regions are held exclusively: while the cell exists, a second
+/// cell (other name, CPU and RAM) naming the same UART registers is EBUSY
+/// and changes nothing; after destroy it is accepted.
+fn second_cell(config: &[u8], before: (i64, i64)) {
+    let mut buf = [0u8; 512];
+    let Some(dst) = buf.get_mut(..config.len()) else {
+        check!("subpage: build second config", false, "config of {} bytes", config.len());
+        return;
+    };
+    dst.copy_from_slice(config);
+    let ram = cfg::find_region(config, MEM_LOADABLE, MEM_IO).map(|(i, _)| i);
+    let built = ram.is_some_and(|i| cfg::set_region_phys(&mut buf, i, 0x7f29_0000))
+        && cfg::set_name(&mut buf, "subpage-two")
+        && cfg::set_cpus(&mut buf, 1 << 3);
+    if !check!("subpage: build second config", built) {
+        return;
+    }
+    let first = hvc::cell_create(addr_of(config));
+    if !check!("subpage: first cell created", first > 0, "returned {first}") {
+        return;
+    }
+    let used = usage();
+    let second = hvc::cell_create(addr_of(&buf));
+    check_eq!("subpage: second cell on the same registers is EBUSY", second, -EBUSY);
+    check_eq!("subpage: refusal changes nothing", usage(), used);
+    check_eq!("subpage: first cell destroyed", hvc::cell_destroy(first as u64), 0);
+    let again = hvc::cell_create(addr_of(&buf));
+    check!("subpage: second cell accepted once the first is gone", again > 0, "returned {again}");
+    if again > 0 {
+        hvc::cell_destroy(again as u64);
+    }
+    check_eq!("subpage: pool and cell count as before the two cells", usage(), before);
 }
