@@ -100,18 +100,26 @@ fn dispatch(entry: &Entry, cell: u8, off: u64, a: &Access) -> Option<u64> {
         Handler::SubPage(sp) => match subpage::check(sp.flags, sp.size, off, a.size, a.write.is_some()) {
             Ok(()) => Some(subpage::forward(&sp, off, a.size, a.write)),
             Err(why) => {
-                log::warn!(
-                    "cell {cell}: {}-byte {} at offset {off:#x} of sub-page region {:#x}+{:#x} (flags {:#x}) refused: {why}",
-                    a.size,
-                    if a.write.is_some() { "write" } else { "read" },
-                    sp.phys,
-                    sp.size,
-                    sp.flags
-                );
+                refused(cell, off, a, &sp, why);
                 None
             }
         },
     }
+}
+
+/// Names why a sub-page access is refused (kept out of the access path).
+#[cfg(target_os = "none")]
+#[cold]
+#[inline(never)]
+fn refused(cell: u8, off: u64, a: &Access, sp: &subpage::SubPage, why: subpage::Refusal) {
+    log::warn!(
+        "cell {cell}: {}-byte {} at offset {off:#x} of sub-page region {:#x}+{:#x} (flags {:#x}) refused: {why}",
+        a.size,
+        if a.write.is_some() { "write" } else { "read" },
+        sp.phys,
+        sp.size,
+        sp.flags
+    );
 }
 
 #[cfg(test)]

@@ -78,6 +78,12 @@ impl<W: Window> Table<W> {
 
     /// [`Table::for_cell`] with the reservation step given.
     pub fn build(desc: &CellDesc, p: &Platform, reserve: Reserve) -> Result<Self> {
+        // `Platform` lists the GIC frames in a vector that a full heap can
+        // leave empty; a cell without them would lose its interrupt
+        // controller, so that is an allocation failure, not a table.
+        if p.gicd_base != 0 && p.reserved_io.is_empty() {
+            return Err(Error::NoMemory);
+        }
         let gic = p.reserved_io.iter().filter(|s| !s.is_empty()).map(|s| Entry {
             base: s.start,
             size: s.len(),
@@ -114,12 +120,12 @@ impl<W: Window> Table<W> {
     /// The entry an access of `size` bytes at `addr` goes to, and the
     /// offset in it. The access must lie wholly inside one entry; where
     /// entries overlap (a configuration may do that), the one with the
-    /// highest base that holds the access wins.
+    /// highest base that holds the access wins (at equal bases, the
+    /// larger). A table holds a handful of entries, so a scan from the top
+    /// is cheaper on this trap path than a binary search.
     pub fn lookup(&self, addr: u64, size: u64) -> Option<(&Entry, u64)> {
         let end = addr.checked_add(size)?;
-        let after = self.entries.partition_point(|e| e.base <= addr);
-        let candidates = self.entries.get(..after)?;
-        candidates.iter().rev().find(|e| e.holds(addr, end)).map(|e| (e, addr - e.base))
+        self.entries.iter().rev().find(|e| e.holds(addr, end)).map(|e| (e, addr - e.base))
     }
 
     /// The entries, sorted by base.

@@ -195,6 +195,14 @@ fn root_sub_page_regions_over_the_gic_are_not_forwarded() {
 }
 
 #[test]
+fn platform_without_its_gic_frames_is_an_allocation_failure() {
+    let mut p = platform();
+    p.reserved_io.clear();
+    assert_eq!(Table::<Fake>::for_cell(&uart_cell(), &p).err(), Some(Error::NoMemory));
+    assert_eq!(in_use(), 0);
+}
+
+#[test]
 fn empty_table_has_no_entries() {
     let t = Table::<Fake>::empty();
     assert!(t.entries().is_empty());
