@@ -208,7 +208,9 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     owner::adopt_root_irqs(&mut Machine, &desc);
     let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
     let stage2 = OwnedTable::from_table(stage2);
-    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None })
+    // The root's sub-page regions are trapped and forwarded like a cell's.
+    let mmio = crate::mmio::Table::for_cell(&desc, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None, mmio })
 }
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {

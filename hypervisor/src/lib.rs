@@ -20,6 +20,7 @@ pub mod irqchip;
 pub use irqchip::gicv3 as gic;
 pub mod layout;
 pub mod mm;
+pub mod mmio;
 #[allow(unsafe_code)]
 pub mod percpu;
 pub mod sync;
@@ -45,8 +46,6 @@ mod init;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod memmap;
-#[cfg(target_os = "none")]
-mod mmio;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]

@@ -369,3 +369,23 @@ impl Drop for PoolPage {
         PoolMem.free_table(self.0);
     }
 }
+
+/// EL2 window of the sub-page regions' device pages (`mmio::window`):
+/// [`crate::mmio::window::SLOTS`] pages, one level-3 table, between the
+/// remap window and the top of the 48-bit EL2 address space.
+pub const SUBPAGE_BASE: u64 = IO_BASE + 0x1800_0000;
+const _: () = assert!(SUBPAGE_BASE + crate::mmio::window::SLOTS as u64 * PAGE_SIZE <= 1 << 48);
+const _: () = assert!(SUBPAGE_BASE >= REMAP_BASE + REMAP_SIZE);
+
+/// Maps device memory `[pa, pa + size)` at EL2 `va` (sub-page windows);
+/// the caller invalidates the EL2 TLBs.
+pub fn map_el2_device(va: u64, pa: u64, size: u64) -> Result<(), MapError> {
+    let mut t = EL2_TABLE.lock();
+    t.as_mut().ok_or(MapError::BadRange)?.map(va, pa, size, Attrs::DEVICE)
+}
+
+/// Unmaps `[va, va + size)` at EL2; the caller invalidates the EL2 TLBs.
+pub fn unmap_el2(va: u64, size: u64) -> Result<(), MapError> {
+    let mut t = EL2_TABLE.lock();
+    t.as_mut().ok_or(MapError::BadRange)?.unmap(va, size)
+}

@@ -49,7 +49,8 @@ static VIRTUAL: AtomicBool = AtomicBool::new(false);
 
 /// A copy of the command line (read volatile: the loader wrote it after the
 /// link, so the compiler must not assume the zeros it was linked with).
-fn cmdline_copy() -> [u8; CMDLINE_SIZE] {
+/// Programs read their own parameters from it with [`Cmdline::new`].
+pub fn cmdline_copy() -> [u8; CMDLINE_SIZE] {
     let mut buf = [0u8; CMDLINE_SIZE];
     let src = core::ptr::addr_of!(CMDLINE) as *const u8;
     for (i, b) in buf.iter_mut().enumerate() {

@@ -97,6 +97,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     HVMEM_TEST,
     REGS_TEST,
     EXHAUST_TEST,
+    SUBPAGE_TEST,
+    ROOT_SUBPAGE_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -308,6 +310,80 @@ const REGS_TEST: SysTest = SysTest {
     forbid: &[": leak "],
     exit_status: 0,
     timeout_s: 90,
+};
+
+/// Suite "subpage" (root-test/subpage.rs): subpage-demo prints through a
+/// PL011 its cell has only as two sub-page regions; a forbidden offset,
+/// width, unaligned access and a write to the read-only region each fail
+/// the cell (with the hypervisor's reason), the root goes on; create and
+/// destroy give the EL2 windows back.
+const SUBPAGE_TEST: SysTest = SysTest {
+    name: "root-subpage",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[
+        BundleFile { name: "subpage/subpage-uart.cell", path: "configs/subpage-uart.cell" },
+        BundleFile { name: "subpage/subpage-demo.bin", path: "inmates/subpage-demo.bin" },
+    ],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"subpage-demo: hello through sub-page regions"),
+        expect(r"subpage-demo: FR byte 0x[0-9a-f]+ word 0x[0-9a-f]+, low bytes agree: true"),
+        expect(r"subpage-demo: allowed accesses done"),
+        expect(r"\[PASS\] subpage: allowed accesses, cell powers itself off"),
+        expect(r"subpage-demo: mode offset"),
+        expect(r"unhandled read of 4 bytes at IPA 0x9000030\b"),
+        expect(r"\[PASS\] subpage: offset outside the regions fails the cell"),
+        expect(r"subpage-demo: mode width"),
+        expect(r"2-byte read at offset 0x0 of sub-page region 0x9000018\+0x8 .*refused: access width not permitted"),
+        expect(r"\[PASS\] subpage: 16-bit access without IO_16 fails the cell"),
+        expect(r"subpage-demo: mode unaligned"),
+        expect(r"4-byte read at offset 0x1 of sub-page region 0x9000018\+0x8 .*refused: unaligned access not permitted"),
+        expect(r"\[PASS\] subpage: unaligned access fails the cell"),
+        expect(r"subpage-demo: mode readonly"),
+        expect(r"4-byte write at offset 0x0 of sub-page region 0x9000018\+0x8 .*refused: direction not permitted"),
+        expect(r"\[PASS\] subpage: write to the read-only region fails the cell"),
+        expect(r"refused \(resource busy\): memory 0x9000000-0x9000008 belongs to cell \d+"),
+        expect(r"\[PASS\] subpage: second cell on the same registers is EBUSY"),
+        expect(r"\[PASS\] subpage: second cell accepted once the first is gone"),
+        expect(r"\[PASS\] subpage: create/destroy cycles give the EL2 windows back"),
+        expect(r"\[PASS\] subpage: pool and cell count as before after the cycles"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &["subpage-demo: survived"],
+    exit_status: 0,
+    timeout_s: 90,
+};
+
+/// Suite "rootsub" (root-test/root_subpage.rs) on qemu-virt-subpage.cell,
+/// where the root has its PL011 only as two sub-page regions: every line
+/// root-test prints is trapped and forwarded; what the regions do not
+/// allow comes back to the root as an external abort.
+const ROOT_SUBPAGE_TEST: SysTest = SysTest {
+    name: "root-subpage-root",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt-subpage.cell",
+    },
+    bundle: &[BundleFile { name: "mode:rootsub", path: "configs/uart-demo.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"rootsub: this line goes through the hypervisor"),
+        expect(r"\[PASS\] rootsub: root prints through its sub-page UART"),
+        expect(r"root cell: read at IPA 0x9000030 .*reflected as an external abort"),
+        expect(r"\[PASS\] rootsub: root read outside its sub-page regions aborts"),
+        expect(r"8-byte read at offset 0x0 of sub-page region 0x9000018\+0x8 .*refused: access width not permitted"),
+        expect(r"\[PASS\] rootsub: root 64-bit read of the flag register aborts"),
+        expect(r"rootsub: root still prints after the refused accesses"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
 };
 
 /// Suite "exhaust" (root-test/exhaustion.rs) on the 16-CPU machine: cells

@@ -31,6 +31,8 @@ pub struct Cell {
     pub stage2: OwnedTable,
     /// The comm region page (non-root cells).
     pub comm: Option<PoolPage>,
+    /// Trapped MMIO regions and their handlers (GIC, sub-page regions).
+    pub mmio: crate::mmio::Table,
 }
 
 impl Cell {

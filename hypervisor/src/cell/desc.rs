@@ -336,6 +336,33 @@ impl CellDesc {
         self.regions.iter().filter(|r| r.kind == Kind::SubPage)
     }
 
+    /// Physical ranges held against other cells, each with whether it is
+    /// held exclusively: owned memory and sub-page regions without
+    /// ROOTSHARED are this cell's alone (a sub-page region reaches its
+    /// bytes through the hypervisor); ROOTSHARED regions only share.
+    pub fn claims(&self) -> impl Iterator<Item = (Span, bool)> + '_ {
+        self.regions.iter().filter(|r| r.kind != Kind::Comm).map(|r| {
+            let exclusive = match r.kind {
+                Kind::Owned => true,
+                Kind::SubPage => r.flags & mem_flags::ROOTSHARED == 0,
+                Kind::Shared | Kind::Comm => false,
+            };
+            (r.phys_span(), exclusive)
+        })
+    }
+
+    /// The first range where this cell and `other` (both non-root) would
+    /// overlap with at least one of them holding it exclusively: a cell
+    /// may share with the root and other sharers, never reach memory or
+    /// registers another cell holds alone.
+    pub fn conflict_with(&self, other: &CellDesc) -> Option<Span> {
+        self.claims().find_map(|(mine, mine_excl)| {
+            other.claims().find_map(|(theirs, theirs_excl)| {
+                if mine_excl || theirs_excl { mine.intersect(&theirs) } else { None }
+            })
+        })
+    }
+
     /// The comm region, if any.
     pub fn comm(&self) -> Option<&Region> {
         self.regions.iter().find(|r| r.kind == Kind::Comm)

@@ -90,11 +90,10 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     let view = CellView::parse(config).map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config: {e}")))?;
     view.check_irqchips(hv_gic().2).map_err(|_| Error::Invalid)?;
     let desc = describe(&view, hv)?;
-    // Sub-page regions are not emulated yet (the per-cell MMIO table will
-    // trap them): refused, never silently left unmapped.
-    if let Some(r) = desc.sub_pages().next() {
-        return Err(crate::error::refuse(Error::Invalid, format_args!("sub-page region {:#x}+{:#x}", r.phys, r.size)));
-    }
+    // Trapped MMIO (GIC, sub-page windows): part of prepare, unmapped
+    // again when create fails below (the table drops).
+    let mmio = crate::mmio::Table::for_cell(&desc, &platform(hv))
+        .map_err(|e| crate::error::refuse(e, format_args!("no room for the cell's trapped MMIO regions")))?;
     let mask = desc.cpus;
 
     let mut cells = CELLS.lock();
@@ -104,6 +103,17 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     let root_cpus = cells.first().ok_or(Error::Invalid)?.cpus;
     if root_cpus & mask != mask {
         return Err(Error::Busy);
+    }
+    // Owned memory and sub-page regions are held exclusively
+    // (`CellDesc::claims`), also against ROOTSHARED or page regions of
+    // this cell over another cell's memory.
+    for other in cells.iter().skip(1) {
+        if let Some(span) = desc.conflict_with(&other.desc) {
+            return Err(crate::error::refuse(
+                Error::Busy,
+                format_args!("memory {:#x}-{:#x} belongs to cell {}", span.start, span.end, other.id),
+            ));
+        }
     }
     let id = (1..255u32).find(|id| cells.iter().all(|c| c.id != *id)).ok_or(Error::NoMemory)?;
     let vmid = id as u16;
@@ -130,6 +140,7 @@ fn create_locked(config: &[u8]) -> Result<u32> {
         desc,
         stage2: OwnedTable::from_table(stage2),
         comm: comm.map(PoolPage::adopt),
+        mmio,
     });
     log::info!("created cell {} ({} CPUs)", id, mask.count_ones());
     Ok(id)

@@ -10,6 +10,5 @@ pub mod gicv3;
 #[cfg(target_os = "none")]
 pub use gicv3::{
     assign_spi, disable_and_route, emulate_sgi, gicd_access, gicr_access, gicr_size, hand_back, handle_irq,
-    init_cpu, init_global, inject, kick, mmio, mmio_regions, owner, release_spi, reset_cpu, set_owner, IrqOutcome,
-    MmioRegion,
+    init_cpu, init_global, inject, kick, owner, release_spi, reset_cpu, set_owner, IrqOutcome,
 };

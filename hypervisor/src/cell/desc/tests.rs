@@ -154,3 +154,27 @@ fn span_arithmetic() {
     assert_eq!(a.intersect(&Span { start: 20, end: 30 }), None);
     assert!(Span::sized(u64::MAX, 2).is_none());
 }
+
+#[test]
+fn claims_conflict_only_where_one_side_holds_exclusively() {
+    const IO: u64 = mem_flags::IO;
+    const IO_32: u64 = 4 << 16;
+    let ram = |phys| (phys, 0, 0x1_0000, RW);
+    let a = describe(&[ram(0x7000_0000), (0x0900_0000, 0x0900_0000, 0x8, RW | IO | IO_32)], &[]).unwrap();
+    // Same UART register, exclusively: conflict; another register: none.
+    let b = describe(&[ram(0x7100_0000), (0x0900_0004, 0x0900_0004, 0x4, RW | IO | IO_32)], &[]).unwrap();
+    assert_eq!(a.conflict_with(&b), Some(Span { start: 0x0900_0004, end: 0x0900_0008 }));
+    let c = describe(&[ram(0x7100_0000), (0x0900_0018, 0x0900_0018, 0x8, RW | IO | IO_32)], &[]).unwrap();
+    assert_eq!(a.conflict_with(&c), None);
+    // Sharing the UART page with a cell that holds a register of it alone.
+    let d = describe(&[ram(0x7100_0000), (0x0900_0000, 0x0900_0000, 0x1000, SHARED | IO)], &[]).unwrap();
+    assert!(a.conflict_with(&d).is_some() && d.conflict_with(&a).is_some());
+    // Two sharers of the page, and a ROOTSHARED sub-page region: no conflict.
+    let e = describe(&[ram(0x7200_0000), (0x0900_0000, 0x0900_0000, 0x8, SHARED | IO | IO_32)], &[]).unwrap();
+    assert_eq!(d.conflict_with(&e), None);
+    // A sub-page or shared window onto another cell's RAM.
+    let f = describe(&[ram(0x7300_0000), (0x7000_0100, 0x20_0000, 0x40, RW | IO | IO_32)], &[]).unwrap();
+    assert!(f.conflict_with(&a).is_some());
+    let g = describe(&[ram(0x7300_0000), (0x7000_0000, 0x20_0000, 0x1000, SHARED)], &[]).unwrap();
+    assert!(g.conflict_with(&a).is_some());
+}

@@ -1,36 +1,14 @@
 //! The trapped GICD and GICR accesses of every cell: the policy of
 //! `dist`/`redist` performed on the real distributor and redistributors.
 
-use super::dist::{self, Action, GICD_SIZE};
+use super::dist::{self, Action};
 use super::phys::*;
 use super::redist::{self, RAction, FRAME_SIZE};
-use crate::percpu::{present_cpus, this_cpu, PerCpu};
+use crate::percpu::{present_cpus, PerCpu};
 use core::sync::atomic::Ordering;
 
-/// A trapped MMIO region of the interrupt controller and its handler
-/// (`cell`, offset in the region, access size, value written) returning
-/// the value read, or `Err` for an access the architecture does not allow.
-#[derive(Clone, Copy)]
-pub struct MmioRegion {
-    /// Physical (= guest) base of the region.
-    pub phys_base: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// The emulation.
-    pub handler: fn(cell: u8, offset: u64, size: u8, write: Option<u64>) -> Result<u64, ()>,
-}
-
-/// The GICD and GICR regions every cell traps (bases 0 before init).
-pub fn mmio_regions() -> [MmioRegion; 2] {
-    let frames = GICR_FRAMES.load(Ordering::Relaxed);
-    [
-        MmioRegion { phys_base: GICD_PHYS.load(Ordering::Relaxed), size: GICD_SIZE, handler: gicd_access },
-        MmioRegion { phys_base: GICR_PHYS.load(Ordering::Relaxed), size: gicr_size(frames), handler: gicr_access },
-    ]
-}
-
 /// A cell's access at `off` of the GICD frame.
-// The MMIO table's handler type: `Err` only means "not allowed".
+// `Err` only means "not allowed": the MMIO table's handler contract.
 #[allow(clippy::result_unit_err)]
 pub fn gicd_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
     let action = dist::classify(off, size, |irq| owner(irq) == Some(cell)).map_err(|_| ())?;
@@ -55,16 +33,6 @@ pub fn gicr_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u
         }
         Ok(RAction::Plain(a)) => Ok(perform(a, va, size, write, cell)),
     }
-}
-
-/// Handles a trapped access of this CPU's cell to the GIC; `None` if `ipa`
-/// is not the GIC's.
-pub fn mmio(ipa: u64, size: u8, write: Option<u64>) -> Option<Result<u64, ()>> {
-    let cell = this_cpu().cell.load(Ordering::Relaxed) as u8;
-    mmio_regions()
-        .into_iter()
-        .find(|r| r.phys_base != 0 && (r.phys_base..r.phys_base + r.size).contains(&ipa))
-        .map(|r| (r.handler)(cell, ipa - r.phys_base, size, write))
 }
 
 fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u64 {

@@ -16,7 +16,7 @@ mod inject;
 #[allow(unsafe_code)]
 mod phys;
 #[cfg(target_os = "none")]
-pub use emulate::{gicd_access, gicr_access, mmio, mmio_regions, MmioRegion};
+pub use emulate::{gicd_access, gicr_access};
 #[cfg(target_os = "none")]
 pub use inject::{emulate_sgi, hand_back, handle_irq, inject, kick, IrqOutcome};
 #[cfg(target_os = "none")]

@@ -19,8 +19,8 @@ const HV: u64 = 0x7fc0_0000;
 const HV_SIZE: u64 = 0x40_0000;
 /// The hypervisor's own virtual base; header pointers are relative to it.
 const HV_VIRT: u64 = 0x0000_ffff_c000_0000;
-const EC_DABT_CUR: u64 = 0x25;
-const DFSC_SEA: u64 = 0x10;
+pub const EC_DABT_CUR: u64 = 0x25;
+pub const DFSC_SEA: u64 = 0x10;
 
 core::arch::global_asm!(
     r#"
@@ -116,7 +116,7 @@ fn probe_with(addr: u64, align_bits: u64) -> Option<(u64, u64)> {
 
 static HVMEM_SCRATCH: [u64; 2] = [0; 2];
 
-fn probe(addr: u64) -> Option<(u64, u64)> {
+pub fn probe(addr: u64) -> Option<(u64, u64)> {
     probe_with(addr, 0)
 }
 

@@ -41,7 +41,11 @@ mod reg_leaks;
 #[cfg(target_os = "none")]
 mod region_checks;
 #[cfg(target_os = "none")]
+mod root_subpage;
+#[cfg(target_os = "none")]
 mod secondary;
+#[cfg(target_os = "none")]
+mod subpage;
 
 #[cfg(target_os = "none")]
 mod program {
@@ -72,6 +76,12 @@ mod program {
             }
             if super::reg_leaks::wanted(b) {
                 super::reg_leaks::run(b);
+            }
+            if super::subpage::wanted(b) {
+                super::subpage::run(b);
+            }
+            if super::root_subpage::wanted(b) {
+                super::root_subpage::run(b);
             }
         }
         super::psci_suite::run();

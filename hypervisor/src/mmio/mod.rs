@@ -1,0 +1,166 @@
+//! Trapped guest accesses to device addresses: the device seam.
+//!
+//! Every cell (the root included) has a [`table::Table`] of trapped ranges
+//! and their handlers, built at create from its description. A stage-2
+//! data abort is decoded here, once ([`Access`]: syndrome, width, value
+//! stored, sign extension of the value loaded), looked up in the table of
+//! the CPU's cell and handed to the entry's handler; the register is
+//! written back and the instruction skipped here as well. Handlers see
+//! only (cell, offset in their range, size, value stored) and answer the
+//! value loaded, or `None`: not handled, which fails the cell (the root
+//! gets an external abort) with a diagnostic.
+//!
+//! A new device is one file with its handler and one [`Handler`] variant
+//! with the entries it adds in `table.rs`.
+
+pub mod subpage;
+pub mod table;
+pub mod window;
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+mod device;
+
+pub use table::{Entry, Handler};
+
+use crate::trap::esr::DataAbort;
+use crate::trap::TrapFrame;
+
+/// The table type cells hold: sub-page windows in the EL2 address space.
+#[cfg(target_os = "none")]
+pub type Table = table::Table<window::El2Window>;
+
+/// One trapped load or store, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// Guest-physical address.
+    pub addr: u64,
+    /// Bytes: 1, 2, 4 or 8.
+    pub size: u8,
+    /// The value stored (only its low `size` bytes), or `None` for a load.
+    pub write: Option<u64>,
+}
+
+impl Access {
+    /// The access the syndrome describes; `None` without a valid
+    /// syndrome (ISV clear: load/store pair, writeback, SIMD), which no
+    /// handler can emulate.
+    pub fn decode(frame: &TrapFrame, da: &DataAbort, ipa: u64) -> Option<Self> {
+        if !da.isv {
+            return None;
+        }
+        let write = da.write.then(|| {
+            let v = frame.reg(da.reg);
+            if da.size >= 8 { v } else { v & ((1u64 << (u32::from(da.size) * 8)) - 1) }
+        });
+        Some(Self { addr: ipa, size: da.size, write })
+    }
+
+    /// Completes a handled access: a load's value goes to the register as
+    /// the instruction would extend it; the instruction is skipped.
+    pub fn complete(&self, frame: &mut TrapFrame, da: &DataAbort, value: u64) {
+        if self.write.is_none() {
+            frame.set_reg(da.reg, da.extend(value));
+        }
+        frame.elr += 4;
+    }
+}
+
+/// Handles a stage-2 data abort of this CPU's cell; false when no entry
+/// holds the access or its handler refuses it (the caller reports it).
+#[cfg(target_os = "none")]
+pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
+    use crate::percpu::{this_cpu, Stat};
+    use core::sync::atomic::Ordering;
+    let Some(access) = Access::decode(frame, da, ipa) else { return false };
+    let cell = this_cpu().cell.load(Ordering::Relaxed);
+    let value = {
+        // Held across the handler: a sub-page window stays mapped as long
+        // as the table that owns it, and the table lives in the cell list.
+        let cells = crate::cell::CELLS.lock();
+        let Some(table) = cells.iter().find(|c| c.id == cell).map(|c| &c.mmio) else { return false };
+        let Some((entry, off)) = table.lookup(access.addr, u64::from(access.size)) else { return false };
+        dispatch(entry, cell as u8, off, &access)
+    };
+    match value {
+        Some(v) => {
+            access.complete(frame, da, v);
+            this_cpu().count(Stat::Mmio);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Runs the entry's handler.
+#[cfg(target_os = "none")]
+fn dispatch(entry: &Entry, cell: u8, off: u64, a: &Access) -> Option<u64> {
+    match entry.handler {
+        Handler::Gicd => crate::irqchip::gicd_access(cell, off, a.size, a.write).ok(),
+        Handler::Gicr => crate::irqchip::gicr_access(cell, off, a.size, a.write).ok(),
+        Handler::SubPage(sp) => match subpage::check(sp.flags, sp.size, off, a.size, a.write.is_some()) {
+            Ok(()) => Some(subpage::forward(&sp, off, a.size, a.write)),
+            Err(why) => {
+                refused(cell, off, a, &sp, why);
+                None
+            }
+        },
+    }
+}
+
+/// Names why a sub-page access is refused (kept out of the access path).
+#[cfg(target_os = "none")]
+#[cold]
+#[inline(never)]
+fn refused(cell: u8, off: u64, a: &Access, sp: &subpage::SubPage, why: subpage::Refusal) {
+    log::warn!(
+        "cell {cell}: {}-byte {} at offset {off:#x} of sub-page region {:#x}+{:#x} (flags {:#x}) refused: {why}",
+        a.size,
+        if a.write.is_some() { "write" } else { "read" },
+        sp.phys,
+        sp.size,
+        sp.flags
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trap::esr::Esr;
+
+    fn da(iss: u32) -> DataAbort {
+        DataAbort::decode(Esr((0x24 << 26) | (1 << 25) | u64::from(iss)))
+    }
+
+    #[test]
+    fn store_value_is_truncated_to_the_access_width() {
+        let mut f = TrapFrame { x: [0; 31], elr: 0x1000, spsr: 0, _pad: 0 };
+        f.x[3] = 0x1122_3344_5566_7788;
+        // ISV, SAS=1 (halfword), SRT=3, WnR.
+        let a = Access::decode(&f, &da((1 << 24) | (1 << 22) | (3 << 16) | (1 << 6)), 0x900_0000).unwrap();
+        assert_eq!(a, Access { addr: 0x900_0000, size: 2, write: Some(0x7788) });
+        a.complete(&mut f, &da((1 << 24) | (1 << 22) | (3 << 16) | (1 << 6)), 0xdead);
+        assert_eq!((f.x[3], f.elr), (0x1122_3344_5566_7788, 0x1004));
+        // xzr as the source stores zero; a doubleword keeps every bit.
+        let z = Access::decode(&f, &da((1 << 24) | (3 << 22) | (31 << 16) | (1 << 6)), 8).unwrap();
+        assert_eq!(z.write, Some(0));
+        let d = Access::decode(&f, &da((1 << 24) | (3 << 22) | (3 << 16) | (1 << 6)), 8).unwrap();
+        assert_eq!(d.write, Some(0x1122_3344_5566_7788));
+    }
+
+    #[test]
+    fn load_is_extended_into_the_register() {
+        let mut f = TrapFrame { x: [0; 31], elr: 0, spsr: 0, _pad: 0 };
+        // ISV, SAS=0 (byte), SSE, SRT=5, SF: ldrsb x5.
+        let d = da((1 << 24) | (1 << 21) | (5 << 16) | (1 << 15));
+        let a = Access::decode(&f, &d, 0x10).unwrap();
+        assert_eq!(a.write, None);
+        a.complete(&mut f, &d, 0x80);
+        assert_eq!(f.x[5], 0xffff_ffff_ffff_ff80);
+    }
+
+    #[test]
+    fn no_syndrome_no_access() {
+        let f = TrapFrame { x: [0; 31], elr: 0, spsr: 0, _pad: 0 };
+        assert_eq!(Access::decode(&f, &da(0x07), 0x10), None);
+    }
+}

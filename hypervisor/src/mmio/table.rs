@@ -1,0 +1,158 @@
+//! The per-cell table of trapped MMIO regions: guest-physical ranges and
+//! the handler each access there goes to. Built once, at create (the root:
+//! at enable), from the cell's validated description; fixed afterwards.
+//!
+//! A device is one handler variant plus the entries it adds in
+//! [`Table::build`]: the interrupt controller's frames and the sub-page
+//! regions today; the virtual PCI host bridge (`Handler::PciEcam`) and the
+//! ivshmem register BARs (`Handler::Ivshmem(device)`) next, the latter
+//! added and removed as the cell programs the BARs, which is why lookup
+//! works on a sorted vector rather than a fixed array.
+
+extern crate alloc;
+
+use super::subpage::{self, SubPage, IO_WIDTHS};
+use super::window::Window;
+use crate::cell::desc::{CellDesc, Platform, Region, Span};
+use crate::error::{Error, Result};
+use crate::mm::PAGE_SIZE;
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+
+/// What handles the accesses to an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// The GIC distributor, emulated per cell (`irqchip`).
+    Gicd,
+    /// The GIC redistributor frames, filtered per CPU (`irqchip`).
+    Gicr,
+    /// A sub-page region forwarded to its device (`subpage`).
+    SubPage(SubPage),
+}
+
+/// One trapped range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Guest-physical start.
+    pub base: u64,
+    /// Bytes.
+    pub size: u64,
+    pub handler: Handler,
+}
+
+impl Entry {
+    /// Whether `[addr, end)` lies wholly inside.
+    fn holds(&self, addr: u64, end: u64) -> bool {
+        self.base <= addr && end <= self.base.saturating_add(self.size)
+    }
+}
+
+/// Reserves room for `n` entries; the heap in production, a fake in tests.
+pub type Reserve = fn(&mut Vec<Entry>, usize) -> Result<()>;
+
+fn heap_reserve(v: &mut Vec<Entry>, n: usize) -> Result<()> {
+    Ok(v.try_reserve_exact(n)?)
+}
+
+/// A cell's trapped regions, sorted by base. Dropping it unmaps the EL2
+/// windows of its sub-page regions (through `W`).
+#[derive(Debug)]
+pub struct Table<W: Window> {
+    entries: Vec<Entry>,
+    window: PhantomData<W>,
+}
+
+impl<W: Window> Table<W> {
+    /// A table with no entries (allocates nothing).
+    pub fn empty() -> Self {
+        Self { entries: Vec::new(), window: PhantomData }
+    }
+
+    /// The table of a cell (the root included) with `desc`: the interrupt
+    /// controller's frames of `p` and the description's sub-page regions.
+    /// Fails with [`Error::NoMemory`] (heap or EL2 window exhausted) with
+    /// nothing allocated or mapped.
+    pub fn for_cell(desc: &CellDesc, p: &Platform) -> Result<Self> {
+        Self::build(desc, p, heap_reserve)
+    }
+
+    /// [`Table::for_cell`] with the reservation step given.
+    pub fn build(desc: &CellDesc, p: &Platform, reserve: Reserve) -> Result<Self> {
+        // `Platform` lists the GIC frames in a vector that a full heap can
+        // leave empty; a cell without them would lose its interrupt
+        // controller, so that is an allocation failure, not a table.
+        if p.gicd_base != 0 && p.reserved_io.is_empty() {
+            return Err(Error::NoMemory);
+        }
+        let gic = p.reserved_io.iter().filter(|s| !s.is_empty()).map(|s| Entry {
+            base: s.start,
+            size: s.len(),
+            // The platform lists the distributor (at `gicd_base`) and the
+            // redistributor range; GICv2's CPU interface joins here.
+            handler: if s.start == p.gicd_base { Handler::Gicd } else { Handler::Gicr },
+        });
+        let count = gic.clone().count() + desc.sub_pages().filter(|r| forwardable(r, p)).count();
+        let mut table = Self::empty();
+        reserve(&mut table.entries, count)?;
+        table.entries.extend(gic);
+        for r in desc.sub_pages() {
+            if !forwardable(r, p) {
+                log::warn!("sub-page region {:#x}+{:#x} overlaps hypervisor memory or the GIC: not forwarded", r.phys, r.size);
+                continue;
+            }
+            if r.flags & IO_WIDTHS == 0 {
+                log::warn!(
+                    "sub-page region {:#x}+{:#x} has no IO_8/16/32/64 flag: every access to it will be refused",
+                    r.phys, r.size
+                );
+            }
+            let pages = subpage::pages_spanned(r.phys, r.size).ok_or(Error::Invalid)?;
+            // On failure `table` drops here and unmaps what was mapped.
+            let va = W::map(r.phys & !(PAGE_SIZE - 1), pages)?;
+            let sp = SubPage { phys: r.phys, size: r.size, flags: r.flags, va, pages };
+            table.entries.push(Entry { base: r.virt, size: r.size, handler: Handler::SubPage(sp) });
+        }
+        // In place, no allocation.
+        table.entries.sort_unstable_by_key(|e| (e.base, e.size));
+        Ok(table)
+    }
+
+    /// The entry an access of `size` bytes at `addr` goes to, and the
+    /// offset in it. The access must lie wholly inside one entry; where
+    /// entries overlap (a configuration may do that), the one with the
+    /// highest base that holds the access wins (at equal bases, the
+    /// larger). A table holds a handful of entries, so a scan from the top
+    /// is cheaper on this trap path than a binary search.
+    pub fn lookup(&self, addr: u64, size: u64) -> Option<(&Entry, u64)> {
+        let end = addr.checked_add(size)?;
+        self.entries.iter().rev().find(|e| e.holds(addr, end)).map(|e| (e, addr - e.base))
+    }
+
+    /// The entries, sorted by base.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+}
+
+/// Whether a sub-page region may be forwarded: never over hypervisor
+/// memory or the interrupt controller (a cell's description refuses that
+/// at create; the root's keeps such regions with a warning, so they are
+/// skipped here, and the root's accesses there stay unhandled).
+fn forwardable(r: &Region, p: &Platform) -> bool {
+    let Some(phys) = Span::sized(r.phys, r.size) else { return false };
+    !phys.overlaps(&p.hv) && !p.reserved_io.iter().any(|io| io.overlaps(&phys))
+}
+
+impl<W: Window> Drop for Table<W> {
+    fn drop(&mut self) {
+        for e in &self.entries {
+            if let Handler::SubPage(sp) = e.handler {
+                W::unmap(sp.va, sp.pages);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;
