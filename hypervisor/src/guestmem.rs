@@ -2,6 +2,10 @@
 //! configuration out of root guest-physical memory. (Cache maintenance
 //! when memory changes owner lives in the ownership module.)
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 extern crate alloc;
 
 use crate::cell::CELLS;
@@ -16,12 +20,13 @@ use alloc::vec::Vec;
 pub fn copy_from_root(gpa: u64, len: usize) -> Result<Vec<u8>, i64> {
     let end = gpa.checked_add(len as u64).ok_or(-EINVAL)?;
     let hv = crate::hv::get().ok_or(-EINVAL)?;
-    let hv_range = hv.phys_base..hv.phys_base + hv.hv_size;
+    let hv_range = hv.phys_base..hv.phys_base.saturating_add(hv.hv_size);
     let mut out = Vec::new();
     out.try_reserve_exact(len).map_err(|_| -ENOMEM)?;
     let mut at = gpa;
     while at < end {
-        let chunk = (PAGE_SIZE - at % PAGE_SIZE).min(end - at);
+        // at < end, so both differences are positive.
+        let chunk = PAGE_SIZE.wrapping_sub(at % PAGE_SIZE).min(end.wrapping_sub(at));
         let pa = {
             let cells = CELLS.lock();
             let root = cells.first().ok_or(-EINVAL)?;
@@ -37,13 +42,14 @@ pub fn copy_from_root(gpa: u64, len: usize) -> Result<Vec<u8>, i64> {
         }
         let old = out.len();
         // Within the capacity reserved above: no allocation.
-        out.resize(old + chunk as usize, 0);
+        out.resize(old.saturating_add(chunk as usize), 0);
         // The root may write the page meanwhile: we only trust our copy.
-        let copied = with_remap(pa, chunk, |m| m.read(0, &mut out[old..])).map_err(|_| -ENOMEM)?;
+        let dst = out.get_mut(old..).ok_or(-EINVAL)?;
+        let copied = with_remap(pa, chunk, |m| m.read(0, dst)).map_err(|_| -ENOMEM)?;
         if !copied {
             return Err(-EINVAL);
         }
-        at += chunk;
+        at = at.saturating_add(chunk);
     }
     Ok(out)
 }

@@ -1,5 +1,9 @@
 //! Jailhouse hypercalls (`hvc #0x4a48`: code in x0, arguments in x1, x2).
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::cell::CELLS;
 use crate::errno::*;
 use crate::percpu::{percpu, this_cpu, CpuState, NUM_STATS};
@@ -79,8 +83,8 @@ fn cpu_get_info(cpu: u64, kind: u64) -> i64 {
             CpuState::Failed => 2,
             _ => 0,
         },
-        k if (1000..1000 + NUM_STATS as u64).contains(&k) => {
-            pc.stat((k - 1000) as usize).map_or(-EINVAL, |v| (v & i64::MAX as u64) as i64)
+        k if (1000..1000u64.saturating_add(NUM_STATS as u64)).contains(&k) => {
+            pc.stat(k.wrapping_sub(1000) as usize).map_or(-EINVAL, |v| (v & i64::MAX as u64) as i64)
         }
         _ => -EINVAL,
     }

@@ -261,8 +261,12 @@ fn late_launch_finish(cpu: u64) -> ! {
     arch::vm_return(frame)
 }
 
+#[allow(clippy::panic)] // see the comment at the panic
 fn boot_primary_finish(cpu: u64) -> ! {
     if ERROR.load(Ordering::Acquire) != 0 {
+        // Boot-first with a configuration the hypervisor cannot run: there
+        // is no caller to return an error to; the panic handler reports it
+        // and ends the (emulated) machine.
         panic!("boot-first init failed: error {}", ERROR.load(Ordering::Acquire));
     }
     let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);

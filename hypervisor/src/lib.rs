@@ -8,6 +8,11 @@
 // `unsafe` is for touching hardware only: registers, page-table memory,
 // MMIO and the world switch. Modules doing that opt in below.
 #![deny(unsafe_code)]
+// Nothing a guest, the root or a configuration controls may panic the
+// hypervisor: no unwrap/expect, no unchecked indexing or slicing (use
+// `get`), no explicit panic outside the two places that report a
+// hypervisor bug. Tests may use all of them.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 extern crate alloc;
 

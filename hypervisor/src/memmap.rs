@@ -80,10 +80,6 @@ impl OwnedTable {
         Ok(Self(Some(PageTable::new(&mut PoolMem, Regime::El2, 48, 0)?)))
     }
 
-    fn pt(&mut self) -> &mut PageTable {
-        self.0.as_mut().expect("table present until drop")
-    }
-
     /// Which TLB entries its translations live in.
     pub fn scope(&self) -> Option<TlbScope> {
         self.0.as_ref().map(PageTable::scope)
@@ -96,12 +92,14 @@ impl OwnedTable {
 
     /// Maps a range.
     pub fn map(&mut self, va: u64, pa: u64, size: u64, attrs: Attrs) -> Result<(), MapError> {
-        self.pt().map(&mut PoolMem, va, pa, size, attrs)
+        // The table is only ever absent after `into_table`, which
+        // consumes `self`: `BadRange` cannot happen, but is no panic.
+        self.0.as_mut().ok_or(MapError::BadRange)?.map(&mut PoolMem, va, pa, size, attrs)
     }
 
     /// Unmaps a range.
     pub fn unmap(&mut self, va: u64, size: u64) -> Result<(), MapError> {
-        self.pt().unmap(&mut PoolMem, va, size)
+        self.0.as_mut().ok_or(MapError::BadRange)?.unmap(&mut PoolMem, va, size)
     }
 
     /// Translates an address.

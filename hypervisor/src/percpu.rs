@@ -87,8 +87,9 @@ impl PerCpu {
     /// Counts one event. Only the CPU itself counts, so a plain load and
     /// store suffice (other CPUs only read).
     pub fn count(&self, stat: Stat) {
-        let s = &self.stats[stat as usize];
-        s.store(s.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        if let Some(s) = self.stats.get(stat as usize) {
+            s.store(s.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        }
     }
 
     /// A statistic's value.

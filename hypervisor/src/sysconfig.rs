@@ -2,6 +2,10 @@
 //! `syshyper-config` parser (one parser for the tools and the hypervisor),
 //! with the memory regions and IRQ grants in plain integers.
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use syshyper_config::{CellConfig, SystemConfig};
 
 pub use syshyper_config::ConfigError;
@@ -45,7 +49,9 @@ pub struct IrqChip {
 impl IrqChip {
     /// The INTIDs this grant covers.
     pub fn irqs(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..128u32).filter(|i| self.pin_bitmap[(i / 32) as usize] & (1 << (i % 32)) != 0).map(|i| self.pin_base + i)
+        (0..128u32)
+            .filter(|i| self.pin_bitmap.get((i / 32) as usize).is_some_and(|w| w & (1 << (i % 32)) != 0))
+            .map(|i| self.pin_base.wrapping_add(i))
     }
 }
 
@@ -103,7 +109,7 @@ impl<'a> CellView<'a> {
 
     /// Highest CPU number + 1.
     pub fn cpu_limit(&self) -> usize {
-        64 - self.cpu_mask().leading_zeros() as usize
+        64usize.saturating_sub(self.cpu_mask().leading_zeros() as usize)
     }
 
     /// The memory regions (placeholders skipped).

@@ -47,8 +47,8 @@ pub(crate) fn announced_size(desc: &CellDesc) -> Result<u64, ConfigError> {
     ];
     // Counts are u32 and element sizes small, so u64 cannot overflow here.
     Ok(parts.iter().fold(
-        CELL_DESC_SIZE as u64 + u64::from(desc.cpu_set_size.get()),
-        |sum, (n, sz)| sum + u64::from(n.get()) * *sz as u64,
+        (CELL_DESC_SIZE as u64).saturating_add(u64::from(desc.cpu_set_size.get())),
+        |sum, (n, sz)| sum.saturating_add(u64::from(n.get()).saturating_mul(*sz as u64)),
     ))
 }
 
@@ -61,7 +61,7 @@ fn take<'a, T: FromBytes + zerocopy::Immutable + zerocopy::KnownLayout + zerocop
     let available = rest.len();
     let truncated = || ConfigError::Truncated {
         array,
-        needed: u64::from(count) * size_of::<T>() as u64,
+        needed: u64::from(count).saturating_mul(size_of::<T>() as u64),
         available,
     };
     let n = usize::try_from(count).map_err(|_| truncated())?;
@@ -130,7 +130,7 @@ impl<'a> CellConfig<'a> {
         if !cpu_set_size.is_multiple_of(8) {
             return Err(ConfigError::CpuSetSize { size: cpu_set_size });
         }
-        let mut rest = &bytes[CELL_DESC_SIZE..];
+        let mut rest = bytes.get(CELL_DESC_SIZE..).unwrap_or_default();
         let cpu_set: &[u8] = take(&mut rest, cpu_set_size, Array::CpuSet)?;
         let memory_regions = take(
             &mut rest,
@@ -143,10 +143,11 @@ impl<'a> CellConfig<'a> {
         let pci_devices = take(&mut rest, desc.num_pci_devices.get(), Array::PciDevices)?;
         let pci_caps = take(&mut rest, desc.num_pci_caps.get(), Array::PciCaps)?;
         let stream_ids = take(&mut rest, desc.num_stream_ids.get(), Array::StreamIds)?;
-        let used = bytes.len() - rest.len();
+        // `rest` is a tail of `bytes`.
+        let used = bytes.len().saturating_sub(rest.len());
         let cell = CellConfig {
             desc,
-            bytes: &bytes[..used],
+            bytes: bytes.get(..used).unwrap_or_default(),
             cpu_set,
             memory_regions,
             cache_regions,
@@ -262,7 +263,7 @@ pub(crate) fn name_of(raw: &[u8; 32]) -> Result<&str, ConfigError> {
         .iter()
         .position(|&b| b == 0)
         .ok_or(ConfigError::NameNotTerminated)?;
-    core::str::from_utf8(&raw[..len]).map_err(|_| ConfigError::NameNotUtf8)
+    core::str::from_utf8(raw.get(..len).unwrap_or_default()).map_err(|_| ConfigError::NameNotUtf8)
 }
 
 fn check_header(desc: &CellDesc, rule: HeaderRule) -> Result<(), ConfigError> {

@@ -129,7 +129,7 @@ pub(crate) fn pci_devices(
             });
         }
         let (start, count) = (d.caps_start.get(), d.num_caps.get());
-        if usize::from(start) + usize::from(count) > num_caps {
+        if usize::from(start).saturating_add(usize::from(count)) > num_caps {
             let available = num_caps as u32;
             return Err(ConfigError::PciCapsRange {
                 index,
@@ -140,9 +140,9 @@ pub(crate) fn pci_devices(
         }
         if d.pci_type == flags::pci::TYPE_IVSHMEM {
             // State table, read/write section, then one output section per peer.
-            let needed = 2 + u32::from(d.shmem_peers);
+            let needed = 2u32.saturating_add(u32::from(d.shmem_peers));
             let start = d.shmem_regions_start.get();
-            if u64::from(start) + u64::from(needed) > num_regions as u64 {
+            if u64::from(start).saturating_add(u64::from(needed)) > num_regions as u64 {
                 let available = num_regions as u32;
                 return Err(ConfigError::ShmemRange {
                     index,

@@ -19,7 +19,8 @@ impl Iterator for Cpus<'_> {
     fn next(&mut self) -> Option<u32> {
         while let Some(byte) = self.set.get(self.next / 8) {
             let cpu = self.next;
-            self.next += 1;
+            // Bounded by the set's length in bits (a u32 byte count).
+            self.next = self.next.saturating_add(1);
             if byte & (1 << (cpu % 8)) != 0 {
                 // cpu_set_size is a u32, so the bit index fits in u64 but may
                 // not fit in u32; such CPUs cannot exist and are skipped.

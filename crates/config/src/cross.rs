@@ -80,7 +80,11 @@ fn covered(mut start: u64, end: u64, ranges: &[(u64, u64)]) -> bool {
 }
 
 /// Runs every cross-configuration rule; an empty result means no conflict.
-pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_>]) -> Vec<CrossError> {
+pub fn check(
+    system_file: &str,
+    system: &SystemConfig<'_>,
+    cells: &[NamedCell<'_>],
+) -> Vec<CrossError> {
     let mut errors = Vec::new();
     let mut push = |severity, file: &str, array: &'static str, index: Option<u64>, message| {
         errors.push(CrossError {
@@ -93,7 +97,10 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
     };
     let root = system.root_cell();
     let root_file = system_file;
-    let mut all: Vec<NamedCell<'_>> = vec![NamedCell { file: root_file, config: root }];
+    let mut all: Vec<NamedCell<'_>> = vec![NamedCell {
+        file: root_file,
+        config: root,
+    }];
     all.extend_from_slice(cells);
     for cell in &all {
         for f in jailhouse_rules(system, &cell.config) {
@@ -101,7 +108,13 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
         }
         let unknown = cell.config.console().flags.get() & !crate::flags::console::KNOWN;
         if unknown != 0 {
-            push(Severity::Warning, cell.file, "console", None, format!("unknown flag bits {unknown:#x}"));
+            push(
+                Severity::Warning,
+                cell.file,
+                "console",
+                None,
+                format!("unknown flag bits {unknown:#x}"),
+            );
         }
         for (i, d) in (0u64..).zip(cell.config.pci_devices()) {
             if d.pci_type != crate::flags::pci::TYPE_IVSHMEM {
@@ -110,18 +123,40 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
             let max = crate::flags::ivshmem::MAX_PEERS;
             if d.shmem_dev_id >= max {
                 // Jailhouse's hypervisor refuses the cell (EINVAL).
-                push(Severity::Error, cell.file, "pci_devices", Some(i), format!(
-                    "shmem_dev_id {} is not below the maximum of {max} peers", d.shmem_dev_id));
+                push(
+                    Severity::Error,
+                    cell.file,
+                    "pci_devices",
+                    Some(i),
+                    format!(
+                        "shmem_dev_id {} is not below the maximum of {max} peers",
+                        d.shmem_dev_id
+                    ),
+                );
             } else if d.shmem_dev_id >= d.shmem_peers {
                 // Accepted by Jailhouse: only the maximum is enforced.
-                push(Severity::Warning, cell.file, "pci_devices", Some(i), format!(
-                    "shmem_dev_id {} is not below shmem_peers {}", d.shmem_dev_id, d.shmem_peers));
+                push(
+                    Severity::Warning,
+                    cell.file,
+                    "pci_devices",
+                    Some(i),
+                    format!(
+                        "shmem_dev_id {} is not below shmem_peers {}",
+                        d.shmem_dev_id, d.shmem_peers
+                    ),
+                );
             }
         }
     }
     let unknown = system.debug_console().flags.get() & !crate::flags::console::KNOWN;
     if unknown != 0 {
-        push(Severity::Warning, root_file, "debug_console", None, format!("unknown flag bits {unknown:#x}"));
+        push(
+            Severity::Warning,
+            root_file,
+            "debug_console",
+            None,
+            format!("unknown flag bits {unknown:#x}"),
+        );
     }
     let mut err = |file: &str, array: &'static str, index: Option<u64>, message: String| {
         push(Severity::Error, file, array, index, message)
@@ -161,8 +196,11 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
             let (start, end) = phys_range(m);
             // Jailhouse runs cells with memory the root never had.
             if !covered(start, end, &root_ranges) {
-                warnings.push((cell.file, i, format!(
-                    "phys {start:#x}-{end:#x} is not inside the root cell's memory")));
+                warnings.push((
+                    cell.file,
+                    i,
+                    format!("phys {start:#x}-{end:#x} is not inside the root cell's memory"),
+                ));
             }
         }
         // Pairwise against the cells before this one, so each conflict is reported once.
@@ -223,7 +261,11 @@ pub fn check(system_file: &str, system: &SystemConfig<'_>, cells: &[NamedCell<'_
     if !cells.is_empty() {
         let left = root
             .cpus()
-            .filter(|&cpu| !cells.iter().any(|c| cpuset::contains(c.config.cpu_set(), cpu)))
+            .filter(|&cpu| {
+                !cells
+                    .iter()
+                    .any(|c| cpuset::contains(c.config.cpu_set(), cpu))
+            })
             .count();
         if left == 0 {
             err(
@@ -269,9 +311,17 @@ fn jailhouse_rules(system: &SystemConfig<'_>, cell: &CellConfig<'_>) -> Vec<(u64
     resources.push(("the hypervisor memory", hv.phys_start.get(), hv.size.get()));
     if system.pci_mmconfig_base() > 0 {
         let end_bus = u64::from(system.desc().pci_mmconfig_end_bus);
-        resources.push(("PCI MMCONFIG", system.pci_mmconfig_base(), (end_bus + 1) << 20));
+        resources.push((
+            "PCI MMCONFIG",
+            system.pci_mmconfig_base(),
+            (end_bus + 1) << 20,
+        ));
     }
-    for u in system.iommu_units().iter().filter(|u| u.iommu_type.get() != 0) {
+    for u in system
+        .iommu_units()
+        .iter()
+        .filter(|u| u.iommu_type.get() != 0)
+    {
         resources.push(("an IOMMU", u.base.get(), u.size.get().into()));
     }
     if system.gic_version() == 2 {
@@ -287,8 +337,14 @@ fn jailhouse_rules(system: &SystemConfig<'_>, cell: &CellConfig<'_>) -> Vec<(u64
         let (p, sz) = (m.phys_start.get(), m.size.get());
         for &(name, base, size) in &resources {
             if overlaps(p, sz, base, size) {
-                out.push((i, format!("phys {p:#x}-{:#x} overlaps {name} {base:#x}-{:#x}",
-                    p.saturating_add(sz), base.saturating_add(size))));
+                out.push((
+                    i,
+                    format!(
+                        "phys {p:#x}-{:#x} overlaps {name} {base:#x}-{:#x}",
+                        p.saturating_add(sz),
+                        base.saturating_add(size)
+                    ),
+                ));
             }
         }
     }

@@ -279,7 +279,10 @@ impl Irqchip {
     pub fn granted(&self) -> impl Iterator<Item = u32> + '_ {
         let base = self.pin_base.get();
         (0u32..128).filter_map(move |bit| {
-            let word = self.pin_bitmap[(bit / 32) as usize].get();
+            let word = self
+                .pin_bitmap
+                .get((bit / 32) as usize)
+                .map_or(0, |w| w.get());
             (word & (1 << (bit % 32)) != 0).then(|| base.wrapping_add(bit))
         })
     }

@@ -6,6 +6,20 @@
 //! checks across several configurations. With `std`: the TOML source format.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
+// The core (the modules up to `system`) runs inside the hypervisor on
+// bytes the root hands it: no unwrap/expect, unchecked indexing or
+// slicing, unchecked arithmetic or panics there (tests may). The host-only modules after it
+// (writer, cross-config checks, TOML) are not held to this.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -19,10 +33,31 @@ pub mod layout;
 mod system;
 
 #[cfg(feature = "alloc")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 pub mod cross;
 #[cfg(feature = "alloc")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 pub mod owned;
 #[cfg(feature = "std")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 pub mod source;
 
 pub use cell::CellConfig;

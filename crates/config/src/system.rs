@@ -26,8 +26,11 @@ impl<'a> SystemConfig<'a> {
             available: bytes.len(),
         })?;
         check_header(desc)?;
-        let root =
-            CellConfig::parse_desc(&bytes[ROOT_CELL_OFFSET..], HeaderRule::RootCell, usize::MAX)?;
+        let root = CellConfig::parse_desc(
+            bytes.get(ROOT_CELL_OFFSET..).unwrap_or_default(),
+            HeaderRule::RootCell,
+            usize::MAX,
+        )?;
         Ok(Self { desc, root })
     }
 
@@ -48,7 +51,7 @@ impl<'a> SystemConfig<'a> {
     }
     /// Bytes the configuration occupies, root cell arrays included.
     pub fn total_size(&self) -> usize {
-        ROOT_CELL_OFFSET + self.root.total_size()
+        ROOT_CELL_OFFSET.saturating_add(self.root.total_size())
     }
     pub fn flags(&self) -> u32 {
         self.desc.flags.get()

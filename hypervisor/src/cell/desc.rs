@@ -4,6 +4,10 @@
 //!
 //! Pure logic, host-tested: validation needs only the [`Platform`] facts.
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 extern crate alloc;
 
 use crate::error::{refuse, Error, Result};
@@ -47,7 +51,7 @@ impl Span {
 
     /// Bytes covered.
     pub fn len(&self) -> u64 {
-        self.end - self.start
+        self.end.saturating_sub(self.start)
     }
 
     /// Whether it covers nothing.
@@ -101,12 +105,13 @@ pub struct Region {
 impl Region {
     /// The physical range.
     pub fn phys_span(&self) -> Span {
-        Span { start: self.phys, end: self.phys + self.size }
+        // Checked for wrap-around when the region was described.
+        Span { start: self.phys, end: self.phys.saturating_add(self.size) }
     }
 
     /// The guest-physical range.
     pub fn virt_span(&self) -> Span {
-        Span { start: self.virt, end: self.virt + self.size }
+        Span { start: self.virt, end: self.virt.saturating_add(self.size) }
     }
 
     /// Stage-2 attributes from the region's flags.
@@ -212,7 +217,7 @@ impl CellDesc {
         if d.name_len == 0 {
             return Err(bad(format_args!("the cell has no name")));
         }
-        let cpu_limit = 64 - u64::from(d.cpus.leading_zeros());
+        let cpu_limit = 64u64.saturating_sub(u64::from(d.cpus.leading_zeros()));
         if d.cpus == 0 || cpu_limit > p.max_cpus {
             return Err(bad(format_args!("CPU set {:#x} is empty or names CPUs beyond {}", d.cpus, p.max_cpus)));
         }

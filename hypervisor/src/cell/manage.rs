@@ -353,12 +353,9 @@ pub fn cell_info(_root: RootCaller, id: u64, what: u64) -> i64 {
     match what {
         0 => (cell.cpus & (u64::MAX >> 1)) as i64,
         1..=5 => {
-            let mut name = [0u8; 35];
-            let n = cell.desc.name().as_bytes();
-            let len = n.len().min(32);
-            name[..len].copy_from_slice(&n[..len]);
             let k = (what as usize - 1) * 7;
-            (0..7).fold(0i64, |v, i| v | i64::from(name[k + i]) << (8 * i))
+            let name = cell.desc.name().as_bytes().iter().take(32).skip(k);
+            name.take(7).enumerate().fold(0i64, |v, (i, &b)| v | i64::from(b) << (8 * i))
         }
         _ => Error::Invalid.errno(),
     }

@@ -22,7 +22,9 @@ impl ConsolePage {
     pub fn push(&self, b: u8) {
         self.busy.store(1, Ordering::Release);
         let tail = self.tail.load(Ordering::Relaxed);
-        self.content[tail as usize % SIZE].store(b, Ordering::Relaxed);
+        if let Some(slot) = self.content.get(tail as usize % SIZE) {
+            slot.store(b, Ordering::Relaxed);
+        }
         self.tail.store(tail.wrapping_add(1), Ordering::Release);
         self.busy.store(0, Ordering::Release);
     }
@@ -34,7 +36,7 @@ impl ConsolePage {
 
     /// Byte at free-running position `pos`.
     pub fn at(&self, pos: u32) -> u8 {
-        self.content[pos as usize % SIZE].load(Ordering::Relaxed)
+        self.content.get(pos as usize % SIZE).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 }
 

@@ -13,6 +13,10 @@
 //! A new device is one file with its handler and one [`Handler`] variant
 //! with the entries it adds in `table.rs`.
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod subpage;
 pub mod table;
 pub mod window;
@@ -50,7 +54,7 @@ impl Access {
         }
         let write = da.write.then(|| {
             let v = frame.reg(da.reg);
-            if da.size >= 8 { v } else { v & ((1u64 << (u32::from(da.size) * 8)) - 1) }
+            if da.size >= 8 { v } else { v & (1u64 << (u32::from(da.size) * 8)).wrapping_sub(1) }
         });
         Some(Self { addr: ipa, size: da.size, write })
     }
@@ -61,7 +65,7 @@ impl Access {
         if self.write.is_none() {
             frame.set_reg(da.reg, da.extend(value));
         }
-        frame.elr += 4;
+        frame.elr = frame.elr.wrapping_add(4);
     }
 }
 

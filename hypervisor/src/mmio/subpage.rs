@@ -12,6 +12,10 @@
 //! Everything else is "not handled": the cell fails (the root gets an
 //! external abort), with the reason on the hypervisor console.
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::sysconfig::mem_flags;
 
 use syshyper_config::flags::mem;
@@ -67,7 +71,7 @@ impl core::fmt::Display for Refusal {
 pub fn pages_spanned(phys: u64, size: u64) -> Option<u64> {
     let first = phys & !(crate::mm::PAGE_SIZE - 1);
     let end = phys.checked_add(size)?.checked_add(crate::mm::PAGE_SIZE - 1)? & !(crate::mm::PAGE_SIZE - 1);
-    Some((end - first) / crate::mm::PAGE_SIZE)
+    Some(end.checked_sub(first)? / crate::mm::PAGE_SIZE)
 }
 
 /// The policy: may an access of `size` bytes (1, 2, 4 or 8) at `off` from
@@ -84,7 +88,8 @@ pub fn check(flags: u64, region_size: u64, off: u64, size: u8, write: bool) -> R
     if flags & (width << IO_WIDTH_SHIFT) == 0 {
         return Err(Refusal::Width);
     }
-    if off & (width - 1) != 0 && flags & IO_UNALIGNED == 0 {
+    // `width` is 1, 2, 4 or 8 here (checked above).
+    if off & width.wrapping_sub(1) != 0 && flags & IO_UNALIGNED == 0 {
         return Err(Refusal::Unaligned);
     }
     Ok(())
@@ -93,7 +98,9 @@ pub fn check(flags: u64, region_size: u64, off: u64, size: u8, write: bool) -> R
 impl SubPage {
     /// EL2 address of byte `off` of the region.
     pub fn el2_addr(&self, off: u64) -> u64 {
-        self.va + (self.phys & (crate::mm::PAGE_SIZE - 1)) + off
+        // `off` was checked against the region's size, and the window maps
+        // the region's pages: the sum stays inside the window.
+        self.va.wrapping_add(self.phys & (crate::mm::PAGE_SIZE - 1)).wrapping_add(off)
     }
 }
 
@@ -107,7 +114,7 @@ pub fn forward(sp: &SubPage, off: u64, size: u8, write: Option<u64>) -> u64 {
     use super::device::{read, write as store};
     let va = sp.el2_addr(off);
     let width = u64::from(size);
-    if va & (width - 1) == 0 {
+    if va & width.wrapping_sub(1) == 0 {
         return match write {
             Some(v) => {
                 store(va, size, v);
@@ -119,8 +126,9 @@ pub fn forward(sp: &SubPage, off: u64, size: u8, write: Option<u64>) -> u64 {
     let mut value = 0;
     for i in 0..width {
         match write {
-            Some(v) => store(va + i, 1, v >> (8 * i)),
-            None => value |= read(va + i, 1) << (8 * i),
+            // i < 8: the shifts stay below 64.
+            Some(v) => store(va.wrapping_add(i), 1, v.wrapping_shr((i as u32).wrapping_mul(8))),
+            None => value |= read(va.wrapping_add(i), 1).wrapping_shl((i as u32).wrapping_mul(8)),
         }
     }
     value

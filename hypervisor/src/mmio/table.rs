@@ -9,6 +9,10 @@
 //! added and removed as the cell programs the BARs, which is why lookup
 //! works on a sorted vector rather than a fixed array.
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 extern crate alloc;
 
 use super::subpage::{self, SubPage, IO_WIDTHS};
@@ -91,7 +95,7 @@ impl<W: Window> Table<W> {
             // redistributor range; GICv2's CPU interface joins here.
             handler: if s.start == p.gicd_base { Handler::Gicd } else { Handler::Gicr },
         });
-        let count = gic.clone().count() + desc.sub_pages().filter(|r| forwardable(r, p)).count();
+        let count = gic.clone().count().saturating_add(desc.sub_pages().filter(|r| forwardable(r, p)).count());
         let mut table = Self::empty();
         reserve(&mut table.entries, count)?;
         table.entries.extend(gic);
@@ -125,7 +129,7 @@ impl<W: Window> Table<W> {
     /// is cheaper on this trap path than a binary search.
     pub fn lookup(&self, addr: u64, size: u64) -> Option<(&Entry, u64)> {
         let end = addr.checked_add(size)?;
-        self.entries.iter().rev().find(|e| e.holds(addr, end)).map(|e| (e, addr - e.base))
+        self.entries.iter().rev().find(|e| e.holds(addr, end)).map(|e| (e, addr.wrapping_sub(e.base)))
     }
 
     /// The entries, sorted by base.

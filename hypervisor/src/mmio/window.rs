@@ -56,12 +56,14 @@ impl Slots {
         if n == 0 || n > SLOTS {
             return None;
         }
-        let mut start = 0;
-        while start + n <= SLOTS {
-            match (start..start + n).find(|&i| self.used(i)) {
-                Some(busy) => start = busy + 1,
+        // n <= SLOTS and start + n <= SLOTS in the loop: no sum overflows.
+        let mut start = 0usize;
+        while start.saturating_add(n) <= SLOTS {
+            let run = start..start.saturating_add(n);
+            match run.clone().find(|&i| self.used(i)) {
+                Some(busy) => start = busy.saturating_add(1),
                 None => {
-                    (start..start + n).for_each(|i| self.set(i, true));
+                    run.for_each(|i| self.set(i, true));
                     return Some(start);
                 }
             }
@@ -106,8 +108,9 @@ impl Window for El2Window {
         use crate::mm::PAGE_SIZE;
         let n = usize::try_from(pages).map_err(|_| Error::NoMemory)?;
         let first = EL2_SLOTS.lock().alloc(n).ok_or(Error::NoMemory)?;
-        let va = SUBPAGE_BASE + first as u64 * PAGE_SIZE;
-        let size = pages * PAGE_SIZE;
+        // first + pages <= SLOTS (512): the window is 2 MiB.
+        let va = SUBPAGE_BASE.wrapping_add((first as u64).wrapping_mul(PAGE_SIZE));
+        let size = pages.saturating_mul(PAGE_SIZE);
         if let Err(e) = map_el2_device(va, phys, size) {
             // A partial run may be mapped: remove it and invalidate before
             // the slots can be handed out again.
@@ -126,14 +129,14 @@ impl Window for El2Window {
     fn unmap(va: u64, pages: u64) {
         use crate::memmap::{unmap_el2, SUBPAGE_BASE};
         use crate::mm::PAGE_SIZE;
-        let size = pages * PAGE_SIZE;
+        let size = pages.saturating_mul(PAGE_SIZE);
         // Level-3 entries only: unmapping them never allocates.
         if unmap_el2(va, size).is_err() {
             log::error!("cannot unmap the sub-page window at {va:#x}: its slots stay taken");
             return;
         }
         crate::arch::tlbi_el2(va, size);
-        let first = ((va - SUBPAGE_BASE) / PAGE_SIZE) as usize;
+        let first = (va.wrapping_sub(SUBPAGE_BASE) / PAGE_SIZE) as usize;
         EL2_SLOTS.lock().free(first, pages as usize);
     }
 }

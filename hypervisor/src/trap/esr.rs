@@ -1,6 +1,10 @@
 //! Decoding of ESR_EL2 syndromes: exception class, HVC immediates and
 //! stage-2 data aborts (what a trapped load or store wants).
 
+// Guest, root or configuration values flow through here: no silent
+// overflow (wrapping only where an invariant is argued).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 /// Exception classes the hypervisor distinguishes.
 pub mod ec {
     pub const UNKNOWN: u32 = 0x00;
@@ -82,9 +86,10 @@ impl DataAbort {
 
     /// Extends a loaded value as the instruction would.
     pub fn extend(&self, value: u64) -> u64 {
-        let bits = u32::from(self.size) * 8;
-        let mut v = if bits == 64 { value } else { value & ((1u64 << bits) - 1) };
-        if self.sign_extend && bits < 64 && v & (1u64 << (bits - 1)) != 0 {
+        // SAS gives 1, 2, 4 or 8 bytes: bits is 8..=64.
+        let bits = u32::from(self.size).saturating_mul(8).clamp(8, 64);
+        let mut v = if bits == 64 { value } else { value & (1u64 << bits).wrapping_sub(1) };
+        if self.sign_extend && bits < 64 && v & (1u64 << (bits.wrapping_sub(1))) != 0 {
             v |= !0u64 << bits;
         }
         if !self.sixty_four {

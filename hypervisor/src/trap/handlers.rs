@@ -98,9 +98,12 @@ extern "C" fn trap_lower_aarch32(frame: &mut TrapFrame) {
     fail(frame, format_args!("AArch32 guest code is not supported"), Esr(esr), far, hpfar);
 }
 
+#[allow(clippy::panic)] // see the comment at the panic
 #[no_mangle]
 extern "C" fn trap_hyp_fault(frame: &mut TrapFrame) {
     let (esr, far, _) = arch::fault_regs();
+    // A fault in the hypervisor's own code is a bug no guest input may
+    // cause: the panic handler reports it and stops (never returns).
     panic!("exception in the hypervisor: ESR {esr:#x} ELR {:#x} FAR {far:#x}", frame.elr);
 }
 

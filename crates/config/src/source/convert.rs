@@ -212,9 +212,16 @@ fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], S
     }
     if amd.iter().any(|&x| x) {
         if t != flags::iommu::AMD || pvu.iter().any(|&x| x) {
-            return Err(SourceError::new(format!("{what}: amd_* fields need type \"amd\"")));
+            return Err(SourceError::new(format!(
+                "{what}: amd_* fields need type \"amd\""
+            )));
         }
-        let bdf = u.amd_bdf.as_deref().map(parse_bdf).transpose()?.unwrap_or(0);
+        let bdf = u
+            .amd_bdf
+            .as_deref()
+            .map(parse_bdf)
+            .transpose()?
+            .unwrap_or(0);
         data[..2].copy_from_slice(&bdf.to_le_bytes());
         data[2] = narrow(u.amd_base_cap.unwrap_or_default().0, what)?;
         data[3] = narrow(u.amd_msi_cap.unwrap_or_default().0, what)?;
@@ -222,7 +229,9 @@ fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], S
         data[4..8].copy_from_slice(&features.to_le_bytes());
     } else if pvu.iter().any(|&x| x) {
         if t != flags::iommu::PVU {
-            return Err(SourceError::new(format!("{what}: tipvu_* fields need type \"pvu\"")));
+            return Err(SourceError::new(format!(
+                "{what}: tipvu_* fields need type \"pvu\""
+            )));
         }
         data[..8].copy_from_slice(&u.tipvu_tlb_base.unwrap_or_default().0.to_le_bytes());
         let size: u32 = narrow(u.tipvu_tlb_size.unwrap_or_default().0, what)?;
@@ -457,10 +466,9 @@ pub fn cell_from_toml(c: &CellToml, signed: bool) -> Result<CellBuf, SourceError
         stream_ids: indexed(&c.stream_ids, "stream_ids", |s, what| {
             Ok(U32::new(match s {
                 StreamIdToml::Plain(n) => narrow(n.0, what)?,
-                StreamIdToml::Mmu500 { id, mask_out } => flags::stream_id::mmu500(
-                    narrow(id.0, what)?,
-                    narrow(mask_out.0, what)?,
-                ),
+                StreamIdToml::Mmu500 { id, mask_out } => {
+                    flags::stream_id::mmu500(narrow(id.0, what)?, narrow(mask_out.0, what)?)
+                }
             }))
         })?,
     })

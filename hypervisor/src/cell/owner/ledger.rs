@@ -37,7 +37,9 @@ impl Ledger {
 
     /// The owner of any byte of `s` other than `me`, if some cell has one.
     pub fn other_owner(&self, s: &Span, me: u32) -> Option<u32> {
-        self.spans[self.first_after(s.start)..]
+        self.spans
+            .get(self.first_after(s.start)..)
+            .unwrap_or_default()
             .iter()
             .take_while(|o| o.span.start < s.end)
             .find(|o| o.cell != me)
