@@ -116,6 +116,20 @@ impl Drop for OwnedTable {
     }
 }
 
+/// A stage-2 root table with no valid entry (start level 1, one page):
+/// where a parked CPU's VTTBR_EL2 points (`arch::park_stage2`). Never
+/// written; only the table walker reads it.
+#[repr(C, align(4096))]
+struct EmptyTable([u64; 512]);
+static EMPTY_STAGE2: EmptyTable = EmptyTable([0; 512]);
+
+/// Physical address of the empty stage-2 table (the image is linearly
+/// mapped: physical = virtual - offset).
+pub fn empty_stage2() -> PhysAddr {
+    let va = core::ptr::addr_of!(EMPTY_STAGE2) as u64;
+    hv::get().map_or(0, |h| va.wrapping_sub(h.phys_virt_offset()))
+}
+
 static EL2_TABLE: Mutex<Option<OwnedTable>> = Mutex::new(None);
 static EL2_ROOT: AtomicU64 = AtomicU64::new(0);
 

@@ -196,6 +196,10 @@ fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, h
 /// prepares `frame` so that the trap return enters the new context.
 pub fn park(frame: &mut TrapFrame) {
     let cpu = this_cpu();
+    let empty = crate::memmap::empty_stage2();
+    if empty != 0 {
+        arch::park_stage2(empty);
+    }
     loop {
         if let Some((entry, context)) = cpu.take_start() {
             reset_frame(frame, entry, context);

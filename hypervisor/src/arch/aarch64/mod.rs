@@ -198,6 +198,22 @@ pub fn activate_stage2(root: u64, vmid: u16, irqs: bool) {
     unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
 }
 
+/// Points this CPU's stage 2 at `empty_root` (a table with no valid
+/// entry), keeping its VMID, while the CPU is parked at EL2. A parked CPU
+/// may be handed back to the root after its cell is destroyed and the
+/// cell's tables freed; the architecture allows speculative walks of the
+/// EL1&0 regime's tables while at EL2, and with VTTBR_EL2 still pointing
+/// at a freed (possibly reused) page such a walk would read memory that
+/// is no longer a table. The empty table ends every walk at its first
+/// level. No TLB maintenance here: the VMID's old entries were
+/// invalidated by whoever freed its tables, and the CPU invalidates its
+/// VMID again when it activates a stage 2 to run a guest.
+pub fn park_stage2(empty_root: u64) {
+    let vmid = read_sysreg!(vttbr_el2) & (0xffff << 48);
+    write_sysreg!(vttbr_el2, empty_root | vmid);
+    isb();
+}
+
 /// Ranges up to this many pages are invalidated page by page; larger ones
 /// by invalidating the whole VMID (or all EL2 entries), which is always
 /// correct and cheaper than thousands of broadcast TLBIs.
