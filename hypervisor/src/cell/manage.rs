@@ -88,7 +88,8 @@ pub fn create_from_copy(_root: &RootCaller, config: &[u8]) -> Result<u32> {
 fn create_locked(config: &[u8]) -> Result<u32> {
     let hv = crate::hv::get().ok_or(Error::Invalid)?;
     let view = CellView::parse(config).map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config: {e}")))?;
-    view.check_irqchips(hv_gic().2).map_err(|_| Error::Invalid)?;
+    view.check_irqchips(hv_gic().2)
+        .map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config irqchips: {e}")))?;
     let desc = describe(&view, hv)?;
     // Trapped MMIO (GIC, sub-page windows): part of prepare, unmapped
     // again when create fails below (the table drops).
@@ -98,11 +99,14 @@ fn create_locked(config: &[u8]) -> Result<u32> {
 
     let mut cells = CELLS.lock();
     if cells.iter().any(|c| c.desc.name() == desc.name()) {
-        return Err(Error::Exists);
+        return Err(crate::error::refuse(Error::Exists, format_args!("a cell named \"{}\" exists", desc.name())));
     }
     let root_cpus = cells.first().ok_or(Error::Invalid)?.cpus;
     if root_cpus & mask != mask {
-        return Err(Error::Busy);
+        return Err(crate::error::refuse(
+            Error::Busy,
+            format_args!("CPUs {:#x} of {:#x} are not the root cell's", mask & !root_cpus, mask),
+        ));
     }
     // Owned memory and sub-page regions are held exclusively
     // (`CellDesc::claims`), also against ROOTSHARED or page regions of
@@ -115,10 +119,12 @@ fn create_locked(config: &[u8]) -> Result<u32> {
             ));
         }
     }
-    let id = (1..255u32).find(|id| cells.iter().all(|c| c.id != *id)).ok_or(Error::NoMemory)?;
+    let id = (1..255u32)
+        .find(|id| cells.iter().all(|c| c.id != *id))
+        .ok_or_else(|| crate::error::refuse(Error::NoMemory, format_args!("no free cell id")))?;
     let vmid = id as u16;
     // The cell slot, so the final push cannot fail.
-    cells.try_reserve(1)?;
+    cells.try_reserve(1).map_err(|_| crate::error::refuse(Error::NoMemory, format_args!("no heap for the cell list")))?;
     // A claim PSCI CPU_ON of the root cannot race with; dropped on any
     // failure below, which gives the CPUs back.
     let claims = Claims::take(mask)?;
