@@ -6,6 +6,7 @@ use super::phys::*;
 use super::redist::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use super::snapshot::bit_reg;
 use crate::arch::gicv3 as cpuif;
+use crate::arch::regval::ich;
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use core::sync::atomic::Ordering;
 /// Puts `intid` into a free list register; false if none is free.
@@ -14,7 +15,7 @@ fn try_inject(intid: u32, hw: bool) -> bool {
     // it cannot be in a list register twice; only virtual SGIs can.
     if !hw && (0..cpuif::num_lrs()).any(|i| {
         let lr = cpuif::read_lr(i);
-        lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid)
+        ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid)
     }) {
         return true;
     }
@@ -24,11 +25,7 @@ fn try_inject(intid: u32, hw: bool) -> bool {
         return false;
     }
     let i = free.trailing_zeros() as usize;
-    let mut v = LR_PENDING | LR_GROUP1 | LR_PRIO | u64::from(intid);
-    if hw {
-        v |= LR_HW | (u64::from(intid) << 32);
-    }
-    cpuif::write_lr(i, v);
+    cpuif::write_lr(i, ich::lr_pending(intid, hw));
     true
 }
 
