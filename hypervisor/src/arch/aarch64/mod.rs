@@ -90,10 +90,13 @@ pub fn smc_call(fid: u64, a1: u64, a2: u64, a3: u64) -> u64 {
 /// Ends the emulated machine through semihosting SYS_EXIT with `status`.
 /// Only meaningful under QEMU with semihosting enabled (boot-first tests).
 pub fn semihosting_exit(status: u32) -> ! {
-    let block: [u64; 2] = [0x20026, u64::from(status)];
+    /// Semihosting operation SYS_EXIT and its reason ADP_Stopped_ApplicationExit.
+    const SYS_EXIT: u32 = 0x18;
+    const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x20026;
+    let block: [u64; 2] = [ADP_STOPPED_APPLICATION_EXIT, u64::from(status)];
     // SAFETY: SYS_EXIT reads the two-word parameter block and stops QEMU; if
     // semihosting is off it traps as undefined, which our vectors report.
-    unsafe { asm!("hlt #0xf000", in("w0") 0x18u32, in("x1") block.as_ptr(), options(nostack)) };
+    unsafe { asm!("hlt #0xf000", in("w0") SYS_EXIT, in("x1") block.as_ptr(), options(nostack)) };
     loop {
         wait_for_event();
     }

@@ -258,6 +258,89 @@ pub mod ich {
     }
 }
 
+/// MPIDR_EL1 affinity, as the GIC wants it.
+pub mod mpidr {
+    use aarch64_cpu::registers::MPIDR_EL1;
+
+    /// Aff3, Aff2, Aff1 and Aff0 in place: the layout GICD_IROUTER<n>
+    /// shares with MPIDR_EL1 (bits 31:24 are MT, U and RES1 there, the
+    /// routing mode in IROUTER, so they are left out).
+    pub const AFFINITY_MASK: u64 = (MPIDR_EL1::Aff3.mask << MPIDR_EL1::Aff3.shift)
+        | (MPIDR_EL1::Aff2.mask << MPIDR_EL1::Aff2.shift)
+        | (MPIDR_EL1::Aff1.mask << MPIDR_EL1::Aff1.shift)
+        | (MPIDR_EL1::Aff0.mask << MPIDR_EL1::Aff0.shift);
+
+    /// The 32-bit Aff3.Aff2.Aff1.Aff0 value GICR_TYPER.Affinity holds.
+    pub fn packed(mpidr: u64) -> u64 {
+        MPIDR_EL1::Aff0.read(mpidr)
+            | (MPIDR_EL1::Aff1.read(mpidr) << 8)
+            | (MPIDR_EL1::Aff2.read(mpidr) << 16)
+            | (MPIDR_EL1::Aff3.read(mpidr) << 24)
+    }
+}
+
+/// ICC_SGI1R_EL1 (and ASGI1R/SGI0R, same layout); the crate has no type
+/// for it, so its fields are named here.
+pub mod sgi1r {
+    use aarch64_cpu::registers::MPIDR_EL1;
+
+    /// TargetList: one bit per Aff0 value 0-15 within the range RS.
+    const TARGET_LIST_MASK: u64 = 0xffff;
+    const AFF1_SHIFT: u32 = 16;
+    const INTID_SHIFT: u32 = 24;
+    const INTID_MASK: u64 = 0xf;
+    const AFF2_SHIFT: u32 = 32;
+    /// Interrupt routing mode: all PEs but the sender.
+    const IRM: u64 = 1 << 40;
+    /// Range selector: Aff0 bits 7:4 of the targets.
+    const RS_SHIFT: u32 = 44;
+    const RS_MASK: u64 = 0xf;
+    const AFF3_SHIFT: u32 = 48;
+    const AFF_MASK: u64 = 0xff;
+    /// Aff0 splits into RS (high nibble) and a TargetList bit (low).
+    const AFF0_RS_SHIFT: u32 = 4;
+    const AFF0_TARGET_MASK: u64 = 0xf;
+
+    /// The value sending SGI `sgi` to the one CPU with affinity `mpidr`.
+    pub fn to_cpu(mpidr: u64, sgi: u32) -> u64 {
+        let aff0 = MPIDR_EL1::Aff0.read(mpidr);
+        (1u64 << (aff0 & AFF0_TARGET_MASK))
+            | (MPIDR_EL1::Aff1.read(mpidr) << AFF1_SHIFT)
+            | ((u64::from(sgi) & INTID_MASK) << INTID_SHIFT)
+            | (MPIDR_EL1::Aff2.read(mpidr) << AFF2_SHIFT)
+            | ((aff0 >> AFF0_RS_SHIFT) << RS_SHIFT)
+            | (MPIDR_EL1::Aff3.read(mpidr) << AFF3_SHIFT)
+    }
+
+    /// A written ICC_SGI1R_EL1 value, decoded.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Sgi1r(pub u64);
+
+    impl Sgi1r {
+        /// The SGI number.
+        pub fn intid(self) -> u32 {
+            ((self.0 >> INTID_SHIFT) & INTID_MASK) as u32
+        }
+
+        /// Sent to every PE but the sender (IRM).
+        pub fn to_others(self) -> bool {
+            self.0 & IRM != 0
+        }
+
+        /// Whether the CPU with affinity `mpidr` is in the target list
+        /// (meaningful when not `to_others`).
+        pub fn targets(self, mpidr: u64) -> bool {
+            let v = self.0;
+            let aff0 = MPIDR_EL1::Aff0.read(mpidr);
+            MPIDR_EL1::Aff1.read(mpidr) == (v >> AFF1_SHIFT) & AFF_MASK
+                && MPIDR_EL1::Aff2.read(mpidr) == (v >> AFF2_SHIFT) & AFF_MASK
+                && MPIDR_EL1::Aff3.read(mpidr) == (v >> AFF3_SHIFT) & AFF_MASK
+                && aff0 >> AFF0_RS_SHIFT == (v >> RS_SHIFT) & RS_MASK
+                && v & TARGET_LIST_MASK & (1 << (aff0 & AFF0_TARGET_MASK)) != 0
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +416,45 @@ mod tests {
         }
         assert_eq!(ich::lr_state(0), 0);
         assert_eq!((ich::HCR_EN, ich::HCR_UIE), (1, 2));
+    }
+
+    #[test]
+    fn mpidr_affinity_matches_former_masks() {
+        assert_eq!(mpidr::AFFINITY_MASK, 0xff_00ff_ffff);
+        for m in [0x8000_0000u64, 0x8000_0103, 0x12_8034_5678, 0xff_ffff_ffff] {
+            assert_eq!(mpidr::packed(m), (m & 0xff_ffff) | ((m >> 8) & 0xff00_0000));
+        }
+    }
+
+    #[test]
+    fn sgi1r_round_trip_and_former_encoding() {
+        let old = |mpidr: u64, sgi: u32| {
+            (1u64 << (mpidr & 0xf))
+                | (((mpidr >> 8) & 0xff) << 16)
+                | (u64::from(sgi & 0xf) << 24)
+                | (((mpidr >> 16) & 0xff) << 32)
+                | (((mpidr & 0xff) >> 4) << 44)
+                | (((mpidr >> 32) & 0xff) << 48)
+        };
+        let cpus = [0x8000_0000u64, 0x8000_0001, 0x8000_0013, 0x8000_0100, 0x8001_0000, 0x5_8000_0000];
+        for &m in &cpus {
+            for sgi in [0u32, 7, 15] {
+                let v = sgi1r::to_cpu(m, sgi);
+                assert_eq!(v, old(m, sgi));
+                let d = sgi1r::Sgi1r(v);
+                assert_eq!(d.intid(), sgi);
+                assert!(!d.to_others());
+                for &other in &cpus {
+                    assert_eq!(d.targets(other), other == m, "{m:#x} -> {other:#x}");
+                }
+            }
+        }
+        let broadcast = sgi1r::Sgi1r((1 << 40) | (3 << 24));
+        assert!(broadcast.to_others());
+        assert_eq!(broadcast.intid(), 3);
+        // Two targets in one write: Aff0 0 and 2 of cluster Aff1 = 1.
+        let two = sgi1r::Sgi1r(0b101 | (1 << 16));
+        assert!(two.targets(0x8000_0100) && two.targets(0x8000_0102) && !two.targets(0x8000_0101));
     }
 
     #[test]

@@ -146,14 +146,7 @@ fn drop_group0(cpu: &PerCpu) {
 
 /// ICC_SGI1R_EL1 value sending `sgi` to the CPU with affinity `mpidr`.
 fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
-    let aff0 = mpidr & 0xf;
-    let rs = (mpidr & 0xff) >> 4;
-    (1u64 << aff0)
-        | (((mpidr >> 8) & 0xff) << 16)
-        | (u64::from(sgi & 0xf) << 24)
-        | (((mpidr >> 16) & 0xff) << 32)
-        | (rs << 44)
-        | (((mpidr >> 32) & 0xff) << 48)
+    crate::arch::regval::sgi1r::to_cpu(mpidr, sgi)
 }
 
 /// Sends the management SGI to `target`.
@@ -166,28 +159,15 @@ pub fn kick(target: &PerCpu) {
 pub fn emulate_sgi(value: u64) {
     let me = this_cpu();
     let cell = me.cell.load(Ordering::Relaxed);
-    let sgi = ((value >> 24) & 0xf) as u32;
-    let irm = value & (1 << 40) != 0;
-    let targets = value & 0xffff;
-    let aff1 = (value >> 16) & 0xff;
-    let aff2 = (value >> 32) & 0xff;
-    let aff3 = (value >> 48) & 0xff;
-    let rs = (value >> 44) & 0xf;
+    let value = crate::arch::regval::sgi1r::Sgi1r(value);
+    let sgi = value.intid();
+    let irm = value.to_others();
     for t in present_cpus() {
         if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
             continue;
         }
         let m = t.mpidr.load(Ordering::Relaxed);
-        let hit = if irm {
-            !core::ptr::eq(t, me)
-        } else {
-            let a0 = m & 0xff;
-            (m >> 8) & 0xff == aff1
-                && (m >> 16) & 0xff == aff2
-                && (m >> 32) & 0xff == aff3
-                && a0 >> 4 == rs
-                && targets & (1 << (a0 & 0xf)) != 0
-        };
+        let hit = if irm { !core::ptr::eq(t, me) } else { value.targets(m) };
         if !hit {
             continue;
         }

@@ -5,6 +5,7 @@
 use super::redist::{FRAME_SIZE, HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use super::snapshot::{bit_reg, cfg_reg, SpiConfig};
 use crate::arch::gicv3 as cpuif;
+use crate::arch::regval::mpidr;
 use crate::percpu::{this_cpu, PerCpu};
 use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -149,7 +150,7 @@ pub fn assign_spi(irq: u32, cell_id: u8, target_mpidr: u64) {
     quiesce(irq);
     set_bit_rmw(0x80, irq, true);
     set_bit_rmw(0xd00, irq, false);
-    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, target_mpidr & 0xff_00ff_ffff);
+    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, target_mpidr & mpidr::AFFINITY_MASK);
     set_owner(irq, cell_id);
 }
 
@@ -195,7 +196,7 @@ pub fn disable_and_route(irq: u32, mpidr: u64) {
 }
 
 pub(super) fn affinity(mpidr: u64) -> u64 {
-    (mpidr & 0xff_ffff) | ((mpidr >> 8) & 0xff00_0000)
+    self::mpidr::packed(mpidr)
 }
 
 /// Per-CPU setup: find this CPU's redistributor, wake it (boot-first),
