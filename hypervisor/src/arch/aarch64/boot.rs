@@ -10,7 +10,6 @@
 //!   `__bootstrap_vectors` and a second `hvc #0` lands there (mode 3),
 //! - late launch through Jailhouse's driver: `__entry` called at EL1 performs
 //!   those two hyp-stub calls itself.
-
 //!
 //! The system register values written here are composed from
 //! `aarch64-cpu`'s named fields in `regval::boot` (and `regval`'s HCR_EL2)

@@ -9,6 +9,13 @@
 //! ICH_ELRSR_EL2, the PMU and some debug registers), and for the TLB and
 //! cache maintenance code that is kept as it is. Each such use names its
 //! bits with constants, never a bare number.
+//!
+//! The crate's accessors are `nomem` asm (our macros' writes are not), so
+//! the compiler may move ordinary loads and stores across them. Where a
+//! register write must be ordered against memory (VBAR/TPIDR_EL2,
+//! VTTBR/HCR_EL2, ICH_HCR_EL2, the EL2 setup) an `isb()` follows, which is
+//! a compiler barrier as well; list register, VMCR and EL1 syndrome writes
+//! carry values only and need no such ordering.
 
 mod boot;
 pub mod consts;
