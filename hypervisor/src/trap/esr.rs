@@ -1,5 +1,12 @@
 //! Decoding of ESR_EL2 syndromes: exception class, HVC immediates and
 //! stage-2 data aborts (what a trapped load or store wants).
+//!
+//! The register layout (EC, IL, ISS) and the exception class numbers come
+//! from `aarch64-cpu`'s ESR_EL2 definition, which is plain data and so
+//! builds for the host tests as well. The crate does not break the ISS of
+//! a data abort into fields; those are named in `da_iss` below.
+
+use aarch64_cpu::registers::ESR_EL2;
 
 // Guest, root or configuration values flow through here: no silent
 // overflow (wrapping only where an invariant is argued).
@@ -7,14 +14,47 @@
 
 /// Exception classes the hypervisor distinguishes.
 pub mod ec {
-    pub const UNKNOWN: u32 = 0x00;
-    pub const WFX: u32 = 0x01;
-    pub const HVC64: u32 = 0x16;
-    pub const SMC64: u32 = 0x17;
-    pub const SYSREG: u32 = 0x18;
-    pub const IABT_LOW: u32 = 0x20;
-    pub const DABT_LOW: u32 = 0x24;
+    use aarch64_cpu::registers::ESR_EL2::EC::Value;
+
+    pub const UNKNOWN: u32 = Value::Unknown as u32;
+    pub const WFX: u32 = Value::TrappedWFIorWFE as u32;
+    pub const HVC64: u32 = Value::HVC64 as u32;
+    pub const SMC64: u32 = Value::SMC64 as u32;
+    pub const SYSREG: u32 = Value::TrappedMsrMrs as u32;
+    pub const IABT_LOW: u32 = Value::InstrAbortLowerEL as u32;
+    pub const DABT_LOW: u32 = Value::DataAbortLowerEL as u32;
 }
+
+/// Fields of the ISS of a data abort taken to EL2.
+mod da_iss {
+    /// Instruction syndrome valid (SAS, SSE, SRT, SF, AR meaningful).
+    pub const ISV: u32 = 1 << 24;
+    /// Syndrome access size: log2 of the byte count.
+    pub const SAS_SHIFT: u32 = 22;
+    pub const SAS_MASK: u32 = 0b11;
+    /// Syndrome sign extend.
+    pub const SSE: u32 = 1 << 21;
+    /// Syndrome register transfer: the register number.
+    pub const SRT_SHIFT: u32 = 16;
+    pub const SRT_MASK: u32 = 0x1f;
+    /// Sixty-four bit register.
+    pub const SF: u32 = 1 << 15;
+    /// Stage-2 fault on a stage-1 translation table walk.
+    pub const S1PTW: u32 = 1 << 7;
+    /// Write not read.
+    pub const WNR: u32 = 1 << 6;
+    /// Data fault status code.
+    pub const DFSC_MASK: u32 = 0x3f;
+}
+
+/// HPFAR_EL2.FIPA: bits 47:12 of the faulting IPA, held at bits 43:4
+/// (aarch64-cpu's FIPA field is wider, covering FEAT_LPA's 52 bits).
+const HPFAR_FIPA_MASK: u64 = 0x0000_0fff_ffff_fff0;
+const HPFAR_FIPA_TO_IPA_SHIFT: u32 = 8;
+/// The page offset FAR_EL2 contributes to the IPA.
+const PAGE_OFFSET_MASK: u64 = 0xfff;
+/// HVC and SMC: the immediate in ISS bits 15:0.
+const IMM16_MASK: u64 = 0xffff;
 
 /// A raw ESR_EL2 value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,22 +63,22 @@ pub struct Esr(pub u64);
 impl Esr {
     /// Exception class.
     pub fn ec(self) -> u32 {
-        ((self.0 >> 26) & 0x3f) as u32
+        ESR_EL2::EC.read(self.0) as u32
     }
 
     /// Instruction-specific syndrome.
     pub fn iss(self) -> u32 {
-        (self.0 & 0x1ff_ffff) as u32
+        ESR_EL2::ISS.read(self.0) as u32
     }
 
     /// 32-bit instruction (IL set).
     pub fn il(self) -> bool {
-        self.0 & (1 << 25) != 0
+        ESR_EL2::IL.is_set(self.0)
     }
 
     /// The immediate of an HVC or SMC.
     pub fn imm16(self) -> u16 {
-        (self.0 & 0xffff) as u16
+        (self.0 & IMM16_MASK) as u16
     }
 }
 
@@ -66,22 +106,23 @@ pub struct DataAbort {
 impl DataAbort {
     /// Decodes the ISS of a data abort.
     pub fn decode(esr: Esr) -> Self {
+        use da_iss::*;
         let iss = esr.iss();
         Self {
-            isv: iss & (1 << 24) != 0,
-            size: 1 << ((iss >> 22) & 3),
-            sign_extend: iss & (1 << 21) != 0,
-            reg: ((iss >> 16) & 0x1f) as u8,
-            sixty_four: iss & (1 << 15) != 0,
-            write: iss & (1 << 6) != 0,
-            s1ptw: iss & (1 << 7) != 0,
-            dfsc: (iss & 0x3f) as u8,
+            isv: iss & ISV != 0,
+            size: 1 << ((iss >> SAS_SHIFT) & SAS_MASK),
+            sign_extend: iss & SSE != 0,
+            reg: ((iss >> SRT_SHIFT) & SRT_MASK) as u8,
+            sixty_four: iss & SF != 0,
+            write: iss & WNR != 0,
+            s1ptw: iss & S1PTW != 0,
+            dfsc: (iss & DFSC_MASK) as u8,
         }
     }
 
     /// The faulting guest-physical address from HPFAR_EL2 and FAR_EL2.
     pub fn ipa(hpfar: u64, far: u64) -> u64 {
-        ((hpfar & 0x0000_0fff_ffff_fff0) << 8) | (far & 0xfff)
+        ((hpfar & HPFAR_FIPA_MASK) << HPFAR_FIPA_TO_IPA_SHIFT) | (far & PAGE_OFFSET_MASK)
     }
 
     /// Extends a loaded value as the instruction would.
@@ -102,6 +143,14 @@ impl DataAbort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exception_classes_keep_their_numbers() {
+        use ec::*;
+        assert_eq!([UNKNOWN, WFX, HVC64, SMC64, SYSREG, IABT_LOW, DABT_LOW], [0x00, 0x01, 0x16, 0x17, 0x18, 0x20, 0x24]);
+        let esr = Esr((0x3f << 26) | (1 << 25) | 0x1ff_ffff | (0x1f << 32));
+        assert_eq!((esr.ec(), esr.iss(), esr.il()), (0x3f, 0x1ff_ffff, true));
+    }
 
     #[test]
     fn hvc_immediate() {

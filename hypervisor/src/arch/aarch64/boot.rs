@@ -10,8 +10,13 @@
 //!   `__bootstrap_vectors` and a second `hvc #0` lands there (mode 3),
 //! - late launch through Jailhouse's driver: `__entry` called at EL1 performs
 //!   those two hyp-stub calls itself.
+//!
+//! The system register values written here are composed from
+//! `aarch64-cpu`'s named fields in `regval::boot` (and `regval`'s HCR_EL2)
+//! and passed in as `const` operands.
 
 use super::consts::{BOOT_PT_BLOCKS, FRAME_SIZE};
+use super::regval::{boot as regs, HCR_EL1_ONLY};
 use crate::layout::{
     BOOT_SECONDARY_MAGIC, ENTER_MAGIC, MODE_BOOT_PRIMARY, MODE_BOOT_SECONDARY, MODE_LATE,
 };
@@ -22,13 +27,13 @@ core::arch::global_asm!(
 .global __entry
 __entry:
     mrs     x9, CurrentEL
-    cmp     x9, #(2 << 2)
+    cmp     x9, #{current_el2}
     b.ne    el1_entry
     /* boot-first: MMU off at EL2; x0 tells the boot CPU from ours */
     mov     x19, x0
     mrs     x9, mpidr_el1
-    and     x10, x9, #0xff
-    ubfx    x11, x9, #8, #8
+    and     x10, x9, #{aff0_mask}
+    ubfx    x11, x9, #{aff1_shift}, #{aff1_bits}
     add     x0, x10, x11, lsl #4
     ldr     x10, ={boot_magic}
     mov     x1, #{mode_primary}
@@ -45,16 +50,16 @@ el1_entry:
     at      s1e1r, x9
     isb
     mrs     x10, par_el1
-    tbnz    x10, #0, 1f
-    and     x10, x10, #0x0000fffffffff000
+    tbnz    x10, #{par_f_bit}, 1f
+    and     x10, x10, #{par_pa_mask}
     and     x11, x9, #0xfff
     orr     x10, x10, x11
     adrp    x9, __image_start
     at      s1e1r, x9
     isb
     mrs     x12, par_el1
-    tbnz    x12, #0, 1f
-    and     x12, x12, #0x0000fffffffff000
+    tbnz    x12, #{par_f_bit}, 1f
+    and     x12, x12, #{par_pa_mask}
     mov     x0, #0              /* HVC_SET_VECTORS */
     mov     x1, x10
     hvc     #0
@@ -192,12 +197,11 @@ boot_pt_build:
 /* Turns the EL2 MMU on with the table whose physical address is in x10's
  * page (boot map), caches on. Lives in the identity-mapped trampoline page. */
 mmu_on_el2:
-    ldr     x10, =0x440400ff        /* MAIR: 0 normal WB, 1 dev nGnRnE, 2 dev nGnRE, 3 normal NC */
+    ldr     x10, ={mair}            /* 0 normal WB, 1 dev nGnRnE, 2 dev nGnRE, 3 normal NC */
     msr     mair_el2, x10
-    ldr     x10, =0x80803510        /* TCR: T0SZ 16, WB WA, inner shareable, 4K */
+    ldr     x10, ={tcr}             /* T0SZ 16, WB WA, inner shareable, 4K */
     mrs     x11, id_aa64mmfr0_el1
-    and     x11, x11, #7
-    bfi     x10, x11, #16, #3       /* PS = PARange */
+    bfi     x10, x11, #{tcr_ps_shift}, #{tcr_ps_bits} /* PS = PARange */
     msr     tcr_el2, x10
     adrp    x10, __boot_pt
     msr     ttbr0_el2, x10
@@ -205,7 +209,7 @@ mmu_on_el2:
     tlbi    alle2
     dsb     nsh
     isb
-    ldr     x10, =0x30c5183d        /* SCTLR_EL2: RES1, M, C, SA, I */
+    ldr     x10, ={sctlr}           /* RES1, M, C, SA, I */
     msr     sctlr_el2, x10
     isb
     ret
@@ -228,14 +232,14 @@ __switch_el2_table:
 .global __el2_shutdown_phys
 __el2_shutdown_phys:
     mrs     x9, sctlr_el2
-    bic     x9, x9, #1
-    bic     x9, x9, #(1 << 2)
-    bic     x9, x9, #(1 << 12)
+    bic     x9, x9, #{sctlr_m}
+    bic     x9, x9, #{sctlr_c}
+    bic     x9, x9, #{sctlr_i}
     msr     sctlr_el2, x9
     isb
     tlbi    alle2
     msr     vbar_el2, x1
-    mov     x9, #(1 << 31)
+    mov     x9, #{hcr_el1_only}
     msr     hcr_el2, x9
     msr     vttbr_el2, xzr
     isb
@@ -276,4 +280,19 @@ __boot_pt:
     mode_late = const MODE_LATE,
     frame = const FRAME_SIZE,
     blocks = const BOOT_PT_BLOCKS,
+    current_el2 = const regs::CURRENT_EL2,
+    aff0_mask = const regs::AFF0_MASK,
+    aff1_shift = const regs::AFF1_SHIFT,
+    aff1_bits = const regs::AFF1_BITS,
+    mair = const regs::MAIR,
+    tcr = const regs::TCR,
+    tcr_ps_shift = const regs::TCR_PS_SHIFT,
+    tcr_ps_bits = const regs::TCR_PS_BITS,
+    sctlr = const regs::SCTLR,
+    sctlr_m = const regs::SCTLR_M,
+    sctlr_c = const regs::SCTLR_C,
+    sctlr_i = const regs::SCTLR_I,
+    hcr_el1_only = const HCR_EL1_ONLY,
+    par_f_bit = const regs::PAR_F_BIT,
+    par_pa_mask = const regs::PAR_PA_MASK,
 );

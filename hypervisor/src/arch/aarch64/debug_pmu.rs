@@ -14,17 +14,34 @@
 use super::{read_sysreg, write_sysreg};
 use aarch64_cpu::registers::*;
 
+/// ID_AA64DFR0_EL1.PMUVer values: no PMU, an IMPLEMENTATION DEFINED
+/// (non-PMUv3) one, and the first versions with HPMD and HCCD.
+const PMUVER_NONE: u64 = 0b0000;
+const PMUVER_IMP_DEF: u64 = 0b1111;
+const PMUVER_V3P1: u64 = 0b0100;
+const PMUVER_V3P5: u64 = 0b0110;
+
+/// PMCR_EL0 (the crate has no PMU registers): N, the number of event
+/// counters, at bits 15:11; P and C reset the event and cycle counters.
+const PMCR_N_SHIFT: u32 = 11;
+const PMCR_N_MASK: u64 = 0x1f;
+const PMCR_P: u64 = 1 << 1;
+const PMCR_C: u64 = 1 << 2;
+/// One bit per event counter (0-30) and the cycle counter (31), for the
+/// PMCNTENCLR/PMINTENCLR/PMOVSCLR set-to-clear registers.
+const ALL_COUNTERS: u64 = 0xffff_ffff;
+
 /// PMUVer of ID_AA64DFR0_EL1, or None without a (PMUv3) PMU.
 fn pmu_version() -> Option<u64> {
-    match (ID_AA64DFR0_EL1.get() >> 8) & 0xf {
-        0 | 0xf => None,
+    match ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::PMUVer) {
+        PMUVER_NONE | PMUVER_IMP_DEF => None,
         v => Some(v),
     }
 }
 
 /// Number of event counters (PMCR_EL0.N); at EL2 it is the real number.
 fn event_counters() -> u64 {
-    (read_sysreg!(pmcr_el0) >> 11) & 0x1f
+    (read_sysreg!(pmcr_el0) >> PMCR_N_SHIFT) & PMCR_N_MASK
 }
 
 /// MDCR_EL2 for a CPU running guests:
@@ -39,21 +56,20 @@ fn event_counters() -> u64 {
 ///   statistical profiling and trace registers trap, so they never carry
 ///   state between owners.
 pub fn mdcr_el2() -> u64 {
-    let dfr0 = ID_AA64DFR0_EL1.get();
     let mut v = MDCR_EL2::HPMN.val(0);
     if let Some(ver) = pmu_version() {
         v = MDCR_EL2::HPMN.val(event_counters());
-        if ver >= 4 {
+        if ver >= PMUVER_V3P1 {
             v += MDCR_EL2::HPMD::SET;
         }
-        if ver >= 6 {
+        if ver >= PMUVER_V3P5 {
             v += MDCR_EL2::HCCD::SET;
         }
     }
-    if (dfr0 >> 32) & 0xf != 0 {
+    if ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::PMSVer) != 0 {
         v += MDCR_EL2::TPMS::SET;
     }
-    if (dfr0 >> 40) & 0xf != 0 {
+    if ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::TraceFilt) != 0 {
         v += MDCR_EL2::TTRF::SET;
     }
     v.value
@@ -74,9 +90,9 @@ pub fn reset() {
 /// without naming 31 registers.
 fn reset_pmu() {
     write_sysreg!(pmcr_el0, 0);
-    write_sysreg!(pmcntenclr_el0, u64::from(u32::MAX));
-    write_sysreg!(pmintenclr_el1, u64::from(u32::MAX));
-    write_sysreg!(pmovsclr_el0, u64::from(u32::MAX));
+    write_sysreg!(pmcntenclr_el0, ALL_COUNTERS);
+    write_sysreg!(pmintenclr_el1, ALL_COUNTERS);
+    write_sysreg!(pmovsclr_el0, ALL_COUNTERS);
     write_sysreg!(pmuserenr_el0, 0);
     for n in 0..event_counters() {
         write_sysreg!(pmselr_el0, n);
@@ -85,8 +101,7 @@ fn reset_pmu() {
     }
     write_sysreg!(pmselr_el0, 0);
     write_sysreg!(pmccfiltr_el0, 0);
-    // P (bit 1) resets the event counters, C (bit 2) the cycle counter.
-    write_sysreg!(pmcr_el0, (1 << 1) | (1 << 2));
+    write_sysreg!(pmcr_el0, PMCR_P | PMCR_C);
 }
 
 macro_rules! clear_pairs {
@@ -106,9 +121,8 @@ fn reset_debug() {
     // OSDLR_EL1 and MDCCINT_EL1 have no type in aarch64-cpu.
     write_sysreg!(osdlr_el1, 0);
     write_sysreg!(mdccint_el1, 0);
-    let dfr0 = ID_AA64DFR0_EL1.get();
-    let brps = ((dfr0 >> 12) & 0xf) + 1;
-    let wrps = ((dfr0 >> 20) & 0xf) + 1;
+    let brps = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::BRPs) + 1;
+    let wrps = ID_AA64DFR0_EL1.read(ID_AA64DFR0_EL1::WRPs) + 1;
     clear_pairs!(brps, 0 => dbgbcr0_el1, dbgbvr0_el1; 1 => dbgbcr1_el1, dbgbvr1_el1;
         2 => dbgbcr2_el1, dbgbvr2_el1; 3 => dbgbcr3_el1, dbgbvr3_el1;
         4 => dbgbcr4_el1, dbgbvr4_el1; 5 => dbgbcr5_el1, dbgbvr5_el1;

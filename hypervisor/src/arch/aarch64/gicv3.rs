@@ -1,18 +1,36 @@
 //! GICv3 CPU interface system registers seen from EL2: the physical
 //! interface (ICC_*) and the virtual interface control (ICH_*).
+//!
+//! `aarch64-cpu` 11.2 types ICC_SRE_EL2, ICC_CTLR_EL1 (read only),
+//! ICH_VTR_EL2, ICH_HCR_EL2, ICH_VMCR_EL2, ICH_LRn_EL2 and ICH_APxRn_EL2,
+//! and those are used through it. It has nothing for the interrupt
+//! acknowledge, EOI, deactivate, SGI, priority-mask, binary-point and
+//! group-enable registers (ICC_IAR0/1, ICC_EOIR0/1, ICC_DIR, ICC_SGI1R,
+//! ICC_PMR, ICC_BPR1, ICC_IGRPEN1, ICC_AP1R0), for ICH_ELRSR_EL2, and no
+//! write access to ICC_CTLR_EL1: each of those has one raw accessor
+//! below, its bits named by the constants here or in `regval::ich`.
 
+use super::regval::ich::{ICC_CTLR_EOIMODE, ICC_IGRPEN1_ENABLE};
 use super::{isb, read_sysreg, write_sysreg};
+use aarch64_cpu::registers::*;
+
+/// INTID field of ICC_IAR0/1_EL1 (24 bits with extended INTIDs).
+const IAR_INTID_MASK: u64 = 0xff_ffff;
+/// ICC_PMR_EL1 value letting every priority through.
+const PMR_UNMASK_ALL: u64 = 0xff;
+/// ICC_BPR1_EL1 value 0: the smallest binary point, full preemption.
+const BPR1_FULL_PREEMPTION: u64 = 0;
 
 /// Acknowledges the highest-priority pending group-1 interrupt.
 pub fn ack() -> u32 {
-    (read_sysreg!(icc_iar1_el1) & 0xff_ffff) as u32
+    (read_sysreg!(icc_iar1_el1) & IAR_INTID_MASK) as u32
 }
 
 /// Acknowledges the highest-priority pending group-0 interrupt (1023 if
 /// none): the hypervisor gives group 0 to nobody, so anything there is
 /// only acknowledged and dropped, never left to re-trap as an FIQ.
 pub fn ack0() -> u32 {
-    (read_sysreg!(icc_iar0_el1) & 0xff_ffff) as u32
+    (read_sysreg!(icc_iar0_el1) & IAR_INTID_MASK) as u32
 }
 
 /// Group-0 priority drop.
@@ -39,10 +57,10 @@ pub fn send_sgi(value: u64) {
 
 /// Number of list registers.
 pub fn num_lrs() -> usize {
-    ((read_sysreg!(ich_vtr_el2) & 0x1f) + 1) as usize
+    (ICH_VTR_EL2.read(ICH_VTR_EL2::ListRegs) + 1) as usize
 }
 
-/// Empty list registers (bit n set: LR n free).
+/// Empty list registers (bit n set: LR n free). No type in the crate.
 pub fn elrsr() -> u64 {
     read_sysreg!(ich_elrsr_el2)
 }
@@ -50,17 +68,17 @@ pub fn elrsr() -> u64 {
 macro_rules! lr_access {
     ($n:expr, $v:expr, $($i:literal => $reg:ident),*) => {
         match $n {
-            $($i => match $v { Some(v) => { write_sysreg!($reg, v); 0 } None => read_sysreg!($reg) },)*
+            $($i => match $v { Some(v) => { $reg.set(v); 0 } None => $reg.get() },)*
             _ => 0,
         }
     };
 }
 
 fn lr(n: usize, v: Option<u64>) -> u64 {
-    lr_access!(n, v, 0 => ich_lr0_el2, 1 => ich_lr1_el2, 2 => ich_lr2_el2, 3 => ich_lr3_el2,
-        4 => ich_lr4_el2, 5 => ich_lr5_el2, 6 => ich_lr6_el2, 7 => ich_lr7_el2,
-        8 => ich_lr8_el2, 9 => ich_lr9_el2, 10 => ich_lr10_el2, 11 => ich_lr11_el2,
-        12 => ich_lr12_el2, 13 => ich_lr13_el2, 14 => ich_lr14_el2, 15 => ich_lr15_el2)
+    lr_access!(n, v, 0 => ICH_LR0_EL2, 1 => ICH_LR1_EL2, 2 => ICH_LR2_EL2, 3 => ICH_LR3_EL2,
+        4 => ICH_LR4_EL2, 5 => ICH_LR5_EL2, 6 => ICH_LR6_EL2, 7 => ICH_LR7_EL2,
+        8 => ICH_LR8_EL2, 9 => ICH_LR9_EL2, 10 => ICH_LR10_EL2, 11 => ICH_LR11_EL2,
+        12 => ICH_LR12_EL2, 13 => ICH_LR13_EL2, 14 => ICH_LR14_EL2, 15 => ICH_LR15_EL2)
 }
 
 /// Reads list register `n`.
@@ -80,7 +98,6 @@ pub fn write_lr(n: usize, v: u64) {
 /// The number of registers follows ICH_VTR_EL2.PREbits (5, 6 or 7
 /// preemption bits: 1, 2 or 4 registers per group).
 pub fn clear_active_priorities() {
-    use aarch64_cpu::registers::*;
     let pre_bits = ICH_VTR_EL2.read(ICH_VTR_EL2::PREbits) + 1;
     ICH_AP0R0_EL2.set(0);
     ICH_AP1R0_EL2.set(0);
@@ -98,28 +115,28 @@ pub fn clear_active_priorities() {
 
 /// ICH_HCR_EL2.
 pub fn set_ich_hcr(v: u64) {
-    write_sysreg!(ich_hcr_el2, v);
+    ICH_HCR_EL2.set(v);
     isb();
 }
 
 /// ICH_HCR_EL2.
 pub fn ich_hcr() -> u64 {
-    read_sysreg!(ich_hcr_el2)
+    ICH_HCR_EL2.get()
 }
 
 /// ICH_VMCR_EL2.
 pub fn set_ich_vmcr(v: u64) {
-    write_sysreg!(ich_vmcr_el2, v);
+    ICH_VMCR_EL2.set(v);
 }
 
 /// ICH_VMCR_EL2.
 pub fn ich_vmcr() -> u64 {
-    read_sysreg!(ich_vmcr_el2)
+    ICH_VMCR_EL2.get()
 }
 
 /// The physical CPU interface state a late launch finds (PMR, IGRPEN1, CTLR).
 pub fn physical_state() -> (u64, u64, u64) {
-    (read_sysreg!(icc_pmr_el1), read_sysreg!(icc_igrpen1_el1), read_sysreg!(icc_ctlr_el1))
+    (read_sysreg!(icc_pmr_el1), read_sysreg!(icc_igrpen1_el1), ICC_CTLR_EL1.get())
 }
 
 /// Restores the physical CPU interface for Linux (disable).
@@ -134,12 +151,14 @@ pub fn restore_physical(pmr: u64, igrpen1: u64, ctlr: u64) {
 /// EL1 and EL2, all priorities unmasked, EOImode 1, group 1 on, no active
 /// priorities left from before.
 pub fn take_cpu_interface() {
-    write_sysreg!(icc_sre_el2, 0xf);
+    ICC_SRE_EL2.write(
+        ICC_SRE_EL2::ENABLE::SET + ICC_SRE_EL2::DIB::SET + ICC_SRE_EL2::DFB::SET + ICC_SRE_EL2::SRE::SET,
+    );
     isb();
-    write_sysreg!(icc_pmr_el1, 0xff);
-    write_sysreg!(icc_bpr1_el1, 0);
-    write_sysreg!(icc_ctlr_el1, 1 << 1);
+    write_sysreg!(icc_pmr_el1, PMR_UNMASK_ALL);
+    write_sysreg!(icc_bpr1_el1, BPR1_FULL_PREEMPTION);
+    write_sysreg!(icc_ctlr_el1, ICC_CTLR_EOIMODE);
     write_sysreg!(icc_ap1r0_el1, 0);
-    write_sysreg!(icc_igrpen1_el1, 1);
+    write_sysreg!(icc_igrpen1_el1, ICC_IGRPEN1_ENABLE);
     isb();
 }

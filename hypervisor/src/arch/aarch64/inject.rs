@@ -2,45 +2,33 @@
 //! synchronous external abort at its VBAR_EL1, as on hardware where the
 //! address decodes to nothing.
 
-use super::{read_sysreg, write_sysreg};
+use super::regval;
 use crate::trap::TrapFrame;
+use aarch64_cpu::registers::*;
 
-/// DFSC/IFSC: synchronous external abort, not on a table walk.
-const FSC_SEA: u64 = 0x10;
-const IL: u64 = 1 << 25;
-const WNR: u64 = 1 << 6;
-/// SPSR.M[3:0] of EL1 using SP_EL1, and of EL0.
-const M_EL1H: u64 = 0b0101;
-const M_EL0: u64 = 0b0000;
+/// VBAR_EL1 offsets of the synchronous vector for an exception from the
+/// current EL with SP_EL0, the current EL with SP_ELx, and a lower EL in
+/// AArch64 (the first entry of each group of four).
+const VECTOR_CURRENT_SP0: u64 = 0x000;
+const VECTOR_CURRENT_SPX: u64 = 0x200;
+const VECTOR_LOWER_A64: u64 = 0x400;
 
 /// Makes the trapped instruction in `frame` take a synchronous external
 /// abort at EL1: `instruction` for a fetch (else a data access, `write`
 /// telling its direction), `far` the faulting virtual address.
 pub fn inject_external_abort(frame: &mut TrapFrame, instruction: bool, write: bool, far: u64) {
-    let from_el0 = frame.spsr & 0xf == M_EL0;
-    // EC: 0x20/0x21 instruction abort from a lower/the same EL, 0x24/0x25 data.
-    let ec: u64 = match (instruction, from_el0) {
-        (true, true) => 0x20,
-        (true, false) => 0x21,
-        (false, true) => 0x24,
-        (false, false) => 0x25,
+    let mode = SPSR_EL2::M.read_as_enum(frame.spsr);
+    let from_el0 = mode == Some(SPSR_EL2::M::Value::EL0t);
+    let offset = match mode {
+        Some(SPSR_EL2::M::Value::EL0t) => VECTOR_LOWER_A64,
+        Some(SPSR_EL2::M::Value::EL1h) => VECTOR_CURRENT_SPX,
+        _ => VECTOR_CURRENT_SP0,
     };
-    let mut esr = (ec << 26) | IL | FSC_SEA;
-    if !instruction && write {
-        esr |= WNR;
-    }
-    // Vector offsets: current EL with SP0 0x000, with SPx 0x200, lower EL
-    // (AArch64) 0x400; synchronous is the first entry of each group.
-    let offset = match frame.spsr & 0xf {
-        M_EL0 => 0x400,
-        M_EL1H => 0x200,
-        _ => 0x000,
-    };
-    write_sysreg!(esr_el1, esr);
-    write_sysreg!(far_el1, far);
-    write_sysreg!(elr_el1, frame.elr);
-    write_sysreg!(spsr_el1, frame.spsr);
-    frame.elr = read_sysreg!(vbar_el1) + offset;
+    ESR_EL1.set(regval::external_abort_esr(instruction, from_el0, write));
+    FAR_EL1.set(far);
+    ELR_EL1.set(frame.elr);
+    SPSR_EL1.set(frame.spsr);
+    frame.elr = VBAR_EL1.get() + offset;
     // EL1h with D, A, I, F masked, as the architecture enters an exception.
-    frame.spsr = 0x3c5;
+    frame.spsr = regval::SPSR_EL1H_MASKED;
 }

@@ -1,6 +1,21 @@
 //! AArch64 EL2 implementation of the architecture seam: entry assembly,
 //! vectors, system registers, barriers, cache and TLB maintenance.
 //! All `unsafe` in the hypervisor that touches registers lives here.
+//!
+//! System registers go through `aarch64-cpu`'s typed accessors, with
+//! their values composed from named fields in `regval`. The two macros
+//! below remain for registers the crate does not provide (HSTR_EL2,
+//! VPIDR_EL2, CTR_EL0, the GIC's ICC_* registers other than CTLR/SRE,
+//! ICH_ELRSR_EL2, the PMU and some debug registers), and for the TLB and
+//! cache maintenance code that is kept as it is. Each such use names its
+//! bits with constants, never a bare number.
+//!
+//! The crate's accessors are `nomem` asm (our macros' writes are not), so
+//! the compiler may move ordinary loads and stores across them. Where a
+//! register write must be ordered against memory (VBAR/TPIDR_EL2,
+//! VTTBR/HCR_EL2, ICH_HCR_EL2, the EL2 setup) an `isb()` follows, which is
+//! a compiler barrier as well; list register, VMCR and EL1 syndrome writes
+//! carry values only and need no such ordering.
 
 mod boot;
 pub mod consts;
@@ -13,6 +28,8 @@ mod vectors;
 pub use inject::inject_external_abort;
 pub use reset::reset_el1;
 
+use super::regval;
+use aarch64_cpu::registers::*;
 use core::arch::asm;
 
 /// Reads a system register.
@@ -59,7 +76,7 @@ pub fn send_event() {
 
 /// This CPU's MPIDR_EL1.
 pub fn mpidr() -> u64 {
-    read_sysreg!(mpidr_el1)
+    MPIDR_EL1.get()
 }
 
 /// Calls the firmware (PSCI) with SMC: returns x0.
@@ -80,10 +97,13 @@ pub fn smc_call(fid: u64, a1: u64, a2: u64, a3: u64) -> u64 {
 /// Ends the emulated machine through semihosting SYS_EXIT with `status`.
 /// Only meaningful under QEMU with semihosting enabled (boot-first tests).
 pub fn semihosting_exit(status: u32) -> ! {
-    let block: [u64; 2] = [0x20026, u64::from(status)];
+    /// Semihosting operation SYS_EXIT and its reason ADP_Stopped_ApplicationExit.
+    const SYS_EXIT: u32 = 0x18;
+    const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x20026;
+    let block: [u64; 2] = [ADP_STOPPED_APPLICATION_EXIT, u64::from(status)];
     // SAFETY: SYS_EXIT reads the two-word parameter block and stops QEMU; if
     // semihosting is off it traps as undefined, which our vectors report.
-    unsafe { asm!("hlt #0xf000", in("w0") 0x18u32, in("x1") block.as_ptr(), options(nostack)) };
+    unsafe { asm!("hlt #0xf000", in("w0") SYS_EXIT, in("x1") block.as_ptr(), options(nostack)) };
     loop {
         wait_for_event();
     }
@@ -121,14 +141,14 @@ pub fn switch_el2_table(root: u64) {
 /// Installs the runtime vectors and the per-CPU pointer.
 pub fn install_vectors(percpu: u64) {
     let vbar = core::ptr::addr_of!(__el2_vectors) as u64;
-    write_sysreg!(vbar_el2, vbar);
-    write_sysreg!(tpidr_el2, percpu);
+    VBAR_EL2.set(vbar);
+    TPIDR_EL2.set(percpu);
     isb();
 }
 
 /// This CPU's per-CPU pointer (TPIDR_EL2).
 pub fn percpu_ptr() -> u64 {
-    read_sysreg!(tpidr_el2)
+    TPIDR_EL2.get()
 }
 
 /// Instruction synchronisation barrier.
@@ -145,44 +165,26 @@ pub fn dsb_ish() {
     unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
 }
 
-/// HCR_EL2 for a CPU running a cell: stage 2 on, EL1 is AArch64, SMC and
-/// set/way cache maintenance trapped (a cell must not discard others' lines),
-/// physical IRQ/FIQ routed to EL2 when `irqs` is set.
+/// HCR_EL2 for a CPU running a cell (`regval::hcr_guest`).
 pub fn hcr_guest(irqs: bool) -> u64 {
-    const VM: u64 = 1 << 0;
-    const SWIO: u64 = 1 << 1;
-    const FMO: u64 = 1 << 3;
-    const IMO: u64 = 1 << 4;
-    const FB: u64 = 1 << 9;
-    const BSU_IS: u64 = 1 << 10;
-    const TSC: u64 = 1 << 19;
-    const TSW: u64 = 1 << 22;
-    const RW: u64 = 1 << 31;
-    let mut v = VM | SWIO | FB | BSU_IS | TSC | TSW | RW;
-    if irqs {
-        v |= IMO | FMO;
-    }
-    v
+    regval::hcr_guest(irqs)
 }
 
-/// VTCR_EL2: 39-bit IPA, start at level 1, 4 KiB, WB WA inner shareable.
+/// VTCR_EL2 for this CPU's physical address range (`regval::vtcr`).
 pub fn vtcr() -> u64 {
-    let pa_range = read_sysreg!(id_aa64mmfr0_el1) & 7;
-    25 | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (pa_range.min(5) << 16) | (1 << 31)
+    regval::vtcr(ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange))
 }
 
 /// Programs the per-CPU EL2 control registers for running a guest.
 pub fn setup_cpu_for_guests() {
-    use aarch64_cpu::registers::*;
     VTCR_EL2.set(vtcr());
-    // RES1 bits (0-7, 9, 12, 13) with TZ (8) and TSM (12) set: SVE and SME
-    // and their control registers trap; TFP (10) clear: no FP/SIMD traps;
-    // TTA, TAM, TCPAC clear.
-    CPTR_EL2.set(0x33ff);
+    // SVE and SME trapped, FP/SIMD not (`regval::CPTR_GUEST`).
+    CPTR_EL2.set(regval::CPTR_GUEST);
+    // No AArch32 CP15 register traps (the crate has no HSTR_EL2).
     write_sysreg!(hstr_el2, 0);
-    // EL1PCTEN | EL1PCEN: EL1 uses the physical counter and timer.
-    CNTHCTL_EL2.set(0b11);
+    CNTHCTL_EL2.set(regval::CNTHCTL_GUEST);
     CNTVOFF_EL2.set(0);
+    // The crate has no VPIDR_EL2: EL1 reads the real MIDR.
     write_sysreg!(vpidr_el2, MIDR_EL1.get());
     VMPIDR_EL2.set(MPIDR_EL1.get());
     MDCR_EL2.set(debug_pmu::mdcr_el2());
@@ -191,8 +193,8 @@ pub fn setup_cpu_for_guests() {
 
 /// Makes `root` (with `vmid`) the current stage-2 table and sets HCR_EL2.
 pub fn activate_stage2(root: u64, vmid: u16, irqs: bool) {
-    write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
-    write_sysreg!(hcr_el2, hcr_guest(irqs));
+    VTTBR_EL2.set(regval::vttbr(root, vmid));
+    HCR_EL2.set(hcr_guest(irqs));
     isb();
     // SAFETY: TLB invalidation of this VMID's stage 1+2 entries on this CPU.
     unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
@@ -305,11 +307,11 @@ pub fn dcache_clean_inval(va: u64, len: u64) {
 
 /// Fault registers of the current trap: (ESR, FAR, HPFAR).
 pub fn fault_regs() -> (u64, u64, u64) {
-    (read_sysreg!(esr_el2), read_sysreg!(far_el2), read_sysreg!(hpfar_el2))
+    (ESR_EL2.get(), FAR_EL2.get(), HPFAR_EL2.get())
 }
 
 /// SPSR for entering EL1h with DAIF masked.
-pub const SPSR_EL1H_MASKED: u64 = 0x3c5;
+pub const SPSR_EL1H_MASKED: u64 = regval::SPSR_EL1H_MASKED;
 
 extern "C" {
     fn __el2_shutdown_phys(frame_phys: u64, stub_vectors: u64) -> !;

@@ -118,23 +118,25 @@ fn reset_fp() {
 /// its ID register field says so (an access otherwise is UNDEFINED).
 /// The crate has no types for them, so they go by their encodings.
 fn reset_extensions() {
-    let pfr0 = ID_AA64PFR0_EL1.get();
-    let pfr1 = ID_AA64PFR1_EL1.get();
-    let mmfr1 = ID_AA64MMFR1_EL1.get();
+    // ID fields the crate does not name: ID_AA64PFR0_EL1.RAS (bits 31:28)
+    // and ID_AA64PFR1_EL1.SME (bits 27:24).
+    const PFR0_RAS_SHIFT: u32 = 28;
+    const PFR1_SME_SHIFT: u32 = 24;
+    const ID_FIELD_MASK: u64 = 0xf;
     // FEAT_RAS: DISR_EL1 (S3_0_C12_C1_1), the deferred SError record.
-    if (pfr0 >> 28) & 0xf != 0 {
+    if (ID_AA64PFR0_EL1.get() >> PFR0_RAS_SHIFT) & ID_FIELD_MASK != 0 {
         write_sysreg!(s3_0_c12_c1_1, 0);
     }
     // FEAT_LOR: LORSA/LOREA/LORN/LORC_EL1 (S3_0_C10_C4_0..3); LORC first
     // so no region is enabled while the bounds change.
-    if (mmfr1 >> 16) & 0xf != 0 {
+    if ID_AA64MMFR1_EL1.read(ID_AA64MMFR1_EL1::LO) != 0 {
         write_sysreg!(s3_0_c10_c4_3, 0);
         write_sysreg!(s3_0_c10_c4_0, 0);
         write_sysreg!(s3_0_c10_c4_1, 0);
         write_sysreg!(s3_0_c10_c4_2, 0);
     }
     // FEAT_SME: TPIDR2_EL0 (S3_3_C13_C0_5) is not covered by CPTR_EL2.TSM.
-    if (pfr1 >> 24) & 0xf != 0 {
+    if (ID_AA64PFR1_EL1.get() >> PFR1_SME_SHIFT) & ID_FIELD_MASK != 0 {
         write_sysreg!(s3_3_c13_c0_5, 0);
     }
 }

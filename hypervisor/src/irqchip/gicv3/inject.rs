@@ -6,6 +6,7 @@ use super::phys::*;
 use super::redist::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use super::snapshot::bit_reg;
 use crate::arch::gicv3 as cpuif;
+use crate::arch::regval::ich;
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use core::sync::atomic::Ordering;
 /// Puts `intid` into a free list register; false if none is free.
@@ -14,7 +15,7 @@ fn try_inject(intid: u32, hw: bool) -> bool {
     // it cannot be in a list register twice; only virtual SGIs can.
     if !hw && (0..cpuif::num_lrs()).any(|i| {
         let lr = cpuif::read_lr(i);
-        lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(intid)
+        ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid)
     }) {
         return true;
     }
@@ -24,11 +25,7 @@ fn try_inject(intid: u32, hw: bool) -> bool {
         return false;
     }
     let i = free.trailing_zeros() as usize;
-    let mut v = LR_PENDING | LR_GROUP1 | LR_PRIO | u64::from(intid);
-    if hw {
-        v |= LR_HW | (u64::from(intid) << 32);
-    }
-    cpuif::write_lr(i, v);
+    cpuif::write_lr(i, ich::lr_pending(intid, hw));
     true
 }
 
@@ -149,14 +146,7 @@ fn drop_group0(cpu: &PerCpu) {
 
 /// ICC_SGI1R_EL1 value sending `sgi` to the CPU with affinity `mpidr`.
 fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
-    let aff0 = mpidr & 0xf;
-    let rs = (mpidr & 0xff) >> 4;
-    (1u64 << aff0)
-        | (((mpidr >> 8) & 0xff) << 16)
-        | (u64::from(sgi & 0xf) << 24)
-        | (((mpidr >> 16) & 0xff) << 32)
-        | (rs << 44)
-        | (((mpidr >> 32) & 0xff) << 48)
+    crate::arch::regval::sgi1r::to_cpu(mpidr, sgi)
 }
 
 /// Sends the management SGI to `target`.
@@ -169,28 +159,15 @@ pub fn kick(target: &PerCpu) {
 pub fn emulate_sgi(value: u64) {
     let me = this_cpu();
     let cell = me.cell.load(Ordering::Relaxed);
-    let sgi = ((value >> 24) & 0xf) as u32;
-    let irm = value & (1 << 40) != 0;
-    let targets = value & 0xffff;
-    let aff1 = (value >> 16) & 0xff;
-    let aff2 = (value >> 32) & 0xff;
-    let aff3 = (value >> 48) & 0xff;
-    let rs = (value >> 44) & 0xf;
+    let value = crate::arch::regval::sgi1r::Sgi1r(value);
+    let sgi = value.intid();
+    let irm = value.to_others();
     for t in present_cpus() {
         if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
             continue;
         }
         let m = t.mpidr.load(Ordering::Relaxed);
-        let hit = if irm {
-            !core::ptr::eq(t, me)
-        } else {
-            let a0 = m & 0xff;
-            (m >> 8) & 0xff == aff1
-                && (m >> 16) & 0xff == aff2
-                && (m >> 32) & 0xff == aff3
-                && a0 >> 4 == rs
-                && targets & (1 << (a0 & 0xf)) != 0
-        };
+        let hit = if irm { !core::ptr::eq(t, me) } else { value.targets(m) };
         if !hit {
             continue;
         }

@@ -5,16 +5,13 @@
 use super::redist::{FRAME_SIZE, HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use super::snapshot::{bit_reg, cfg_reg, SpiConfig};
 use crate::arch::gicv3 as cpuif;
+use crate::arch::regval::mpidr;
 use crate::percpu::{this_cpu, PerCpu};
 use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 pub(super) const NO_OWNER: u8 = 0xff;
-pub(super) const LR_PENDING: u64 = 1 << 62;
-pub(super) const LR_HW: u64 = 1 << 61;
-pub(super) const LR_GROUP1: u64 = 1 << 60;
-pub(super) const LR_PRIO: u64 = 0xa0 << 48;
-pub(super) const ICH_HCR_EN: u64 = 1;
-pub(super) const ICH_HCR_UIE: u64 = 1 << 1;
+/// List register and ICH_HCR_EL2 bits, from aarch64-cpu's fields.
+pub(super) use crate::arch::regval::ich::{HCR_EN as ICH_HCR_EN, HCR_UIE as ICH_HCR_UIE, LR_HW};
 
 pub(super) static GICD_PHYS: AtomicU64 = AtomicU64::new(0);
 pub(super) static GICD_VA: AtomicU64 = AtomicU64::new(0);
@@ -153,7 +150,7 @@ pub fn assign_spi(irq: u32, cell_id: u8, target_mpidr: u64) {
     quiesce(irq);
     set_bit_rmw(0x80, irq, true);
     set_bit_rmw(0xd00, irq, false);
-    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, target_mpidr & 0xff_00ff_ffff);
+    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, target_mpidr & mpidr::AFFINITY_MASK);
     set_owner(irq, cell_id);
 }
 
@@ -199,7 +196,7 @@ pub fn disable_and_route(irq: u32, mpidr: u64) {
 }
 
 pub(super) fn affinity(mpidr: u64) -> u64 {
-    (mpidr & 0xff_ffff) | ((mpidr >> 8) & 0xff00_0000)
+    self::mpidr::packed(mpidr)
 }
 
 /// Per-CPU setup: find this CPU's redistributor, wake it (boot-first),
@@ -245,11 +242,7 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
     for n in 0..cpuif::num_lrs() {
         cpuif::write_lr(n, 0);
     }
-    let vmcr = if boot_first {
-        0
-    } else {
-        ((pmr & 0xff) << 24) | ((igrpen1 & 1) << 1) | (((ctlr >> 1) & 1) << 9)
-    };
+    let vmcr = if boot_first { 0 } else { crate::arch::regval::ich::vmcr_from_physical(pmr, igrpen1, ctlr) };
     cpuif::set_ich_vmcr(vmcr);
     cpuif::set_ich_hcr(ICH_HCR_EN);
     true

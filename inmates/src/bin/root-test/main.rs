@@ -27,6 +27,7 @@ mod exhaustion;
 mod foreign_hvc;
 #[cfg(target_os = "none")]
 mod gic_leftover;
+#[cfg(target_os = "none")]
 mod gic_suite;
 #[cfg(target_os = "none")]
 mod hv_memory;
