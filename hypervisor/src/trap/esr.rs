@@ -6,11 +6,11 @@
 //! builds for the host tests as well. The crate does not break the ISS of
 //! a data abort into fields; those are named in `da_iss` below.
 
-use aarch64_cpu::registers::ESR_EL2;
-
 // Guest, root or configuration values flow through here: no silent
 // overflow (wrapping only where an invariant is argued).
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
+use aarch64_cpu::registers::ESR_EL2;
 
 /// Exception classes the hypervisor distinguishes.
 pub mod ec {

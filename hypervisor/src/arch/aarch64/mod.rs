@@ -211,8 +211,8 @@ pub fn activate_stage2(root: u64, vmid: u16, irqs: bool) {
 /// invalidated by whoever freed its tables, and the CPU invalidates its
 /// VMID again when it activates a stage 2 to run a guest.
 pub fn park_stage2(empty_root: u64) {
-    let vmid = read_sysreg!(vttbr_el2) & (0xffff << 48);
-    write_sysreg!(vttbr_el2, empty_root | vmid);
+    let vmid = VTTBR_EL2.read(VTTBR_EL2::VMID) as u16;
+    VTTBR_EL2.set(regval::vttbr(empty_root, vmid));
     isb();
 }
 
@@ -238,10 +238,10 @@ const TLBI_PAGES_MAX: u64 = 64;
 /// translations; EL2 runs with interrupts masked, so nothing else runs on
 /// this CPU meanwhile) and restored.
 pub fn tlbi_stage2(vmid: u16, root: u64, ipa: u64, size: u64) {
-    let saved = read_sysreg!(vttbr_el2);
+    let saved = VTTBR_EL2.get();
     // SAFETY: barrier only.
     unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
-    write_sysreg!(vttbr_el2, root | (u64::from(vmid) << 48));
+    VTTBR_EL2.set(regval::vttbr(root, vmid));
     isb();
     let pages = size.div_ceil(4096);
     if pages <= TLBI_PAGES_MAX {
@@ -256,7 +256,7 @@ pub fn tlbi_stage2(vmid: u16, root: u64, ipa: u64, size: u64) {
         // SAFETY: TLB maintenance and barriers only.
         unsafe { asm!("tlbi vmalls12e1is", "dsb ish", options(nostack)) };
     }
-    write_sysreg!(vttbr_el2, saved);
+    VTTBR_EL2.set(saved);
     isb();
 }
 
