@@ -36,8 +36,8 @@ const HOST_TESTS: &[(&str, &[&str])] = &[
     ),
     ("host:hv-lib", &["test", "-p", "syshyper-hv", "--lib"]),
     (
-        "host:inmates-lib",
-        &["test", "-p", "syshyper-inmates", "--lib"],
+        "host:inmates",
+        &["test", "-p", "syshyper-inmates", "--tests"],
     ),
     // The fuzz targets' properties (MMIO/ESR decoding, GIC access policy)
     // as a bounded randomized run on stable; `cargo fuzz` runs them longer.
