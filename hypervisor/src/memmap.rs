@@ -20,6 +20,12 @@ impl TableMemory for PoolMem {
         // SAFETY: a fresh pool page, inside hypervisor memory which the EL2
         // table maps read-write; nobody else holds it.
         unsafe { core::ptr::write_bytes(table_va(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+        // The zeroes must be visible to every table walker before any
+        // entry pointing at this page can be (a walker that saw the new
+        // table entry but the page's old contents would use garbage as
+        // translations): DSB ISHST completes the stores before the
+        // caller's later store that publishes the table.
+        crate::arch::dsb_ishst();
         Some(pa)
     }
 

@@ -165,6 +165,13 @@ pub fn dsb_ish() {
     unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
 }
 
+/// Completes this CPU's earlier stores (inner shareable) before any later
+/// one: publishing a zeroed table page to the table walkers.
+pub fn dsb_ishst() {
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+}
+
 /// HCR_EL2 for a CPU running a cell (`regval::hcr_guest`).
 pub fn hcr_guest(irqs: bool) -> u64 {
     regval::hcr_guest(irqs)
