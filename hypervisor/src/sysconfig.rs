@@ -144,11 +144,6 @@ impl<'a> CellView<'a> {
     pub fn vpci_irq_base(&self) -> u32 {
         self.cfg.map_or(0, |c| c.vpci_irq_base())
     }
-
-    /// Checks that irqchips name only the distributor at `gicd`.
-    pub fn check_irqchips(&self, gicd: u64) -> Result<(), ConfigError> {
-        self.cfg.map_or(Ok(()), |c| c.check_irqchips_against(gicd))
-    }
 }
 
 /// The system configuration.

@@ -255,6 +255,9 @@ pub mod irq {
     pub const FIRST_SPI: u32 = 32;
     /// One past the last SPI INTID (1020..1023 are special).
     pub const END_SPI: u32 = 1020;
+    /// One past the last INTID a distributor bitmap may name (Jailhouse's
+    /// per-cell bitmap covers 1024 interrupts).
+    pub const END_INTID: u32 = 1024;
 }
 
 // Evaluated at compile time only (an out-of-range index would be a build

@@ -88,8 +88,6 @@ pub fn create_from_copy(_root: &RootCaller, config: &[u8]) -> Result<u32> {
 fn create_locked(config: &[u8]) -> Result<u32> {
     let hv = crate::hv::get().ok_or(Error::Invalid)?;
     let view = CellView::parse(config).map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config: {e}")))?;
-    view.check_irqchips(hv_gic().2)
-        .map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config irqchips: {e}")))?;
     let desc = describe(&view, hv)?;
     // Trapped MMIO (GIC, sub-page windows): part of prepare, unmapped
     // again when create fails below (the table drops).
