@@ -125,8 +125,14 @@ make_data() {
 	b2=$(head -c 60000 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	env -i BUF1="$b1" BUF2="$b2" sleep 100000 &
 	KEEP_PID=$!
-	sleep 0.2
-	[ "$(wc -c </proc/$KEEP_PID/environ)" -gt 200000 ]
+	# Until the child has exec'd sleep, its environ is the shell's: wait
+	# (bounded) for the big one.
+	n=0
+	while [ "$(wc -c </proc/$KEEP_PID/environ)" -le 200000 ]; do
+		n=$((n + 1))
+		[ $n -le 300 ] || return 1
+		sleep 0.1
+	done
 }
 
 sums() {
