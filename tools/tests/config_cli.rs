@@ -152,3 +152,84 @@ fn bad_files_give_one_line_and_failure() {
     let o = run(bin().args(["config", "show"]).arg(dir.join("missing.cell")));
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// A system config from `base` with `iommu` (TOML array-of-tables text
+/// under [system]) and root `stream_ids`, compiled; returns `config show`.
+fn show_with_iommu(name: &str, iommu: &str, stream_ids: &str) -> (String, PathBuf) {
+    let dir = scratch(name);
+    let base = std::fs::read_to_string(configs().join("qemu-virt.toml")).unwrap();
+    let toml = base
+        .replacen("[cell]\n", &format!("{iommu}\n[cell]\nstream_ids = {stream_ids}\n"), 1);
+    let src = dir.join("in.toml");
+    std::fs::write(&src, toml).unwrap();
+    let cell = dir.join("in.cell");
+    compile(&src, &cell);
+    let o = run(bin().args(["config", "show"]).arg(&cell));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (String::from_utf8(o.stdout).unwrap(), cell)
+}
+
+/// Shown text compiles back to the same bytes.
+fn assert_round_trip(shown: &str, cell: &Path) {
+    let dir = cell.parent().unwrap();
+    let again_src = dir.join("again.toml");
+    std::fs::write(&again_src, shown).unwrap();
+    let again = dir.join("again.cell");
+    compile(&again_src, &again);
+    assert_eq!(std::fs::read(cell).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn show_names_iommu_types_and_mmu500_stream_ids_as_jailhouse() {
+    // Old names are still read; show prints Jailhouse's.
+    let (shown, cell) = show_with_iommu(
+        "iommu-mmu500",
+        "[[system.iommu]]\ntype = \"arm_smmuv3\"\nbase = \"0x09050000\"\nsize = \"128 KiB\"\n\
+         [[system.iommu]]\ntype = \"arm_mmu500\"\nbase = \"0x09060000\"\nsize = \"64 KiB\"\n\
+         [[system.iommu]]\ntype = \"ti_pvu\"\nbase = \"0x09070000\"\nsize = \"4 KiB\"\n",
+        "[{ id = \"0x1a\", mask_out = \"0x7f00\" }, 20]",
+    );
+    let golden = "[[system.iommu]]\ntype = \"smmuv3\"\nbase = \"0x09050000\"\nsize = \"128 KiB\"\n\n\
+                  [[system.iommu]]\ntype = \"arm_mmu500\"\nbase = \"0x09060000\"\nsize = \"64 KiB\"\n\n\
+                  [[system.iommu]]\ntype = \"pvu\"\nbase = \"0x09070000\"\nsize = \"4 KiB\"\n";
+    assert!(shown.contains(golden), "{shown}");
+    assert!(
+        shown.contains(
+            "[[cell.stream_ids]]\nid = \"0x0000001a\"\nmask_out = \"0x00007f00\"\n\n\
+             [[cell.stream_ids]]\nid = \"0x00000014\"\nmask_out = \"0x00000000\"\n"
+        ),
+        "{shown}"
+    );
+    assert_round_trip(&shown, &cell);
+}
+
+#[test]
+fn show_prints_plain_stream_ids_in_hex_without_mmu500() {
+    let (shown, cell) = show_with_iommu(
+        "iommu-smmuv3",
+        "[[system.iommu]]\ntype = \"smmuv3\"\nbase = \"0x09050000\"\nsize = \"128 KiB\"\n\
+         [[system.iommu]]\ntype = 7\nbase = \"0x09060000\"\nsize = \"4 KiB\"\n",
+        "[\"0x1a\", 0x7f0014]",
+    );
+    assert!(shown.contains("type = \"smmuv3\""), "{shown}");
+    // An unknown type stays a number.
+    assert!(shown.contains("type = 7\n"), "{shown}");
+    assert!(
+        shown.contains("stream_ids = [\n    \"0x0000001a\",\n    \"0x007f0014\",\n]")
+            || shown.contains("stream_ids = [\"0x0000001a\", \"0x007f0014\"]"),
+        "{shown}"
+    );
+    assert_round_trip(&shown, &cell);
+}
+
+#[test]
+fn mmu500_stream_id_halves_are_16_bits() {
+    let dir = scratch("iommu-wide");
+    let base = std::fs::read_to_string(configs().join("qemu-virt.toml")).unwrap();
+    let toml = base.replacen("[cell]\n", "[cell]\nstream_ids = [{ id = \"0x10000\", mask_out = 0 }]\n", 1);
+    let src = dir.join("in.toml");
+    std::fs::write(&src, toml).unwrap();
+    let o = run(bin().args(["config", "compile"]).arg(&src).arg("-o").arg(dir.join("x.cell")));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stream_ids[0].id"), "{}", String::from_utf8_lossy(&o.stderr));
+}

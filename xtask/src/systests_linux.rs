@@ -28,6 +28,7 @@ const CYCLES: &str = include_str!("../../guest/tests/cycles.sh");
 const UNRESERVED: &str = include_str!("../../guest/tests/unreserved.sh");
 const ADOPT: &str = include_str!("../../guest/tests/adopt.sh");
 const ISOLATION: &str = include_str!("../../guest/tests/isolation.sh");
+const REFUSE: &str = include_str!("../../guest/tests/refuse.sh");
 
 /// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
 /// memory at 0x7fc0_0000 included (the last `mem=` wins).
@@ -81,6 +82,10 @@ fn cycles_args(ctx: &Ctx) -> Result<Vec<String>> {
 
 fn isolation_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, ISOLATION, "")
+}
+
+fn refuse_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args(ctx, REFUSE, "")
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -150,6 +155,7 @@ fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
 const DEMO_EXPECT: &[Expect] = &[
     pass!("insmod"),
     pass!("driver loaded, not enabled"),
+    pass!("no console before enable"),
     pass!("Linux works before enable"),
     pass!("enable"),
     pass!("enabled is 1"),
@@ -175,8 +181,12 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("every CPU works after destroy"),
     pass!("Linux works after destroy"),
     pass!("hypervisor console"),
+    pass!("console in 128-byte non-blocking reads"),
+    pass!("console in 128-byte blocking reads"),
     pass!("disable"),
     pass!("enabled is 0"),
+    pass!("pools read 0 while disabled"),
+    pass!("last console readable after disable"),
     pass!("all CPUs online after disable"),
     pass!("every CPU works after disable"),
     pass!("Linux works after disable"),
@@ -191,7 +201,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 38)),
+        check: Some(|c| passed_exactly(c, 43)),
     },
 ];
 
@@ -238,6 +248,45 @@ const CYCLES_EXPECT: &[Expect] = &[
     Expect {
         regex: SUMMARY,
         check: Some(|c| passed_exactly(c, 39)),
+    },
+];
+
+// Each refused config of refuse.sh checks four things (its `refused`).
+const REFUSE_EXPECT: &[Expect] = &[
+    pass!("insmod"),
+    pass!("GIC version 2: enable fails"),
+    pass!("GIC version 2: reason in dmesg"),
+    pass!("GIC version 2: reason on the hypervisor console"),
+    pass!("GIC version 2: Linux intact"),
+    pass!("unknown console type: enable fails"),
+    pass!("unknown console type: reason in dmesg"),
+    pass!("unknown console type: reason on the hypervisor console"),
+    pass!("unknown console type: Linux intact"),
+    pass!("unknown system flags: enable fails"),
+    pass!("unknown system flags: reason in dmesg"),
+    pass!("unknown system flags: reason on the hypervisor console"),
+    pass!("unknown system flags: Linux intact"),
+    pass!("CPU without a redistributor: enable fails"),
+    pass!("CPU without a redistributor: reason in dmesg"),
+    pass!("CPU without a redistributor: reason on the hypervisor console"),
+    pass!("CPU without a redistributor: Linux intact"),
+    pass!("hypervisor memory without a pool: enable fails"),
+    pass!("hypervisor memory without a pool: reason in dmesg"),
+    pass!("hypervisor memory without a pool: reason on the hypervisor console"),
+    pass!("hypervisor memory without a pool: Linux intact"),
+    pass!("root region wraps: enable fails"),
+    pass!("root region wraps: reason in dmesg"),
+    pass!("root region wraps: reason on the hypervisor console"),
+    pass!("root region wraps: Linux intact"),
+    pass!("enable"),
+    pass!("enabled is 1"),
+    pass!("every CPU works under the hypervisor"),
+    pass!("disable"),
+    pass!("Linux works after disable"),
+    pass!("rmmod"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 31)),
     },
 ];
 
@@ -384,6 +433,7 @@ pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES
 pub const LINUX_UNRESERVED: SysTest =
     linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
 pub const LINUX_ADOPT: SysTest = linux_test("linux-adopt", adopt_args, ADOPT_EXPECT, 150);
+pub const LINUX_REFUSE: SysTest = linux_test("linux-refuse", refuse_args, REFUSE_EXPECT, 240);
 pub const LINUX_ISOLATION: SysTest =
     linux_test("linux-isolation", isolation_args, ISOLATION_EXPECT, 180);
 
@@ -396,10 +446,21 @@ mod tests {
     /// unrolled).
     fn check_names(body: &str) -> Vec<String> {
         let re = Regex::new(r#"^\s*(?:check|fails_with) "([^"]+)""#).unwrap();
+        let refused = Regex::new(r#"^refused "([^"]+)""#).unwrap();
         let mut names = Vec::new();
         for line in body.lines() {
+            if let Some(c) = refused.captures(line) {
+                for step in ["enable fails", "reason in dmesg", "reason on the hypervisor console", "Linux intact"] {
+                    names.push(format!("{}: {step}", &c[1]));
+                }
+                continue;
+            }
             let Some(c) = re.captures(line) else { continue };
             let name = &c[1];
+            if name.contains("$1") {
+                // Inside the definition of refuse.sh's `refused`.
+                continue;
+            }
             if name.contains("$i") {
                 names.extend((1..=20).map(|i| name.replace("$i", &i.to_string())));
             } else {
@@ -433,6 +494,7 @@ mod tests {
             (UNRESERVED, UNRESERVED_EXPECT),
             (ADOPT, ADOPT_EXPECT),
             (ISOLATION, ISOLATION_EXPECT),
+            (REFUSE, REFUSE_EXPECT),
         ] {
             let names = check_names(body);
             assert_eq!(awaited(expect), names);
@@ -455,6 +517,7 @@ mod tests {
             .chain(UNRESERVED_EXPECT)
             .chain(ADOPT_EXPECT)
             .chain(ISOLATION_EXPECT)
+            .chain(REFUSE_EXPECT)
         {
             let re = Regex::new(e.regex).unwrap();
             if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
@@ -472,7 +535,7 @@ mod tests {
 
     #[test]
     fn scripts_are_valid_shell_and_define_their_helpers() {
-        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION] {
+        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION, REFUSE] {
             let s = script(body);
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])
