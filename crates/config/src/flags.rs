@@ -115,14 +115,18 @@ pub mod iommu {
     pub const SMMUV3: u32 = 3;
     pub const TIPVU: u32 = 4;
     pub const ARM_MMU500: u32 = 5;
-    /// Type names; other values are kept as numbers.
+    /// Type names as Jailhouse's JAILHOUSE_IOMMU_* constants (lower case);
+    /// `show` prints the first name of a value, so the older names
+    /// arm_smmuv3 and ti_pvu are only read. Other values stay numbers.
     pub const TYPES: &[(&str, u64)] = &[
         ("unused", 0),
         ("amd", AMD as u64),
         ("intel", INTEL as u64),
+        ("smmuv3", SMMUV3 as u64),
+        ("pvu", TIPVU as u64),
+        ("arm_mmu500", ARM_MMU500 as u64),
         ("arm_smmuv3", SMMUV3 as u64),
         ("ti_pvu", TIPVU as u64),
-        ("arm_mmu500", ARM_MMU500 as u64),
     ];
 }
 

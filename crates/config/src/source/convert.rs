@@ -91,7 +91,34 @@ fn default_cpu_set_size(max_cpu: Option<u32>) -> u32 {
     max_cpu.map_or(8, |m| (m / 64 + 1) * 8)
 }
 
-pub fn cell_to_toml(c: &CellBuf) -> CellToml {
+/// A stream id as Jailhouse reads it: split into MMU-500 id and mask when
+/// the system's IOMMU is an ARM MMU-500 (`mmu500`), else one number.
+fn stream_id_to_toml(v: u32, mmu500: bool) -> StreamIdToml {
+    if mmu500 {
+        StreamIdToml::Mmu500 {
+            id: Hex(u64::from(v & 0xffff)),
+            mask_out: Hex(u64::from(v >> 16)),
+        }
+    } else {
+        StreamIdToml::Id(Hex(v.into()))
+    }
+}
+
+fn stream_id_from_toml(s: &StreamIdToml, what: &str) -> Result<u32, SourceError> {
+    match *s {
+        StreamIdToml::Id(v) => narrow(v.0, what),
+        StreamIdToml::Mmu500 { id, mask_out } => {
+            let id: u16 = narrow(id.0, &format!("{what}.id"))?;
+            let mask: u16 = narrow(mask_out.0, &format!("{what}.mask_out"))?;
+            Ok(u32::from(id) | u32::from(mask) << 16)
+        }
+    }
+}
+
+/// `mmu500`: the cell is the root cell of a system with an ARM MMU-500
+/// unit, whose stream ids are id/mask pairs. A cell file alone does not
+/// say which IOMMU its stream ids are for: plain numbers there.
+pub fn cell_to_toml(c: &CellBuf, mmu500: bool) -> CellToml {
     let d = &c.desc;
     let nul = d.name.iter().position(|&b| b == 0).unwrap_or(d.name.len());
     let name = String::from_utf8_lossy(&d.name[..nul]).into_owned();
@@ -109,7 +136,7 @@ pub fn cell_to_toml(c: &CellBuf) -> CellToml {
         cpu_reset_address: Hex(d.cpu_reset_address.get()),
         vpci_irq_base: d.vpci_irq_base.get(),
         msg_reply_timeout: Num(d.msg_reply_timeout.get()),
-        stream_ids: c.stream_ids.iter().map(|s| Num(s.get().into())).collect(),
+        stream_ids: c.stream_ids.iter().map(|s| stream_id_to_toml(s.get(), mmu500)).collect(),
         console: console_to_toml(&d.console),
         memory: c.memory_regions.iter().map(memory_to_toml).collect(),
         irqchip: c.irqchips.iter().map(irqchip_to_toml).collect(),
@@ -189,7 +216,10 @@ pub fn system_to_toml(s: &SystemBuf) -> Document {
     };
     Document {
         system: Some(system),
-        cell: cell_to_toml(&s.root),
+        cell: cell_to_toml(
+            &s.root,
+            d.iommu_units[..used].iter().any(|u| u.iommu_type.get() == flags::iommu::ARM_MMU500),
+        ),
     }
 }
 
@@ -373,7 +403,7 @@ pub fn cell_from_toml(c: &CellToml, signed: bool) -> Result<CellBuf, SourceError
             })
         })?,
         stream_ids: indexed(&c.stream_ids, "stream_ids", |s, what| {
-            Ok(U32::new(narrow(s.0, what)?))
+            Ok(U32::new(stream_id_from_toml(s, what)?))
         })?,
     })
 }

@@ -78,7 +78,7 @@ pub fn decode(bytes: &[u8]) -> Result<Document, SourceError> {
             let cell = CellConfig::parse_exact(bytes)?;
             Ok(Document {
                 system: None,
-                cell: convert::cell_to_toml(&CellBuf::from_config(&cell)),
+                cell: convert::cell_to_toml(&CellBuf::from_config(&cell), false),
             })
         }
         None => {

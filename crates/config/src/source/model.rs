@@ -62,7 +62,8 @@ pub struct SystemToml {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IommuToml {
-    /// amd, intel, arm_smmuv3, ti_pvu, arm_mmu500 (or a number).
+    /// Jailhouse's JAILHOUSE_IOMMU_* names: amd, intel, smmuv3, pvu,
+    /// arm_mmu500 (or a number; arm_smmuv3 and ti_pvu are read too).
     #[serde(rename = "type")]
     pub iommu_type: NameOrNum,
     pub base: Hex,
@@ -70,6 +71,16 @@ pub struct IommuToml {
     /// The 12 type-specific bytes, hex.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub data: String,
+}
+
+/// One `stream_ids` entry, as Jailhouse's `union jailhouse_stream_id`:
+/// a plain stream id (SMMUv3, TI PVU), or for ARM MMU-500 units the
+/// 16-bit halves `id` and `mask_out` (the SMR id and mask).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamIdToml {
+    Mmu500 { id: Hex, mask_out: Hex },
+    Id(Hex),
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -95,7 +106,7 @@ pub struct CellToml {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub msg_reply_timeout: Num,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stream_ids: Vec<Num>,
+    pub stream_ids: Vec<StreamIdToml>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub console: ConsoleToml,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
