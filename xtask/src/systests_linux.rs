@@ -6,7 +6,9 @@
 //!
 //! One boot per test (each takes 10-20 s under TCG): `linux-demo` (the demo
 //! with a root workload, every CPU checked, disable and enable again),
-//! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used) and
+//! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used, 20
+//! enable/disable cycles with CPU hotplug after each), `linux-refuse` (each
+//! kind of system config the hypervisor refuses at enable) and
 //! `linux-unreserved` (`mem=1024M`: the hypervisor memory is Linux RAM);
 //! `linux-isolation` (the hostile cell's attacks against a Linux root);
 //! and `linux-adopt`, boot-first: the driver adopts a hypervisor that
@@ -244,10 +246,31 @@ const CYCLES_EXPECT: &[Expect] = &[
     pass!("every CPU works after the cycles"),
     pass!("Linux works after the cycles"),
     pass!("disable"),
+    pass!("enable, disable, hotplug 1"),
+    pass!("enable, disable, hotplug 2"),
+    pass!("enable, disable, hotplug 3"),
+    pass!("enable, disable, hotplug 4"),
+    pass!("enable, disable, hotplug 5"),
+    pass!("enable, disable, hotplug 6"),
+    pass!("enable, disable, hotplug 7"),
+    pass!("enable, disable, hotplug 8"),
+    pass!("enable, disable, hotplug 9"),
+    pass!("enable, disable, hotplug 10"),
+    pass!("enable, disable, hotplug 11"),
+    pass!("enable, disable, hotplug 12"),
+    pass!("enable, disable, hotplug 13"),
+    pass!("enable, disable, hotplug 14"),
+    pass!("enable, disable, hotplug 15"),
+    pass!("enable, disable, hotplug 16"),
+    pass!("enable, disable, hotplug 17"),
+    pass!("enable, disable, hotplug 18"),
+    pass!("enable, disable, hotplug 19"),
+    pass!("enable, disable, hotplug 20"),
+    pass!("Linux works after the enable/disable cycles"),
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 39)),
+        check: Some(|c| passed_exactly(c, 60)),
     },
 ];
 
@@ -429,7 +452,7 @@ const fn linux_test(
 }
 
 pub const LINUX_DEMO: SysTest = linux_test("linux-demo", demo_args, DEMO_EXPECT, 180);
-pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 240);
+pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 600);
 pub const LINUX_UNRESERVED: SysTest =
     linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
 pub const LINUX_ADOPT: SysTest = linux_test("linux-adopt", adopt_args, ADOPT_EXPECT, 150);
@@ -504,6 +527,13 @@ mod tests {
             check_names(CYCLES)
                 .iter()
                 .filter(|n| n.starts_with("cycle "))
+                .count(),
+            20
+        );
+        assert_eq!(
+            check_names(CYCLES)
+                .iter()
+                .filter(|n| n.starts_with("enable, disable, hotplug "))
                 .count(),
             20
         );
