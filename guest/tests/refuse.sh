@@ -48,9 +48,6 @@ echo "cpu_set_size $CPUSET, core $CORE, per-CPU $PERCPU, gicr $GICR, config $(wc
 variant gicv2 313 2 1
 refused "GIC version 2" $W/gicv2.cell 19 "the system configuration names GIC version 2"
 
-variant contype 56 99 2
-refused "unknown console type" $W/contype.cell 22 "invalid system configuration: debug_console: unknown console type 99"
-
 variant sysflags 8 256 4
 refused "unknown system flags" $W/sysflags.cell 22 "invalid system configuration: header: unknown flag bits 0x100"
 
@@ -61,12 +58,17 @@ refused "CPU without a redistributor" $W/gicr.cell 19 "no GICv3 redistributor ma
 # Image, 4 per-CPU areas and the config fit (the driver's check), no pool.
 TIGHT=$(( (CORE + 4 * PERCPU + $(wc -c <$SYS) + 4095) / 4096 * 4096 ))
 variant nopool 28 $TIGHT 8
-refused "hypervisor memory without a pool" $W/nopool.cell 12 "leaves no page pool"
+refused "hypervisor memory without a pool" $W/nopool.cell 12 "hypervisor memory of .* leaves no page pool"
 
 # The first root memory region wraps around the address space.
 variant wrap $REGION0 -4096 8
 refused "root region wraps" $W/wrap.cell 22 "invalid system configuration: .*overflows 64 bits"
 
+# Not refused: Jailhouse's hypervisor runs with a console type it does not
+# know (it just has no UART output), and so does sysHyper.
+variant contype 56 99 2
+check "unknown console type: accepted" jailhouse enable --no-check $W/contype.cell
+check "unknown console type: disable" jailhouse disable
 check "enable" jailhouse enable $SYS
 check "enabled is 1" is $S/enabled 1
 check "every CPU works under the hypervisor" every_cpu_works
