@@ -62,7 +62,7 @@ pub fn parse_mem(s: &str) -> Result<u64, String> {
     };
     let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size like 1G or 2048M"))?;
     let mib = if shift < 0 {
-        if n % 1024 != 0 {
+        if !n.is_multiple_of(1024) {
             return Err(format!("{s:?} is not a whole number of MiB"));
         }
         n >> 10

@@ -107,6 +107,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     crate::systests_linux::LINUX_DEMO,
     crate::systests_linux::LINUX_CYCLES,
     crate::systests_linux::LINUX_REFUSE,
+    crate::systests_linux::LINUX_SMP16,
     crate::systests_linux::LINUX_UNRESERVED,
     crate::systests_linux::LINUX_ADOPT,
     crate::systests_linux::LINUX_ISOLATION,

@@ -31,6 +31,7 @@ const UNRESERVED: &str = include_str!("../../guest/tests/unreserved.sh");
 const ADOPT: &str = include_str!("../../guest/tests/adopt.sh");
 const ISOLATION: &str = include_str!("../../guest/tests/isolation.sh");
 const REFUSE: &str = include_str!("../../guest/tests/refuse.sh");
+const SMP16: &str = include_str!("../../guest/tests/smp16.sh");
 
 /// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
 /// memory at 0x7fc0_0000 included (the last `mem=` wins).
@@ -88,6 +89,13 @@ fn isolation_args(ctx: &Ctx) -> Result<Vec<String>> {
 
 fn refuse_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, REFUSE, "")
+}
+
+/// Jailhouse's QEMU machine: 16 CPUs (as `cargo xtask run --smp 16`).
+fn smp16_args(ctx: &Ctx) -> Result<Vec<String>> {
+    let mut args = linux_args(ctx, SMP16, "")?;
+    crate::run_linux::size_machine(&mut args, 16, 1024);
+    Ok(args)
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -311,6 +319,28 @@ const REFUSE_EXPECT: &[Expect] = &[
     },
 ];
 
+const SMP16_EXPECT: &[Expect] = &[
+    pass!("16 CPUs online"),
+    pass!("insmod"),
+    pass!("enable with the 16-CPU config"),
+    pass!("root cell on CPUs 0-15"),
+    pass!("all 16 CPUs work under the hypervisor"),
+    GIC_LINES[0],
+    GIC_LINES[1],
+    GIC_LINES[2],
+    pass!("cell on CPU 1"),
+    pass!("root cell on CPUs 0,2-15"),
+    pass!("cell destroy"),
+    pass!("disable"),
+    pass!("all 16 CPUs online after disable"),
+    pass!("Linux works after disable"),
+    pass!("rmmod"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 12)),
+    },
+];
+
 const UNRESERVED_EXPECT: &[Expect] = &[
     pass!("Linux owns the hypervisor memory"),
     pass!("insmod"),
@@ -455,6 +485,7 @@ pub const LINUX_UNRESERVED: SysTest =
     linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
 pub const LINUX_ADOPT: SysTest = linux_test("linux-adopt", adopt_args, ADOPT_EXPECT, 150);
 pub const LINUX_REFUSE: SysTest = linux_test("linux-refuse", refuse_args, REFUSE_EXPECT, 240);
+pub const LINUX_SMP16: SysTest = linux_test("linux-smp16", smp16_args, SMP16_EXPECT, 360);
 pub const LINUX_ISOLATION: SysTest =
     linux_test("linux-isolation", isolation_args, ISOLATION_EXPECT, 180);
 
@@ -516,6 +547,7 @@ mod tests {
             (ADOPT, ADOPT_EXPECT),
             (ISOLATION, ISOLATION_EXPECT),
             (REFUSE, REFUSE_EXPECT),
+            (SMP16, SMP16_EXPECT),
         ] {
             let names = check_names(body);
             assert_eq!(awaited(expect), names);
@@ -546,6 +578,7 @@ mod tests {
             .chain(ADOPT_EXPECT)
             .chain(ISOLATION_EXPECT)
             .chain(REFUSE_EXPECT)
+            .chain(SMP16_EXPECT)
         {
             let re = Regex::new(e.regex).unwrap();
             if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
@@ -563,7 +596,7 @@ mod tests {
 
     #[test]
     fn scripts_are_valid_shell_and_define_their_helpers() {
-        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION, REFUSE] {
+        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION, REFUSE, SMP16] {
             let s = script(body);
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])
