@@ -125,8 +125,12 @@ make_data() {
 	b2=$(head -c 60000 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	env -i BUF1="$b1" BUF2="$b2" sleep 100000 &
 	KEEP_PID=$!
-	sleep 0.2
-	[ "$(wc -c </proc/$KEEP_PID/environ)" -gt 200000 ]
+	# Until it has exec'd (slow on a loaded host), environ is the shell's.
+	for t in $(seq 1 50); do
+		[ "$(wc -c </proc/$KEEP_PID/environ)" -gt 200000 ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 sums() {
