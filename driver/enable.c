@@ -253,6 +253,7 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 	header->arm_linux_hyp_abi = 1;
 	ctx.vectors_pa = mem->phys_start + header->bootstrap_vectors;
 	sh_console = sh_hv_mem + header->console_page;
+	sh_console_forget_last();
 	sh_dcache_clean_inval(sh_hv_mem, mem->size);
 
 	on_each_cpu(sh_enter_cpu, &ctx, 1);
@@ -263,8 +264,12 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 		/* Its last words were written with the MMU off or elsewhere. */
 		sh_dcache_clean_inval(sh_console, sizeof(*sh_console));
 		sh_console_dump("hypervisor console after the failed enable");
+		sh_console_save_last();
 		goto out_unmap;
 	}
+	/* As Jailhouse: no console to read without the config's flag. */
+	if (!(config->flags & JH_SYS_VIRTUAL_DEBUG_CONSOLE))
+		sh_console = NULL;
 
 	sh_enabled = true;
 	sh_root_cell = root;
@@ -340,6 +345,7 @@ int sh_cmd_disable(void)
 		pr_err(SH_PREFIX "the hypervisor refused to disable (%ld)\n", err);
 		return err;
 	}
+	sh_console_save_last();
 	sh_enabled = false;
 	sh_console = NULL;
 	list_del(&sh_root_cell->entry);

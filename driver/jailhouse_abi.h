@@ -128,6 +128,8 @@ struct jh_cell_desc {
 } __packed;
 
 /* The system config: only the fields the driver reads are named. */
+#define JH_SYS_VIRTUAL_DEBUG_CONSOLE	0x0001
+
 struct jh_system {
 	char signature[5];
 	__u8 architecture;

@@ -50,23 +50,10 @@ static long sh_ioctl(struct file *file, unsigned int ioctl, unsigned long arg)
 	return err;
 }
 
-/* Each reader follows the console from the oldest text still in the ring. */
-static int sh_open(struct inode *inode, struct file *file)
-{
-	file->private_data = kzalloc(sizeof(u32), GFP_KERNEL);
-	return file->private_data ? 0 : -ENOMEM;
-}
-
-static int sh_release(struct inode *inode, struct file *file)
-{
-	kfree(file->private_data);
-	return 0;
-}
-
 static const struct file_operations sh_fops = {
 	.owner = THIS_MODULE,
-	.open = sh_open,
-	.release = sh_release,
+	.open = sh_console_open,
+	.release = sh_console_release,
 	.read = sh_console_read,
 	.unlocked_ioctl = sh_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

@@ -20,18 +20,17 @@ static DEVICE_ATTR_RO(enabled);
 static ssize_t console_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	u32 last = 0;
-
-	return sh_console_copy(&last, buf, JH_CONSOLE_SIZE);
+	return sh_console_show(buf);
 }
 static DEVICE_ATTR_RO(console);
 
+/* As Jailhouse's: 0 while the hypervisor is disabled. */
 static ssize_t sh_info_show(char *buf, u64 type)
 {
 	long val;
 
 	if (!READ_ONCE(sh_enabled))
-		return -ENODEV;
+		return sysfs_emit(buf, "0\n");
 	val = sh_hypercall(JH_HC_HYPERVISOR_GET_INFO, type, 0);
 	if (val < 0)
 		return val;

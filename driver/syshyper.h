@@ -81,10 +81,14 @@ void sh_forget_cells(void);
 void sh_unclaimed_cpus(cpumask_t *out);
 
 /* console.c */
-size_t sh_console_copy(u32 *last, char *buf, size_t max);
+int sh_console_open(struct inode *inode, struct file *file);
+int sh_console_release(struct inode *inode, struct file *file);
 ssize_t sh_console_read(struct file *file, char __user *buf, size_t len,
 			loff_t *off);
+ssize_t sh_console_show(char *buf);
 void sh_console_dump(const char *why);
+void sh_console_save_last(void);
+void sh_console_forget_last(void);
 
 /* sysfs.c */
 int sh_sysfs_init(void);

@@ -158,7 +158,8 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         initrd,
         cells: args.cell.clone(),
     };
-    let qemu_args = qemu_args(p, &boot, &workdir)?;
+    let mut qemu_args = qemu_args(p, &boot, &workdir)?;
+    crate::run_linux::size_machine(&mut qemu_args, args.smp, args.mem);
     if args.shell && args.script.is_none() {
         return crate::run_linux::run_qemu(p, &qemu_args, true);
     }

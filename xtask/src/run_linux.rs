@@ -31,6 +31,60 @@ pub struct RunArgs {
     /// Run this shell script in the guest in place of the demo; its exit status is ours.
     #[arg(long, value_name = "FILE")]
     pub script: Option<PathBuf>,
+    /// CPUs of the QEMU machine (Jailhouse's qemu-arm64 config wants 16;
+    /// the system config must name the CPUs Linux brings up).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub smp: u32,
+    /// Memory of the QEMU machine, QEMU's -m syntax (MiB, or a K/M/G/T suffix); at
+    /// least 1G, as the configs put the hypervisor at the top of the first GiB.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_mem)]
+    pub mem: u64,
+}
+
+/// The memory size in MiB; at least 1 GiB (RAM starts at 0x4000_0000 on
+/// QEMU's virt machine, and the hypervisor memory of the shipped and of
+/// Jailhouse's qemu-arm64 configs is 0x7fc0_0000, Linux keeping below it
+/// with `mem=768M`).
+pub fn parse_mem(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => -10,
+                'M' => 0,
+                'G' => 10,
+                'T' => 20,
+                _ => return Err(format!("{s:?}: unknown size suffix {c:?} (K, M, G or T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size like 1G or 2048M"))?;
+    let mib = if shift < 0 {
+        if !n.is_multiple_of(1024) {
+            return Err(format!("{s:?} is not a whole number of MiB"));
+        }
+        n >> 10
+    } else {
+        n.checked_shl(shift as u32).filter(|v| v >> shift == n).ok_or_else(|| format!("{s:?} is too large"))?
+    };
+    if mib < 1024 {
+        return Err(format!("{s:?}: at least 1G (the hypervisor memory lies at 0x7fc00000)"));
+    }
+    Ok(mib)
+}
+
+/// Sets the machine size in QEMU arguments built for the default machine
+/// (`-smp 4 -m 1G`).
+pub fn size_machine(args: &mut [String], smp: u32, mem_mib: u64) {
+    for i in 1..args.len() {
+        match args[i - 1].as_str() {
+            "-smp" => args[i] = smp.to_string(),
+            "-m" => args[i] = format!("{mem_mib}M"),
+            _ => {}
+        }
+    }
 }
 
 /// `FILE[:DEST]`; the split is at the last ':' so DEST must not contain one.
@@ -117,7 +171,8 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     files.extend(args.with.iter().cloned());
     let initrd =
         guest::build_initramfs(&g, &files, &script, &p.out.join("guest/initramfs.cpio.gz"))?;
-    let qemu_args = guest::linux_qemu_args(&g, &initrd, "");
+    let mut qemu_args = guest::linux_qemu_args(&g, &initrd, "");
+    size_machine(&mut qemu_args, args.smp, args.mem);
     if args.shell && args.script.is_none() {
         return run_qemu(p, &qemu_args, true);
     }
@@ -150,6 +205,44 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn smp_and_mem_default_to_the_test_machine() {
+        let a = parse(&[]).unwrap();
+        assert_eq!((a.smp, a.mem), (4, 1024));
+    }
+
+    #[test]
+    fn smp_and_mem_are_taken_and_checked() {
+        let a = parse(&["--smp", "16", "--mem", "2G"]).unwrap();
+        assert_eq!((a.smp, a.mem), (16, 2048));
+        assert_eq!(parse(&["--mem", "1536M"]).unwrap().mem, 1536);
+        assert_eq!(parse(&["--mem", "4096"]).unwrap().mem, 4096);
+        assert_eq!(parse(&["--mem", "1048576k"]).unwrap().mem, 1024);
+        for bad in [["--smp", "0"], ["--smp", "65"], ["--smp", "x"], ["--mem", "512M"], ["--mem", "1Q"], ["--mem", "G"]] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_mem("99999999999999T").is_err());
+        assert!(parse_mem("1048577K").is_err());
+    }
+
+    #[test]
+    fn size_machine_replaces_smp_and_m() {
+        let mut args: Vec<String> = ["-M", "virt", "-smp", "4", "-m", "1G", "-kernel", "k"].iter().map(|s| s.to_string()).collect();
+        size_machine(&mut args, 16, 2048);
+        assert_eq!(args, ["-M", "virt", "-smp", "16", "-m", "2048M", "-kernel", "k"]);
+    }
 
     #[test]
     fn with_takes_an_optional_absolute_destination() {

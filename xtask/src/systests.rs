@@ -109,6 +109,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     // Late launch from Debian Linux (xtask/src/systests_linux.rs, guest/tests/).
     crate::systests_linux::LINUX_DEMO,
     crate::systests_linux::LINUX_CYCLES,
+    crate::systests_linux::LINUX_REFUSE,
+    crate::systests_linux::LINUX_SMP16,
     crate::systests_linux::LINUX_UNRESERVED,
     crate::systests_linux::LINUX_ADOPT,
     crate::systests_linux::LINUX_ISOLATION,

@@ -6,7 +6,9 @@
 //!
 //! One boot per test (each takes 10-20 s under TCG): `linux-demo` (the demo
 //! with a root workload, every CPU checked, disable and enable again),
-//! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used) and
+//! `linux-cycles` (wrong configs, 20 cell cycles, mem_pool_used, 20
+//! enable/disable cycles with CPU hotplug after each), `linux-refuse` (each
+//! kind of system config the hypervisor refuses at enable) and
 //! `linux-unreserved` (`mem=1024M`: the hypervisor memory is Linux RAM);
 //! `linux-isolation` (the hostile cell's attacks against a Linux root);
 //! and `linux-adopt`, boot-first: the driver adopts a hypervisor that
@@ -28,6 +30,8 @@ const CYCLES: &str = include_str!("../../guest/tests/cycles.sh");
 const UNRESERVED: &str = include_str!("../../guest/tests/unreserved.sh");
 const ADOPT: &str = include_str!("../../guest/tests/adopt.sh");
 const ISOLATION: &str = include_str!("../../guest/tests/isolation.sh");
+const REFUSE: &str = include_str!("../../guest/tests/refuse.sh");
+const SMP16: &str = include_str!("../../guest/tests/smp16.sh");
 
 /// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
 /// memory at 0x7fc0_0000 included (the last `mem=` wins).
@@ -81,6 +85,17 @@ fn cycles_args(ctx: &Ctx) -> Result<Vec<String>> {
 
 fn isolation_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, ISOLATION, "")
+}
+
+fn refuse_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args(ctx, REFUSE, "")
+}
+
+/// Jailhouse's QEMU machine: 16 CPUs (as `cargo xtask run --smp 16`).
+fn smp16_args(ctx: &Ctx) -> Result<Vec<String>> {
+    let mut args = linux_args(ctx, SMP16, "")?;
+    crate::run_linux::size_machine(&mut args, 16, 1024);
+    Ok(args)
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -150,6 +165,7 @@ fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
 const DEMO_EXPECT: &[Expect] = &[
     pass!("insmod"),
     pass!("driver loaded, not enabled"),
+    pass!("no console before enable"),
     pass!("Linux works before enable"),
     pass!("enable"),
     pass!("enabled is 1"),
@@ -175,8 +191,12 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("every CPU works after destroy"),
     pass!("Linux works after destroy"),
     pass!("hypervisor console"),
+    pass!("console in 128-byte non-blocking reads"),
+    pass!("console in 128-byte blocking reads"),
     pass!("disable"),
     pass!("enabled is 0"),
+    pass!("pools read 0 while disabled"),
+    pass!("last console readable after disable"),
     pass!("all CPUs online after disable"),
     pass!("every CPU works after disable"),
     pass!("Linux works after disable"),
@@ -191,7 +211,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 38)),
+        check: Some(|c| passed_exactly(c, 43)),
     },
 ];
 
@@ -234,10 +254,90 @@ const CYCLES_EXPECT: &[Expect] = &[
     pass!("every CPU works after the cycles"),
     pass!("Linux works after the cycles"),
     pass!("disable"),
+    pass!("enable, disable, hotplug 1"),
+    pass!("enable, disable, hotplug 2"),
+    pass!("enable, disable, hotplug 3"),
+    pass!("enable, disable, hotplug 4"),
+    pass!("enable, disable, hotplug 5"),
+    pass!("enable, disable, hotplug 6"),
+    pass!("enable, disable, hotplug 7"),
+    pass!("enable, disable, hotplug 8"),
+    pass!("enable, disable, hotplug 9"),
+    pass!("enable, disable, hotplug 10"),
+    pass!("enable, disable, hotplug 11"),
+    pass!("enable, disable, hotplug 12"),
+    pass!("enable, disable, hotplug 13"),
+    pass!("enable, disable, hotplug 14"),
+    pass!("enable, disable, hotplug 15"),
+    pass!("enable, disable, hotplug 16"),
+    pass!("enable, disable, hotplug 17"),
+    pass!("enable, disable, hotplug 18"),
+    pass!("enable, disable, hotplug 19"),
+    pass!("enable, disable, hotplug 20"),
+    pass!("Linux works after the enable/disable cycles"),
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 39)),
+        check: Some(|c| passed_exactly(c, 60)),
+    },
+];
+
+// Each refused config of refuse.sh checks four things (its `refused`).
+const REFUSE_EXPECT: &[Expect] = &[
+    pass!("insmod"),
+    pass!("GIC version 2: enable fails"),
+    pass!("GIC version 2: reason in dmesg"),
+    pass!("GIC version 2: reason on the hypervisor console"),
+    pass!("GIC version 2: Linux intact"),
+    pass!("unknown system flags: enable fails"),
+    pass!("unknown system flags: reason in dmesg"),
+    pass!("unknown system flags: reason on the hypervisor console"),
+    pass!("unknown system flags: Linux intact"),
+    pass!("CPU without a redistributor: enable fails"),
+    pass!("CPU without a redistributor: reason in dmesg"),
+    pass!("CPU without a redistributor: reason on the hypervisor console"),
+    pass!("CPU without a redistributor: Linux intact"),
+    pass!("hypervisor memory without a pool: enable fails"),
+    pass!("hypervisor memory without a pool: reason in dmesg"),
+    pass!("hypervisor memory without a pool: reason on the hypervisor console"),
+    pass!("hypervisor memory without a pool: Linux intact"),
+    pass!("root region wraps: enable fails"),
+    pass!("root region wraps: reason in dmesg"),
+    pass!("root region wraps: reason on the hypervisor console"),
+    pass!("root region wraps: Linux intact"),
+    pass!("unknown console type: accepted"),
+    pass!("unknown console type: disable"),
+    pass!("enable"),
+    pass!("enabled is 1"),
+    pass!("every CPU works under the hypervisor"),
+    pass!("disable"),
+    pass!("Linux works after disable"),
+    pass!("rmmod"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 29)),
+    },
+];
+
+const SMP16_EXPECT: &[Expect] = &[
+    pass!("16 CPUs online"),
+    pass!("insmod"),
+    pass!("enable with the 16-CPU config"),
+    pass!("root cell on CPUs 0-15"),
+    pass!("all 16 CPUs work under the hypervisor"),
+    GIC_LINES[0],
+    GIC_LINES[1],
+    GIC_LINES[2],
+    pass!("cell on CPU 1"),
+    pass!("root cell on CPUs 0,2-15"),
+    pass!("cell destroy"),
+    pass!("disable"),
+    pass!("all 16 CPUs online after disable"),
+    pass!("Linux works after disable"),
+    pass!("rmmod"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 12)),
     },
 ];
 
@@ -380,10 +480,12 @@ const fn linux_test(
 }
 
 pub const LINUX_DEMO: SysTest = linux_test("linux-demo", demo_args, DEMO_EXPECT, 180);
-pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 240);
+pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 600);
 pub const LINUX_UNRESERVED: SysTest =
     linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
 pub const LINUX_ADOPT: SysTest = linux_test("linux-adopt", adopt_args, ADOPT_EXPECT, 150);
+pub const LINUX_REFUSE: SysTest = linux_test("linux-refuse", refuse_args, REFUSE_EXPECT, 240);
+pub const LINUX_SMP16: SysTest = linux_test("linux-smp16", smp16_args, SMP16_EXPECT, 360);
 pub const LINUX_ISOLATION: SysTest =
     linux_test("linux-isolation", isolation_args, ISOLATION_EXPECT, 180);
 
@@ -396,10 +498,21 @@ mod tests {
     /// unrolled).
     fn check_names(body: &str) -> Vec<String> {
         let re = Regex::new(r#"^\s*(?:check|fails_with) "([^"]+)""#).unwrap();
+        let refused = Regex::new(r#"^refused "([^"]+)""#).unwrap();
         let mut names = Vec::new();
         for line in body.lines() {
+            if let Some(c) = refused.captures(line) {
+                for step in ["enable fails", "reason in dmesg", "reason on the hypervisor console", "Linux intact"] {
+                    names.push(format!("{}: {step}", &c[1]));
+                }
+                continue;
+            }
             let Some(c) = re.captures(line) else { continue };
             let name = &c[1];
+            if name.contains("$1") {
+                // Inside the definition of refuse.sh's `refused`.
+                continue;
+            }
             if name.contains("$i") {
                 names.extend((1..=20).map(|i| name.replace("$i", &i.to_string())));
             } else {
@@ -433,6 +546,8 @@ mod tests {
             (UNRESERVED, UNRESERVED_EXPECT),
             (ADOPT, ADOPT_EXPECT),
             (ISOLATION, ISOLATION_EXPECT),
+            (REFUSE, REFUSE_EXPECT),
+            (SMP16, SMP16_EXPECT),
         ] {
             let names = check_names(body);
             assert_eq!(awaited(expect), names);
@@ -442,6 +557,13 @@ mod tests {
             check_names(CYCLES)
                 .iter()
                 .filter(|n| n.starts_with("cycle "))
+                .count(),
+            20
+        );
+        assert_eq!(
+            check_names(CYCLES)
+                .iter()
+                .filter(|n| n.starts_with("enable, disable, hotplug "))
                 .count(),
             20
         );
@@ -455,6 +577,8 @@ mod tests {
             .chain(UNRESERVED_EXPECT)
             .chain(ADOPT_EXPECT)
             .chain(ISOLATION_EXPECT)
+            .chain(REFUSE_EXPECT)
+            .chain(SMP16_EXPECT)
         {
             let re = Regex::new(e.regex).unwrap();
             if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
@@ -472,7 +596,7 @@ mod tests {
 
     #[test]
     fn scripts_are_valid_shell_and_define_their_helpers() {
-        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION] {
+        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION, REFUSE, SMP16] {
             let s = script(body);
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])

@@ -125,10 +125,6 @@ impl Device {
         // the driver validates their contents.
         unsafe { ioctl(self.0.as_fd(), PtrArg { opcode, arg }) }
     }
-
-    pub fn file(&self) -> &File {
-        &self.0
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,10 @@ pub enum Command {
     Enable {
         /// System configuration.
         sysconfig: PathBuf,
+        /// Hand the file to the driver unchecked, as Jailhouse's tool does
+        /// (the driver and the hypervisor still refuse what they must).
+        #[arg(long)]
+        no_check: bool,
     },
     /// Disable the hypervisor (destroys the remaining cells first).
     Disable,
@@ -73,7 +77,7 @@ pub enum CellCommand {
 /// Runs one driver command.
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
-        Command::Enable { sysconfig } => enable(&sysconfig),
+        Command::Enable { sysconfig, no_check } => enable(&sysconfig, no_check),
         Command::Disable => call("disable", ioctl::DISABLE, None),
         Command::Console { follow } => console::run(follow),
         Command::Cell(cmd) => cell(cmd),
@@ -136,12 +140,15 @@ fn call(what: &str, opcode: rustix::ioctl::Opcode, arg: Option<&[u8]>) -> Result
     dev.call(opcode, arg).map_err(|e| anyhow::anyhow!(explain(what, e)))
 }
 
-fn enable(path: &Path) -> Result<()> {
+fn enable(path: &Path, no_check: bool) -> Result<()> {
     let bytes = read(path)?;
-    if syshyper_config::kind_of(&bytes) == Some(Kind::Cell) {
-        bail!("{}: this is a cell configuration; enable needs the system configuration", path.display());
+    if !no_check {
+        if syshyper_config::kind_of(&bytes) == Some(Kind::Cell) {
+            bail!("{}: this is a cell configuration; enable needs the system configuration", path.display());
+        }
+        SystemConfig::parse(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: invalid system configuration: {e}", path.display()))?;
     }
-    SystemConfig::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: invalid system configuration: {e}", path.display()))?;
     if sysfs::enabled(&sysfs::root()?)? {
         bail!("the hypervisor is already enabled");
     }

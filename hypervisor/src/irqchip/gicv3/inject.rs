@@ -8,7 +8,14 @@ use super::snapshot::bit_reg;
 use crate::arch::gicv3 as cpuif;
 use crate::arch::regval::ich;
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Per target CPU: senders between deciding to kick it (their `fetch_or`
+/// on its `vsgi_pending` found it in EL2) and the kick having reached the
+/// redistributor. `hand_back` waits for zero before it clears SGI 15, so
+/// no kick can land on a CPU that already runs Linux on its own.
+static KICKS_IN_FLIGHT: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
+
 /// Puts `intid` into a free list register; false if none is free.
 fn try_inject(intid: u32, hw: bool) -> bool {
     // A hardware interrupt stays active until the guest deactivates it, so
@@ -102,6 +109,15 @@ pub fn handle_irq() -> IrqOutcome {
                 cpu.count(Stat::Maintenance);
                 drain_pending(cpu);
             }
+            // A physical SGI other than ours comes from a Linux CPU that
+            // has already left EL2 (disable in progress): it is the root's
+            // IPI, forwarded as a virtual one so Linux loses none. Other
+            // cells never get physical SGIs (they are trapped); drop those.
+            0..=14 if cell == 0 => {
+                cpuif::deactivate(intid);
+                cpu.count(Stat::Vsgi);
+                inject(intid, false);
+            }
             0..=15 => cpuif::deactivate(intid),
             // The common case, one device or timer interrupt: inject it and
             // return at once; another pending one traps again right away.
@@ -177,12 +193,24 @@ pub fn emulate_sgi(value: u64) {
         } else {
             // One read-modify-write decides, against `hand_back`'s swap of
             // the same word, whether the target is still in EL2 (it will
-            // inject the SGI) or has left (Linux takes the real SGI).
-            let old = t.vsgi_pending.fetch_or(1 << sgi, Ordering::AcqRel);
+            // inject the SGI) or has left (Linux takes the real SGI). The
+            // in-flight count is raised before that decision and dropped
+            // only once the kick is out, so `hand_back` can wait for it.
+            let flight = KICKS_IN_FLIGHT.get(t.cpu_id.load(Ordering::Relaxed) as usize);
+            if let Some(f) = flight {
+                f.fetch_add(1, Ordering::SeqCst);
+            }
+            let old = t.vsgi_pending.fetch_or(1 << sgi, Ordering::SeqCst);
             if old & LEFT_EL2 != 0 {
                 cpuif::send_sgi(sgi_value(t.mpidr.load(Ordering::Relaxed), sgi));
             } else {
                 kick(t);
+                // The SGI write is complete (at the redistributor) before
+                // the count says so.
+                crate::arch::dsb_ish();
+            }
+            if let Some(f) = flight {
+                f.fetch_sub(1, Ordering::Release);
             }
         }
     }
@@ -212,7 +240,26 @@ pub fn hand_back() {
     // may still have a management kick in flight: SGI 15 and PPI 25 are
     // disabled below before Linux runs, so such a late kick stays masked
     // and never reaches Linux (the "unexpected IRQ 15" of a disable).
-    let posted = cpu.vsgi_pending.swap(LEFT_EL2, Ordering::AcqRel);
+    //
+    // Closing the late kick by construction: a sender raises
+    // KICKS_IN_FLIGHT[us] before its fetch_or, so if that fetch_or came
+    // before our swap (it found no LEFT_EL2 and will kick), our swap reads
+    // its write and so sees the raised count below; we wait until the kick
+    // is out, and only then clear SGI 15's pending state. A sender whose
+    // fetch_or comes after the swap sees LEFT_EL2 and sends Linux's own
+    // SGI, never SGI 15. The other kick (cell management, cell/manage.rs)
+    // targets CPUs of non-root cells, and disable runs only when the root
+    // is the last cell. So no SGI 15 is pending or can become pending once
+    // this CPU runs Linux, even if Linux later enables all SGIs (it does
+    // when a CPU comes online).
+    let posted = cpu.vsgi_pending.swap(LEFT_EL2, Ordering::SeqCst);
+    if let Some(f) = KICKS_IN_FLIGHT.get(cpu.cpu_id.load(Ordering::Relaxed) as usize) {
+        // Bounded: each sender is between two instructions at EL2 with
+        // interrupts masked, and never waits for us.
+        while f.load(Ordering::Acquire) != 0 {
+            core::hint::spin_loop();
+        }
+    }
     let mpidr = cpu.mpidr.load(Ordering::Relaxed);
     for sgi in (0..16).filter(|s| posted & (1 << s) != 0) {
         cpuif::send_sgi(sgi_value(mpidr, sgi));

@@ -28,6 +28,8 @@ pub(super) static SPI_SAVED_ROUTE: [AtomicU64; 1024] = [const { AtomicU64::new(0
 /// value Linux gives its own), and of the hypervisor's two (higher).
 pub(super) const GUEST_PRIO: u32 = 0xa0;
 pub(super) const HV_PRIO: u32 = 0x80;
+/// GICR_TYPER.Last: this is the last redistributor of the region.
+const TYPER_LAST: u64 = 1 << 4;
 /// Set in a CPU's `vsgi_pending` once it has left EL2 (disable).
 pub(super) const LEFT_EL2: u32 = 1 << 31;
 /// Serialises read-modify-write emulation of distributor registers.
@@ -206,7 +208,21 @@ pub(super) fn affinity(mpidr: u64) -> u64 {
 pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
     let aff = affinity(crate::arch::mpidr());
     let frames = GICR_FRAMES.load(Ordering::Relaxed);
-    let Some(frame) = (0..frames).find(|&f| mmio_read(gicr(f, 0x8), 8) >> 32 == aff) else {
+    // GICR_TYPER.Last ends the redistributors: a frame after it may be
+    // no device at all, and reading it would abort at EL2 (a config whose
+    // gicr_base is off by some frames must be refused, not crash).
+    let mut found = None;
+    for f in 0..frames {
+        let typer = mmio_read(gicr(f, 0x8), 8);
+        if typer >> 32 == aff {
+            found = Some(f);
+            break;
+        }
+        if typer & TYPER_LAST != 0 {
+            break;
+        }
+    }
+    let Some(frame) = found else {
         return false;
     };
     cpu.gicr_frame.store(frame as u32, Ordering::Relaxed);

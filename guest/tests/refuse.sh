@@ -1,0 +1,78 @@
+# linux-refuse: enable with every kind of system configuration the
+# hypervisor itself refuses (the tool's and the driver's checks are passed:
+# `enable --no-check` hands the file over as Jailhouse's tool does). Each
+# must come back as an error on the shell, never a hang, with the
+# hypervisor's reason in dmesg and in the console the driver kept, and
+# leave Linux intact; a good enable and disable work afterwards.
+workload_start
+
+# Little-endian fields of a .cell file (offsets: jailhouse-abi.md §4).
+u32_at() { od -An -tu4 -j "$2" -N 4 "$1" | tr -d ' '; }
+u64_at() { od -An -tu8 -j "$2" -N 8 "$1" | tr -d ' '; }
+put() { # FILE OFFSET VALUE BYTES
+	i=0
+	while [ $i -lt "$4" ]; do
+		printf "\\$(printf %03o $((($3 >> (8 * i)) & 255)))"
+		i=$((i + 1))
+	done | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+# A copy of the good system config with one field changed; checks the write.
+variant() { # NAME OFFSET VALUE BYTES
+	cp $C/qemu-virt.cell $W/$1.cell
+	put $W/$1.cell "$2" "$3" "$4"
+	case $4 in 8) got=$(u64_at $W/$1.cell "$2") ;; 4) got=$(u32_at $W/$1.cell "$2") ;;
+		*) got=$(od -An -tu$4 -j "$2" -N "$4" $W/$1.cell | tr -d ' ') ;; esac
+	echo "$1: offset $2 = $got" >&2
+}
+intact() {
+	is $S/enabled 0 && cpus_online 0-3 && every_cpu_works && progresses
+}
+# NAME FILE ERRNO REASON: the tool fails with the errno's text, the
+# hypervisor's reason is in dmesg and in the console kept by the driver.
+refused() {
+	fails_with "$1: enable fails" "enable failed: .*os error $3" jailhouse enable --no-check "$2"
+	check "$1: reason in dmesg" sh -c "dmesg | grep -q 'enable refused (-$3): $4'"
+	check "$1: reason on the hypervisor console" sh -c "jailhouse console 2>/dev/null | grep -q 'enable refused (-$3): $4'"
+	check "$1: Linux intact" intact
+}
+
+check "insmod" insmod /lib/modules/syshyper.ko
+SYS=$C/qemu-virt.cell
+CPUSET=$(u32_at $SYS 404)
+REGION0=$((356 + 132 + CPUSET))
+CORE=$(u64_at /lib/firmware/syshyper.bin 8)
+PERCPU=$(u64_at /lib/firmware/syshyper.bin 16)
+GICR=$(u64_at $SYS 348)
+echo "cpu_set_size $CPUSET, core $CORE, per-CPU $PERCPU, gicr $GICR, config $(wc -c <$SYS) bytes"
+
+variant gicv2 313 2 1
+refused "GIC version 2" $W/gicv2.cell 19 "the system configuration names GIC version 2"
+
+variant sysflags 8 256 4
+refused "unknown system flags" $W/sysflags.cell 22 "invalid system configuration: header: unknown flag bits 0x100"
+
+# The redistributors start one frame (two 64 KiB pages) later: CPU 0 has none.
+variant gicr $((348)) $((GICR + 0x20000)) 8
+refused "CPU without a redistributor" $W/gicr.cell 19 "no GICv3 redistributor matches CPU 0"
+
+# Image, 4 per-CPU areas and the config fit (the driver's check), no pool.
+TIGHT=$(( (CORE + 4 * PERCPU + $(wc -c <$SYS) + 4095) / 4096 * 4096 ))
+variant nopool 28 $TIGHT 8
+refused "hypervisor memory without a pool" $W/nopool.cell 12 "hypervisor memory of .* leaves no page pool"
+
+# The first root memory region wraps around the address space.
+variant wrap $REGION0 -4096 8
+refused "root region wraps" $W/wrap.cell 22 "invalid system configuration: .*overflows 64 bits"
+
+# Not refused: Jailhouse's hypervisor runs with a console type it does not
+# know (it just has no UART output), and so does sysHyper.
+variant contype 56 99 2
+check "unknown console type: accepted" jailhouse enable --no-check $W/contype.cell
+check "unknown console type: disable" jailhouse disable
+check "enable" jailhouse enable $SYS
+check "enabled is 1" is $S/enabled 1
+check "every CPU works under the hypervisor" every_cpu_works
+check "disable" jailhouse disable
+check "Linux works after disable" intact
+check "rmmod" rmmod syshyper
+summary
