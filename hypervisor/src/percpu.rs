@@ -34,9 +34,20 @@ pub enum CpuState {
     /// Parked, asked to start at `entry` (PSCI CPU_ON or cell start); the
     /// CPU moves itself to Running, or a manager cancels back to Off.
     Starting = 3,
-    /// Off, and being handed to a new cell by a create in progress: PSCI
-    /// CPU_ON of the old owner cannot start it in the meantime.
+    /// Off and held by the management path: being handed to a new cell
+    /// (create), or stopped for a shutdown, load or destroy of its cell.
+    /// PSCI CPU_ON cannot start it (DENIED) until the manager lets go.
     Claimed = 4,
+    /// Off, and being given a start request: the requester won the CPU
+    /// and is writing its entry point; Starting follows.
+    Arming = 5,
+}
+
+/// The state word: the owning cell in the upper half, the [`CpuState`]
+/// in the lower, so that a transition checks both at once (PSCI CPU_ON of
+/// cell A can never start a CPU that meanwhile became cell B's).
+fn word(cell: u32, s: CpuState) -> u64 {
+    (u64::from(cell) << 32) | s as u64
 }
 
 /// The per-CPU data block.
@@ -44,8 +55,11 @@ pub enum CpuState {
 #[derive(Debug)]
 pub struct PerCpu {
     pub cpu_id: AtomicU32,
+    /// The owning cell, for readers; hand-overs write it before the state
+    /// word, which is authoritative for every transition.
     pub cell: AtomicU32,
-    pub state: AtomicU32,
+    /// The owning cell and the state (see [`word`]).
+    pub state: AtomicU64,
     pub mpidr: AtomicU64,
     pub entry: AtomicU64,
     pub context: AtomicU64,
@@ -68,7 +82,7 @@ impl PerCpu {
     pub fn init(&self, cpu: u32, mpidr: u64, cell: u32) {
         self.cpu_id.store(cpu, Ordering::Relaxed);
         self.cell.store(cell, Ordering::Relaxed);
-        self.state.store(CpuState::Off as u32, Ordering::Relaxed);
+        self.state.store(word(cell, CpuState::Off), Ordering::Relaxed);
         self.mpidr.store(mpidr, Ordering::Relaxed);
         self.entry.store(0, Ordering::Relaxed);
         self.context.store(0, Ordering::Relaxed);
@@ -99,32 +113,55 @@ impl PerCpu {
 
     /// Current state.
     pub fn state(&self) -> CpuState {
-        match self.state.load(Ordering::Acquire) {
+        match self.state.load(Ordering::Acquire) & u64::from(u32::MAX) {
             0 => CpuState::Running,
             2 => CpuState::Failed,
             3 => CpuState::Starting,
             4 => CpuState::Claimed,
+            5 => CpuState::Arming,
             _ => CpuState::Off,
         }
     }
 
-    /// Sets the state.
+    /// Sets the state, in the cell the CPU belongs to. For the CPU itself
+    /// while it runs (CPU_OFF, a failure, parking on request) and for a
+    /// manager holding the CPU (Claimed), so no concurrent transition can
+    /// be overwritten.
     pub fn set_state(&self, s: CpuState) {
-        self.state.store(s as u32, Ordering::Release);
+        self.state.store(word(self.cell.load(Ordering::Relaxed), s), Ordering::Release);
     }
 
+    /// `from` → `to` if the CPU is in state `from` of `cell`.
+    fn transition_in(&self, cell: u32, from: CpuState, to: CpuState) -> bool {
+        self.state.compare_exchange(word(cell, from), word(cell, to), Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// `from` → `to` in whatever cell the CPU belongs to.
     fn transition(&self, from: CpuState, to: CpuState) -> bool {
-        self.state.compare_exchange(from as u32, to as u32, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        let cell = (self.state.load(Ordering::Acquire) >> 32) as u32;
+        self.transition_in(cell, from, to)
     }
 
-    /// Asks this CPU, if it is off, to start at `entry` with x0 = `context`.
-    /// False if it is not off (running, failed or already starting).
-    pub fn request_start(&self, entry: u64, context: u64) -> bool {
-        // Only the management path or PSCI of the CPU's own cell call this,
-        // and only for an Off CPU, so the fields are not in use.
+    /// Asks this CPU, if it is off in `cell`, to start at `entry` with x0
+    /// = `context`. False if it is not (running, failed, held by the
+    /// management path, already starting, or another cell's by now). The
+    /// entry is written only after the CPU was won (Arming), so a loser
+    /// can never overwrite the winner's entry.
+    pub fn request_start_in(&self, cell: u32, entry: u64, context: u64) -> bool {
+        if !self.transition_in(cell, CpuState::Off, CpuState::Arming) {
+            return false;
+        }
         self.entry.store(entry, Ordering::Relaxed);
         self.context.store(context, Ordering::Relaxed);
-        self.transition(CpuState::Off, CpuState::Starting)
+        // Release: the parked CPU that sees Starting sees the entry.
+        self.state.store(word(cell, CpuState::Starting), Ordering::Release);
+        true
+    }
+
+    /// [`PerCpu::request_start_in`] the CPU's current cell (the
+    /// management path, which holds the cell).
+    pub fn request_start(&self, entry: u64, context: u64) -> bool {
+        self.request_start_in(self.cell.load(Ordering::Relaxed), entry, context)
     }
 
     /// Called by the parked CPU itself: takes a pending start request and
@@ -137,18 +174,42 @@ impl PerCpu {
         }
     }
 
-    /// Takes an Off CPU for a cell being created (false if it is not Off).
-    /// The compare-and-swap closes the window in which the root's PSCI
-    /// CPU_ON, which takes no lock, could start the CPU between the
-    /// create's check and its hand-over.
+    /// Takes an Off CPU of the root cell for a cell being created (false
+    /// if it is not Off in the root). One compare-and-swap on (cell,
+    /// state): the root's PSCI CPU_ON, which takes no lock, either
+    /// started the CPU before or fails after.
     pub fn claim(&self) -> bool {
-        self.transition(CpuState::Off, CpuState::Claimed)
+        self.transition_in(0, CpuState::Off, CpuState::Claimed)
     }
 
-    /// Gives a claimed CPU back as Off (create failed, or done: the CPU is
-    /// then Off in its new cell).
+    /// Gives a claimed CPU back as Off in its cell (create failed).
     pub fn release_claim(&self) {
         self.transition(CpuState::Claimed, CpuState::Off);
+    }
+
+    /// Holds a stopped CPU of a cell for the management path: Off or
+    /// Starting (a start not yet taken is withdrawn) become Claimed, so a
+    /// sibling's PSCI CPU_ON cannot start it again while its cell is shut
+    /// down, loaded or destroyed. True once the CPU is held (or Failed,
+    /// which CPU_ON cannot start either).
+    pub fn hold(&self) -> bool {
+        match self.state() {
+            CpuState::Claimed | CpuState::Failed => true,
+            CpuState::Off => self.transition(CpuState::Off, CpuState::Claimed),
+            CpuState::Starting => self.transition(CpuState::Starting, CpuState::Claimed),
+            CpuState::Running | CpuState::Arming => false,
+        }
+    }
+
+    /// Lets a held CPU go: Off in its cell.
+    pub fn unhold(&self) {
+        self.transition(CpuState::Claimed, CpuState::Off);
+    }
+
+    /// Hands a CPU held by the management path to `cell`, Off there.
+    pub fn hand_to(&self, cell: u32) {
+        self.cell.store(cell, Ordering::Release);
+        self.state.store(word(cell, CpuState::Off), Ordering::Release);
     }
 
     /// Clears the VM-exit statistics (Jailhouse does on cell create and
@@ -157,11 +218,6 @@ impl PerCpu {
         for s in &self.stats {
             s.store(0, Ordering::Relaxed);
         }
-    }
-
-    /// Withdraws a start request that the CPU has not taken yet.
-    pub fn cancel_start(&self) {
-        self.transition(CpuState::Starting, CpuState::Off);
     }
 }
 

@@ -103,21 +103,27 @@ pub fn handle_smc(frame: &mut TrapFrame) {
         }
         Call::CpuOn { target, entry, context } => match own_cpu(target) {
             None => INVALID_PARAMETERS,
+            // The start is requested in the caller's cell, atomically with
+            // the check that the target is still off there: a create or a
+            // destroy of the target's cell in between makes it fail.
             Some(t) => match t.state() {
                 CpuState::Running => ALREADY_ON,
-                CpuState::Starting => ON_PENDING,
+                CpuState::Starting | CpuState::Arming => ON_PENDING,
                 CpuState::Failed | CpuState::Claimed => DENIED,
-                CpuState::Off if t.request_start(entry, context) => {
+                CpuState::Off if t.request_start_in(cpu.cell.load(Ordering::Relaxed), entry, context) => {
                     arch::send_event();
                     0
                 }
-                CpuState::Off => ON_PENDING,
+                CpuState::Off => match t.state() {
+                    CpuState::Claimed => DENIED,
+                    _ => ON_PENDING,
+                },
             },
         },
         Call::AffinityInfo { target, level } => match (level, own_cpu(target)) {
             (0, Some(t)) => match t.state() {
                 CpuState::Running => 0,
-                CpuState::Starting => 2,
+                CpuState::Starting | CpuState::Arming => 2,
                 CpuState::Off | CpuState::Failed | CpuState::Claimed => 1,
             },
             _ => INVALID_PARAMETERS,

@@ -190,6 +190,18 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("all root CPUs back online"),
     pass!("every CPU works after destroy"),
     pass!("Linux works after destroy"),
+    pass!("timer-bare cell create"),
+    pass!("timer-bare cell load"),
+    Expect {
+        regex: r"timer-bare: 5 timer interrupts",
+        check: None,
+    },
+    pass!("timer-bare cell start"),
+    pass!("timer-bare takes timer interrupts"),
+    pass!("timer-bare cell shutdown"),
+    pass!("timer-bare shut down"),
+    pass!("timer-bare cell destroy"),
+    pass!("CPU 2 back in Linux"),
     pass!("hypervisor console"),
     pass!("console in 128-byte non-blocking reads"),
     pass!("console in 128-byte blocking reads"),
@@ -211,7 +223,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 43)),
+        check: Some(|c| passed_exactly(c, 51)),
     },
 ];
 

@@ -227,14 +227,17 @@ fn transact<R>(
     let ready = |c: &mut Cell| c.stage2.table_mut().is_some();
     let idx = match find(&cells, id) {
         Ok(i) if cells.first_mut().is_some_and(ready) && cells.get_mut(i).is_some_and(ready) => i,
-        Ok(_) => return Err(giving_back(reserve, Error::Invalid)),
-        Err(e) => return Err(giving_back(reserve, e)),
+        Ok(_) => return Err(giving_back(reserve, Error::Invalid, mask)),
+        Err(e) => return Err(giving_back(reserve, e, mask)),
     };
+    // The CPUs stay held by the management path: a load leaves the cell
+    // shut down with them held, a start or destroy hands them on.
     commit(&mut cells, idx, reserve)
 }
 
-fn giving_back(reserve: owner::Reserve, e: Error) -> Error {
+fn giving_back(reserve: owner::Reserve, e: Error, held: u64) -> Error {
     reserve.give_back(&mut Machine);
+    cpus::unhold(held);
     e
 }
 
@@ -252,7 +255,7 @@ pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
         |hw, r, cell| owner::prepare_loadable(hw, r, &cell.desc),
         |cells, idx, reserve| {
             let Ok((root, cell)) = root_and(cells, idx) else {
-                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+                return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
             with_root(root, |hw, r| owner::commit_loadable(hw, r, &cell.desc, reserve))?;
             cell.state = CellState::ShutDown;
@@ -269,7 +272,7 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
         |hw, _, cell| owner::prepare_start(hw, &cell.desc),
         |cells, idx, reserve| {
             let Ok((root, cell)) = root_and(cells, idx) else {
-                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+                return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
             if let Some(page) = cell.comm.as_ref() {
                 page.zero();
@@ -278,7 +281,7 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
             }
             let comm = cell.comm.as_ref().map(PoolPage::phys);
             let Some(scope) = cell.stage2.scope() else {
-                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+                return Err(giving_back(reserve, Error::Invalid, cell.cpus)); // excluded by `transact`
             };
             with_root(root, |hw, r| owner::commit_start(hw, r, &cell.desc, scope, comm, reserve))?;
             cell.state = CellState::Running;
@@ -305,7 +308,7 @@ pub fn destroy(_root: RootCaller, id: u64) -> i64 {
             let cell = cells.remove(idx);
             let Cell { id, vmid, cpus: mask, desc, stage2, comm, .. } = cell;
             let (Some(root), Some(stage2)) = (cells.first_mut(), stage2.into_table()) else {
-                return Err(giving_back(reserve, Error::Invalid)); // excluded by `transact`
+                return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
             let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys) };
             with_root(root, |hw, r| owner::commit_destroy(hw, r, &desc, id, h, reserve))?;
@@ -340,6 +343,8 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     if cpus::park(mask & !my_bit).is_err() {
         log::warn!("cell {id} resets while one of its CPUs did not stop");
     }
+    // The other CPUs are off in the restarted cell, for it to start.
+    cpus::unhold(mask & !my_bit);
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
         c.state = CellState::Running;
     }

@@ -19,15 +19,18 @@ pub fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
     (0..64).filter(move |c| mask & (1 << c) != 0).filter_map(percpu)
 }
 
-/// Stops every running CPU in `mask` and waits until each is parked,
-/// kicking again now and then; gives up with [`Error::Busy`] (logged)
-/// when a CPU does not stop. A CPU that was asked to start but had not
-/// yet started is kept off.
+/// Stops every CPU in `mask` and holds it for the management path
+/// ([`PerCpu::hold`]): running CPUs are asked to park (kicked, and kicked
+/// again now and then), parked ones are held as they are found. A CPU
+/// only counts as stopped once held: a CPU that parked but is not held
+/// could still be started by a sibling's PSCI CPU_ON before that sibling
+/// itself stops. Gives up with [`Error::Busy`] (logged) when a CPU does
+/// not stop; the CPUs held so far are let go again, so the cell is as
+/// before (its CPUs asked to park will park at their next trap).
 pub fn park(mask: u64) -> Result<()> {
     for cpu in cpus_of(mask) {
-        cpu.cancel_start();
+        cpu.park_request.store(true, Ordering::Release);
         if cpu.state() == CpuState::Running {
-            cpu.park_request.store(true, Ordering::Release);
             crate::gic::kick(cpu);
         }
     }
@@ -35,8 +38,7 @@ pub fn park(mask: u64) -> Result<()> {
     'cpus: for cpu in cpus_of(mask) {
         for _ in 0..KICKS {
             for _ in 0..POLLS_PER_KICK {
-                if cpu.state() != CpuState::Running {
-                    cpu.park_request.store(false, Ordering::Release);
+                if cpu.hold() {
                     continue 'cpus;
                 }
                 crate::arch::cpu_relax();
@@ -46,13 +48,21 @@ pub fn park(mask: u64) -> Result<()> {
         stuck = Some(cpu.cpu_id.load(Ordering::Relaxed));
         break;
     }
+    for cpu in cpus_of(mask) {
+        cpu.park_request.store(false, Ordering::Release);
+    }
     if let Some(n) = stuck {
-        // The request stays set on the stuck CPU: it parks when it next
-        // traps, and the root may retry.
+        unhold(mask);
         log::error!("CPU {n} did not stop: request refused as busy");
         return Err(Error::Busy);
     }
     Ok(())
+}
+
+/// Lets the held CPUs of `mask` go (Off in their cell): after a refused
+/// request, or when a cell restarts itself.
+pub fn unhold(mask: u64) {
+    cpus_of(mask).for_each(PerCpu::unhold);
 }
 
 /// CPUs claimed for a cell being created; dropped unused, they go back to
@@ -81,9 +91,8 @@ impl Claims {
     /// the cell's start, with no statistics of their previous owner.
     pub fn hand_to(mut self, id: u32) {
         for cpu in cpus_of(self.0) {
-            cpu.cell.store(id, Ordering::Release);
             cpu.clear_stats();
-            cpu.release_claim();
+            cpu.hand_to(id);
         }
         self.0 = 0;
     }
@@ -100,9 +109,8 @@ impl Drop for Claims {
 /// happens on every entry into a context).
 pub fn hand_to_root(mask: u64) {
     for cpu in cpus_of(mask) {
-        cpu.cell.store(0, Ordering::Release);
         cpu.clear_stats();
-        cpu.set_state(CpuState::Off);
+        cpu.hand_to(0);
     }
 }
 

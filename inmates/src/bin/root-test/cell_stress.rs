@@ -63,7 +63,9 @@ fn cycles(bundle: &Bundle) {
             let id = launch(config, image).map_err(CycleError::Launch)?;
             let state = hvc::cell_state(id);
             // The cell's first store shows it ran; no console output needed.
-            let pinged = wait_ns(ms(500), || page.read(0) >= cycle);
+            // Generous: QEMU may not schedule the cell's vCPU for a while on
+            // a loaded host; only a failing run waits this long.
+            let pinged = wait_ns(ms(5000), || page.read(0) >= cycle);
             let destroyed = hvc::cell_destroy(id);
             if state != CELL_RUNNING {
                 return Err(CycleError::NotRunning(state));
