@@ -24,6 +24,8 @@ mod cells;
 #[cfg(target_os = "none")]
 mod cpu_race;
 #[cfg(target_os = "none")]
+mod destroy_race;
+#[cfg(target_os = "none")]
 mod exhaustion;
 #[cfg(target_os = "none")]
 mod foreign_hvc;
@@ -88,6 +90,9 @@ mod program {
             }
             if super::cpu_race::wanted(b) {
                 super::cpu_race::run(b);
+            }
+            if super::destroy_race::wanted(b) {
+                super::destroy_race::run(b);
             }
         }
         super::psci_suite::run();
