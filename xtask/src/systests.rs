@@ -99,6 +99,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     EXHAUST_TEST,
     SUBPAGE_TEST,
     ROOT_SUBPAGE_TEST,
+    CPU_RACE_TEST,
+    DESTROY_RACE_TEST,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -388,6 +390,83 @@ const ROOT_SUBPAGE_TEST: SysTest = SysTest {
     timeout_s: 60,
 };
 
+/// Both counts of a line (captures 1 and 2) above zero.
+fn both_positive(caps: &[String]) -> Result<(), String> {
+    let n = |i: usize| caps.get(i).and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+    if n(1) > 0 && n(2) > 0 {
+        Ok(())
+    } else {
+        Err(format!("both outcomes must occur: {:?}", caps.first()))
+    }
+}
+
+/// Suite "race" (root-test/cpu_race.rs, issue 12 finding 9): CPU 0
+/// creates and destroys a cell on CPU 2 while CPU 1 calls PSCI CPU_ON of
+/// CPU 2 in a loop; CPU 2 never runs root code while the cell exists,
+/// CPU_ON fails then, a lost create is -EBUSY, and both outcomes occur.
+const CPU_RACE_TEST: SysTest = SysTest {
+    name: "root-cpu-race",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[BundleFile { name: "race/test-crash.cell", path: "configs/test-crash.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        Expect {
+            regex: r"race: \d+ iterations in \d+ ms: (\d+) created, (\d+) EBUSY, 0 other",
+            check: Some(both_positive),
+        },
+        Expect {
+            regex: r"race: CPU_ON of CPU 2: (\d+) started, \d+ already on/pending, \d+ denied \(claimed\), (\d+) invalid, 0 other",
+            check: Some(both_positive),
+        },
+        expect(r"\[PASS\] race: CPU 2 ran no root code while its cell existed"),
+        expect(r"\[PASS\] race: root CPU_ON of CPU 2 while its cell existed is INVALID_PARAMETERS"),
+        expect(r"\[PASS\] race: both outcomes occurred \(create won and lost\)"),
+        expect(r"\[PASS\] race: pool and cell count as at the start"),
+        expect(r"\[PASS\] race: root starts CPU 2 after the race"),
+        ROOT_TEST_PASSED,
+    ],
+    // A CPU started in the created (never started) cell would fail there.
+    forbid: &["CPU 2 of cell", "reflected as an external abort"],
+    exit_status: 0,
+    timeout_s: 60,
+};
+
+/// Suite "race", destroy part (root-test/destroy_race.rs): cpu-on-loop
+/// (CPUs 2-3) keeps its CPU 3 calling PSCI CPU_ON of its CPU 2 while the
+/// root destroys it at random moments: no cell CPU may run after destroy
+/// (cell code, or anything in the root's context), and the root gets
+/// both CPUs back working.
+const DESTROY_RACE_TEST: SysTest = SysTest {
+    name: "root-destroy-race",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[
+        BundleFile { name: "race/test-smp.cell", path: "configs/test-smp.cell" },
+        BundleFile { name: "race/cpu-on-loop.bin", path: "inmates/cpu-on-loop.bin" },
+    ],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"cpu-on-loop: CPU 3 loops CPU_ON of CPU 2: 0"),
+        expect(r"\[PASS\] race: destroy: the cell's CPU_ON loop ran before each destroy"),
+        expect(r"\[PASS\] race: destroy: no cell CPU runs after its cell's destroy"),
+        expect(r"\[PASS\] race: destroy: pool and cell count as at the start"),
+        expect(r"\[PASS\] race: destroy: root starts CPUs 2 and 3 afterwards"),
+        ROOT_TEST_PASSED,
+    ],
+    // A cell CPU that escaped the destroy faults in the root's context or
+    // in the next cell.
+    forbid: &["CPU 2 of cell", "CPU 3 of cell", "reflected as an external abort"],
+    exit_status: 0,
+    timeout_s: 60,
+};
+
 /// Suite "exhaust" (root-test/exhaustion.rs) on the 16-CPU machine: cells
 /// until the page pool, then the heap, runs out; -ENOMEM each time, all
 /// given back.
@@ -508,5 +587,13 @@ mod tests {
         assert!(some_passed(&["x".into(), "3".into()]).is_ok());
         assert!(some_passed(&["x".into(), "0".into()]).is_err());
         assert!(some_passed(&["x".into()]).is_err());
+    }
+
+    #[test]
+    fn both_positive_wants_two_positive_counts() {
+        assert!(both_positive(&["x".into(), "3".into(), "1".into()]).is_ok());
+        assert!(both_positive(&["x".into(), "3".into(), "0".into()]).is_err());
+        assert!(both_positive(&["x".into(), "0".into(), "5".into()]).is_err());
+        assert!(both_positive(&["x".into(), "4".into()]).is_err());
     }
 }

@@ -22,6 +22,10 @@ mod cell_stress;
 #[cfg(target_os = "none")]
 mod cells;
 #[cfg(target_os = "none")]
+mod cpu_race;
+#[cfg(target_os = "none")]
+mod destroy_race;
+#[cfg(target_os = "none")]
 mod exhaustion;
 #[cfg(target_os = "none")]
 mod foreign_hvc;
@@ -83,6 +87,12 @@ mod program {
             }
             if super::root_subpage::wanted(b) {
                 super::root_subpage::run(b);
+            }
+            if super::cpu_race::wanted(b) {
+                super::cpu_race::run(b);
+            }
+            if super::destroy_race::wanted(b) {
+                super::destroy_race::run(b);
             }
         }
         super::psci_suite::run();
