@@ -139,6 +139,7 @@ int sh_cmd_cell_create(struct jh_cell_create __user *arg)
 	unsigned int top, cpu;
 	cpumask_t cpus;
 	long id;
+	u32 head;
 	int err;
 
 	if (!sh_enabled)
@@ -187,10 +188,12 @@ int sh_cmd_cell_create(struct jh_cell_create __user *arg)
 	err = sh_offline(&cpus);
 	if (err)
 		goto out_cell;
+	head = sh_console_tail();
 	id = sh_hypercall(JH_HC_CELL_CREATE, virt_to_phys(config), 0);
 	if (id < 0) {
 		pr_err(SH_PREFIX "the hypervisor refused cell \"%s\" (%ld)\n",
 		       config->name, id);
+		sh_console_dump_from(head, "the hypervisor's reason");
 		sh_online(&cpus);
 		err = id;
 		goto out_cell;

@@ -219,8 +219,16 @@ out:
 	return ret;
 }
 
-/* Writes the console to dmesg, for failures the hypervisor explained there. */
-void sh_console_dump(const char *why)
+/* The console's write position now (0 without a console), for
+ * sh_console_dump_from(). */
+u32 sh_console_tail(void)
+{
+	return sh_console ? READ_ONCE(sh_console->tail) : 0;
+}
+
+/* Writes the console text since `head` to dmesg, for failures the
+ * hypervisor explained there (a refused cell names its reason). */
+void sh_console_dump_from(u32 head, const char *why)
 {
 	struct jh_console *page = kmalloc(sizeof(*page), GFP_KERNEL);
 	char *buf = kmalloc(JH_CONSOLE_SIZE + 1, GFP_KERNEL);
@@ -228,11 +236,17 @@ void sh_console_dump(const char *why)
 	u32 miss;
 
 	if (buf && page && sh_console && sh_console_snapshot(page))
-		n = sh_console_delta(page, buf, 0, &miss);
+		n = sh_console_delta(page, buf, head, &miss);
 	if (buf && sh_console) {
 		buf[n] = 0;
 		pr_err(SH_PREFIX "%s:\n%s\n", why, buf);
 	}
 	kfree(buf);
 	kfree(page);
+}
+
+/* Writes the whole console to dmesg. */
+void sh_console_dump(const char *why)
+{
+	sh_console_dump_from(0, why);
 }

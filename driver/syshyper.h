@@ -87,6 +87,8 @@ ssize_t sh_console_read(struct file *file, char __user *buf, size_t len,
 			loff_t *off);
 ssize_t sh_console_show(char *buf);
 void sh_console_dump(const char *why);
+u32 sh_console_tail(void);
+void sh_console_dump_from(u32 head, const char *why);
 void sh_console_save_last(void);
 void sh_console_forget_last(void);
 

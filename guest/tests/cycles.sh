@@ -23,6 +23,15 @@ check "all CPUs online after the refusals" cpus_online 0-3
 check "every CPU works after the refusals" every_cpu_works
 check "Linux works after the refusals" progresses
 check "enable" jailhouse enable $C/qemu-virt.cell
+# A cell config that passes the tool's and the driver's checks but gives
+# the cell the GIC distributor: the hypervisor refuses it, and dmesg says
+# why (the driver copies the hypervisor's reason there).
+jailhouse config show $C/gic-demo.cell >$W/gicd.toml &&
+	printf '\n[[cell.memory]]\nphys = "0x08000000"\nsize = "4 KiB"\nflags = ["read", "write", "io"]\n' >>$W/gicd.toml &&
+	jailhouse config compile $W/gicd.toml -o $W/gicd.cell
+fails_with "cell create with the GICD refused by the hypervisor" "cell create" jailhouse cell create $W/gicd.cell
+check "dmesg names the reason for the refused cell" sh -c 'dmesg | grep -q "overlaps the interrupt controller"'
+check "CPU 1 back after the refused create" cpus_online 0-3
 used0=$(cat $S/mem_pool_used)
 echo "mem_pool_used at the start: $used0"
 check "mem_pool_used readable" test "$used0" -gt 0
