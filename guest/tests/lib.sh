@@ -58,10 +58,15 @@ workload_stop() { kill $WORK_PID $TICK_PID 2>/dev/null; wait 2>/dev/null; }
 counter() { cat $1 2>/dev/null || echo 0; }
 
 # Both counters move within half a second.
+# Both loops advance within 3 s (polled every 0.5 s: a loaded host may
+# not schedule the niced loop at once; a stuck system fails all the same).
 progresses() {
 	w0=$(counter $W/work.n); t0=$(counter $W/tick.n)
-	sleep 0.5
-	w1=$(counter $W/work.n); t1=$(counter $W/tick.n)
+	for _ in 1 2 3 4 5 6; do
+		sleep 0.5
+		w1=$(counter $W/work.n); t1=$(counter $W/tick.n)
+		[ "$w1" -gt "$w0" ] && [ "$t1" -gt "$t0" ] && break
+	done
 	echo "work $w0 -> $w1, ticks $t0 -> $t1, uptime $(cut -d' ' -f1 /proc/uptime) s"
 	[ "$w1" -gt "$w0" ] && [ "$t1" -gt "$t0" ]
 }
