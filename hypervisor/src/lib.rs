@@ -16,7 +16,9 @@ pub mod arch;
 pub mod errno;
 pub mod error;
 pub mod irqchip;
-/// The former path of the interrupt controller, kept for callers.
+/// The former path of GICv3, kept only for `mmio.rs` (`gic::mmio`) until
+/// the per-cell MMIO table replaces it; everything else goes through
+/// [`irqchip`], which names no version.
 pub use irqchip::gicv3 as gic;
 pub mod layout;
 pub mod mm;

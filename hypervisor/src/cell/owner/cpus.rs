@@ -28,7 +28,7 @@ pub fn park(mask: u64) -> Result<()> {
         cpu.cancel_start();
         if cpu.state() == CpuState::Running {
             cpu.park_request.store(true, Ordering::Release);
-            crate::gic::kick(cpu);
+            crate::irqchip::kick(cpu);
         }
     }
     let mut stuck = None;
@@ -41,7 +41,7 @@ pub fn park(mask: u64) -> Result<()> {
                 }
                 crate::arch::cpu_relax();
             }
-            crate::gic::kick(cpu);
+            crate::irqchip::kick(cpu);
         }
         stuck = Some(cpu.cpu_id.load(Ordering::Relaxed));
         break;

@@ -67,14 +67,8 @@ fn drain_pending(cpu: &PerCpu) {
     }
 }
 
-/// What an interrupt taken at EL2 asks of the trap handler.
-#[derive(Debug, PartialEq, Eq)]
-pub enum IrqOutcome {
-    /// Return to the guest.
-    Resume,
-    /// The CPU was asked to park.
-    Park,
-}
+/// The interface's answer to the trap handler (version-neutral).
+pub use crate::irqchip::IrqOutcome;
 
 /// The interrupt path: acknowledge everything pending, inject what belongs
 /// to this CPU's cell, handle the hypervisor's own SGI.
