@@ -26,12 +26,24 @@ pub mod spi;
 pub use spi::{owner, set_owner};
 
 use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
 
-/// The implementations of [`IrqChip`]: one variant each.
+/// The implementations of [`IrqChip`]: one variant each (non-zero
+/// tags: 0 in [`CHIP`] means "none chosen yet").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Chip {
     /// GICv3 with system-register CPU interface (`gicv3/`).
-    GicV3,
+    GicV3 = 1,
+}
+
+impl Chip {
+    fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            1 => Some(Chip::GicV3),
+            _ => None,
+        }
+    }
 }
 
 /// The configured GIC version has no implementation.
@@ -151,8 +163,9 @@ pub trait IrqChip: Sync {
     fn init_cpu(&self, cpu: &crate::percpu::PerCpu, boot_first: bool) -> bool;
     /// Gives this CPU's interface back to Linux (disable, failed enable).
     fn hand_back(&self);
-    /// The interrupt entry: acknowledge, inject, handle the hypervisor's own.
-    fn handle_irq(&self) -> IrqOutcome;
+    /// The interrupt entry: acknowledge, inject, handle the hypervisor's
+    /// own. `cpu` is this CPU's block (the trap handler has it at hand).
+    fn handle_irq(&self, cpu: &crate::percpu::PerCpu) -> IrqOutcome;
     /// Injects `intid` into this CPU's vCPU (`hw`: a physical interrupt
     /// deactivated by the guest's EOI).
     fn inject(&self, intid: u32, hw: bool);
@@ -175,14 +188,15 @@ pub trait IrqChip: Sync {
     fn access(&self, region: usize, cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()>;
 }
 
-/// The chip chosen at init and where it is.
-#[derive(Clone, Copy, Debug)]
-struct Selected {
-    chip: Chip,
-    regions: Regions,
-}
-
-static SELECTED: spin::Once<Selected> = spin::Once::new();
+/// The chip chosen at init ([`Chip`] tag, 0: none). Written once by the
+/// boot CPU in [`init_global`], before any other CPU runs its per-CPU
+/// init (which it reaches only after the boot CPU published the
+/// hypervisor state with release/acquire), so every later reader sees it
+/// with a relaxed load: the interrupt fast path pays one byte load and a
+/// compare-and-branch for the dispatch.
+static CHIP: AtomicU8 = AtomicU8::new(0);
+/// Where the chosen chip is; set together with [`CHIP`].
+static REGIONS: spin::Once<Regions> = spin::Once::new();
 
 /// Calls `$method` on the selected implementation; `$none` before
 /// [`init_global`] (no caller gets there: interrupts, cells and MMIO
@@ -190,7 +204,7 @@ static SELECTED: spin::Once<Selected> = spin::Once::new();
 #[cfg(target_os = "none")]
 macro_rules! dispatch {
     ($none:expr, $method:ident($($arg:expr),*)) => {
-        match SELECTED.get().map(|s| s.chip) {
+        match chip() {
             Some(Chip::GicV3) => gicv3::GicV3.$method($($arg),*),
             None => $none,
         }
@@ -202,23 +216,25 @@ macro_rules! dispatch {
 /// is ignored (the first choice stays for the whole run).
 pub fn init_global(chip: Chip, setup: &Setup) {
     let mut first = false;
-    SELECTED.call_once(|| {
+    REGIONS.call_once(|| {
         first = true;
-        Selected { chip, regions: setup.regions }
+        setup.regions
     });
     if first {
+        CHIP.store(chip as u8, Ordering::Release);
         dispatch!((), init_global(setup));
     }
 }
 
 /// The chip chosen at init, if any.
+#[inline(always)]
 pub fn chip() -> Option<Chip> {
-    SELECTED.get().map(|s| s.chip)
+    Chip::from_tag(CHIP.load(Ordering::Relaxed))
 }
 
 /// The regions of the chip chosen at init (none before).
 pub fn regions() -> Regions {
-    SELECTED.get().map(|s| s.regions).unwrap_or_default()
+    REGIONS.get().copied().unwrap_or_default()
 }
 
 #[cfg(target_os = "none")]
@@ -234,11 +250,11 @@ pub fn hand_back() {
 }
 
 #[cfg(target_os = "none")]
-/// See [`IrqChip::handle_irq`]. The fast path: one load and compare, then
-/// the implementation's entry (inlined across the `match`).
+/// See [`IrqChip::handle_irq`]. The fast path: one load and a
+/// compare-and-branch, then a direct call of the implementation's entry.
 #[inline(always)]
-pub fn handle_irq() -> IrqOutcome {
-    dispatch!(IrqOutcome::Resume, handle_irq())
+pub fn handle_irq(cpu: &crate::percpu::PerCpu) -> IrqOutcome {
+    dispatch!(IrqOutcome::Resume, handle_irq(cpu))
 }
 
 #[cfg(target_os = "none")]

@@ -70,8 +70,9 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
 /// parked and restarted), so the vector restores all of it.
 #[no_mangle]
 extern "C" fn trap_lower_irq(frame: &mut TrapFrame) -> bool {
-    this_cpu().count(Stat::Total);
-    if crate::irqchip::handle_irq() == crate::irqchip::IrqOutcome::Park {
+    let cpu = this_cpu();
+    cpu.count(Stat::Total);
+    if crate::irqchip::handle_irq(cpu) == crate::irqchip::IrqOutcome::Park {
         park_on_request(frame);
         return true;
     }

@@ -27,8 +27,8 @@ impl IrqChip for GicV3 {
         inject::hand_back()
     }
     #[inline(always)]
-    fn handle_irq(&self) -> IrqOutcome {
-        inject::handle_irq()
+    fn handle_irq(&self, cpu: &PerCpu) -> IrqOutcome {
+        inject::handle_irq(cpu)
     }
     fn inject(&self, intid: u32, hw: bool) {
         inject::inject(intid, hw)
