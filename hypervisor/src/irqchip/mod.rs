@@ -188,12 +188,13 @@ pub trait IrqChip: Sync {
     fn access(&self, region: usize, cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()>;
 }
 
-/// The chip chosen at init ([`Chip`] tag, 0: none). Written once by the
-/// boot CPU in [`init_global`], before any other CPU runs its per-CPU
-/// init (which it reaches only after the boot CPU published the
-/// hypervisor state with release/acquire), so every later reader sees it
-/// with a relaxed load: the interrupt fast path pays one byte load and a
-/// compare-and-branch for the dispatch.
+/// The chip chosen at init ([`Chip`] tag, 0: none; in .bss, zeroed at
+/// every enable). Written once by the first CPU in [`init_global`] during
+/// global init; every CPU runs its per-CPU init, and so takes interrupts
+/// from a cell or calls anything here, only after it read `INIT_STATE`
+/// (init.rs) with acquire, which the first CPU released after global
+/// init. So a relaxed load sees the choice: the interrupt fast path pays
+/// one byte load and a compare-and-branch for the dispatch.
 static CHIP: AtomicU8 = AtomicU8::new(0);
 /// Where the chosen chip is; set together with [`CHIP`].
 static REGIONS: spin::Once<Regions> = spin::Once::new();
