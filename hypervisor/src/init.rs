@@ -240,8 +240,7 @@ fn late_launch_finish(cpu: u64) -> ! {
     let err = ERROR.load(Ordering::Acquire);
     if err != 0 || hv.is_none() {
         frame.x[0] = (if err != 0 { err } else { -EINVAL }) as u64;
-        let gic_taken = percpu(cpu as usize)
-            .is_some_and(|p| p.present.load(Ordering::Acquire) && p.gicr_frame.load(Ordering::Relaxed) != u32::MAX);
+        let gic_taken = percpu(cpu as usize).is_some_and(|p| p.present.load(Ordering::Acquire) && irqchip::cpu_taken(p));
         if gic_taken && crate::arch::percpu_ptr() != 0 {
             irqchip::hand_back();
         }

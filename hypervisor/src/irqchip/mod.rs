@@ -18,9 +18,11 @@
 //! init, so the value read is the same on every CPU for the whole run.
 //!
 //! Version-neutral state lives here rather than in an implementation: the
-//! SPI ownership map ([`spi`]).
+//! SPI ownership map ([`spi`]) and the per-CPU queue of interrupts waiting
+//! for a list register ([`pending`]).
 
 pub mod gicv3;
+pub mod pending;
 pub mod spi;
 
 pub use spi::{owner, set_owner};
@@ -161,6 +163,9 @@ pub trait IrqChip: Sync {
     fn init_global(&self, setup: &Setup);
     /// This CPU's setup; false when the controller has no interface for it.
     fn init_cpu(&self, cpu: &crate::percpu::PerCpu, boot_first: bool) -> bool;
+    /// Whether [`IrqChip::init_cpu`] took `cpu`'s interface (a failed
+    /// late launch hands back only those).
+    fn cpu_taken(&self, cpu: &crate::percpu::PerCpu) -> bool;
     /// Gives this CPU's interface back to Linux (disable, failed enable).
     fn hand_back(&self);
     /// The interrupt entry: acknowledge, inject, handle the hypervisor's
@@ -242,6 +247,12 @@ pub fn regions() -> Regions {
 /// See [`IrqChip::init_cpu`].
 pub fn init_cpu(cpu: &crate::percpu::PerCpu, boot_first: bool) -> bool {
     dispatch!(false, init_cpu(cpu, boot_first))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::cpu_taken`].
+pub fn cpu_taken(cpu: &crate::percpu::PerCpu) -> bool {
+    dispatch!(false, cpu_taken(cpu))
 }
 
 #[cfg(target_os = "none")]

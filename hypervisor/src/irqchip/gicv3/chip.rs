@@ -4,6 +4,7 @@
 use super::{emulate, inject, phys};
 use crate::irqchip::{IrqChip, IrqOutcome, Setup};
 use crate::percpu::PerCpu;
+use core::sync::atomic::Ordering;
 
 /// The GICv3 implementation (state lives in the hardware, `phys`'s
 /// statics and the per-CPU areas).
@@ -22,6 +23,10 @@ impl IrqChip for GicV3 {
     }
     fn init_cpu(&self, cpu: &PerCpu, boot_first: bool) -> bool {
         phys::init_cpu(cpu, boot_first)
+    }
+    fn cpu_taken(&self, cpu: &PerCpu) -> bool {
+        // `init_cpu` records the redistributor frame it found.
+        cpu.gicr_frame.load(Ordering::Relaxed) != u32::MAX
     }
     fn hand_back(&self) {
         inject::hand_back()

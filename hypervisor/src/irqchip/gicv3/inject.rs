@@ -42,9 +42,7 @@ pub fn inject(intid: u32, hw: bool) {
 fn inject_on(cpu: &PerCpu, intid: u32, hw: bool) {
     cpu.count(Stat::Virq);
     if !try_inject(intid, hw) {
-        if let Some(w) = cpu.irq_pending.get(intid as usize / 32) {
-            w.fetch_or(1 << (intid % 32), Ordering::AcqRel);
-        }
+        pending::post(&cpu.irq_pending, intid);
         cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
     }
 }
@@ -55,24 +53,14 @@ fn drain_pending(cpu: &PerCpu) {
         cpu.count(Stat::Vsgi);
         inject(sgi, false);
     }
-    let mut all_done = true;
-    for (w, word) in cpu.irq_pending.iter().enumerate() {
-        let bits = word.swap(0, Ordering::AcqRel);
-        for b in (0..32).filter(|b| bits & (1 << b) != 0) {
-            let intid = (w * 32 + b) as u32;
-            if !try_inject(intid, intid >= 16) {
-                word.fetch_or(1 << b, Ordering::AcqRel);
-                all_done = false;
-            }
-        }
-    }
-    if all_done {
+    if pending::drain(&cpu.irq_pending, |intid| try_inject(intid, intid >= 16)) {
         cpuif::set_ich_hcr(cpuif::ich_hcr() & !ICH_HCR_UIE);
     }
 }
 
-/// The interface's answer to the trap handler (version-neutral).
-pub use crate::irqchip::IrqOutcome;
+/// The interface's answer to the trap handler and its queue of
+/// interrupts waiting for a list register (version-neutral).
+pub use crate::irqchip::{pending, IrqOutcome};
 
 /// The interrupt path: acknowledge everything pending, inject what belongs
 /// to this CPU's cell, handle the hypervisor's own SGI. `cpu` is this
@@ -260,16 +248,13 @@ pub fn hand_back() {
         }
         cpuif::write_lr(n, 0);
     }
-    for (w, word) in cpu.irq_pending.iter().enumerate() {
-        let bits = word.swap(0, Ordering::AcqRel);
-        for b in (0..32).filter(|b| bits & (1 << b) != 0) {
-            let intid = (w * 32 + b) as u32;
-            if intid >= 16 {
-                cpuif::deactivate(intid);
-            }
-            set_physically_pending(cpu, intid);
+    pending::drain(&cpu.irq_pending, |intid| {
+        if intid >= 16 {
+            cpuif::deactivate(intid);
         }
-    }
+        set_physically_pending(cpu, intid);
+        true
+    });
     let vmcr = cpuif::ich_vmcr();
     let pmr = (vmcr >> 24) & 0xff;
     let igrpen1 = (vmcr >> 1) & 1;
