@@ -261,11 +261,17 @@ pub struct IoMap {
     pub gic: [u64; MAX_REGIONS],
 }
 
-/// Bytes of EL2 address space per interrupt-controller region: 128
-/// GICv3 redistributor frame pairs; the slots end far below the remap
-/// window.
-const GIC_SLOT: u64 = 0x100_0000;
-const _: () = assert!(IO_BASE + (MAX_REGIONS as u64 + 1) * GIC_SLOT <= REMAP_BASE);
+/// EL2 (address, room) of each interrupt-controller region. Region 0
+/// (GICv3's 64 KiB GICD) shares the UART's 2 MiB block, so one level-3
+/// table serves both; region 1 has room for 384 GICv3 redistributor frame
+/// pairs; all end far below the remap window.
+const GIC_SLOTS: [(u64, u64); MAX_REGIONS] = [
+    (IO_BASE + 0x10_0000, 0xf0_0000),
+    (IO_BASE + 0x100_0000, 0x300_0000),
+    (IO_BASE + 0x400_0000, 0x100_0000),
+    (IO_BASE + 0x500_0000, 0x100_0000),
+];
+const _: () = assert!(IO_BASE + 0x600_0000 <= REMAP_BASE);
 
 /// Builds the runtime EL2 map: the image (text executable, the rest
 /// read-write), hypervisor memory, the identity-mapped trampoline page and
@@ -288,9 +294,9 @@ pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: &Regions) -> Result<(Owne
         t.map(IO_BASE, uart_phys & !(PAGE_SIZE - 1), PAGE_SIZE, Attrs::DEVICE)?;
     }
     let mut gic_va = [0; MAX_REGIONS];
-    for ((k, r), va) in gic.as_slice().iter().enumerate().zip(&mut gic_va) {
-        *va = IO_BASE + (k as u64 + 1) * GIC_SLOT;
-        if r.size > GIC_SLOT {
+    for ((r, &(slot, room)), va) in gic.as_slice().iter().zip(&GIC_SLOTS).zip(&mut gic_va) {
+        *va = slot;
+        if r.size > room {
             return Err(MapError::BadRange);
         }
         if r.base != 0 && r.size != 0 {
