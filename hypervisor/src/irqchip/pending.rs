@@ -6,6 +6,8 @@
 //!
 //! A CPU's queue is written by that CPU only (injection runs on the CPU
 //! whose vCPU gets the interrupt), so a drain cannot race a post.
+// INTIDs come from the hardware and from cells: no unchecked arithmetic.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -21,10 +23,12 @@ pub fn post(words: &[AtomicU32], intid: u32) -> bool {
 /// those it cannot place (false) stay queued. True when none stayed.
 pub fn drain(words: &[AtomicU32], mut place: impl FnMut(u32) -> bool) -> bool {
     let mut all_placed = true;
-    for (w, word) in words.iter().enumerate() {
+    // Word `w` holds INTIDs 32w..32w+31: its base has the low five bits
+    // clear, so OR-ing the bit number in is the INTID.
+    for (base, word) in (0u32..).step_by(32).zip(words) {
         let bits = word.swap(0, Ordering::AcqRel);
         for b in (0..32u32).filter(|b| bits & (1 << b) != 0) {
-            let intid = (w as u32) * 32 + b;
+            let intid = base | b;
             if !place(intid) {
                 word.fetch_or(1 << b, Ordering::AcqRel);
                 all_placed = false;

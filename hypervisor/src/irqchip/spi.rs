@@ -4,6 +4,8 @@
 //! for every GIC version; the hardware side of a hand-over (disable,
 //! quiesce, route, restore) is the implementation's `assign_spi` /
 //! `release_spi`.
+// INTIDs come from the hardware and from cells: no unchecked arithmetic.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
