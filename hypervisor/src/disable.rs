@@ -22,7 +22,7 @@ pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) ->
         }
         DISABLING.store(true, Ordering::Release);
     }
-    crate::gic::hand_back();
+    crate::irqchip::hand_back();
     frame.x[0] = 0;
     let stub = crate::init::stub_vectors();
     crate::arch::leave_to_stub(frame, stub, hv.phys_virt_offset())

@@ -13,7 +13,7 @@ use crate::mm::page_align_up;
 use crate::percpu::{percpu, this_cpu, CpuState};
 use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
-use crate::{gic, mm, println};
+use crate::{irqchip, mm, println};
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 extern crate alloc;
@@ -159,8 +159,12 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
 
     let (uart_phys, _) = sys.debug_console();
     let (gic_version, _, gicd, gicr) = sys.gic();
-    let gic_phys = memmap::GicPhys { gicd, gicr, gicr_size: gic::gicr_size(layout.max_cpus) };
-    let (table, io) = memmap::build_el2_map(hv, uart_phys, gic_phys)
+    // The implementation is chosen here, from the configuration alone; with
+    // none for this version nothing of the GIC is mapped and the refusal
+    // below (once the console works) names the reason.
+    let chip = irqchip::select(gic_version);
+    let gic_regions = chip.map(|c| c.regions(gicd, gicr, layout.max_cpus)).unwrap_or_default();
+    let (table, io) = memmap::build_el2_map(hv, uart_phys, &gic_regions)
         .map_err(|e| refuse(-ENOMEM, format_args!("cannot build the EL2 address space ({e:?})")))?;
     arch::switch_el2_table(table.root());
     memmap::install_el2_table(table);
@@ -170,11 +174,9 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         if hv.boot_first { "boot-first" } else { "late launch" });
     println!("hypervisor memory {:#x}+{:#x}, {} CPUs max, page pool {} pages",
         phys_base, hv_size, layout.max_cpus, crate::hv::pool_usage().0);
-    if gic_version != 3 {
-        return Err(refuse(-ENODEV, format_args!(
-            "the system configuration names GIC version {gic_version}; sysHyper supports GICv3 only")));
-    }
-    gic::init_global(gicd, gicr, layout.max_cpus, io.gicd, io.gicr, hv.boot_first);
+    let chip = chip.map_err(|e| refuse(-ENODEV, format_args!("{e}")))?;
+    let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first };
+    irqchip::init_global(chip, &setup);
 
     let root = create_root_cell(&sys, hv)
         .map_err(|e| refuse(e, format_args!("cannot map the root cell's memory regions")))?;
@@ -192,13 +194,9 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     // Whatever the root's regions say, it never maps hypervisor memory
     // (per-CPU areas hold other cells' registers, the pool their configs,
     // comm pages and tables) nor the GIC, which stays trapped.
-    let (_, _, gicd, gicr) = sys.gic();
-    let hidden = [
-        (hv.phys_base, hv.hv_size),
-        (gicd, gic::dist::GICD_SIZE),
-        (gicr, gic::gicr_size(hv.layout.max_cpus)),
-    ]
-    .map(|(b, s)| if b != 0 && s != 0 { Span::sized(b, s).unwrap_or(Span { start: 0, end: 0 }) } else { Span { start: 0, end: 0 } });
+    let [g0, g1, g2, g3] = irqchip::regions().slots();
+    let hidden = [(hv.phys_base, hv.hv_size), (g0.base, g0.size), (g1.base, g1.size), (g2.base, g2.size), (g3.base, g3.size)]
+        .map(|(b, s)| if b != 0 && s != 0 { Span::sized(b, s).unwrap_or(Span { start: 0, end: 0 }) } else { Span { start: 0, end: 0 } });
     // Only two pages of hypervisor memory stay readable to the root: the
     // image header (the driver reads it when adopting a boot-first
     // hypervisor) and the console page.
@@ -223,9 +221,10 @@ fn cpu_init(cpu: u64) -> Result<(), i64> {
         return Err(refuse(-EINVAL, format_args!("CPU {cpu} is not in the root cell's CPU set")));
     }
     pc.init(cpu as u32, arch::mpidr(), 0);
-    if !gic::init_cpu(pc, hv.boot_first) {
+    if !irqchip::init_cpu(pc, hv.boot_first) {
         return Err(refuse(-ENODEV, format_args!(
-            "no GICv3 redistributor matches CPU {cpu}'s affinity {:#x}", arch::mpidr())));
+            "the interrupt controller has no interface for CPU {cpu} (no GICv3 redistributor matches affinity {:#x})",
+            arch::mpidr())));
     }
     arch::setup_cpu_for_guests();
     cell::activate_for_this_cpu();
@@ -243,10 +242,9 @@ fn late_launch_finish(cpu: u64) -> ! {
     let err = ERROR.load(Ordering::Acquire);
     if err != 0 || hv.is_none() {
         frame.x[0] = (if err != 0 { err } else { -EINVAL }) as u64;
-        let gic_taken = percpu(cpu as usize)
-            .is_some_and(|p| p.present.load(Ordering::Acquire) && p.gicr_frame.load(Ordering::Relaxed) != u32::MAX);
+        let gic_taken = percpu(cpu as usize).is_some_and(|p| p.present.load(Ordering::Acquire) && irqchip::cpu_taken(p));
         if gic_taken && crate::arch::percpu_ptr() != 0 {
-            gic::hand_back();
+            irqchip::hand_back();
         }
         let h = header();
         // Not `hv`: global init may have failed before publishing it.

@@ -21,8 +21,6 @@ pub mod arch;
 pub mod errno;
 pub mod error;
 pub mod irqchip;
-/// The former path of the interrupt controller, kept for callers.
-pub use irqchip::gicv3 as gic;
 pub mod layout;
 pub mod mm;
 pub mod mmio;

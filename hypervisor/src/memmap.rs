@@ -1,6 +1,7 @@
 //! Translation tables backed by the page pool, and the EL2 address space.
 
 use crate::hv::{self, IO_BASE, POOL, VIRT_BASE};
+use crate::irqchip::{Regions, MAX_REGIONS};
 use crate::mm::paging::{page_desc, Attrs, MapError, PageTable, Regime, TableMemory, TlbScope};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use crate::sync::Mutex;
@@ -274,22 +275,26 @@ fn page_end(x: u64) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub struct IoMap {
     pub uart: u64,
-    pub gicd: u64,
-    pub gicr: u64,
+    /// Interrupt-controller region `k` (`irqchip::Regions`) at `gic[k]`.
+    pub gic: [u64; MAX_REGIONS],
 }
 
-/// Where the GIC is: (GICD phys, GICR phys, GICR bytes).
-#[derive(Debug, Clone, Copy)]
-pub struct GicPhys {
-    pub gicd: u64,
-    pub gicr: u64,
-    pub gicr_size: u64,
-}
+/// EL2 (address, room) of each interrupt-controller region. Region 0
+/// (GICv3's 64 KiB GICD) shares the UART's 2 MiB block, so one level-3
+/// table serves both; region 1 has room for 384 GICv3 redistributor frame
+/// pairs; all end far below the remap window.
+const GIC_SLOTS: [(u64, u64); MAX_REGIONS] = [
+    (IO_BASE + 0x10_0000, 0xf0_0000),
+    (IO_BASE + 0x100_0000, 0x300_0000),
+    (IO_BASE + 0x400_0000, 0x100_0000),
+    (IO_BASE + 0x500_0000, 0x100_0000),
+];
+const _: () = assert!(IO_BASE + 0x600_0000 <= REMAP_BASE);
 
 /// Builds the runtime EL2 map: the image (text executable, the rest
 /// read-write), hypervisor memory, the identity-mapped trampoline page and
-/// the debug UART.
-pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: GicPhys) -> Result<(OwnedTable, IoMap), MapError> {
+/// the debug UART, and the interrupt controller's regions.
+pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: &Regions) -> Result<(OwnedTable, IoMap), MapError> {
     extern "C" {
         static __trampoline_start: u8;
         static __rodata_start: u8;
@@ -306,16 +311,19 @@ pub fn build_el2_map(hv: &hv::Hv, uart_phys: u64, gic: GicPhys) -> Result<(Owned
     if uart_phys != 0 {
         t.map(IO_BASE, uart_phys & !(PAGE_SIZE - 1), PAGE_SIZE, Attrs::DEVICE)?;
     }
-    let (gicd, gicr) = (IO_BASE + 0x10_0000, IO_BASE + 0x100_0000);
-    if gic.gicd != 0 {
-        t.map(gicd, gic.gicd, crate::gic::dist::GICD_SIZE, Attrs::DEVICE)?;
-    }
-    if gic.gicr != 0 && gic.gicr_size != 0 {
-        t.map(gicr, gic.gicr, gic.gicr_size, Attrs::DEVICE)?;
+    let mut gic_va = [0; MAX_REGIONS];
+    for ((r, &(slot, room)), va) in gic.as_slice().iter().zip(&GIC_SLOTS).zip(&mut gic_va) {
+        *va = slot;
+        if r.size > room {
+            return Err(MapError::BadRange);
+        }
+        if r.base != 0 && r.size != 0 {
+            t.map(*va, r.base, r.size, Attrs::DEVICE)?;
+        }
     }
     let l3 = t.table_mut().ok_or(MapError::BadRange)?.table_for(&mut PoolMem, REMAP_BASE, 3)?;
     *WINDOW.lock() = Some(Window { l3 });
-    Ok((t, IoMap { uart, gicd, gicr }))
+    Ok((t, IoMap { uart, gic: gic_va }))
 }
 
 /// One page from the pool, returned on drop (the comm region page). A

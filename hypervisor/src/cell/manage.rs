@@ -13,7 +13,6 @@ use super::owner::machine::{Machine, LEDGER};
 use super::owner::{self, Holdings, Root};
 use super::{Cell, CellState, CELLS};
 use crate::error::{Error, Result};
-use crate::gic;
 use crate::guestmem;
 use crate::memmap::{OwnedTable, PoolPage};
 use crate::percpu::{this_cpu, CpuState};
@@ -153,16 +152,16 @@ fn create_locked(config: &[u8]) -> Result<u32> {
 /// The machine facts a cell description is checked against.
 pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
     use super::desc::Span;
-    let (_, _, gicd, gicr) = hv_gic();
-    let gicr_size = gic::gicr_size(hv.layout.max_cpus);
+    let (_, _, gicd, _) = hv_gic();
+    let gic = crate::irqchip::regions();
     let mut reserved_io = Vec::new();
-    // Two elements; a heap too full for them refuses the create later.
-    if reserved_io.try_reserve_exact(2).is_ok() {
+    // A few elements; a heap too full for them refuses the create later.
+    if reserved_io.try_reserve_exact(gic.as_slice().len()).is_ok() {
         reserved_io.extend(
-            [(gicd, gic::dist::GICD_SIZE), (gicr, gicr_size)]
-                .into_iter()
-                .filter(|&(b, s)| b != 0 && s != 0)
-                .filter_map(|(b, s)| Span::sized(b, s)),
+            gic.as_slice()
+                .iter()
+                .filter(|r| r.base != 0 && r.size != 0)
+                .filter_map(|r| Span::sized(r.base, r.size)),
         );
     }
     super::desc::Platform {

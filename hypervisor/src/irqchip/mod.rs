@@ -1,14 +1,368 @@
-//! The interrupt controller behind one interface. Only GICv3 exists so
-//! far; `init` refuses any other version. A second implementation (GICv2)
-//! implements the same functions in its own directory and the functions
-//! below dispatch on the version recorded at init. The interrupt fast path
-//! (`handle_irq`) is a direct call into the implementation, so that
-//! dispatch, once there are two, is one predictable branch at most.
+//! The interrupt controller behind one interface, chosen once at init.
+//!
+//! [`IrqChip`] is what generic code needs of an interrupt controller:
+//! global and per-CPU setup, the hand-back to Linux, the interrupt entry,
+//! injection and the management kick, SGI emulation, SPI hand-over between
+//! cells, the per-CPU reset at a hand-over, and the MMIO regions it traps
+//! with their access function. Each version implements it in its own
+//! directory (`gicv3/` today; `gicv2/` next, issue 16) and joins [`Chip`]
+//! with one variant; nothing outside `irqchip/` names a version.
+//!
+//! [`select`] maps the system configuration's `gic_version` to a [`Chip`]
+//! (no implementation: [`Unsupported`], which `init` turns into -ENODEV);
+//! [`init_global`] records it once. The free functions below dispatch
+//! statically: a `match` on that value, so the interrupt fast path is one
+//! load and compare ahead of a direct, inlinable call into the
+//! implementation (no function pointer, no vtable; with one implementation
+//! the `match` has one arm). `spin::Once` makes the record immutable after
+//! init, so the value read is the same on every CPU for the whole run.
+//!
+//! Version-neutral state lives here rather than in an implementation: the
+//! SPI ownership map ([`spi`]) and the per-CPU queue of interrupts waiting
+//! for a list register ([`pending`]).
 
 pub mod gicv3;
+pub mod pending;
+pub mod spi;
+
+pub use spi::{owner, set_owner};
+
+use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// The implementations of [`IrqChip`]: one variant each (non-zero
+/// tags: 0 in [`CHIP`] means "none chosen yet").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Chip {
+    /// GICv3 with system-register CPU interface (`gicv3/`).
+    GicV3 = 1,
+}
+
+impl Chip {
+    fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            1 => Some(Chip::GicV3),
+            _ => None,
+        }
+    }
+}
+
+/// The configured GIC version has no implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The system configuration's `gic_version`.
+    pub version: u8,
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.version {
+            2 => write!(f, "the system configuration names GIC version 2; sysHyper has no GICv2 implementation yet (GICv3 only)"),
+            v => write!(f, "the system configuration names GIC version {v}; sysHyper supports GICv3 only"),
+        }
+    }
+}
+
+/// The implementation for the system configuration's `gic_version`.
+pub fn select(version: u8) -> Result<Chip, Unsupported> {
+    match version {
+        3 => Ok(Chip::GicV3),
+        _ => Err(Unsupported { version }),
+    }
+}
+
+/// One physical range the interrupt controller occupies: never mapped
+/// into a cell's stage 2, mapped at EL2 for the hypervisor, and trapped
+/// for every cell (the per-cell MMIO table holds one entry per region,
+/// whose accesses go to [`access`] with the region's index).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Region {
+    /// Physical (= guest-physical) base.
+    pub base: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// Most regions an implementation has (GICv3: GICD, GICR; GICv2 will
+/// reserve GICD, GICC and GICH).
+pub const MAX_REGIONS: usize = 4;
+
+/// A chip's regions, in the order [`access`] numbers them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Regions {
+    list: [Region; MAX_REGIONS],
+    len: usize,
+}
+
+impl Regions {
+    /// Regions from a list of `(base, size)`; at most [`MAX_REGIONS`].
+    fn of(list: &[(u64, u64)]) -> Self {
+        let mut r = Self::default();
+        for (slot, &(base, size)) in r.list.iter_mut().zip(list) {
+            *slot = Region { base, size };
+            r.len += 1;
+        }
+        r
+    }
+
+    /// The regions; index `k` is "irqchip region k".
+    pub fn as_slice(&self) -> &[Region] {
+        self.list.get(..self.len).unwrap_or(&[])
+    }
+
+    /// All [`MAX_REGIONS`] slots, unused ones empty (base and size 0):
+    /// for fixed-size lists of ranges.
+    pub fn slots(&self) -> [Region; MAX_REGIONS] {
+        self.list
+    }
+}
+
+impl Chip {
+    /// Where the controller is, from the configuration's bases (GICD,
+    /// GICR) and the number of CPUs: pure, usable before [`init_global`]
+    /// (the EL2 map is built from it) and for validation.
+    pub fn regions(self, gicd: u64, gicr: u64, max_cpus: u64) -> Regions {
+        match self {
+            Chip::GicV3 => Regions::of(&[
+                (gicd, gicv3::dist::GICD_SIZE),
+                (gicr, max_cpus.saturating_mul(gicv3::redist::FRAME_SIZE)),
+            ]),
+        }
+    }
+}
+
+/// What an interrupt taken at EL2 asks of the trap handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqOutcome {
+    /// Return to the guest.
+    Resume,
+    /// The CPU was asked to park.
+    Park,
+}
+
+/// Where the chip was put: its regions and their EL2 addresses.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    /// Physical regions, as [`Chip::regions`] gave them.
+    pub regions: Regions,
+    /// EL2 virtual address of each region (same index).
+    pub va: [u64; MAX_REGIONS],
+    /// CPUs (GICv3: redistributor frames).
+    pub max_cpus: u64,
+    /// Started before Linux: nobody configured the controller.
+    pub boot_first: bool,
+}
+
+/// The interface each interrupt-controller implementation provides.
+/// Methods take `&self` of a stateless marker type: the state is the
+/// hardware's and the per-CPU area's.
+pub trait IrqChip: Sync {
+    /// Records where the controller is (`setup`), switches the
+    /// distributor on in boot-first mode. Once, before any other call.
+    fn init_global(&self, setup: &Setup);
+    /// This CPU's setup; false when the controller has no interface for it.
+    fn init_cpu(&self, cpu: &crate::percpu::PerCpu, boot_first: bool) -> bool;
+    /// Whether [`IrqChip::init_cpu`] took `cpu`'s interface (a failed
+    /// late launch hands back only those).
+    fn cpu_taken(&self, cpu: &crate::percpu::PerCpu) -> bool;
+    /// Gives this CPU's interface back to Linux (disable, failed enable).
+    fn hand_back(&self);
+    /// The interrupt entry: acknowledge, inject, handle the hypervisor's
+    /// own. `cpu` is this CPU's block (the trap handler has it at hand).
+    fn handle_irq(&self, cpu: &crate::percpu::PerCpu) -> IrqOutcome;
+    /// Injects `intid` into this CPU's vCPU (`hw`: a physical interrupt
+    /// deactivated by the guest's EOI).
+    fn inject(&self, intid: u32, hw: bool);
+    /// Sends the management SGI to `target`.
+    fn kick(&self, target: &crate::percpu::PerCpu);
+    /// A trapped SGI-generation register write of this CPU's cell
+    /// (GICv3's ICC_SGI1R_EL1 family); virtual SGIs within the cell only.
+    fn emulate_sgi(&self, value: u64);
+    /// Hands SPI `irq` to `cell`, routed to `target_mpidr`, keeping the
+    /// root's configuration for [`IrqChip::release_spi`].
+    fn assign_spi(&self, irq: u32, cell: u8, target_mpidr: u64);
+    /// Takes SPI `irq` back for the root with the root's configuration.
+    fn release_spi(&self, irq: u32);
+    /// Resets this CPU's virtual interface and banked interrupts for a
+    /// CPU entering a context afresh.
+    fn reset_cpu(&self);
+    /// `cell`'s access at `off` of region `region` (see [`Regions`]):
+    /// the value read, or `Err` for an access not allowed.
+    #[allow(clippy::result_unit_err)]
+    fn access(&self, region: usize, cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()>;
+}
+
+/// The chip chosen at init ([`Chip`] tag, 0: none; in .bss, zeroed at
+/// every enable). Written once by the first CPU in [`init_global`] during
+/// global init; every CPU runs its per-CPU init, and so takes interrupts
+/// from a cell or calls anything here, only after it read `INIT_STATE`
+/// (init.rs) with acquire, which the first CPU released after global
+/// init. So a relaxed load sees the choice: the interrupt fast path pays
+/// one byte load and a compare-and-branch for the dispatch.
+static CHIP: AtomicU8 = AtomicU8::new(0);
+/// Where the chosen chip is; set together with [`CHIP`].
+static REGIONS: spin::Once<Regions> = spin::Once::new();
+
+/// Calls `$method` on the selected implementation; `$none` before
+/// [`init_global`] (no caller gets there: interrupts, cells and MMIO
+/// traps exist only after it, but nothing here may crash).
+#[cfg(target_os = "none")]
+macro_rules! dispatch {
+    ($none:expr, $method:ident($($arg:expr),*)) => {
+        match chip() {
+            Some(Chip::GicV3) => gicv3::GicV3.$method($($arg),*),
+            None => $none,
+        }
+    };
+}
 
 #[cfg(target_os = "none")]
-pub use gicv3::{
-    assign_spi, disable_and_route, emulate_sgi, gicd_access, gicr_access, gicr_size, hand_back, handle_irq,
-    init_cpu, init_global, inject, kick, owner, release_spi, reset_cpu, set_owner, IrqOutcome,
-};
+/// Records the chip chosen by [`select`] and sets it up; a second call
+/// is ignored (the first choice stays for the whole run).
+pub fn init_global(chip: Chip, setup: &Setup) {
+    let mut first = false;
+    REGIONS.call_once(|| {
+        first = true;
+        setup.regions
+    });
+    if first {
+        CHIP.store(chip as u8, Ordering::Release);
+        dispatch!((), init_global(setup));
+    }
+}
+
+/// The chip chosen at init, if any.
+#[inline(always)]
+pub fn chip() -> Option<Chip> {
+    Chip::from_tag(CHIP.load(Ordering::Relaxed))
+}
+
+/// The regions of the chip chosen at init (none before).
+pub fn regions() -> Regions {
+    REGIONS.get().copied().unwrap_or_default()
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::init_cpu`].
+pub fn init_cpu(cpu: &crate::percpu::PerCpu, boot_first: bool) -> bool {
+    dispatch!(false, init_cpu(cpu, boot_first))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::cpu_taken`].
+pub fn cpu_taken(cpu: &crate::percpu::PerCpu) -> bool {
+    dispatch!(false, cpu_taken(cpu))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::hand_back`].
+pub fn hand_back() {
+    dispatch!((), hand_back())
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::handle_irq`]. The fast path: one load and a
+/// compare-and-branch, then a direct call of the implementation's entry.
+#[inline(always)]
+pub fn handle_irq(cpu: &crate::percpu::PerCpu) -> IrqOutcome {
+    dispatch!(IrqOutcome::Resume, handle_irq(cpu))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::inject`].
+pub fn inject(intid: u32, hw: bool) {
+    dispatch!((), inject(intid, hw))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::kick`].
+pub fn kick(target: &crate::percpu::PerCpu) {
+    dispatch!((), kick(target))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::emulate_sgi`].
+pub fn emulate_sgi(value: u64) {
+    dispatch!((), emulate_sgi(value))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::assign_spi`].
+pub fn assign_spi(irq: u32, cell: u8, target_mpidr: u64) {
+    dispatch!((), assign_spi(irq, cell, target_mpidr))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::release_spi`].
+pub fn release_spi(irq: u32) {
+    dispatch!((), release_spi(irq))
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::reset_cpu`].
+pub fn reset_cpu() {
+    dispatch!((), reset_cpu())
+}
+
+#[cfg(target_os = "none")]
+/// See [`IrqChip::access`]: the MMIO table's handler for "irqchip region
+/// `region`".
+#[allow(clippy::result_unit_err)]
+pub fn access(region: usize, cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
+    dispatch!(Err(()), access(region, cell, off, size, write))
+}
+
+/// The GICv3 region handlers by name, for the MMIO table's `Gicd`/`Gicr`
+/// entries while it names them (mmio branch); [`access`] is the
+/// version-neutral form.
+#[cfg(target_os = "none")]
+pub use gicv3::{gicd_access, gicr_access};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_by_version() {
+        assert_eq!(select(3), Ok(Chip::GicV3));
+        assert_eq!(select(2), Err(Unsupported { version: 2 }));
+        assert_eq!(select(0), Err(Unsupported { version: 0 }));
+        assert_eq!(select(4), Err(Unsupported { version: 4 }));
+    }
+
+    #[test]
+    fn refusal_names_the_version_and_the_reason() {
+        let v2 = Unsupported { version: 2 }.to_string();
+        assert!(v2.contains("GIC version 2") && v2.contains("no GICv2 implementation"), "{v2}");
+        let v4 = Unsupported { version: 4 }.to_string();
+        assert!(v4.contains("GIC version 4") && v4.contains("GICv3 only"), "{v4}");
+    }
+
+    #[test]
+    fn gicv3_regions_are_the_distributor_and_one_frame_pair_per_cpu() {
+        let r = Chip::GicV3.regions(0x0800_0000, 0x080a_0000, 4);
+        assert_eq!(
+            r.as_slice(),
+            &[Region { base: 0x0800_0000, size: 0x1_0000 }, Region { base: 0x080a_0000, size: 4 * 0x2_0000 }]
+        );
+        let slots = r.slots();
+        assert_eq!(slots.len(), MAX_REGIONS);
+        assert!(slots[2..].iter().all(|s| *s == Region::default()));
+        // A hostile CPU count saturates rather than wrapping to a small range.
+        assert_eq!(Chip::GicV3.regions(0, 0, u64::MAX).as_slice()[1].size, u64::MAX);
+    }
+
+    #[test]
+    fn regions_keep_at_most_max() {
+        let r = Regions::of(&[(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]);
+        assert_eq!(r.as_slice().len(), MAX_REGIONS);
+        assert_eq!(r.as_slice()[3], Region { base: 4, size: 4 });
+    }
+
+    #[test]
+    fn nothing_selected_before_init() {
+        assert_eq!(chip(), None);
+        assert_eq!(regions().as_slice(), &[]);
+    }
+}

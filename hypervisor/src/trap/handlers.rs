@@ -70,8 +70,9 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
 /// parked and restarted), so the vector restores all of it.
 #[no_mangle]
 extern "C" fn trap_lower_irq(frame: &mut TrapFrame) -> bool {
-    this_cpu().count(Stat::Total);
-    if crate::gic::handle_irq() == crate::gic::IrqOutcome::Park {
+    let cpu = this_cpu();
+    cpu.count(Stat::Total);
+    if crate::irqchip::handle_irq(cpu) == crate::irqchip::IrqOutcome::Park {
         park_on_request(frame);
         return true;
     }
@@ -127,7 +128,7 @@ fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
     if read || ![sgi1r, asgi1r, sgi0r].contains(&key) {
         return false;
     }
-    crate::gic::emulate_sgi(frame.reg(rt));
+    crate::irqchip::emulate_sgi(frame.reg(rt));
     frame.elr += 4;
     true
 }
@@ -212,7 +213,7 @@ pub fn park(frame: &mut TrapFrame) {
 
 /// Architectural reset state of a CPU entering a cell at `entry`.
 pub fn reset_frame(frame: &mut TrapFrame, entry: u64, context: u64) {
-    crate::gic::reset_cpu();
+    crate::irqchip::reset_cpu();
     frame.x = [0; 31];
     frame.x[0] = context;
     frame.elr = entry;

@@ -17,7 +17,7 @@
 //! - PMU, debug (BVR/BCR/WVR/WCR, MDSCR, OS lock, OS double lock,
 //!   MDCCINT), MDCR_EL2: `debug_pmu.rs`.
 //! - ICV_* (PMR, BPRs, IGRPENs, EOImode via ICH_VMCR_EL2), active
-//!   priorities (ICH_AP0Rn/AP1Rn), list registers: `gic::reset_cpu`.
+//!   priorities (ICH_AP0Rn/AP1Rn), list registers: `irqchip::reset_cpu`.
 //! - Present only with later extensions, reset when the ID registers
 //!   report them: DISR_EL1 (RAS), LORSA/LOREA/LORN/LORC_EL1 (LOR),
 //!   TPIDR2_EL0 (SME).

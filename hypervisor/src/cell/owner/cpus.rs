@@ -31,7 +31,7 @@ pub fn park(mask: u64) -> Result<()> {
     for cpu in cpus_of(mask) {
         cpu.park_request.store(true, Ordering::Release);
         if cpu.state() == CpuState::Running {
-            crate::gic::kick(cpu);
+            crate::irqchip::kick(cpu);
         }
     }
     let mut stuck = None;
@@ -43,7 +43,7 @@ pub fn park(mask: u64) -> Result<()> {
                 }
                 crate::arch::cpu_relax();
             }
-            crate::gic::kick(cpu);
+            crate::irqchip::kick(cpu);
         }
         stuck = Some(cpu.cpu_id.load(Ordering::Relaxed));
         break;

@@ -51,15 +51,15 @@ impl Hw for Machine {
         crate::arch::icache_inval_all();
     }
     fn spi_owner(&self, irq: u32) -> Option<u8> {
-        crate::gic::owner(irq)
+        crate::irqchip::owner(irq)
     }
     fn assign_spi(&mut self, irq: u32, cell: u8, target_mpidr: u64) {
-        crate::gic::assign_spi(irq, cell, target_mpidr);
+        crate::irqchip::assign_spi(irq, cell, target_mpidr);
     }
     fn release_spi(&mut self, irq: u32) {
-        crate::gic::release_spi(irq);
+        crate::irqchip::release_spi(irq);
     }
     fn adopt_spi(&mut self, irq: u32) {
-        crate::gic::set_owner(irq, 0);
+        crate::irqchip::set_owner(irq, 0);
     }
 }

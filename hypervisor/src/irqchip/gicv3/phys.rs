@@ -1,6 +1,6 @@
 //! The physical GICv3 seen from EL2: where it is, its setup per CPU, the
-//! owner and the saved root configuration of each SPI, and the reset of a
-//! CPU's banked interrupts.
+//! hand-over of SPIs with the saved root configuration of each, and the
+//! reset of a CPU's banked interrupts.
 
 use super::redist::{FRAME_SIZE, HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use super::snapshot::{bit_reg, cfg_reg, SpiConfig};
@@ -8,8 +8,9 @@ use crate::arch::gicv3 as cpuif;
 use crate::arch::regval::mpidr;
 use crate::percpu::{this_cpu, PerCpu};
 use crate::sync::Mutex;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-pub(super) const NO_OWNER: u8 = 0xff;
+use core::sync::atomic::{AtomicU64, Ordering};
+/// The SPI ownership map is version-neutral (`irqchip::spi`).
+pub(super) use crate::irqchip::spi::{owner, set_owner, NO_OWNER};
 /// List register and ICH_HCR_EL2 bits, from aarch64-cpu's fields.
 pub(super) use crate::arch::regval::ich::{HCR_EN as ICH_HCR_EN, HCR_UIE as ICH_HCR_UIE, LR_HW};
 
@@ -18,8 +19,6 @@ pub(super) static GICD_VA: AtomicU64 = AtomicU64::new(0);
 pub(super) static GICR_PHYS: AtomicU64 = AtomicU64::new(0);
 pub(super) static GICR_VA: AtomicU64 = AtomicU64::new(0);
 pub(super) static GICR_FRAMES: AtomicU64 = AtomicU64::new(0);
-/// Owner cell of each SPI.
-pub(super) static SPI_OWNER: [AtomicU8; 1024] = [const { AtomicU8::new(NO_OWNER) }; 1024];
 /// The root's configuration of each SPI while a cell owns it (packed by
 /// `SpiConfig::pack`, 0: none) and its routing.
 pub(super) static SPI_SAVED: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
@@ -84,23 +83,6 @@ pub fn init_global(gicd_phys: u64, gicr_phys: u64, frames: u64, gicd_va: u64, gi
             crate::arch::cpu_relax();
         }
     }
-}
-
-/// Size of the GICR range for `frames` CPUs.
-pub fn gicr_size(frames: u64) -> u64 {
-    frames * FRAME_SIZE
-}
-
-/// Gives SPI `irq` to `cell` (u8 ids).
-pub fn set_owner(irq: u32, cell: u8) {
-    if let Some(o) = SPI_OWNER.get(irq as usize) {
-        o.store(cell, Ordering::Release);
-    }
-}
-
-/// The owner of SPI `irq`.
-pub fn owner(irq: u32) -> Option<u8> {
-    SPI_OWNER.get(irq as usize).map(|o| o.load(Ordering::Acquire)).filter(|&o| o != NO_OWNER)
 }
 
 pub(super) fn bit(base: u64, irq: u32) -> bool {
@@ -186,15 +168,6 @@ pub fn release_spi(irq: u32) {
         }
     }
     set_owner(irq, 0);
-}
-
-/// Disables SPI `irq` and routes it to the CPU with affinity `mpidr`.
-pub fn disable_and_route(irq: u32, mpidr: u64) {
-    if !(32..1020).contains(&irq) {
-        return;
-    }
-    mmio_write(gicd(0x180 + u64::from(irq / 32) * 4), 4, 1 << (irq % 32));
-    mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, mpidr & 0xff_00ff_ffff);
 }
 
 pub(super) fn affinity(mpidr: u64) -> u64 {
