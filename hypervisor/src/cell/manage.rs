@@ -155,14 +155,13 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
     let (_, _, gicd, _) = hv_gic();
     let gic = crate::irqchip::regions();
     let mut reserved_io = Vec::new();
-    // A few elements; a heap too full for them refuses the create later.
+    // A few elements, in the chip's numbering (an unusable one empty); a
+    // heap too full for them refuses the create later.
     if reserved_io.try_reserve_exact(gic.as_slice().len()).is_ok() {
-        reserved_io.extend(
-            gic.as_slice()
-                .iter()
-                .filter(|r| r.base != 0 && r.size != 0)
-                .filter_map(|r| Span::sized(r.base, r.size)),
-        );
+        let empty = Span { start: 0, end: 0 };
+        reserved_io.extend(gic.as_slice().iter().map(|r| {
+            if r.base == 0 || r.size == 0 { empty } else { Span::sized(r.base, r.size).unwrap_or(empty) }
+        }));
     }
     super::desc::Platform {
         hv: Span { start: hv.phys_base, end: hv.phys_base + hv.hv_size },

@@ -313,11 +313,6 @@ pub fn access(region: usize, cell: u8, off: u64, size: u8, write: Option<u64>) -
     dispatch!(Err(()), access(region, cell, off, size, write))
 }
 
-/// The GICv3 region handlers by name, for the MMIO table's `Gicd`/`Gicr`
-/// entries while it names them (mmio branch); [`access`] is the
-/// version-neutral form.
-#[cfg(target_os = "none")]
-pub use gicv3::{gicd_access, gicr_access};
 
 #[cfg(test)]
 mod tests {

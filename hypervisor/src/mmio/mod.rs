@@ -77,6 +77,24 @@ pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
     use core::sync::atomic::Ordering;
     let Some(access) = Access::decode(frame, da, ipa) else { return false };
     let cell = this_cpu().cell.load(Ordering::Relaxed);
+    // The interrupt controller's regions are the same entries in every
+    // cell's table (`Table::build`), and no other entry may overlap them
+    // (the description refuses regions over the GIC): they are found
+    // without the cell list, so one cell's GIC accesses never wait for
+    // another's create or destroy, which hold that lock.
+    let end = access.addr.saturating_add(u64::from(access.size));
+    let chip = crate::irqchip::regions();
+    if let Some((k, r)) = (0u8..).zip(chip.as_slice()).find(|(_, r)| r.base <= access.addr && end <= r.base.saturating_add(r.size)) {
+        let off = access.addr.wrapping_sub(r.base);
+        return match crate::irqchip::access(usize::from(k), cell as u8, off, access.size, access.write) {
+            Ok(v) => {
+                access.complete(frame, da, v);
+                this_cpu().count(Stat::Mmio);
+                true
+            }
+            Err(()) => false,
+        };
+    }
     let value = {
         // Held across the handler: a sub-page window stays mapped as long
         // as the table that owns it, and the table lives in the cell list.
@@ -99,8 +117,7 @@ pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
 #[cfg(target_os = "none")]
 fn dispatch(entry: &Entry, cell: u8, off: u64, a: &Access) -> Option<u64> {
     match entry.handler {
-        Handler::Gicd => crate::irqchip::gicd_access(cell, off, a.size, a.write).ok(),
-        Handler::Gicr => crate::irqchip::gicr_access(cell, off, a.size, a.write).ok(),
+        Handler::Irqchip(k) => crate::irqchip::access(usize::from(k), cell, off, a.size, a.write).ok(),
         Handler::SubPage(sp) => match subpage::check(sp.flags, sp.size, off, a.size, a.write.is_some()) {
             Ok(()) => Some(subpage::forward(&sp, off, a.size, a.write)),
             Err(why) => {

@@ -26,10 +26,9 @@ use core::marker::PhantomData;
 /// What handles the accesses to an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handler {
-    /// The GIC distributor, emulated per cell (`irqchip`).
-    Gicd,
-    /// The GIC redistributor frames, filtered per CPU (`irqchip`).
-    Gicr,
+    /// Region `k` of the interrupt controller (`irqchip::access`; GICv3:
+    /// 0 the distributor, 1 the redistributors), emulated per cell.
+    Irqchip(u8),
     /// A sub-page region forwarded to its device (`subpage`).
     SubPage(SubPage),
 }
@@ -88,12 +87,13 @@ impl<W: Window> Table<W> {
         if p.gicd_base != 0 && p.reserved_io.is_empty() {
             return Err(Error::NoMemory);
         }
-        let gic = p.reserved_io.iter().filter(|s| !s.is_empty()).map(|s| Entry {
+        // The platform lists the interrupt controller's regions in the
+        // order `irqchip::access` numbers them (empty ones included, so the
+        // numbers stay right).
+        let gic = (0u8..).zip(&p.reserved_io).filter(|(_, s)| !s.is_empty()).map(|(k, s)| Entry {
             base: s.start,
             size: s.len(),
-            // The platform lists the distributor (at `gicd_base`) and the
-            // redistributor range; GICv2's CPU interface joins here.
-            handler: if s.start == p.gicd_base { Handler::Gicd } else { Handler::Gicr },
+            handler: Handler::Irqchip(k),
         });
         let count = gic.clone().count().saturating_add(desc.sub_pages().filter(|r| forwardable(r, p)).count());
         let mut table = Self::empty();

@@ -68,8 +68,8 @@ fn gic_and_sub_page_entries_sorted_by_base() {
     let t = Table::<Fake>::for_cell(&uart_cell(), &platform()).unwrap();
     let bases: Vec<u64> = t.entries().iter().map(|e| e.base).collect();
     assert_eq!(bases, [GICD, 0x080a_0000, 0x0900_0000, 0x0900_0018]);
-    assert_eq!(t.entries()[0].handler, Handler::Gicd);
-    assert_eq!(t.entries()[1].handler, Handler::Gicr);
+    assert_eq!(t.entries()[0].handler, Handler::Irqchip(0));
+    assert_eq!(t.entries()[1].handler, Handler::Irqchip(1));
     // Both regions of the one UART page have their own window page.
     assert_eq!(in_use(), 2);
     drop(t);
@@ -79,8 +79,8 @@ fn gic_and_sub_page_entries_sorted_by_base() {
 #[test]
 fn lookup_inside_at_edges_and_outside() {
     let t = Table::<Fake>::for_cell(&uart_cell(), &platform()).unwrap();
-    assert_eq!(handler_at(&t, GICD + 0x100, 4), Some((Handler::Gicd, 0x100)));
-    assert_eq!(handler_at(&t, GICD + 0xfffc, 4), Some((Handler::Gicd, 0xfffc)));
+    assert_eq!(handler_at(&t, GICD + 0x100, 4), Some((Handler::Irqchip(0), 0x100)));
+    assert_eq!(handler_at(&t, GICD + 0xfffc, 4), Some((Handler::Irqchip(0), 0xfffc)));
     assert_eq!(handler_at(&t, 0x080a_0000 + 4 * 0x2_0000 - 8, 8).map(|h| h.1), Some(4 * 0x2_0000 - 8));
     let dr = handler_at(&t, 0x0900_0000, 4).unwrap();
     assert!(matches!(dr, (Handler::SubPage(sp), 0) if sp.phys == 0x0900_0000 && sp.size == 0x10));
@@ -190,7 +190,7 @@ fn root_sub_page_regions_over_the_gic_are_not_forwarded() {
     let d = CellDesc::for_root(&CellView::parse(&bytes).unwrap(), &platform()).unwrap();
     let t = Table::<Fake>::for_cell(&d, &platform()).unwrap();
     assert_eq!(t.entries().len(), 3);
-    assert_eq!(handler_at(&t, GICD + 0x10, 4), Some((Handler::Gicd, 0x10)));
+    assert_eq!(handler_at(&t, GICD + 0x10, 4), Some((Handler::Irqchip(0), 0x10)));
     assert!(matches!(handler_at(&t, 0x0900_0000, 4), Some((Handler::SubPage(_), 0))));
 }
 
