@@ -3,8 +3,8 @@
 //! register values, MMIO offsets and sizes). Shared by the `mmio_decode`
 //! fuzz target and the stable randomized test `tests/mmio_decode_random.rs`.
 
-use syshyper_hv::gic::dist::{self, Action};
-use syshyper_hv::gic::redist::{self, RAction, MGMT_SGI};
+use syshyper_hv::irqchip::gicv3::dist::{self, Action};
+use syshyper_hv::irqchip::gicv3::redist::{self, RAction, MGMT_SGI};
 use syshyper_hv::trap::esr::{DataAbort, Esr};
 
 /// Little-endian reader over the input; missing bytes read as 0.
