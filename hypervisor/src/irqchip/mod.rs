@@ -243,6 +243,15 @@ pub fn regions() -> Regions {
     REGIONS.get().copied().unwrap_or_default()
 }
 
+/// The region holding `[addr, end)` and the offset in it: the trapped
+/// access path's lookup, without copying the list.
+#[inline]
+pub fn region_at(addr: u64, end: u64) -> Option<(usize, u64)> {
+    let list = REGIONS.get()?.as_slice();
+    let k = list.iter().position(|r| r.base <= addr && end <= r.base.saturating_add(r.size))?;
+    Some((k, addr.wrapping_sub(list.get(k)?.base)))
+}
+
 #[cfg(target_os = "none")]
 /// See [`IrqChip::init_cpu`].
 pub fn init_cpu(cpu: &crate::percpu::PerCpu, boot_first: bool) -> bool {

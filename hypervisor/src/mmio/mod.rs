@@ -83,10 +83,8 @@ pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
     // without the cell list, so one cell's GIC accesses never wait for
     // another's create or destroy, which hold that lock.
     let end = access.addr.saturating_add(u64::from(access.size));
-    let chip = crate::irqchip::regions();
-    if let Some((k, r)) = (0u8..).zip(chip.as_slice()).find(|(_, r)| r.base <= access.addr && end <= r.base.saturating_add(r.size)) {
-        let off = access.addr.wrapping_sub(r.base);
-        return match crate::irqchip::access(usize::from(k), cell as u8, off, access.size, access.write) {
+    if let Some((k, off)) = crate::irqchip::region_at(access.addr, end) {
+        return match crate::irqchip::access(k, cell as u8, off, access.size, access.write) {
             Ok(v) => {
                 access.complete(frame, da, v);
                 this_cpu().count(Stat::Mmio);
