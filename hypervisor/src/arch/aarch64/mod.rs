@@ -20,6 +20,7 @@
 mod boot;
 pub mod consts;
 mod debug_pmu;
+pub mod device;
 pub mod gicv3;
 mod inject;
 mod reset;

@@ -38,26 +38,12 @@ pub(super) fn mmio_read(va: u64, size: u8) -> u64 {
     // SAFETY: `va` lies in the GICD/GICR ranges mapped as device memory at
     // EL2 by `init_global`, naturally aligned for `size` (checked by the
     // classifiers); device reads have no memory-safety effects.
-    unsafe {
-        match size {
-            1 => u64::from((va as *const u8).read_volatile()),
-            2 => u64::from((va as *const u16).read_volatile()),
-            4 => u64::from((va as *const u32).read_volatile()),
-            _ => (va as *const u64).read_volatile(),
-        }
-    }
+    unsafe { crate::arch::device::read(va, size) }
 }
 
 pub(super) fn mmio_write(va: u64, size: u8, v: u64) {
     // SAFETY: as in `mmio_read`; the value was filtered by the policy.
-    unsafe {
-        match size {
-            1 => (va as *mut u8).write_volatile(v as u8),
-            2 => (va as *mut u16).write_volatile(v as u16),
-            4 => (va as *mut u32).write_volatile(v as u32),
-            _ => (va as *mut u64).write_volatile(v),
-        }
-    }
+    unsafe { crate::arch::device::write(va, size, v) }
 }
 
 pub(super) fn gicd(off: u64) -> u64 {
