@@ -93,18 +93,27 @@ pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
             Err(()) => false,
         };
     }
+    table_path(frame, da, &access, cell)
+}
+
+/// The cell's own entries (sub-page regions, later devices), under the
+/// cell list; kept out of [`handle`] so the interrupt controller's path
+/// does not pay for its stack frame.
+#[cfg(target_os = "none")]
+#[inline(never)]
+fn table_path(frame: &mut TrapFrame, da: &DataAbort, access: &Access, cell: u32) -> bool {
     let value = {
         // Held across the handler: a sub-page window stays mapped as long
         // as the table that owns it, and the table lives in the cell list.
         let cells = crate::cell::CELLS.lock();
         let Some(table) = cells.iter().find(|c| c.id == cell).map(|c| &c.mmio) else { return false };
         let Some((entry, off)) = table.lookup(access.addr, u64::from(access.size)) else { return false };
-        dispatch(entry, cell as u8, off, &access)
+        dispatch(entry, cell as u8, off, access)
     };
     match value {
         Some(v) => {
             access.complete(frame, da, v);
-            this_cpu().count(Stat::Mmio);
+            crate::percpu::this_cpu().count(crate::percpu::Stat::Mmio);
             true
         }
         None => false,
