@@ -2,11 +2,11 @@
 
 /// Reads `size` (1, 2, 4, 8) bytes at `va`.
 pub fn read(va: u64, size: u8) -> u64 {
-    // SAFETY: callers pass an address inside a sub-page window page, which
-    // the cell's table keeps mapped as device memory at EL2 while the
-    // caller holds the cell list lock, naturally aligned for `size`
-    // (`subpage::forward` splits anything else into bytes). A device read
-    // has no effect on memory the hypervisor relies on.
+    // Callers pass an address inside a sub-page window page, mapped as
+    // device memory at EL2 while they hold the cell list lock, aligned for
+    // `size` (`subpage::forward` splits anything else into bytes).
+    // SAFETY: mapped and aligned as above; a device read touches no memory
+    // the hypervisor relies on.
     unsafe { crate::arch::device::read(va, size) }
 }
 

@@ -63,10 +63,9 @@ mod demo {
             "unaligned" => {
                 super::mmu::enable_identity();
                 let v: u32;
+                // One `ldr`: strict-align would split `read_unaligned` into bytes.
                 // SAFETY: deliberately unaligned, inside the flag register
                 // region; Normal memory at stage 1, so it reaches stage 2.
-                // One `ldr` (the target's strict-align would make the
-                // compiler split `read_unaligned` into byte loads).
                 unsafe { core::arch::asm!("ldr {v:w}, [{a}]", v = out(reg) v, a = in(reg) FR + 1, options(nostack, readonly)) };
                 println!("subpage-demo: survived unaligned ({v:#x})");
             }

@@ -77,11 +77,11 @@ extern "C" {
 /// `align_bits` is ORed into SCTLR_EL1 for the load (bit 1, A: alignment
 /// checks, for the self-check of the handler).
 fn probe_with(addr: u64, align_bits: u64) -> Option<(u64, u64)> {
-    // SAFETY: only this CPU's EL1 vector base and interrupt mask change; the
-    // replacement table handles the synchronous exception the load may
-    // raise and the old table is restored before returning. Interrupts are
-    // masked meanwhile, so no other vector is taken. The record is written
-    // only by the handler on this CPU, read here after it ran.
+    // Only this CPU's EL1 vector base and interrupt mask change; the
+    // replacement table handles the exception the load may raise and the
+    // old one is restored before returning, with interrupts masked.
+    // SAFETY: as above; the record is written only by that handler on this
+    // CPU and read here after it ran.
     unsafe {
         core::ptr::addr_of_mut!(__hvmem_record).write_volatile([0; 3]);
         core::arch::asm!(
