@@ -26,7 +26,7 @@ mod device;
 
 pub use table::{Entry, Handler};
 
-use crate::trap::esr::DataAbort;
+use crate::trap::esr::{DataAbort, Esr};
 use crate::trap::TrapFrame;
 
 /// The table type cells hold: sub-page windows in the EL2 address space.
@@ -48,6 +48,7 @@ impl Access {
     /// The access the syndrome describes; `None` without a valid
     /// syndrome (ISV clear: load/store pair, writeback, SIMD), which no
     /// handler can emulate.
+    #[inline]
     pub fn decode(frame: &TrapFrame, da: &DataAbort, ipa: u64) -> Option<Self> {
         if !da.isv {
             return None;
@@ -61,6 +62,7 @@ impl Access {
 
     /// Completes a handled access: a load's value goes to the register as
     /// the instruction would extend it; the instruction is skipped.
+    #[inline]
     pub fn complete(&self, frame: &mut TrapFrame, da: &DataAbort, value: u64) {
         if self.write.is_none() {
             frame.set_reg(da.reg, da.extend(value));
@@ -72,9 +74,13 @@ impl Access {
 /// Handles a stage-2 data abort of this CPU's cell; false when no entry
 /// holds the access or its handler refuses it (the caller reports it).
 #[cfg(target_os = "none")]
-pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
+#[inline(always)]
+pub fn handle(frame: &mut TrapFrame, esr: Esr, ipa: u64) -> bool {
     use crate::percpu::{this_cpu, Stat};
     use core::sync::atomic::Ordering;
+    // Decoded here, where it stays in registers (not built in memory by
+    // the caller and read back).
+    let da = &DataAbort::decode(esr);
     let Some(access) = Access::decode(frame, da, ipa) else { return false };
     let cell = this_cpu().cell.load(Ordering::Relaxed);
     // The interrupt controller's regions are the same entries in every
@@ -93,7 +99,7 @@ pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
             Err(()) => false,
         };
     }
-    table_path(frame, da, &access, cell)
+    table_path(frame, esr, ipa, cell)
 }
 
 /// The cell's own entries (sub-page regions, later devices), under the
@@ -101,7 +107,12 @@ pub fn handle(frame: &mut TrapFrame, da: &DataAbort, ipa: u64) -> bool {
 /// does not pay for its stack frame.
 #[cfg(target_os = "none")]
 #[inline(never)]
-fn table_path(frame: &mut TrapFrame, da: &DataAbort, access: &Access, cell: u32) -> bool {
+fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
+    // Decoded again rather than passed: passing it by reference made the
+    // interrupt controller's path build it in memory.
+    let da = &DataAbort::decode(esr);
+    let Some(access) = Access::decode(frame, da, ipa) else { return false };
+    let access = &access;
     let value = {
         // Held across the handler: a sub-page window stays mapped as long
         // as the table that owns it, and the table lives in the cell list.

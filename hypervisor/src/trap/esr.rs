@@ -105,6 +105,7 @@ pub struct DataAbort {
 
 impl DataAbort {
     /// Decodes the ISS of a data abort.
+    #[inline]
     pub fn decode(esr: Esr) -> Self {
         use da_iss::*;
         let iss = esr.iss();
@@ -125,18 +126,17 @@ impl DataAbort {
         ((hpfar & HPFAR_FIPA_MASK) << HPFAR_FIPA_TO_IPA_SHIFT) | (far & PAGE_OFFSET_MASK)
     }
 
-    /// Extends a loaded value as the instruction would.
+    /// Extends a loaded value as the instruction would: the low `size`
+    /// bytes, sign- or zero-extended, then cut to a W register's 32 bits
+    /// unless SF. One shift pair does the extension (arithmetic for SSE).
+    #[inline]
     pub fn extend(&self, value: u64) -> u64 {
-        // SAS gives 1, 2, 4 or 8 bytes: bits is 8..=64.
+        // SAS gives 1, 2, 4 or 8 bytes: bits is 8..=64, the shift 0..=56.
         let bits = u32::from(self.size).saturating_mul(8).clamp(8, 64);
-        let mut v = if bits == 64 { value } else { value & (1u64 << bits).wrapping_sub(1) };
-        if self.sign_extend && bits < 64 && v & (1u64 << (bits.wrapping_sub(1))) != 0 {
-            v |= !0u64 << bits;
-        }
-        if !self.sixty_four {
-            v &= 0xffff_ffff;
-        }
-        v
+        let shift = 64u32.saturating_sub(bits);
+        let up = value.wrapping_shl(shift);
+        let v = if self.sign_extend { (up as i64).wrapping_shr(shift) as u64 } else { up.wrapping_shr(shift) };
+        if self.sixty_four { v } else { v & 0xffff_ffff }
     }
 }
 

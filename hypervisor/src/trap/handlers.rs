@@ -13,55 +13,82 @@ const HVC_IMM: u16 = 0x4a48;
 
 #[no_mangle]
 extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
-    let cpu = this_cpu();
-    cpu.count(Stat::Total);
-    let (esr, far, hpfar) = arch::fault_regs();
-    let esr = Esr(esr);
+    this_cpu().count(Stat::Total);
+    let esr = Esr(arch::esr());
+    // The frequent exits each take a short path of their own (trapped
+    // device accesses, hypercalls, PSCI); the rest, and every failure,
+    // are out of line, so no path pays for another's stack frame.
     match esr.ec() {
+        ec::DABT_LOW => data_abort(frame, esr),
         ec::HVC64 if esr.imm16() == HVC_IMM => {
-            cpu.count(Stat::Hypercall);
+            this_cpu().count(Stat::Hypercall);
             frame.x[0] = crate::hypercall::handle(frame) as u64;
         }
         ec::SMC64 => {
             frame.elr += 4;
             crate::psci::handle_smc(frame);
         }
-        ec::DABT_LOW => {
-            let da = DataAbort::decode(esr);
-            let ipa = DataAbort::ipa(hpfar, far);
-            if !crate::mmio::handle(frame, &da, ipa)
-                && !raced_with_remap(esr, ipa)
-                && !reflect_to_root(frame, false, da.write, ipa, far)
-            {
-                fail(
-                    frame,
-                    format_args!(
-                        "unhandled {} of {} bytes at IPA {:#x} (ISV {}, SRT {}, SF {}, SSE {}, DFSC {:#x})",
-                        if da.write { "write" } else { "read" },
-                        da.size,
-                        ipa,
-                        da.isv as u8,
-                        da.reg,
-                        da.sixty_four as u8,
-                        da.sign_extend as u8,
-                        da.dfsc
-                    ),
-                    esr,
-                    far,
-                    hpfar,
-                );
-            }
-        }
-        ec::SYSREG => {
-            if !sysreg(frame, esr) {
-                fail(frame, format_args!("trapped system register access"), esr, far, hpfar);
-            }
-        }
+        // The root's IPIs (ICC_SGI1R_EL1) come this way.
+        ec::SYSREG if sysreg(frame, esr) => {}
+        _ => other_sync(frame, esr),
+    }
+}
+
+/// A stage-2 data abort: an MMIO entry of the cell's table, else
+/// [`data_abort_unhandled`].
+#[inline(never)]
+fn data_abort(frame: &mut TrapFrame, esr: Esr) {
+    let (far, hpfar) = arch::far_hpfar();
+    if !crate::mmio::handle(frame, esr, DataAbort::ipa(hpfar, far)) {
+        data_abort_unhandled(frame, esr);
+    }
+}
+
+/// A data abort no MMIO entry took: a root access racing a hand-over is
+/// retried, another root access comes back to it as an external abort,
+/// and a cell's fails the cell. (FAR and HPFAR still hold this trap's
+/// values: nothing at EL2 took an exception since.)
+#[cold]
+#[inline(never)]
+fn data_abort_unhandled(frame: &mut TrapFrame, esr: Esr) {
+    let (far, hpfar) = arch::far_hpfar();
+    let da = DataAbort::decode(esr);
+    let ipa = DataAbort::ipa(hpfar, far);
+    if raced_with_remap(esr, ipa) || reflect_to_root(frame, false, da.write, ipa, far) {
+        return;
+    }
+    fail(
+        frame,
+        format_args!(
+            "unhandled {} of {} bytes at IPA {:#x} (ISV {}, SRT {}, SF {}, SSE {}, DFSC {:#x})",
+            if da.write { "write" } else { "read" },
+            da.size,
+            ipa,
+            da.isv as u8,
+            da.reg,
+            da.sixty_four as u8,
+            da.sign_extend as u8,
+            da.dfsc
+        ),
+        esr,
+        far,
+        hpfar,
+    );
+}
+
+/// Every other synchronous exit (instruction aborts, refused system
+/// register accesses, anything unexpected).
+#[cold]
+#[inline(never)]
+fn other_sync(frame: &mut TrapFrame, esr: Esr) {
+    let (far, hpfar) = arch::far_hpfar();
+    match esr.ec() {
+        ec::SYSREG => fail(frame, format_args!("trapped system register access"), esr, far, hpfar),
         ec::IABT_LOW
             if raced_with_remap(esr, DataAbort::ipa(hpfar, far))
                 || reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
         ec::HVC64 => fail(frame, format_args!("HVC with foreign immediate {:#x}", esr.imm16()), esr, far, hpfar),
-        _ => fail(frame, format_args!("unhandled exception class {:#x}", esr.ec()), esr, far, hpfar),
+        ec => fail(frame, format_args!("unhandled exception class {ec:#x}"), esr, far, hpfar),
     }
 }
 
@@ -109,6 +136,7 @@ extern "C" fn trap_hyp_fault(frame: &mut TrapFrame) {
 }
 
 /// Trapped MSR/MRS: the GICv3 SGI generation registers (HCR_EL2.IMO).
+#[inline(never)]
 fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
     let iss = esr.iss();
     let read = iss & 1 != 0;
@@ -170,6 +198,8 @@ fn reflect_to_root(frame: &mut TrapFrame, instruction: bool, write: bool, ipa: u
 
 /// Parks the CPU as failed after a one-line diagnostic; its cell is marked
 /// FAILED (unless it is the root). Other CPUs keep running.
+#[cold]
+#[inline(never)]
 fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, hpfar: u64) {
     let cpu = this_cpu();
     let cell_id = cpu.cell.load(Ordering::Relaxed);

@@ -12,10 +12,16 @@ use xtask::runner::{self, Options};
 /// One counter tick = one instruction, and no real time leaks in
 /// (platform.md "Deterministic measurement").
 pub fn icount_args() -> Vec<String> {
-    ["-icount", "shift=4,sleep=off", "-rtc", "clock=vm"]
+    let mut args: Vec<String> = ["-icount", "shift=4,sleep=off", "-rtc", "clock=vm"]
         .iter()
         .map(|s| s.to_string())
-        .collect()
+        .collect();
+    // Profiling aid (see README, Benchmarks): extra QEMU arguments, e.g. an
+    // instruction trace of EL2, for one run of the bench.
+    if let Ok(extra) = std::env::var("SYSHYPER_BENCH_QEMU_ARGS") {
+        args.extend(extra.split_whitespace().map(str::to_string));
+    }
+    args
 }
 
 /// The sysHyper machine without virtualization: QEMU starts CPU 0 at EL1

@@ -313,6 +313,18 @@ pub fn dcache_clean_inval(va: u64, len: u64) {
     dsb_ish();
 }
 
+/// The syndrome of the current trap (ESR_EL2).
+#[inline(always)]
+pub fn esr() -> u64 {
+    ESR_EL2.get()
+}
+
+/// The fault address registers of the current trap: (FAR, HPFAR).
+#[inline(always)]
+pub fn far_hpfar() -> (u64, u64) {
+    (FAR_EL2.get(), HPFAR_EL2.get())
+}
+
 /// Fault registers of the current trap: (ESR, FAR, HPFAR).
 pub fn fault_regs() -> (u64, u64, u64) {
     (ESR_EL2.get(), FAR_EL2.get(), HPFAR_EL2.get())

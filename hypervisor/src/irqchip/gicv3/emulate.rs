@@ -11,7 +11,7 @@ use core::sync::atomic::Ordering;
 // `Err` only means "not allowed": the MMIO table's handler contract.
 #[allow(clippy::result_unit_err)]
 pub fn gicd_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
-    let action = dist::classify(off, size, |irq| owner(irq) == Some(cell)).map_err(|_| ())?;
+    let action = dist::classify(off, size, move |irq| owner(irq) == Some(cell)).map_err(|_| ())?;
     Ok(perform(action, gicd(off), size, write, cell))
 }
 
@@ -35,6 +35,7 @@ pub fn gicr_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u
     }
 }
 
+#[inline(always)]
 fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u64 {
     match (action, write) {
         (Action::Hide, _) => 0,

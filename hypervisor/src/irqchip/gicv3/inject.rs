@@ -73,10 +73,33 @@ pub use crate::irqchip::{pending, IrqOutcome};
 /// direct call was before the interface.
 #[inline(always)]
 pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
+    let intid = cpuif::ack();
+    // The common case first, with the fewest tests: one device or timer
+    // interrupt (a PPI, or an SPI this cell owns) is injected and the CPU
+    // returns at once; another pending one traps again right away.
+    if (32..1020).contains(&intid) || (16..32).contains(&intid) && intid != MAINTENANCE_IRQ {
+        cpuif::eoi(intid);
+        if intid < 32 || owner(intid) == Some(cpu.cell.load(Ordering::Relaxed) as u8) {
+            inject_on(cpu, intid, true);
+        } else {
+            // An SPI of another cell (a late one after a hand-over).
+            cpuif::deactivate(intid);
+        }
+        return IrqOutcome::Resume;
+    }
+    handle_other_irqs(cpu, intid)
+}
+
+/// Everything but the common case, starting with the acknowledged
+/// `intid`: the management SGI, the maintenance interrupt, SGIs, nothing
+/// of group 1; then whatever else is pending until a device interrupt is
+/// injected or none is left.
+#[inline(never)]
+fn handle_other_irqs(cpu: &PerCpu, first: u32) -> IrqOutcome {
     let cell = cpu.cell.load(Ordering::Relaxed) as u8;
     let mut outcome = IrqOutcome::Resume;
+    let mut intid = first;
     loop {
-        let intid = cpuif::ack();
         if intid >= 1020 {
             // Nothing of group 1: an FIQ (or a spurious entry). Whatever
             // sits in group 0 is nobody's; drop it so it cannot re-trap.
@@ -108,8 +131,6 @@ pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
                 inject(intid, false);
             }
             0..=15 => cpuif::deactivate(intid),
-            // The common case, one device or timer interrupt: inject it and
-            // return at once; another pending one traps again right away.
             16..=31 => {
                 inject_on(cpu, intid, true);
                 break;
@@ -120,6 +141,7 @@ pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
             }
             _ => cpuif::deactivate(intid),
         }
+        intid = cpuif::ack();
     }
     outcome
 }

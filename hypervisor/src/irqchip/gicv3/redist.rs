@@ -34,7 +34,7 @@ pub enum RAction {
 /// frame belongs to a CPU of the accessing cell; `last` that it is the
 /// last such frame.
 pub fn classify(off: u64, size: u8, own: bool, last: bool) -> Result<RAction, BadAccess> {
-    if off >= FRAME_SIZE || !matches!(size, 1 | 4 | 8) || !off.is_multiple_of(u64::from(size)) {
+    if off >= FRAME_SIZE || !matches!(size, 1 | 4 | 8) || off & u64::from(size - 1) != 0 {
         return Err(BadAccess);
     }
     let not_mgmt = !HV_PRIVATE & 0xffff_ffff;
