@@ -26,7 +26,9 @@ mod device;
 
 pub use table::{Entry, Handler};
 
-use crate::trap::esr::{DataAbort, Esr};
+use crate::trap::esr::DataAbort;
+#[cfg(target_os = "none")]
+use crate::trap::esr::Esr;
 use crate::trap::TrapFrame;
 
 /// The table type cells hold: sub-page windows in the EL2 address space.
