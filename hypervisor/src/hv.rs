@@ -4,6 +4,7 @@
 use crate::layout::Layout;
 use crate::mm::frame::FramePool;
 use crate::sync::{Mutex, Once};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// EL2 virtual address of the image start (linear map of hypervisor memory).
 pub const VIRT_BASE: u64 = 0x0000_ffff_c000_0000;
@@ -26,7 +27,20 @@ static HV: Once<Hv> = Once::new();
 
 /// Publishes the global state (first CPU, once).
 pub fn set(hv: Hv) -> &'static Hv {
-    HV.call_once(|| hv)
+    let hv = HV.call_once(|| hv);
+    PHYS_VIRT_OFFSET.store(hv.phys_virt_offset(), Ordering::Release);
+    hv
+}
+
+/// [`Hv::phys_virt_offset`] of the global state, as a plain atomic for
+/// the hot paths (page-table walks); 0 before [`set`]. Every CPU reads it
+/// only after global init, whose completion it observed with acquire.
+static PHYS_VIRT_OFFSET: AtomicU64 = AtomicU64::new(0);
+
+/// See [`PHYS_VIRT_OFFSET`].
+#[inline(always)]
+pub fn phys_virt_offset() -> u64 {
+    PHYS_VIRT_OFFSET.load(Ordering::Relaxed)
 }
 
 /// The global state, once set.

@@ -63,9 +63,9 @@ fn zero_bss() {
     // SAFETY: nothing has used .bss yet (the other CPUs wait on .data
     // atomics); the range is the linker's .bss, mapped read-write.
     unsafe {
-        let start = core::ptr::addr_of_mut!(__bss_start);
-        let end = core::ptr::addr_of_mut!(__bss_end);
-        core::ptr::write_bytes(start, 0, end as usize - start as usize);
+        let start = core::ptr::addr_of_mut!(__bss_start) as u64;
+        let end = core::ptr::addr_of_mut!(__bss_end) as u64;
+        arch::zero_normal(start, end - start);
     }
 }
 

@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub struct PoolMem;
 
 fn table_va(pa: PhysAddr) -> *mut u64 {
-    hv::get().map_or(0, |h| h.phys_to_virt(pa)) as *mut u64
+    // The offset is a plain atomic, not `hv::get()`: table walks read
+    // entries by the thousand, and each read paid the `Once` check.
+    pa.wrapping_add(hv::phys_virt_offset()) as *mut u64
 }
 
 impl TableMemory for PoolMem {
@@ -20,7 +22,7 @@ impl TableMemory for PoolMem {
         let pa = POOL.lock().as_mut()?.alloc(1)?;
         // SAFETY: a fresh pool page, inside hypervisor memory which the EL2
         // table maps read-write; nobody else holds it.
-        unsafe { core::ptr::write_bytes(table_va(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+        unsafe { crate::arch::zero_normal(table_va(pa) as u64, PAGE_SIZE) };
         // The zeroes must be visible to every table walker before any
         // entry pointing at this page can be (a walker that saw the new
         // table entry but the page's old contents would use garbage as
@@ -384,9 +386,9 @@ impl PoolPage {
 
     /// Zeroes the page.
     pub fn zero(&self) {
-        for off in (0..PAGE_SIZE as usize).step_by(64) {
-            self.write_bytes(off, &[0; 64]);
-        }
+        // SAFETY: this pool page, held by `self`, mapped read-write in the
+        // EL2 linear map; a cell that maps it can only see zeroes appear.
+        unsafe { crate::arch::zero_normal(table_va(self.0) as u64, PAGE_SIZE) };
     }
 }
 

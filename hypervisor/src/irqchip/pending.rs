@@ -24,12 +24,18 @@ pub fn post(words: &[AtomicU32], intid: u32) -> bool {
 pub fn drain(words: &[AtomicU32], mut place: impl FnMut(u32) -> bool) -> bool {
     let mut all_placed = true;
     // Word `w` holds INTIDs 32w..32w+31: its base has the low five bits
-    // clear, so OR-ing the bit number in is the INTID.
+    // clear, so OR-ing the bit number in is the INTID. Empty words cost a
+    // load (only this CPU posts, so an empty one cannot fill meanwhile:
+    // the swap is skipped safely), and only set bits are visited.
     for (base, word) in (0u32..).step_by(32).zip(words) {
-        let bits = word.swap(0, Ordering::AcqRel);
-        for b in (0..32u32).filter(|b| bits & (1 << b) != 0) {
-            let intid = base | b;
-            if !place(intid) {
+        if word.load(Ordering::Relaxed) == 0 {
+            continue;
+        }
+        let mut bits = word.swap(0, Ordering::AcqRel);
+        while bits != 0 {
+            let b = bits.trailing_zeros();
+            bits &= bits.wrapping_sub(1);
+            if !place(base | b) {
                 word.fetch_or(1 << b, Ordering::AcqRel);
                 all_placed = false;
             }

@@ -65,7 +65,9 @@ pub fn run(
     };
     let mut q = runner::spawn(qemu::command(&args), &opts)?;
     println!("[bench] {name}: {}", q.cmdline);
-    let deadline = Instant::now() + limits.timeout;
+    // A profiling run (instruction trace) is many times slower.
+    let slower = if std::env::var_os("SYSHYPER_BENCH_QEMU_ARGS").is_some() { 20 } else { 1 };
+    let deadline = Instant::now() + limits.timeout * slower;
     let extra = match limits.fatal {
         "" => String::new(),
         f => format!("|{f}"),

@@ -52,10 +52,13 @@ fn inject_on(cpu: &PerCpu, intid: u32, hw: bool) {
 }
 
 fn drain_pending(cpu: &PerCpu) {
-    let sgis = cpu.vsgi_pending.swap(0, Ordering::AcqRel);
-    for sgi in (0..16).filter(|s| sgis & (1 << s) != 0) {
+    let mut sgis = cpu.vsgi_pending.swap(0, Ordering::AcqRel);
+    // Only the set bits, lowest first.
+    while sgis != 0 {
+        let sgi = sgis.trailing_zeros();
+        sgis &= sgis - 1;
         cpu.count(Stat::Vsgi);
-        inject(sgi, false);
+        inject_on(cpu, sgi, false);
     }
     if pending::drain(&cpu.irq_pending, |intid| try_inject(intid, intid >= 16)) {
         cpuif::set_ich_hcr(cpuif::ich_hcr() & !ICH_HCR_UIE);
