@@ -204,7 +204,7 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     let read_only = [hv.phys_base, hv.phys_base + (console_off & !(FRAME_PAGE - 1))];
     let stage2 = owner::build_root(&mut Machine, &desc, &hidden, &read_only).map_err(|e| e.errno())?;
     owner::adopt_root_irqs(&mut Machine, &desc);
-    let cpus = (0..64).filter(|&c| view.has_cpu(c)).fold(0u64, |m, c| m | 1 << c);
+    let cpus = view.cpu_mask();
     let stage2 = OwnedTable::from_table(stage2);
     // The root's sub-page regions are trapped and forwarded like a cell's.
     let mmio = crate::mmio::Table::for_cell(&desc, &cell::manage::platform(hv)).map_err(|e| e.errno())?;

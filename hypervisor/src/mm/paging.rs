@@ -322,7 +322,14 @@ impl PageTable {
                 let base = va & !(span - 1);
                 let sub = self.subtable(mem, table, idx, level, base)?;
                 let r = self.walk(mem, sub, level + 1, va, chunk, target.map(|(_, bits)| (pa, bits)));
-                self.collapse(mem, table, idx, level, sub, base);
+                // A complete map leaves a valid entry in `sub`, a complete
+                // unmap an invalid one; a failed walk may have left either.
+                let (may_be_empty, may_be_run) = match (&r, target) {
+                    (Ok(()), Some(_)) => (false, true),
+                    (Ok(()), None) => (true, false),
+                    (Err(_), _) => (true, true),
+                };
+                self.collapse(mem, table, idx, level, sub, base, may_be_empty, may_be_run);
                 r?;
             }
             pa += chunk;
@@ -366,11 +373,27 @@ impl PageTable {
     /// with the same attributes (the entry becomes a block). Keeps the pool
     /// use of a table a function of what is mapped, not of its history.
     /// `va` is the first address the entry translates.
-    fn collapse(&mut self, mem: &mut impl TableMemory, table: PhysAddr, idx: usize, level: usize, sub: PhysAddr, va: u64) {
+    /// `may_be_empty` / `may_be_run`: which of the two outcomes the change
+    /// can have produced (a map leaves a valid entry, so `sub` cannot be
+    /// all invalid; an unmap leaves an invalid one, so it cannot be one
+    /// run). Only those are checked: each check scans up to 511 entries,
+    /// after every change of every table on the way.
+    #[allow(clippy::too_many_arguments)]
+    fn collapse(
+        &mut self,
+        mem: &mut impl TableMemory,
+        table: PhysAddr,
+        idx: usize,
+        level: usize,
+        sub: PhysAddr,
+        va: u64,
+        may_be_empty: bool,
+        may_be_run: bool,
+    ) {
         let first = mem.read(sub, 0);
         let span = 1u64 << level_shift(level);
         if first == 0 {
-            if (1..ENTRIES).all(|i| mem.read(sub, i) == 0) {
+            if may_be_empty && (1..ENTRIES).all(|i| mem.read(sub, i) == 0) {
                 // Table → invalid: the table page is freed only after no
                 // walk cache can point at it any more.
                 mem.write(table, idx, 0);
@@ -384,10 +407,14 @@ impl PageTable {
         let child_span = 1u64 << level_shift(child);
         let base = first & ADDR_MASK;
         let attrs = first & !ADDR_MASK;
-        if level == 0 || first & (DESC_VALID | DESC_TABLE) != leaf_kind || base & (span - 1) != 0 {
+        if !may_be_run || level == 0 || first & (DESC_VALID | DESC_TABLE) != leaf_kind || base & (span - 1) != 0 {
             return;
         }
-        let uniform = (1..ENTRIES).all(|i| mem.read(sub, i) == (base + i as u64 * child_span) | attrs);
+        // The last entry first: a run that stops short is the common
+        // case (a region ending inside the table) and is seen at once.
+        let expected = |i: usize| (base + i as u64 * child_span) | attrs;
+        let uniform = mem.read(sub, ENTRIES - 1) == expected(ENTRIES - 1)
+            && (1..ENTRIES - 1).all(|i| mem.read(sub, i) == expected(i));
         if uniform {
             // Table → block: break, invalidate, make, then free.
             mem.write(table, idx, 0);
