@@ -113,6 +113,25 @@ fn json_string_after(line: &str, key: &str) -> Option<String> {
     }
 }
 
+/// Rust's legacy mangling after an Itanium demangler (what `llvm-nm -C`
+/// leaves): `$u7b$` escapes decoded, `..` as `::`, the hash dropped.
+fn tidy_rust_name(name: &str) -> String {
+    let mut s = name.to_string();
+    for (from, to) in [
+        ("$u7b$", "{"), ("$u7d$", "}"), ("$u20$", " "), ("$u27$", "'"), ("$u5b$", "["), ("$u5d$", "]"),
+        ("$LT$", "<"), ("$GT$", ">"), ("$RF$", "&"), ("$BP$", "*"), ("$C$", ","), ("$SP$", "@"), ("..", "::"),
+    ] {
+        s = s.replace(from, to);
+    }
+    if let Some(i) = s.rfind("::h") {
+        let hash = &s[i + 3..];
+        if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) {
+            s.truncate(i);
+        }
+    }
+    s.replace("::_{{closure}}", "::{{closure}}").replace("_<", "<")
+}
+
 /// One vCPU of the dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuRegs {
@@ -193,7 +212,7 @@ impl SymbolTable {
                     return None;
                 }
                 let name: Vec<&str> = f.collect();
-                (!name.is_empty()).then(|| (addr, name.join(" ")))
+                (!name.is_empty()).then(|| (addr, tidy_rust_name(&name.join(" "))))
             })
             .collect();
         syms.sort_by_key(|s| s.0);
@@ -272,7 +291,7 @@ fn source_lines(elf: &Path, addr: u64) -> Vec<String> {
     lines
         .chunks(2)
         .filter(|c| c.len() == 2 && !c[1].starts_with("??"))
-        .map(|c| format!("{} at {}", c[0], c[1]))
+        .map(|c| format!("{} at {}", tidy_rust_name(c[0]), c[1]))
         .collect()
 }
 
@@ -330,6 +349,10 @@ pub fn report(sock: &Path, hv_elf: &Path, args: &[String]) -> String {
     }
     if let Some(map) = system_map_for(args) {
         match SymbolTable::from_system_map(&map) {
+            Ok(t) if t.syms.is_empty() => notes.push_str(&format!(
+                "(EL1 PCs unnamed: {} has no code symbols; Debian ships a stub, the real map is in the kernel's -dbg package; the tests boot with nokaslr, so a guest's /proc/kallsyms names them too)\n",
+                map.display()
+            )),
             Ok(t) => syms.el1 = Some(t),
             Err(e) => notes.push_str(&format!("(EL1 PCs unnamed: {e:#})\n")),
         }
@@ -411,6 +434,19 @@ PSTATE=20000005 --C- EL1h     FPCR=00000000 FPSR=00000000\n";
         // Without tables the PCs stay raw.
         let bare = summarize(&parse_dump(DUMP), &Symbols::default());
         assert!(bare.contains("PC=0x0000ffffc0001234 ?"), "{bare}");
+    }
+
+    #[test]
+    fn tidies_rust_names() {
+        assert_eq!(
+            tidy_rust_name("syshyper_hv::cell::manage::destroy::_$u7b$$u7b$closure$u7d$$u7d$::h01dd27f70120c0ff"),
+            "syshyper_hv::cell::manage::destroy::{{closure}}"
+        );
+        assert_eq!(
+            tidy_rust_name("_$LT$syshyper_hv..memmap..PoolMem$u20$as$u20$x..T$GT$::invalidate::h775ac4dc799c546d"),
+            "<syshyper_hv::memmap::PoolMem as x::T>::invalidate"
+        );
+        assert_eq!(tidy_rust_name("trap_lower_irq"), "trap_lower_irq");
     }
 
     #[test]
