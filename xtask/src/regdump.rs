@@ -196,10 +196,21 @@ pub fn parse_dump(dump: &str) -> Vec<CpuRegs> {
 #[derive(Debug, Default)]
 pub struct SymbolTable {
     syms: Vec<(u64, String)>,
+    /// The hypervisor image's link address (`__image_start`), if listed.
+    image_start: Option<u64>,
 }
+
+/// The hypervisor image is loaded 2 MiB aligned and is smaller than that
+/// (boot.rs `el2_common` checks the alignment), so the low 21 bits of a
+/// physical PC inside it are its offset in the image.
+const IMAGE_ALIGN: u64 = 0x20_0000;
 
 impl SymbolTable {
     pub fn from_nm_text(text: &str) -> SymbolTable {
+        let image_start = text.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3 && f[2] == "__image_start").then(|| u64::from_str_radix(f[0], 16).ok()).flatten()
+        });
         let mut syms: Vec<(u64, String)> = text
             .lines()
             .filter_map(|l| {
@@ -216,7 +227,17 @@ impl SymbolTable {
             })
             .collect();
         syms.sort_by_key(|s| s.0);
-        SymbolTable { syms }
+        SymbolTable { syms, image_start }
+    }
+
+    /// Like [`SymbolTable::lookup`]; an address that names nothing is
+    /// tried as a physical address in the image (EL2 with the MMU off:
+    /// the entry code, the bootstrap vectors' `b .`), marked `[phys]`.
+    pub fn lookup_el2(&self, addr: u64) -> Option<String> {
+        self.lookup(addr).or_else(|| {
+            let va = self.image_start? + (addr & (IMAGE_ALIGN - 1));
+            self.lookup(va).map(|n| format!("{n} [phys]"))
+        })
     }
 
     /// Symbols of an ELF through `llvm-nm` (demangled), or `nm`.
@@ -269,9 +290,12 @@ impl Symbols {
     }
 
     fn name(&self, regs: &CpuRegs, addr: u64) -> String {
-        self.table(regs)
-            .and_then(|t| t.lookup(addr))
-            .unwrap_or_else(|| "?".to_string())
+        let found = match (regs.level(), self.table(regs)) {
+            (Some(2), Some(t)) => t.lookup_el2(addr),
+            (_, Some(t)) => t.lookup(addr),
+            _ => None,
+        };
+        found.unwrap_or_else(|| "?".to_string())
     }
 }
 
@@ -413,6 +437,15 @@ PSTATE=20000005 --C- EL1h     FPCR=00000000 FPSR=00000000\n";
         assert_eq!(t.lookup(0xffff_c000_1300).as_deref(), Some("last+0x0"));
         assert_eq!(t.lookup(0x1000), None, "below every symbol");
         assert_eq!(t.lookup(0xffff_c001_0000), None, "far past the last symbol");
+    }
+
+    #[test]
+    fn physical_el2_pcs_are_image_offsets() {
+        let t = SymbolTable::from_nm_text(&format!("0000ffffc0000000 R __image_start\n{NM}"));
+        // 0x7fc0_0f10 is offset 0xf10 in an image loaded at 0x7fc0_0000.
+        assert_eq!(t.lookup_el2(0x7fc0_0f10).as_deref(), Some("syshyper_hv::init::rust_entry+0x10 [phys]"));
+        assert_eq!(t.lookup_el2(0xffff_c000_1204).as_deref(), Some("syshyper_hv::init::late_launch_finish+0x4"));
+        assert_eq!(SymbolTable::from_nm_text(NM).lookup_el2(0x7fc0_0f10), None, "no __image_start, no guess");
     }
 
     #[test]
