@@ -6,6 +6,11 @@
 //! dump. A hang then shows whether a CPU never entered the hypervisor
 //! (EL1, e.g. spinning in Linux), waits in a rendezvous (EL2, the loop's
 //! function) or sits in a vector's `b .`.
+//!
+//! Debian's System.map is a stub, so EL1 PCs stay raw unless
+//! `SYSHYPER_KALLSYMS` names a copy of the same kernel's /proc/kallsyms
+//! (e.g. `cat /proc/kallsyms` in `cargo xtask run`'s shell; the tests
+//! boot with `nokaslr`, so the addresses are the same in every boot).
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, BufReader, Write};
@@ -371,10 +376,19 @@ pub fn report(sock: &Path, hv_elf: &Path, args: &[String]) -> String {
         }
         Err(e) => notes.push_str(&format!("(EL2 PCs unnamed: {e:#})\n")),
     }
-    if let Some(map) = system_map_for(args) {
+    // Debian's System.map is a stub; a saved /proc/kallsyms of the same
+    // kernel (the tests boot it with nokaslr, so addresses repeat) names
+    // EL1 PCs instead.
+    let kallsyms = std::env::var_os("SYSHYPER_KALLSYMS").map(PathBuf::from);
+    if let Some(map) = kallsyms.filter(|_| system_map_for(args).is_some()) {
+        match SymbolTable::from_system_map(&map) {
+            Ok(t) => syms.el1 = Some(t),
+            Err(e) => notes.push_str(&format!("(EL1 PCs unnamed: {e:#})\n")),
+        }
+    } else if let Some(map) = system_map_for(args) {
         match SymbolTable::from_system_map(&map) {
             Ok(t) if t.syms.is_empty() => notes.push_str(&format!(
-                "(EL1 PCs unnamed: {} has no code symbols; Debian ships a stub, the real map is in the kernel's -dbg package; the tests boot with nokaslr, so a guest's /proc/kallsyms names them too)\n",
+                "(EL1 PCs unnamed: {} has no code symbols (Debian ships a stub); the tests boot with nokaslr, so a /proc/kallsyms saved from the same kernel names them: SYSHYPER_KALLSYMS=FILE)\n",
                 map.display()
             )),
             Ok(t) => syms.el1 = Some(t),
