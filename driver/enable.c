@@ -54,7 +54,10 @@ struct sh_enter_ctx {
  * others. A CPU that has not taken its IPI yet may be spinning with
  * interrupts off for that very lock (or for anything else only a captured
  * CPU can release), so it never takes the IPI, never arrives, and the
- * machine freezes with no message: the enable hang. stop_machine() calls
+ * machine freezes with no message: the enable hang. Seen under load: a CPU
+ * in read_lock(&tasklist_lock) (wait4, interrupts on) took the IPI while
+ * two others spun in write_lock_irq(&tasklist_lock) (exit, wait4);
+ * docs/enable-hang.md has the stacks. stop_machine() calls
  * this function only once every online CPU runs its stopper thread, which
  * holds no lock (it is scheduled, so no spinlock is held and interrupts
  * were on), and all of them have passed the same step with interrupts
