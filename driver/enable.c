@@ -11,12 +11,22 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/stop_machine.h>
 #include <linux/uaccess.h>
 #include "syshyper.h"
 
 static char *firmware = "syshyper.bin";
 module_param(firmware, charp, 0444);
 MODULE_PARM_DESC(firmware, "hypervisor image in /lib/firmware");
+
+/*
+ * Fault injection for the system tests: this CPU skips its hypervisor
+ * entry at enable, so the hypervisor's rendezvous must give up on it and
+ * every CPU must come back with an error (guest/tests/refuse.sh).
+ */
+static int test_skip_cpu = -1;
+module_param(test_skip_cpu, int, 0644);
+MODULE_PARM_DESC(test_skip_cpu, "testing only: this CPU does not enter the hypervisor at enable");
 
 /* Bounds a system config before it is copied (the hypervisor memory bounds it again). */
 #define SH_MAX_SYSTEM_CONFIG	(1024 * 1024)
@@ -26,15 +36,55 @@ static void *sh_hv_mem;
 struct sh_enter_ctx {
 	u64 vectors_pa;
 	u64 image_pa;
+	/* The root CPUs: the online CPUs when the header was written. */
+	const cpumask_t *root_cpus;
+	/* Set when the online CPUs are no longer the root CPUs. */
+	bool cpus_changed;
 	long *result;
 };
 
-static void sh_enter_cpu(void *info)
+/*
+ * Runs on every online CPU at once, from stop_machine(): each one enters
+ * the hypervisor, whose rendezvous then waits with interrupts masked until
+ * all root CPUs have arrived.
+ *
+ * Why stop_machine() and not an IPI to each CPU (on_each_cpu(), as
+ * Jailhouse does): an IPI is taken wherever the CPU had interrupts on,
+ * possibly holding a spinlock, and the CPU then waits in EL2 for the
+ * others. A CPU that has not taken its IPI yet may be spinning with
+ * interrupts off for that very lock (or for anything else only a captured
+ * CPU can release), so it never takes the IPI, never arrives, and the
+ * machine freezes with no message: the enable hang. Seen under load: a CPU
+ * in read_lock(&tasklist_lock) (wait4, interrupts on) took the IPI while
+ * two others spun in write_lock_irq(&tasklist_lock) (exit, wait4);
+ * docs/enable-hang.md has the stacks. stop_machine() calls
+ * this function only once every online CPU runs its stopper thread, which
+ * holds no lock (it is scheduled, so no spinlock is held and interrupts
+ * were on), and all of them have passed the same step with interrupts
+ * off; none can be waiting for another, so all arrive.
+ *
+ * stop_machine() holds the CPU hotplug lock, so the online mask is the
+ * same on every CPU here: either every CPU finds it equal to the root
+ * CPUs (the header's online_cpus, which the rendezvous counts) and enters,
+ * or none enters. A CPU that came or went since the checks can therefore
+ * not leave the rendezvous one CPU short.
+ */
+static int sh_enter_cpu(void *info)
 {
 	struct sh_enter_ctx *ctx = info;
 	unsigned int cpu = smp_processor_id();
 
+	if (!cpumask_equal(cpu_online_mask, ctx->root_cpus)) {
+		WRITE_ONCE(ctx->cpus_changed, true);
+		ctx->result[cpu] = -EAGAIN;
+		return 0;
+	}
+	if ((int)cpu == READ_ONCE(test_skip_cpu)) {
+		ctx->result[cpu] = -ECANCELED;
+		return 0;
+	}
 	ctx->result[cpu] = sh_enter_el2(cpu, ctx->vectors_pa, ctx->image_pa);
+	return 0;
 }
 
 static void sh_disable_cpu(void *info)
@@ -44,14 +94,14 @@ static void sh_disable_cpu(void *info)
 	result[smp_processor_id()] = sh_hypercall(JH_HC_DISABLE, 0, 0);
 }
 
-/* The common result of all online CPUs, or the first error. */
-static long sh_collect(const long *result, const char *what)
+/* The common result of the CPUs of `cpus`, or the first error. */
+static long sh_collect(const long *result, const cpumask_t *cpus, const char *what)
 {
 	unsigned int cpu;
 	long first = 0;
 	bool set = false;
 
-	for_each_online_cpu(cpu) {
+	for_each_cpu(cpu, cpus) {
 		if (!set) {
 			first = result[cpu];
 			set = true;
@@ -235,20 +285,25 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 		goto out_free;
 	}
 
-	/* The online CPU set must stay what the header and the checks say. */
+	/*
+	 * Checked under the hotplug lock; stop_machine() takes that lock
+	 * itself (it may not be taken twice), so sh_enter_cpu() checks the
+	 * online CPUs again where they cannot change.
+	 */
 	cpus_read_lock();
 	err = sh_check_root_cpus(&root_cpus, max_cpus);
 	if (!err)
 		err = sh_el2_check(false);
+	cpus_read_unlock();
 	if (err)
-		goto out_unlock;
+		goto out_unmap;
 
 	memcpy(sh_hv_mem, fw->data, fw->size);
 	memset(sh_hv_mem + fw->size, 0, mem->size - fw->size);
 	memcpy(sh_hv_mem + config_offset, config, config_size);
 	header = sh_hv_mem;
 	header->max_cpus = max_cpus;
-	header->online_cpus = num_online_cpus();
+	header->online_cpus = cpumask_weight(&root_cpus);
 	header->arm_linux_hyp_vectors = stub_vectors;
 	header->arm_linux_hyp_abi = 1;
 	ctx.vectors_pa = mem->phys_start + header->bootstrap_vectors;
@@ -256,9 +311,15 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 	sh_console_forget_last();
 	sh_dcache_clean_inval(sh_hv_mem, mem->size);
 
-	on_each_cpu(sh_enter_cpu, &ctx, 1);
-	err = sh_collect(ctx.result, "enable");
-	cpus_read_unlock();
+	ctx.root_cpus = &root_cpus;
+	stop_machine(sh_enter_cpu, &ctx, cpu_online_mask);
+	if (ctx.cpus_changed) {
+		/* No CPU entered: the image was not even looked at. */
+		pr_err(SH_PREFIX "the online CPUs changed during enable; nothing was started\n");
+		err = -EAGAIN;
+		goto out_unmap;
+	}
+	err = sh_collect(ctx.result, &root_cpus, "enable");
 	if (err) {
 		pr_err(SH_PREFIX "the hypervisor failed to start (%ld)\n", err);
 		/* Its last words were written with the MMU off or elsewhere. */
@@ -283,8 +344,6 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 	release_firmware(fw);
 	return 0;
 
-out_unlock:
-	cpus_read_unlock();
 out_unmap:
 	sh_console = NULL;
 	memunmap(sh_hv_mem);
@@ -338,7 +397,7 @@ int sh_cmd_disable(void)
 		return -ENOMEM;
 	cpus_read_lock();
 	on_each_cpu(sh_disable_cpu, result, 1);
-	err = sh_collect(result, "disable");
+	err = sh_collect(result, cpu_online_mask, "disable");
 	cpus_read_unlock();
 	kfree(result);
 	if (err) {

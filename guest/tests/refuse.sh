@@ -64,6 +64,17 @@ refused "hypervisor memory without a pool" $W/nopool.cell 12 "hypervisor memory 
 variant wrap $REGION0 -4096 8
 refused "root region wraps" $W/wrap.cell 22 "invalid system configuration: .*overflows 64 bits"
 
+# A root CPU that never enters the hypervisor (the driver's fault
+# injection makes CPU 2 skip its entry): the others wait in the
+# rendezvous until its bound (10 s), then every CPU returns to Linux, the
+# waiting ones with ETIMEDOUT (110). Never a hang.
+P=/sys/module/syshyper/parameters/test_skip_cpu
+echo 2 >$P
+fails_with "CPU that never arrives: enable fails" "enable failed: .*os error 110" jailhouse enable $SYS
+echo -1 >$P
+check "CPU that never arrives: reason in dmesg" sh -c "dmesg | grep -q 'not every root CPU entered the hypervisor within 10 s'"
+check "CPU that never arrives: Linux intact" intact
+
 # Not refused: Jailhouse's hypervisor runs with a console type it does not
 # know (it just has no UART output), and so does sysHyper.
 variant contype 56 99 2

@@ -11,3 +11,4 @@ pub const ENODEV: i64 = 19;
 pub const EINVAL: i64 = 22;
 pub const ERANGE: i64 = 34;
 pub const ENOSYS: i64 = 38;
+pub const ETIMEDOUT: i64 = 110;

@@ -14,7 +14,8 @@ use crate::percpu::{percpu, this_cpu, CpuState};
 use crate::sysconfig::SystemView;
 use crate::trap::{self, TrapFrame};
 use crate::{irqchip, mm, println};
-use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use crate::rendezvous::Rendezvous;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 extern crate alloc;
 
@@ -24,8 +25,10 @@ extern crate alloc;
 static ENTERED: AtomicU32 = AtomicU32::new(0);
 #[link_section = ".data.early"]
 static INIT_STATE: AtomicU32 = AtomicU32::new(0);
+/// Late launch: the first failure and the all-CPU decision (rendezvous.rs).
 #[link_section = ".data.early"]
-static ERROR: AtomicI64 = AtomicI64::new(0);
+static RV: Rendezvous = Rendezvous::new();
+/// Boot-first: the CPUs that finished their init.
 #[link_section = ".data.early"]
 static ARRIVED: AtomicU32 = AtomicU32::new(0);
 /// Physical base of the image, known from the entry code before any global
@@ -37,6 +40,14 @@ static PHYS_BASE: AtomicU64 = AtomicU64::new(0);
 const INIT_PENDING: u32 = 0;
 const INIT_DONE: u32 = 1;
 const FRAME_PAGE: u64 = crate::mm::PAGE_SIZE;
+/// How long the late-launch rendezvous waits for every root CPU. The
+/// driver calls all CPUs at once from stop_machine(), so they arrive within
+/// microseconds on hardware; the bound is for a caller that cannot hand a
+/// CPU over (Jailhouse's driver uses IPIs, which a CPU spinning with
+/// interrupts off never takes) and is generous for emulators on a loaded
+/// host, yet below Linux's RCU stall timeout (21 s), so Linux comes back
+/// without stall warnings.
+const RENDEZVOUS_TIMEOUT_S: u64 = 10;
 
 
 /// Physical address of Linux's hyp stub vectors (late launch).
@@ -90,10 +101,10 @@ extern "C" fn rust_entry(cpu: u64, mode: u64, phys_base: u64) -> ! {
             Err(e) => fail_init(e),
         }
     }
-    while INIT_STATE.load(Ordering::Acquire) == INIT_PENDING && ERROR.load(Ordering::Acquire) == 0 {
+    while INIT_STATE.load(Ordering::Acquire) == INIT_PENDING && RV.error() == 0 {
         arch::cpu_relax();
     }
-    if ERROR.load(Ordering::Acquire) == 0 {
+    if RV.error() == 0 {
         if let Err(e) = cpu_init(cpu) {
             fail_init(e);
         }
@@ -106,7 +117,7 @@ extern "C" fn rust_entry(cpu: u64, mode: u64, phys_base: u64) -> ! {
 }
 
 fn fail_init(err: i64) {
-    let _ = ERROR.compare_exchange(0, err, Ordering::AcqRel, Ordering::Acquire);
+    RV.fail(err);
 }
 
 /// Logs why enabling is refused (to the console page, and to the UART
@@ -231,15 +242,28 @@ fn cpu_init(cpu: u64) -> Result<(), i64> {
     Ok(())
 }
 
+/// Set by the CPU that reports a rendezvous timeout (in .bss: zeroed by
+/// global init, which precedes any timeout).
+static TIMEOUT_REPORTED: AtomicBool = AtomicBool::new(false);
+
 fn late_launch_finish(cpu: u64) -> ! {
     let hv = hv::get();
     let online = hv.map_or(u32::MAX, |h| h.online_cpus);
-    ARRIVED.fetch_add(1, Ordering::AcqRel);
-    while ARRIVED.load(Ordering::Acquire) < online && ERROR.load(Ordering::Acquire) == 0 {
-        arch::cpu_relax();
-    }
+    let deadline = arch::counter().saturating_add(arch::counter_freq().saturating_mul(RENDEZVOUS_TIMEOUT_S));
+    let decision = RV.arrive_and_wait(online, -ETIMEDOUT, || {
+        let expired = arch::counter() >= deadline;
+        // Global init succeeded (or the error would be decided already),
+        // so the console works; one CPU says why.
+        if expired && !TIMEOUT_REPORTED.swap(true, Ordering::AcqRel) {
+            println!("sysHyper: enable failed: not every root CPU entered the hypervisor within {RENDEZVOUS_TIMEOUT_S} s (CPU {cpu} gave up)");
+        }
+        expired
+    });
     let frame = my_frame(cpu);
-    let err = ERROR.load(Ordering::Acquire);
+    let err = match decision {
+        Ok(()) => 0,
+        Err(e) => e,
+    };
     if err != 0 || hv.is_none() {
         frame.x[0] = (if err != 0 { err } else { -EINVAL }) as u64;
         let gic_taken = percpu(cpu as usize).is_some_and(|p| p.present.load(Ordering::Acquire) && irqchip::cpu_taken(p));
@@ -261,11 +285,11 @@ fn late_launch_finish(cpu: u64) -> ! {
 
 #[allow(clippy::panic)] // see the comment at the panic
 fn boot_primary_finish(cpu: u64) -> ! {
-    if ERROR.load(Ordering::Acquire) != 0 {
+    if RV.error() != 0 {
         // Boot-first with a configuration the hypervisor cannot run: there
         // is no caller to return an error to; the panic handler reports it
         // and ends the (emulated) machine.
-        panic!("boot-first init failed: error {}", ERROR.load(Ordering::Acquire));
+        panic!("boot-first init failed: error {}", RV.error());
     }
     let root_cpus = CELLS.lock().first().map_or(0, |c| c.cpus);
     let entry_phys = {
@@ -301,7 +325,7 @@ fn boot_primary_finish(cpu: u64) -> ! {
 }
 
 fn boot_secondary_finish(cpu: u64) -> ! {
-    if ERROR.load(Ordering::Acquire) != 0 {
+    if RV.error() != 0 {
         arch::halt();
     }
     ARRIVED.fetch_add(1, Ordering::AcqRel);

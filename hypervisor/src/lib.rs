@@ -26,6 +26,7 @@ pub mod mm;
 pub mod mmio;
 #[allow(unsafe_code)]
 pub mod percpu;
+pub mod rendezvous;
 pub mod sync;
 pub mod sysconfig;
 pub mod trap;

@@ -4,6 +4,7 @@
 use crate::images;
 use crate::paths::Paths;
 use crate::qemu::{self, BootFirst};
+use crate::regdump;
 use crate::runner::{self, Options};
 use crate::systests::{Boot, SysTest, ALWAYS_FORBIDDEN, SYSTEM_TESTS};
 use anyhow::{anyhow, bail, Context, Result};
@@ -179,7 +180,11 @@ fn run_system(p: &Paths, t: &SysTest, verbose: bool) -> Result<(), String> {
         workdir: p.test_logs().join(t.name),
     };
     let log = p.test_logs().join(format!("{}.log", t.name));
-    let args = qemu_args(&ctx, t).map_err(|e| format!("{e:#}"))?;
+    let mut args = qemu_args(&ctx, t).map_err(|e| format!("{e:#}"))?;
+    // Every run can be asked where its CPUs are (regdump.rs).
+    let qmp = regdump::socket_path(t.name);
+    let _ = std::fs::remove_file(&qmp);
+    args.extend(regdump::monitor_args(&qmp));
     let opts = Options {
         log: log.clone(),
         echo: verbose,
@@ -189,17 +194,29 @@ fn run_system(p: &Paths, t: &SysTest, verbose: bool) -> Result<(), String> {
     println!("[test] {} (log {})", q.cmdline, log.display());
     let result = judge(&mut q, t);
     if let Err(e) = result {
+        // A hang: before QEMU goes, record where every vCPU is.
+        let dump = (runner::is_timeout(&e) && q.is_running())
+            .then(|| regdump::report(&qmp, &p.images().join("syshyper.elf"), &args));
         // Stop QEMU first so the console shown is final.
         let _ = q.finish(Some(Instant::now()));
+        let _ = std::fs::remove_file(&qmp);
         let console = q.console();
         runner::print_failure_console(&console, &log, TAIL_LINES);
         let mut msg = format!("{e:#}");
+        if let Some(dump) = dump {
+            print!("{dump}");
+            if let Err(err) = q.append_to_log(&format!("\n{dump}")) {
+                println!("(register dump not logged: {err:#})");
+            }
+            msg.push_str("; vCPU registers dumped above and in the log");
+        }
         // A failed check or a panic usually explains a missing line: name it.
         if let Some(line) = forbidden_line(&console, t).filter(|_| !msg.contains("forbidden")) {
             msg.push_str(&format!("; console has: {}", line.trim()));
         }
         return Err(msg);
     }
+    let _ = std::fs::remove_file(&qmp);
     Ok(())
 }
 
@@ -220,10 +237,12 @@ fn judge(q: &mut runner::Running, t: &SysTest) -> Result<()> {
             check(&caps).map_err(|msg| anyhow!("{:?}: {msg}", caps.first()))?;
         }
     }
-    let outcome = q.finish(Some(deadline))?;
-    if outcome.timed_out {
-        bail!("QEMU still running after {} s", t.timeout_s);
+    // Not `finish`: a QEMU still running at the deadline must stay alive
+    // for the caller's register dump.
+    if !q.wait_exit(Some(deadline)) {
+        return Err(runner::TimedOut(format!("QEMU still running after {} s", t.timeout_s)).into());
     }
+    let outcome = q.finish(None)?;
     if let Some(line) = forbidden_line(&q.console(), t) {
         bail!("forbidden text in console: {}", line.trim());
     }

@@ -14,6 +14,7 @@ pub mod images;
 pub mod le;
 pub mod paths;
 pub mod qemu;
+pub mod regdump;
 pub mod run_linux;
 pub mod runner;
 pub mod setup;

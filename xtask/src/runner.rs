@@ -40,6 +40,25 @@ impl Shared {
     }
 }
 
+/// The error of a wait that reached its deadline while the program still
+/// ran: the harness tells a hang (worth a register dump) from a failed
+/// check by it (`anyhow::Error::downcast_ref` sees through contexts).
+#[derive(Debug)]
+pub struct TimedOut(pub String);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Whether `e` (or an error it wraps) is a `TimedOut`.
+pub fn is_timeout(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<TimedOut>())
+}
+
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -181,7 +200,7 @@ impl Running {
             }
             let now = Instant::now();
             if now >= deadline {
-                bail!("timed out waiting for /{re}/");
+                return Err(TimedOut(format!("timed out waiting for /{re}/")).into());
             }
             state = self
                 .shared
@@ -214,12 +233,12 @@ impl Running {
         self.shared.lock().text.clone()
     }
 
-    /// Waits for the program to end (None = no deadline); kills it at the deadline.
-    pub fn finish(&mut self, deadline: Option<Instant>) -> Result<Outcome> {
+    /// Waits until the program's output ends (it exited) or `deadline`
+    /// (None = no deadline) passes; true when it ended. Kills nothing.
+    pub fn wait_exit(&self, deadline: Option<Instant>) -> bool {
         // Both pipes reach EOF when the program exits, so the reader threads
         // tell us about the exit without polling.
         let mut state = self.shared.lock();
-        let mut timed_out = false;
         while state.open_streams > 0 {
             match deadline {
                 None => {
@@ -232,8 +251,7 @@ impl Running {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        timed_out = true;
-                        break;
+                        return false;
                     }
                     state = self
                         .shared
@@ -244,7 +262,12 @@ impl Running {
                 }
             }
         }
-        drop(state);
+        true
+    }
+
+    /// Waits for the program to end (None = no deadline); kills it at the deadline.
+    pub fn finish(&mut self, deadline: Option<Instant>) -> Result<Outcome> {
+        let timed_out = !self.wait_exit(deadline);
         self.stdin = None;
         if timed_out {
             // kill fails only if the process is already gone, which is fine.
@@ -260,6 +283,21 @@ impl Running {
 
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Whether the program has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Appends `text` to the log file (after the console so far).
+    pub fn append_to_log(&self, text: &str) -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("cannot append to {}", self.log.display()))?;
+        f.write_all(text.as_bytes())?;
+        Ok(())
     }
 }
 
@@ -333,8 +371,10 @@ mod tests {
             .wait_for(&Regex::new(r"n: (\d+) passed").unwrap(), soon())
             .unwrap();
         assert_eq!(caps[1], "42");
-        // "one" came before the previous match, so it is not found again.
-        assert!(r.wait_for_text("one", soon()).is_err());
+        // "one" came before the previous match, so it is not found again,
+        // and the program's end is no timeout.
+        let err = r.wait_for_text("one", soon()).unwrap_err();
+        assert!(!is_timeout(&err), "{err:#}");
         let out = r.finish(Some(soon())).unwrap();
         assert_eq!(out.status, Some(3));
         assert!(!out.timed_out);
@@ -347,7 +387,10 @@ mod tests {
     fn times_out_and_kills() {
         let mut r = spawn(sh("echo start; exec sleep 30"), &opts("timeout", false)).unwrap();
         let short = Instant::now() + Duration::from_millis(300);
-        assert!(r.wait_for_text("never", short).is_err());
+        let err = r.wait_for_text("never", short).unwrap_err();
+        assert!(is_timeout(&err), "{err:#}");
+        assert!(is_timeout(&err.context("a test step")), "seen through a context");
+        assert!(r.is_running());
         let out = r
             .finish(Some(Instant::now() + Duration::from_millis(300)))
             .unwrap();

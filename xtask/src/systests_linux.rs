@@ -320,6 +320,9 @@ const REFUSE_EXPECT: &[Expect] = &[
     pass!("root region wraps: reason in dmesg"),
     pass!("root region wraps: reason on the hypervisor console"),
     pass!("root region wraps: Linux intact"),
+    pass!("CPU that never arrives: enable fails"),
+    pass!("CPU that never arrives: reason in dmesg"),
+    pass!("CPU that never arrives: Linux intact"),
     pass!("unknown console type: accepted"),
     pass!("unknown console type: disable"),
     pass!("enable"),
@@ -330,7 +333,7 @@ const REFUSE_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 29)),
+        check: Some(|c| passed_exactly(c, 32)),
     },
 ];
 

@@ -135,6 +135,7 @@ el2_common:
     mrs     x11, spsr_el2
     stp     x10, x11, [sp, #248]
 2:  bl      boot_pt_build
+    bl      boot_inval_poc
     bl      mmu_on_el2
     ldr     x10, =__image_start
     sub     x10, x10, x9            /* PHYS_VIRT_OFFSET */
@@ -192,6 +193,58 @@ boot_pt_build:
     subs    x16, x16, #1
     b.ne    4b
     dsb     ish
+    ret
+
+/* Discards every cache line of what this CPU just wrote with the MMU off
+ * (the boot map; in late launch also its trap frame at sp), so that the
+ * cacheable table walks and loads once the MMU is on see memory.
+ *
+ * Why: MMU-off stores go to memory, past the caches, while Linux keeps the
+ * hypervisor memory mapped write-back (the driver's memremap) through the
+ * whole enable. The driver cleaned and invalidated that memory after its
+ * last write, but the CPU may fill lines from that alias speculatively at
+ * any time after, so a line holding the old (zero) contents can sit in a
+ * cache when our stores reach memory: a walk that hit it would fault at
+ * EL2 into `b .` of __bootstrap_vectors (a silent hang), a load of the
+ * frame would hand Linux wrong registers. Linux's own head.S does the same
+ * for its early page tables. Invalidating cannot lose data: nobody writes
+ * these lines through a cache between the driver's clean and here (the
+ * boot map is only ever written with the MMU off, the frame only by its
+ * CPU), so any line present is a clean speculative fill; boot-first
+ * CPUs wrote no frame here (x1 != late), so theirs is left alone. x0, x1
+ * and x9 are kept; x13..x17 are scratch. */
+boot_inval_poc:
+    dmb     sy                      /* our stores before the invalidation */
+    mrs     x13, ctr_el0
+    ubfx    x13, x13, #16, #4       /* DminLine: log2 of words per line */
+    mov     x14, #4
+    lsl     x14, x14, x13           /* smallest data cache line, bytes */
+    sub     x15, x14, #1
+    adrp    x16, __boot_pt
+    add     x17, x16, #{boot_pt_size}
+    bic     x16, x16, x15
+5:  dc      ivac, x16
+    add     x16, x16, x14
+    cmp     x16, x17
+    b.lo    5b
+    cmp     x1, #{mode_late}
+    b.ne    7f
+    mov     x16, sp
+    add     x17, x16, #{frame}
+    bic     x16, x16, x15
+6:  dc      ivac, x16
+    add     x16, x16, x14
+    cmp     x16, x17
+    b.lo    6b
+7:  dsb     sy
+    /* The instruction cache too: an earlier enable ran a hypervisor at
+     * these addresses (perhaps another build of it) with the I-cache on,
+     * and the fetches once the MMU and I-cache are on could hit its lines.
+     * The driver cleaned the new image to PoC, so after this local
+     * invalidation every fetch reads it. */
+    ic      iallu
+    dsb     nsh
+    isb
     ret
 
 /* Turns the EL2 MMU on with the table whose physical address is in x10's
@@ -280,6 +333,7 @@ __boot_pt:
     mode_late = const MODE_LATE,
     frame = const FRAME_SIZE,
     blocks = const BOOT_PT_BLOCKS,
+    boot_pt_size = const 4 * 4096,
     current_el2 = const regs::CURRENT_EL2,
     aff0_mask = const regs::AFF0_MASK,
     aff1_shift = const regs::AFF1_SHIFT,

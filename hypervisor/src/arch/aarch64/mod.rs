@@ -92,6 +92,17 @@ pub unsafe fn zero_normal(va: u64, len: u64) {
     }
 }
 
+/// The physical counter (CNTPCT_EL0), for bounded waits.
+#[inline(always)]
+pub fn counter() -> u64 {
+    read_sysreg!(cntpct_el0)
+}
+
+/// Ticks of [`counter`] per second (CNTFRQ_EL0, set by firmware or QEMU).
+pub fn counter_freq() -> u64 {
+    read_sysreg!(cntfrq_el0)
+}
+
 /// Waits for an event (SEV) or interrupt.
 #[inline(always)]
 pub fn wait_for_event() {
