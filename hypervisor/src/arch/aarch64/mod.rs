@@ -83,10 +83,11 @@ pub unsafe fn zero_normal(va: u64, len: u64) {
     let mut p = va;
     let end = va + len;
     while p < end {
-        // SAFETY: DC ZVA zeroes the naturally aligned block holding `p`,
-        // which lies inside the caller's range (`p` advances by the block
-        // size from a block-aligned start to a block-aligned end); it is
-        // ordered as a store, so the caller's barrier publishes it.
+        // DC ZVA zeroes the naturally aligned block holding `p`; `p`
+        // advances by the block size from a block-aligned start to a
+        // block-aligned end, and DC ZVA is ordered as a store, so the
+        // caller's barrier publishes it.
+        // SAFETY: the block zeroed lies inside the caller's range (above).
         unsafe { asm!("dc zva, {}", in(reg) p, options(nostack, preserves_flags)) };
         p += block;
     }
