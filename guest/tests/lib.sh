@@ -35,14 +35,17 @@ fails_with() { # NAME TEXT COMMAND... : the command must fail and print TEXT
 
 # A CPU-bound counter and a timer-driven counter (sleep needs the timer).
 # Each publishes its value with a rename, so readers never see a torn file.
+# The trap makes a killed loop finish its rename before it exits (a shell
+# runs a trap only after its foreground command): once `wait` returns, no
+# late rename can move a counter that was stopped.
 workload_start() {
-	(n=0; while :; do
+	(trap 'exit 0' TERM; n=0; while :; do
 		n=$((n + 1))
 		[ $((n % 100)) -eq 0 ] && echo $n >$W/work.tmp && mv $W/work.tmp $W/work.n
 	done) &
 	WORK_PID=$!
 	renice -n 19 -p $WORK_PID >/dev/null 2>&1
-	(t=0; while :; do
+	(trap 'exit 0' TERM; t=0; while :; do
 		sleep 0.1
 		t=$((t + 1))
 		echo $t >$W/tick.tmp && mv $W/tick.tmp $W/tick.n
@@ -57,7 +60,6 @@ workload_stop() { kill $WORK_PID $TICK_PID 2>/dev/null; wait 2>/dev/null; }
 
 counter() { cat $1 2>/dev/null || echo 0; }
 
-# Both counters move within half a second.
 # Both loops advance within 3 s (polled every 0.5 s: a loaded host may
 # not schedule the niced loop at once; a stuck system fails all the same).
 progresses() {
