@@ -84,6 +84,17 @@ const struct jh_memory *sh_cell_memory(const struct jh_cell_desc *c)
 	return (const struct jh_memory *)(sh_cell_cpu_set(c) + c->cpu_set_size);
 }
 
+/* The cell's pci_devices array (after memory, cache, irqchip and PIO entries). */
+const struct jh_pci_device *sh_cell_pci_devices(const struct jh_cell_desc *c)
+{
+	const u8 *p = (const u8 *)(sh_cell_memory(c) + c->num_memory_regions);
+
+	p += (size_t)c->num_cache_regions * JH_CACHE_SIZE;
+	p += (size_t)c->num_irqchips * JH_IRQCHIP_SIZE;
+	p += (size_t)c->num_pio_regions * JH_PIO_SIZE;
+	return (const struct jh_pci_device *)p;
+}
+
 /* The cell's CPUs that Linux can number; highest_plus_one counts them all. */
 void sh_cpu_set_to_mask(const struct jh_cell_desc *c, cpumask_t *mask,
 			unsigned int *highest_plus_one)

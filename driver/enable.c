@@ -340,6 +340,9 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 	__module_get(THIS_MODULE);
 	pr_info(SH_PREFIX "hypervisor enabled, root cell \"%s\" on CPUs %*pbl\n",
 		root->name, cpumask_pr_args(&root->cpus));
+	/* Only now: the ECAM it programs is the hypervisor's, trapped. */
+	sh_ivshmem_setup(config);
+	sh_ivshmem_add();
 	kfree(ctx.result);
 	release_firmware(fw);
 	return 0;
@@ -389,12 +392,16 @@ int sh_cmd_disable(void)
 		pr_err(SH_PREFIX "disable: sysHyper was started before Linux (boot-first mode) and cannot be disabled\n");
 		return -EPERM;
 	}
+	/* The UIO devices go first: their registers vanish with the hypervisor. */
+	sh_ivshmem_remove();
 	err = sh_cell_destroy_all();
 	if (err)
-		return err;
+		goto out_ivshmem;
 	result = kcalloc(nr_cpu_ids, sizeof(*result), GFP_KERNEL);
-	if (!result)
-		return -ENOMEM;
+	if (!result) {
+		err = -ENOMEM;
+		goto out_ivshmem;
+	}
 	cpus_read_lock();
 	on_each_cpu(sh_disable_cpu, result, 1);
 	err = sh_collect(result, cpu_online_mask, "disable");
@@ -402,7 +409,7 @@ int sh_cmd_disable(void)
 	kfree(result);
 	if (err) {
 		pr_err(SH_PREFIX "the hypervisor refused to disable (%ld)\n", err);
-		return err;
+		goto out_ivshmem;
 	}
 	sh_console_save_last();
 	sh_enabled = false;
@@ -415,4 +422,9 @@ int sh_cmd_disable(void)
 	module_put(THIS_MODULE);
 	pr_info(SH_PREFIX "hypervisor disabled\n");
 	return 0;
+
+out_ivshmem:
+	/* Still enabled: the devices come back. */
+	sh_ivshmem_add();
+	return err;
 }

@@ -136,7 +136,13 @@ struct jh_system {
 	__u16 revision;
 	__u32 flags;
 	struct jh_memory hypervisor_memory;
-	__u8 other[356 - 44];
+	struct jh_console_desc debug_console;
+	/* The virtual PCI host's ECAM (driver/ivshmem.c). */
+	__u64 pci_mmconfig_base;
+	__u8 pci_mmconfig_end_bus;
+	__u8 pci_is_virtual;
+	__u16 pci_domain;
+	__u8 other[356 - 88];
 	struct jh_cell_desc root_cell;
 } __packed;
 
@@ -147,6 +153,28 @@ struct jh_system {
 #define JH_PCI_DEVICE_SIZE	56
 #define JH_PCI_CAP_SIZE		8
 #define JH_STREAM_ID_SIZE	4
+
+/* A pci_devices entry (JH_PCI_DEVICE_SIZE bytes). */
+#define JH_PCI_TYPE_IVSHMEM	3
+
+struct jh_pci_device {
+	__u8 type;
+	__u8 iommu;
+	__u16 domain;
+	__u16 bdf;
+	__u32 bar_mask[6];
+	__u16 caps_start;
+	__u16 num_caps;
+	__u8 num_msi_vectors;
+	__u8 msi_flags;
+	__u16 num_msix_vectors;
+	__u16 msix_region_size;
+	__u64 msix_address;
+	__u32 shmem_regions_start;
+	__u8 shmem_dev_id;
+	__u8 shmem_peers;
+	__u16 shmem_protocol;
+} __packed;
 
 /* ---- /dev/jailhouse ioctls ---- */
 struct jh_cell_id {
@@ -195,7 +223,11 @@ static_assert(offsetof(struct jh_cell_desc, id) == 40);
 static_assert(offsetof(struct jh_cell_desc, cpu_reset_address) == 84);
 static_assert(offsetof(struct jh_system, hypervisor_memory) == 12);
 static_assert(offsetof(struct jh_system, root_cell) == 356);
+static_assert(offsetof(struct jh_system, pci_mmconfig_base) == 76);
+static_assert(offsetof(struct jh_system, pci_domain) == 86);
 static_assert(sizeof(struct jh_system) == 488);
+static_assert(sizeof(struct jh_pci_device) == JH_PCI_DEVICE_SIZE);
+static_assert(offsetof(struct jh_pci_device, shmem_regions_start) == 48);
 static_assert(sizeof(struct jh_cell_id) == 40);
 static_assert(sizeof(struct jh_cell_create) == 16);
 static_assert(sizeof(struct jh_cell_load) == 48);

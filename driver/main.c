@@ -123,6 +123,7 @@ static void __exit sh_exit(void)
 	 */
 	misc_deregister(&sh_misc);
 	mutex_lock(&sh_lock);
+	sh_ivshmem_remove();
 	sh_forget_cells();
 	mutex_unlock(&sh_lock);
 	sh_sysfs_exit();

@@ -57,12 +57,18 @@ int sh_check_root_cell_header(const struct jh_cell_desc *cell);
 int sh_check_cpu_set_size(const struct jh_cell_desc *cell, const char *what);
 const u8 *sh_cell_cpu_set(const struct jh_cell_desc *cell);
 const struct jh_memory *sh_cell_memory(const struct jh_cell_desc *cell);
+const struct jh_pci_device *sh_cell_pci_devices(const struct jh_cell_desc *cell);
 void sh_cpu_set_to_mask(const struct jh_cell_desc *cell, cpumask_t *mask,
 			unsigned int *highest_plus_one);
 
 /* enable.c */
 int sh_cmd_enable(void __user *arg);
 int sh_cmd_disable(void);
+
+/* ivshmem.c: the root's ivshmem functions as UIO devices */
+void sh_ivshmem_setup(const struct jh_system *sys);
+void sh_ivshmem_add(void);
+void sh_ivshmem_remove(void);
 
 /* cell.c */
 int sh_cmd_cell_create(struct jh_cell_create __user *arg);

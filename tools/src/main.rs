@@ -3,6 +3,7 @@
 
 mod config;
 mod driver;
+mod ivshmem;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsStr;
@@ -27,6 +28,9 @@ enum Command {
     Config(config::Command),
     #[command(flatten)]
     Driver(driver::Command),
+    /// Talk to the other peers of an ivshmem link through its UIO device
+    /// (docs/ivshmem.md): hello texts, or --ping N --peer P round trips.
+    IvshmemDemo(ivshmem::Args),
 }
 
 /// The name we answer to: Jailhouse's scripts call the tool `jailhouse`
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(cmd) => config::run(cmd),
         Command::Driver(cmd) => driver::run(cmd),
+        Command::IvshmemDemo(args) => ivshmem::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,9 @@ use std::process::{Command, Stdio};
 pub const SCRIPT_PATH: &str = "/etc/syshyper/run.sh";
 /// /init prints this, then the script's exit status, before powering off.
 pub const EXIT_MARKER: &str = "syshyper-guest: exit status ";
+/// Debian's UIO core in the guest; /init loads it before any script runs,
+/// as syshyper.ko depends on it (the ivshmem devices).
+pub const UIO_MODULE: &str = "/lib/modules/uio.ko";
 /// /init prints this once the file systems are mounted.
 pub const READY_MARKER: &str = "syshyper-guest: ready";
 
@@ -26,6 +29,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp
+# syshyper.ko needs the UIO core (a module in Debian's kernel).
+[ -f {UIO_MODULE} ] && insmod {UIO_MODULE}
 # The tool behaves as Jailhouse's when called by that name.
 [ -x /usr/sbin/syshyper ] && ln -sf syshyper /usr/sbin/jailhouse
 echo "{READY_MARKER}"

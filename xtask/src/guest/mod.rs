@@ -25,7 +25,8 @@
 //!
 //! `tool` is the static `syshyper` binary (`cargo build --release --target
 //! aarch64-unknown-linux-musl --bin syshyper`). In the guest: the module at
-//! /lib/modules/syshyper.ko (loaded by the scripts with `insmod`), the image at
+//! /lib/modules/syshyper.ko (loaded by the scripts with `insmod`; /init has
+//! loaded Debian's /lib/modules/uio.ko, which it needs, before), the image at
 //! /lib/firmware/syshyper.bin, the tool at /usr/sbin/syshyper (and a
 //! /usr/sbin/jailhouse link to it), configs in /etc/syshyper/configs, inmates in
 //! /etc/syshyper/inmates.
@@ -51,6 +52,9 @@ pub struct Guest {
     pub headers_dir: PathBuf,
     /// Static arm64 busybox.
     pub busybox: PathBuf,
+    /// Debian's UIO core module (CONFIG_UIO=m): syshyper.ko registers the
+    /// ivshmem devices with it, so /init loads it first.
+    pub uio_module: PathBuf,
 }
 
 /// The default script: the demo (guest/demo.sh).
@@ -78,9 +82,10 @@ pub fn prepare_guest(cache_dir: &Path) -> Result<Guest> {
         kernel_image: root.join(format!("boot/vmlinuz-{abi}-arm64")),
         headers_dir: root.join(format!("usr/src/linux-headers-{abi}-arm64")),
         busybox: root.join("bin/busybox"),
+        uio_module: root.join(format!("lib/modules/{abi}-arm64/kernel/drivers/uio/uio.ko")),
         abi,
     };
-    for p in [&guest.kernel_image, &guest.headers_dir, &guest.busybox] {
+    for p in [&guest.kernel_image, &guest.headers_dir, &guest.busybox, &guest.uio_module] {
         if !p.exists() {
             anyhow::bail!("{} is missing from the unpacked packages; delete {} to fetch again", p.display(), cache_dir.display());
         }
@@ -130,9 +135,12 @@ pub fn parse_with(arg: &str) -> Result<(PathBuf, String)> {
 }
 
 /// Writes the initramfs (cpio newc + gzip) to `out`: busybox, /init running
-/// `script`, and `files` (host source, absolute guest destination).
+/// `script`, Debian's uio.ko (/init loads it) and `files` (host source,
+/// absolute guest destination).
 pub fn build_initramfs(guest: &Guest, files: &[(PathBuf, String)], script: &str, out: &Path) -> Result<PathBuf> {
-    initramfs::build(&guest.busybox, files, script, out)
+    let mut all = vec![(guest.uio_module.clone(), initramfs::UIO_MODULE.to_string())];
+    all.extend_from_slice(files);
+    initramfs::build(&guest.busybox, &all, script, out)
 }
 
 /// QEMU's arguments for the Linux guest (platform.md "QEMU machine").
@@ -177,7 +185,7 @@ mod tests {
 
     #[test]
     fn qemu_boots_the_image_with_reserved_memory() {
-        let g = Guest { abi: "a".into(), kernel_image: "/k".into(), headers_dir: "/h".into(), busybox: "/b".into() };
+        let g = Guest { abi: "a".into(), kernel_image: "/k".into(), headers_dir: "/h".into(), busybox: "/b".into(), uio_module: "/u".into() };
         let args = linux_qemu_args(&g, Path::new("/i.gz"), "x=1");
         let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
         assert!(append.contains("mem=768M") && append.contains("kvm-arm.mode=none") && append.ends_with(" x=1"));
