@@ -15,10 +15,12 @@ const OFF_FLAGS: usize = 20;
 /// `struct jailhouse_console` (32 bytes): address u64, size u32, type u16,
 /// flags u16, divider u32, gate_nr u32, clock_reg u64.
 const OFF_CONSOLE: usize = 24;
+const OFF_PCI_MMCONFIG_BASE: usize = 56;
 const OFF_GIC_VERSION: usize = 64;
 const OFF_GICD_BASE: usize = 72;
 const OFF_GICC_BASE: usize = 80;
 const OFF_GICR_BASE: usize = 88;
+const OFF_VPCI_IRQ_BASE: usize = 96;
 
 /// Comm region flags: the cell may use DEBUG_CONSOLE_PUTC, and should.
 pub const FLAG_DBG_PUTC_PERMITTED: u32 = 0x1;
@@ -105,6 +107,16 @@ impl CommRegion {
         }
     }
 
+    /// Guest-physical base of the virtual PCI host's ECAM (0: none).
+    pub fn pci_mmconfig_base(&self) -> u64 {
+        self.read(OFF_PCI_MMCONFIG_BASE)
+    }
+
+    /// The cell's `vpci_irq_base` (INTx of pin P = 32 + it + P - 1).
+    pub fn vpci_irq_base(&self) -> u32 {
+        self.read(OFF_VPCI_IRQ_BASE)
+    }
+
     pub fn gic_version(&self) -> u8 {
         self.read(OFF_GIC_VERSION)
     }
@@ -167,7 +179,11 @@ mod tests {
         page.0[36..38].copy_from_slice(&3u16.to_le_bytes());
         page.0[38..40].copy_from_slice(&3u16.to_le_bytes());
         page.0[40..44].copy_from_slice(&7u32.to_le_bytes());
+        page.0[56..64].copy_from_slice(&0x08e0_0000u64.to_le_bytes());
+        page.0[96..100].copy_from_slice(&112u32.to_le_bytes());
         let c = region(&mut page);
+        assert_eq!(c.pci_mmconfig_base(), 0x08e0_0000);
+        assert_eq!(c.vpci_irq_base(), 112);
         let con = c.console();
         assert_eq!((con.address, con.console_type, con.flags, con.divider), (0x0900_0000, 3, 3, 7));
         assert!(c.is_valid());

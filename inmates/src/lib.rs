@@ -21,6 +21,7 @@
 //! hardware is compiled for `target_os = "none"` only.
 #![cfg_attr(not(test), no_std)]
 
+pub mod barrier;
 pub mod bundle;
 pub mod cell_config;
 pub mod check;
@@ -29,6 +30,9 @@ pub mod comm;
 pub mod console_select;
 pub mod gic_affinity;
 pub mod hypercall;
+pub mod ivshmem;
+pub mod ivshmem_proto;
+pub mod pci;
 pub mod psci_ids;
 pub mod shared;
 pub mod ticks;
