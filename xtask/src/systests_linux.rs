@@ -143,6 +143,27 @@ const GIC_LINES: [Expect; 3] = [
     },
 ];
 
+/// The ivshmem-demo cell's lines (inmates/src/bin/ivshmem-demo) while the
+/// root pings it 1000 times and then sends it three hello texts.
+const IVSHMEM_LINES: [Expect; 4] = [
+    Expect {
+        regex: r"IVSHMEM: ID is 1, max\. peers is 3",
+        check: None,
+    },
+    Expect {
+        regex: r"IVSHMEM: state set to 2, waiting for interrupts",
+        check: None,
+    },
+    Expect {
+        regex: r"IVSHMEM: pong 1000\r?\n",
+        check: None,
+    },
+    Expect {
+        regex: r"IVSHMEM: peer 0: Hello from peer 0, message 3",
+        check: None,
+    },
+];
+
 /// The script's last line: every check passed and the kernel log (read back
 /// with dmesg, as `quiet` hides warnings from the console) has no warning,
 /// oops, BUG, stall or unexpected interrupt.
@@ -202,11 +223,28 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("timer-bare shut down"),
     pass!("timer-bare cell destroy"),
     pass!("CPU 2 back in Linux"),
+    pass!("ivshmem: /dev/uio0 with Jailhouse's maps"),
+    pass!("ivshmem: /dev/uio1 without r/w section"),
+    pass!("ivshmem-demo cell create"),
+    pass!("ivshmem-demo cell load"),
+    IVSHMEM_LINES[0],
+    IVSHMEM_LINES[1],
+    IVSHMEM_LINES[2],
+    IVSHMEM_LINES[3],
+    pass!("ivshmem-demo cell start"),
+    pass!("ivshmem: 1000 round trips, 0 errors"),
+    pass!("ivshmem: root took the doorbell interrupts"),
+    pass!("ivshmem: hello texts both ways"),
+    pass!("ivshmem: peer 1 state 2 while it runs"),
+    pass!("ivshmem-demo cell destroy"),
+    pass!("ivshmem: peer 1 state 0 after destroy"),
+    pass!("ivshmem: 100 create/destroy cycles keep mem_pool_used"),
     pass!("hypervisor console"),
     pass!("console in 128-byte non-blocking reads"),
     pass!("console in 128-byte blocking reads"),
     pass!("disable"),
     pass!("enabled is 0"),
+    pass!("no UIO devices while disabled"),
     pass!("pools read 0 while disabled"),
     pass!("last console readable after disable"),
     pass!("all CPUs online after disable"),
@@ -214,6 +252,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("Linux works after disable"),
     pass!("enable again"),
     pass!("root cell running again"),
+    pass!("ivshmem: /dev/uio0 back after enable"),
     pass!("cell create again"),
     pass!("cell load and start again"),
     pass!("cell running again"),
@@ -223,7 +262,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 51)),
+        check: Some(|c| passed_exactly(c, 65)),
     },
 ];
 

@@ -30,6 +30,9 @@ pub struct Args {
     /// Basic demo: milliseconds between hello texts.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     interval: u64,
+    /// Only print state table entry ID ("peer ID state S") and exit.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["ping", "count"])]
+    state: Option<u32>,
     /// Seconds to wait for a peer's answer (or its arrival) before giving up.
     #[arg(long, value_name = "S", default_value_t = 5)]
     timeout: u64,
@@ -48,6 +51,13 @@ pub fn run(args: Args) -> Result<()> {
     );
     if id >= peers || dev.size("input_sections") < peers as usize * dev.out_size() {
         bail!("inconsistent device: ID {id} of {peers} peers, input sections {} bytes", dev.size("input_sections"));
+    }
+    if let Some(p) = args.state {
+        if p >= peers {
+            bail!("--state {p}: the link has peers 0..{peers}");
+        }
+        println!("ivshmem-demo: peer {p} state {}", dev.state(p));
+        return Ok(());
     }
     if let Some(p) = args.peer {
         if p >= peers || p == id {

@@ -96,8 +96,12 @@ pub fn hello(id: u32, message: u32) -> Vec<u8> {
 }
 
 /// The text at the start of a peer's output section: printable ASCII up
-/// to the first NUL, at most [`MAX_TEXT`] bytes; `None` if it is not text.
+/// to the first NUL, at most [`MAX_TEXT`] bytes; `None` if it is not text
+/// or a PING/PONG record.
 pub fn text(bytes: &[u8]) -> Option<String> {
+    if bytes.len() >= 4 && [b"PING", b"PONG"].contains(&&[bytes[0], bytes[1], bytes[2], bytes[3]]) {
+        return None;
+    }
     let bytes = &bytes[..bytes.len().min(MAX_TEXT)];
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     let t = &bytes[..end];
@@ -151,6 +155,9 @@ mod tests {
         assert_eq!(text(&section).as_deref(), Some("Hello from peer 1, message 12"));
         assert_eq!(text(&[0u8; 16]), None);
         assert_eq!(text(&[b'P', 0xff, 0]), None);
+        assert_eq!(text(b"PONG\x01\x00\x00\x00"), None);
+        assert_eq!(text(b"PINGS!\0").as_deref(), None);
+        assert_eq!(text(b"PIN\0").as_deref(), Some("PIN"));
         assert_eq!(text(&[b'x'; 200]).map(|t| t.len()), Some(MAX_TEXT));
     }
 }

@@ -216,14 +216,16 @@ impl Device {
         (start..end).map(|i| unsafe { m.ptr.add(i).read_volatile() }).collect()
     }
 
-    /// The 4 words at the start of `peer`'s output section.
+    /// The record header at the start of `peer`'s output section. The
+    /// writer stores `seq` (word 1) last, after a barrier: it is read
+    /// first, and the barrier after it makes the other words at least as
+    /// new (docs/ivshmem.md, what the inmate does exactly).
     pub fn peer_words(&self, peer: u32) -> [u32; 4] {
         let base = peer as usize * self.out_size();
         let w = |i: usize| self.read_u32("input_sections", base + 4 * i).unwrap_or(0);
-        let words = [w(0), w(1), w(2), w(3)];
-        // Whatever the header says, the bytes read after it are at least as new.
+        let seq = w(1);
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-        words
+        [w(0), seq, w(2), w(3)]
     }
 
     /// Writes `data` at `off` of our output section (cut at its end).
@@ -236,16 +238,25 @@ impl Device {
         }
     }
 
-    /// Writes the 4 words at the start of our output section, after
-    /// everything written before them (a reader that sees them sees that).
+    /// Writes a record header at the start of our output section after
+    /// everything written before it, `seq` (word 1) last: a reader that
+    /// sees the new `seq` sees the rest of the record.
     pub fn write_out_words(&self, words: [u32; 4]) {
         let Some(m) = self.map("output_section") else { return };
-        std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
-        for (i, w) in words.iter().enumerate().take(m.info.size / 4) {
-            // SAFETY: word i lies inside the mapping (bounded by `take`),
-            // aligned as the mapping is page aligned.
-            unsafe { m.ptr.cast::<u32>().add(i).write_volatile(*w) }
+        if m.info.size < 16 {
+            return;
         }
+        let word = |i: usize, v: u32| {
+            // SAFETY: word i < 4 lies inside the mapping (checked above),
+            // aligned as the mapping is page aligned.
+            unsafe { m.ptr.cast::<u32>().add(i).write_volatile(v) }
+        };
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+        word(0, words[0]);
+        word(2, words[2]);
+        word(3, words[3]);
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+        word(1, words[1]);
     }
 
     /// Waits up to `timeout` for an interrupt; returns the event count, or
