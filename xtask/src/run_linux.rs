@@ -18,6 +18,10 @@ pub struct RunArgs {
     /// Stop at a root shell instead of running the demo.
     #[arg(long)]
     pub shell: bool,
+    /// Run the ivshmem demo instead: the root and the ivshmem-demo cell
+    /// exchange hello texts and ping-pong records (guest/ivshmem-demo.sh).
+    #[arg(long, conflicts_with_all = ["shell", "script", "boot_first"])]
+    pub ivshmem: bool,
     /// Boot the hypervisor first and Linux as its root cell (instead of enabling it from Linux).
     #[arg(long)]
     pub boot_first: bool,
@@ -144,6 +148,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
             std::fs::read_to_string(file).with_context(|| format!("--script {}", file.display()))?
         }
         None if args.shell => guest::SHELL_SCRIPT.to_string(),
+        None if args.ivshmem => guest::IVSHMEM_SCRIPT.to_string(),
         None => guest::DEMO_SCRIPT.to_string(),
     };
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
@@ -221,6 +226,15 @@ mod tests {
     fn smp_and_mem_default_to_the_test_machine() {
         let a = parse(&[]).unwrap();
         assert_eq!((a.smp, a.mem), (4, 1024));
+    }
+
+    #[test]
+    fn ivshmem_is_its_own_demo() {
+        assert!(parse(&["--ivshmem"]).unwrap().ivshmem);
+        assert!(!parse(&[]).unwrap().ivshmem);
+        assert!(parse(&["--ivshmem", "--shell"]).is_err());
+        assert!(parse(&["--ivshmem", "--boot-first"]).is_err());
+        assert!(guest::IVSHMEM_SCRIPT.contains("syshyper ivshmem-demo --ping"));
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct Guest {
 /// The default script: the demo (guest/demo.sh).
 pub const DEMO_SCRIPT: &str = include_str!("../../../guest/demo.sh");
 
+/// Script for `--ivshmem` (guest/ivshmem-demo.sh): the root and the
+/// ivshmem-demo cell exchange messages over ivshmem.
+pub const IVSHMEM_SCRIPT: &str = include_str!("../../../guest/ivshmem-demo.sh");
+
 /// Script for `--shell`: a root shell on the console with job control.
 pub const SHELL_SCRIPT: &str = "insmod /lib/modules/syshyper.ko\necho 'sysHyper guest shell; exit to power off'\nsetsid cttyhack sh\n";
 
