@@ -536,7 +536,7 @@ const fn linux_test(
     }
 }
 
-pub const LINUX_DEMO: SysTest = linux_test("linux-demo", demo_args, DEMO_EXPECT, 180);
+pub const LINUX_DEMO: SysTest = linux_test("linux-demo", demo_args, DEMO_EXPECT, 300);
 pub const LINUX_CYCLES: SysTest = linux_test("linux-cycles", cycles_args, CYCLES_EXPECT, 600);
 pub const LINUX_UNRESERVED: SysTest =
     linux_test("linux-unreserved", unreserved_args, UNRESERVED_EXPECT, 120);
