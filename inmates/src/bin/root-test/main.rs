@@ -51,6 +51,8 @@ mod root_subpage;
 mod secondary;
 #[cfg(target_os = "none")]
 mod subpage;
+#[cfg(target_os = "none")]
+mod vpci;
 
 #[cfg(target_os = "none")]
 mod program {
@@ -93,6 +95,9 @@ mod program {
             }
             if super::destroy_race::wanted(b) {
                 super::destroy_race::run(b);
+            }
+            if super::vpci::wanted(b) {
+                super::vpci::run(b);
             }
         }
         super::psci_suite::run();
