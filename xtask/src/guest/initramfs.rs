@@ -144,6 +144,13 @@ mod tests {
     }
 
     #[test]
+    fn init_loads_uio_before_the_script() {
+        let init = init_script();
+        let uio = init.find(&format!("insmod {UIO_MODULE}")).unwrap();
+        assert!(uio < init.find(&format!("sh {SCRIPT_PATH}")).unwrap());
+    }
+
+    #[test]
     fn relative_or_escaping_destinations_are_refused() {
         assert!(entries(b"", &[(vec![], "etc/x".into(), false)], "").is_err());
         assert!(entries(b"", &[(vec![], "/a/../../x".into(), false)], "").is_err());
