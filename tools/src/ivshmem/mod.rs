@@ -175,7 +175,8 @@ fn demo(dev: &Device, args: &Args) -> Result<()> {
             println!("ivshmem-demo: sent \"Hello from peer {id}, message {sent}\" to peer(s) {targets:?}");
             next += interval;
         }
-        dev.enable_interrupts();
+        // Here through UIO's irqcontrol; the pinger writes the register.
+        dev.irqcontrol(true)?;
         if let Some(count) = dev.wait(next.saturating_duration_since(Instant::now()))? {
             println!("ivshmem-demo: interrupt #{count}");
         }

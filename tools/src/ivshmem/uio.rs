@@ -166,9 +166,18 @@ impl Device {
         self.reg_read(REG_MAX_PEERS)
     }
 
-    /// Interrupts on (the driver uses one-shot mode: on again after each).
+    /// Interrupts on (the driver uses one-shot mode: on again after each),
+    /// through the register as Jailhouse's demo does.
     pub fn enable_interrupts(&self) {
         self.reg_write(REG_INT_CONTROL, 1);
+    }
+
+    /// Interrupts on through UIO's write() (the driver's irqcontrol).
+    pub fn irqcontrol(&self, on: bool) -> Result<()> {
+        use std::io::Write;
+        (&self.file)
+            .write_all(&u32::from(on).to_ne_bytes())
+            .with_context(|| format!("write (irqcontrol) on {}", self.path.display()))
     }
 
     pub fn set_state(&self, state: u32) {
