@@ -198,7 +198,7 @@ impl fmt::Display for IvshmemError {
                 "pci_devices[{index}]: INTx INTID {intid} (32 + vpci_irq_base + pin - 1) is not an SPI granted by an irqchip entry"
             ),
             LinkMismatch { index, bdf, what } => {
-                write!(f, "pci_devices[{index}]: link {bdf:#x}: {what} from another cell on the link")
+                write!(f, "pci_devices[{index}]: link {bdf:#x} disagrees with another peer: {what}")
             }
         }
     }

@@ -698,7 +698,7 @@ fn ivshmem_links_across_files() {
         findings(&sys, &[("a.cell", a.clone()), ("b.cell", b0)]),
         &[(
             E,
-            "b.cell: pci_devices[0]: link 0x8: both peers have the same shmem_dev_id from another cell on the link (a.cell)",
+            "b.cell: pci_devices[0]: link 0x8 disagrees with another peer: both peers have the same shmem_dev_id (a.cell)",
         )],
     );
     // An output section elsewhere.
