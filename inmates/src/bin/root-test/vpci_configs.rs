@@ -105,7 +105,7 @@ pub fn run(bundle: &Bundle) {
             c.set(d + DEV_REGIONS_START, &1u32.to_le_bytes());
         }),
         ("vpci-regions: shmem_regions_start beyond the regions is EINVAL", |c, d| {
-            c.set(d + DEV_REGIONS_START, &3u32.to_le_bytes());
+            c.set(d + DEV_REGIONS_START, &4u32.to_le_bytes());
         }),
         ("vpci-regions: 17 peers is EINVAL", |c, d| {
             c.set(d + DEV_PEERS, &[17]);
