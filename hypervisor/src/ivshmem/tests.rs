@@ -150,6 +150,12 @@ fn doorbells_reach_only_present_running_enabled_peers() {
     l.stop(1, &mut fx);
     reg(&mut l, 0, REG_DOORBELL, Some(1 << 16), &mut fx);
     assert_eq!(fx.raised, [(0, 129)], "only the stop's notice to the root");
+    // Its registers ignore writes until it starts again.
+    fx.raised.clear();
+    reg(&mut l, 1, REG_STATE, Some(9), &mut fx);
+    reg(&mut l, 1, REG_DOORBELL, Some(0), &mut fx);
+    assert_eq!(fx.table.get(&(TABLE + 4)), Some(&0));
+    assert!(fx.raised.is_empty());
 }
 
 #[test]
