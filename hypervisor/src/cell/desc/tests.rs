@@ -242,3 +242,27 @@ fn ivshmem_functions_are_described_and_checked() {
     let plain = describe(&[(0x7000_0000, 0x08e0_0000, 0x1000, RW)], &[]).unwrap();
     assert!(!plain.has_pci() && plain.ecam(&platform()).is_none());
 }
+
+#[test]
+fn a_root_with_a_malformed_ivshmem_function_is_refused() {
+    // A root with one function (peer 0 of 2, identity mapped); its own
+    // output read-only makes enable fail with -EINVAL.
+    let text = |own: &str| {
+        format!(
+            "[cell]\nname = \"r\"\ncpus = \"0-1\"\nvpci_irq_base = 96\n\
+             [[cell.memory]]\nphys = \"0x7fb00000\"\nsize = \"4 KiB\"\nflags = [\"read\"]\n\
+             [[cell.memory]]\nphys = \"0\"\nsize = 0\n\
+             [[cell.memory]]\nphys = \"0x7fb01000\"\nsize = \"4 KiB\"\nflags = [{own}]\n\
+             [[cell.memory]]\nphys = \"0x7fb02000\"\nsize = \"4 KiB\"\nflags = [\"read\"]\n\
+             [[cell.irqchip]]\naddress = \"0x08000000\"\npin_base = 96\nirqs = \"128\"\n\
+             [[cell.pci_device]]\ntype = \"ivshmem\"\ndomain = 1\nbdf = \"00:00.0\"\nbar_mask = [\"0xfffff000\", \"0\", \"0\", \"0\", \"0\", \"0\"]\n\
+             shmem_regions_start = 0\nshmem_dev_id = 0\nshmem_peers = 2\n"
+        )
+    };
+    let ok = syshyper_config::source::compile(&text("\"read\", \"write\"")).unwrap();
+    let d = CellDesc::for_root(&CellView::parse(&ok).unwrap(), &platform()).unwrap();
+    assert_eq!((d.ivshmem.len(), d.ivshmem[0].intid), (1, 128));
+    let bad = syshyper_config::source::compile(&text("\"read\"")).unwrap();
+    assert_eq!(CellDesc::for_root(&CellView::parse(&bad).unwrap(), &platform()).unwrap_err(), Error::Invalid);
+    assert_eq!(Error::Invalid.errno(), -22);
+}
