@@ -210,3 +210,27 @@ fn join_leave_and_restart() {
     l.stop(3, &mut fx);
     assert_eq!(fx.raised, [(0, 129)], "one notice: the second stop finds it stopped");
 }
+
+#[test]
+fn random_register_accesses_only_reach_real_peers() {
+    let mut fx = Fake::default();
+    let mut l = two_peers(&mut fx);
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let cell = (x & 1) as u32;
+        let off = (x >> 8) & 0xffc;
+        let size = [1u8, 2, 4, 8][((x >> 4) & 3) as usize];
+        let value = x >> 16;
+        if let Some((i, o)) = l.bar_at(cell, u64::from(BAR) + off, u64::from(size)) {
+            let _ = regs::access(&mut l, i, o, size, (x & 2 != 0).then_some(value), &mut fx);
+        }
+        // Only the two peers' INTIDs, each for its own cell; the table
+        // only at the two entries.
+        assert!(fx.raised.iter().all(|r| *r == (0, 129) || *r == (1, 140)), "{:?}", fx.raised);
+        assert!(fx.table.keys().all(|&pa| pa == TABLE || pa == TABLE + 4));
+        fx.raised.clear();
+    }
+}
