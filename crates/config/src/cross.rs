@@ -124,6 +124,18 @@ pub fn check(
             push(Severity::Error, cell.file, "", None, format!("{e}"));
         }
     }
+    // A non-root cell shares its sections with the root.
+    for cell in cells {
+        let mut first = None;
+        let _ = crate::ivshmem::describe(&cell.config, host, gicd_base, |d| {
+            if first.is_none() {
+                first = crate::ivshmem::check_rootshared(&d).err();
+            }
+        });
+        if let Some(e) = first {
+            push(Severity::Error, cell.file, "", None, format!("{e}"));
+        }
+    }
     // Peers of one link in different files must agree (the hypervisor
     // refuses the later cell's create).
     let described: Vec<(&str, Vec<crate::ivshmem::Ivshmem>)> = all

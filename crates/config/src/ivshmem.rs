@@ -122,6 +122,9 @@ pub enum IvshmemError {
     BdfClash { index: u32, other: u32, bdf: u16 },
     /// The INTx INTID is no SPI the cell's irqchip entries grant.
     IntxNotGranted { index: u32, intid: u32 },
+    /// A non-root cell's section lacks ROOTSHARED: the create would take
+    /// it from the root and the other peers.
+    NotRootShared { index: u32, section: LinkField },
     /// Two peers of a link disagree: on `what` (peers, ID, a section).
     LinkMismatch { index: u32, bdf: u16, what: LinkField },
 }
@@ -197,6 +200,16 @@ impl fmt::Display for IvshmemError {
                 f,
                 "pci_devices[{index}]: INTx INTID {intid} (32 + vpci_irq_base + pin - 1) is not an SPI granted by an irqchip entry"
             ),
+            NotRootShared { index, section } => {
+                write!(f, "pci_devices[{index}]: ")?;
+                match section {
+                    LinkField::StateTable => write!(f, "the state table")?,
+                    LinkField::RwSection => write!(f, "the read/write section")?,
+                    LinkField::Output(p) => write!(f, "the output section of peer {p}")?,
+                    LinkField::Peers | LinkField::Id => write!(f, "a section")?,
+                }
+                write!(f, " must be flagged rootshared in a non-root cell")
+            }
             LinkMismatch { index, bdf, what } => {
                 write!(f, "pci_devices[{index}]: link {bdf:#x} disagrees with another peer: {what}")
             }
@@ -336,6 +349,24 @@ pub fn check_link(new: &Ivshmem, peer: &Ivshmem) -> Result<(), IvshmemError> {
     }
     let outs = new.output_sections().iter().zip(peer.output_sections());
     if let Some((p, _)) = (0u8..).zip(outs).find(|(_, (a, b))| !same(a, b)) {
+        return Err(err(LinkField::Output(p)));
+    }
+    Ok(())
+}
+
+/// Checks that a non-root cell shares every section of `d` with the root
+/// (ROOTSHARED), as Jailhouse's configurations do: the sections stay
+/// mapped in the root and in every other peer.
+pub fn check_rootshared(d: &Ivshmem) -> Result<(), IvshmemError> {
+    let err = |section| IvshmemError::NotRootShared { index: d.index, section };
+    let shared = |s: &Section| s.flags & mem::ROOTSHARED != 0;
+    if !shared(&d.state) {
+        return Err(err(LinkField::StateTable));
+    }
+    if d.rw.size != 0 && !shared(&d.rw) {
+        return Err(err(LinkField::RwSection));
+    }
+    if let Some((p, _)) = (0u8..).zip(d.output_sections()).find(|(_, s)| !shared(s)) {
         return Err(err(LinkField::Output(p)));
     }
     Ok(())

@@ -283,6 +283,9 @@ impl CellDesc {
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|irq| d.spis.insert(irq));
         }
         d.describe_ivshmem(view, p)?;
+        for dev in &d.ivshmem {
+            ivshmem::check_rootshared(dev).map_err(|e| bad(format_args!("{e}")))?;
+        }
         if let Some(ecam) = d.ecam(p) {
             // A region there would be mapped (or forwarded) instead of the
             // trapped ECAM.

@@ -235,6 +235,10 @@ fn ivshmem_functions_are_described_and_checked() {
     // rules are tested there).
     let clash = link_cell("[[cell.pci_device]]\ntype = \"device\"\ndomain = 1\nbdf = \"00:01.0\"\n");
     assert_eq!(describe_link(&clash, &platform()).unwrap_err(), Error::Invalid, "bdf clash");
+    // A section the cell would take from the root.
+    let text = syshyper_config::source::show(&link_cell("")).unwrap();
+    let taken = syshyper_config::source::compile(&text.replacen("flags = [\"read\", \"write\", \"rootshared\"]", "flags = [\"read\", \"write\"]", 1)).unwrap();
+    assert_eq!(describe_link(&taken, &platform()).unwrap_err(), Error::Invalid, "own output not rootshared");
     // A region over the ECAM would shadow it.
     let over = link_cell("[[cell.memory]]\nphys = \"0x7fb10000\"\nvirt = \"0x08e00000\"\nsize = \"4 KiB\"\nflags = [\"read\", \"rootshared\"]\n");
     assert_eq!(describe_link(&over, &platform()).unwrap_err(), Error::Invalid);
