@@ -7,7 +7,10 @@
 use crate::flags::{ivshmem::COMMON_REGIONS, mem, pci::TYPE_IVSHMEM};
 use crate::layout::MemoryRegion;
 use crate::CellConfig;
-use core::fmt;
+
+#[path = "ivshmem_error.rs"]
+mod error;
+pub use error::{IvshmemError, LinkField};
 
 /// Most peers a link may have here (the ID space of the doorbell's
 /// 16-bit target field is larger; 16 keeps a state table in 64 bytes).
@@ -93,115 +96,6 @@ impl Ivshmem {
 
 fn pin_of(bdf: u16) -> u8 {
     (((bdf >> 3) & 3) as u8).saturating_add(1)
-}
-
-/// Why an ivshmem device or link is refused. Each names the device by its
-/// index in `pci_devices`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IvshmemError {
-    /// Devices exist but the system has no virtual PCI host.
-    NoVirtualHost { index: u32 },
-    /// The function's bus lies beyond the ECAM.
-    BusBeyondEcam { index: u32, bdf: u16, end_bus: u8 },
-    Peers { index: u32, peers: u8 },
-    DevId { index: u32, dev_id: u8, peers: u8 },
-    /// `shmem_regions_start` + 2 + peers reaches past the regions.
-    RegionsStart { index: u32, start: u32, needed: u32, available: u32 },
-    /// The state table is missing, too small for the peers or writable.
-    StateTable { index: u32, region: u32 },
-    /// An output section is missing or not the size of the first one.
-    OutputSize { index: u32, region: u32 },
-    /// The own output section is not writable, or another peer's is.
-    OutputAccess { index: u32, region: u32, peer: u8, own: u8 },
-    /// The sections do not follow each other in guest-physical memory
-    /// (state table, read/write section, outputs 0..peers).
-    NotContiguous { index: u32, region: u32 },
-    /// `bar_mask[0]` is not a 32-bit memory BAR of 4 KiB or more.
-    BarMask { index: u32, mask: u32 },
-    /// Two devices of the cell have the same domain and bdf.
-    BdfClash { index: u32, other: u32, bdf: u16 },
-    /// The INTx INTID is no SPI the cell's irqchip entries grant.
-    IntxNotGranted { index: u32, intid: u32 },
-    /// Two peers of a link disagree: on `what` (peers, ID, a section).
-    LinkMismatch { index: u32, bdf: u16, what: LinkField },
-}
-
-/// What two peers of a link disagree on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkField {
-    Peers,
-    /// Both claim the same ID.
-    Id,
-    StateTable,
-    RwSection,
-    Output(u8),
-}
-
-impl fmt::Display for LinkField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LinkField::Peers => write!(f, "shmem_peers differs"),
-            LinkField::Id => write!(f, "both peers have the same shmem_dev_id"),
-            LinkField::StateTable => write!(f, "the state table differs in physical address or size"),
-            LinkField::RwSection => write!(f, "the read/write section differs in physical address or size"),
-            LinkField::Output(p) => write!(f, "the output section of peer {p} differs in physical address or size"),
-        }
-    }
-}
-
-impl fmt::Display for IvshmemError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use IvshmemError::*;
-        match *self {
-            NoVirtualHost { index } => write!(
-                f,
-                "pci_devices[{index}]: ivshmem needs pci_mmconfig_base and pci_is_virtual in the system configuration"
-            ),
-            BusBeyondEcam { index, bdf, end_bus } => {
-                write!(f, "pci_devices[{index}]: bus {} of bdf {bdf:#x} is beyond pci_mmconfig_end_bus {end_bus}", bdf >> 8)
-            }
-            Peers { index, peers } => {
-                write!(f, "pci_devices[{index}]: shmem_peers {peers} is not in {MIN_PEERS}..={MAX_PEERS}")
-            }
-            DevId { index, dev_id, peers } => {
-                write!(f, "pci_devices[{index}]: shmem_dev_id {dev_id} is not below shmem_peers {peers}")
-            }
-            RegionsStart { index, start, needed, available } => write!(
-                f,
-                "pci_devices[{index}]: shmem_regions_start {start} + {needed} regions exceed the {available} memory_regions"
-            ),
-            StateTable { index, region } => write!(
-                f,
-                "pci_devices[{index}]: state table memory_regions[{region}] must be read-only and hold 4 bytes per peer"
-            ),
-            OutputSize { index, region } => write!(
-                f,
-                "pci_devices[{index}]: output section memory_regions[{region}] is empty or not the size of the first"
-            ),
-            OutputAccess { index, region, peer, own } => write!(
-                f,
-                "pci_devices[{index}]: output section of peer {peer} (memory_regions[{region}]) must be {} for shmem_dev_id {own}",
-                if peer == own { "writable" } else { "read-only" }
-            ),
-            NotContiguous { index, region } => write!(
-                f,
-                "pci_devices[{index}]: memory_regions[{region}] does not follow the previous section in guest-physical memory"
-            ),
-            BarMask { index, mask } => {
-                write!(f, "pci_devices[{index}]: bar_mask[0] {mask:#x} is not a memory BAR of 4 KiB or more")
-            }
-            BdfClash { index, other, bdf } => {
-                write!(f, "pci_devices[{index}]: bdf {bdf:#x} is also pci_devices[{other}]'s")
-            }
-            IntxNotGranted { index, intid } => write!(
-                f,
-                "pci_devices[{index}]: INTx INTID {intid} (32 + vpci_irq_base + pin - 1) is not an SPI granted by an irqchip entry"
-            ),
-            LinkMismatch { index, bdf, what } => {
-                write!(f, "pci_devices[{index}]: link {bdf:#x}: {what} from another cell on the link")
-            }
-        }
-    }
 }
 
 /// Checks every ivshmem device of `cell` on its own (and bdfs within the
@@ -336,6 +230,24 @@ pub fn check_link(new: &Ivshmem, peer: &Ivshmem) -> Result<(), IvshmemError> {
     }
     let outs = new.output_sections().iter().zip(peer.output_sections());
     if let Some((p, _)) = (0u8..).zip(outs).find(|(_, (a, b))| !same(a, b)) {
+        return Err(err(LinkField::Output(p)));
+    }
+    Ok(())
+}
+
+/// Checks that a non-root cell shares every section of `d` with the root
+/// (ROOTSHARED), as Jailhouse's configurations do: the sections stay
+/// mapped in the root and in every other peer.
+pub fn check_rootshared(d: &Ivshmem) -> Result<(), IvshmemError> {
+    let err = |section| IvshmemError::NotRootShared { index: d.index, section };
+    let shared = |s: &Section| s.flags & mem::ROOTSHARED != 0;
+    if !shared(&d.state) {
+        return Err(err(LinkField::StateTable));
+    }
+    if d.rw.size != 0 && !shared(&d.rw) {
+        return Err(err(LinkField::RwSection));
+    }
+    if let Some((p, _)) = (0u8..).zip(d.output_sections()).find(|(_, s)| !shared(s)) {
         return Err(err(LinkField::Output(p)));
     }
     Ok(())

@@ -98,3 +98,21 @@ fn link_peers_must_agree() {
     c.state.virt = 0x2000_0000;
     check_link(&c, &a).unwrap();
 }
+
+#[test]
+fn non_root_sections_must_be_rootshared() {
+    let d = run(&cell_text(1)).unwrap()[0];
+    check_rootshared(&d).unwrap();
+    let mut e = d;
+    e.outputs[1].flags &= !mem::ROOTSHARED;
+    let err = check_rootshared(&e).unwrap_err();
+    assert_eq!(err, IvshmemError::NotRootShared { index: 0, section: LinkField::Output(1) });
+    assert!(err.to_string().contains("output section of peer 1 must be flagged rootshared"), "{err}");
+    let mut e = d;
+    e.state.flags = mem::READ;
+    assert!(matches!(check_rootshared(&e), Err(IvshmemError::NotRootShared { section: LinkField::StateTable, .. })));
+    // An absent read/write section needs no flag.
+    let mut e = d;
+    e.rw = Section::default();
+    check_rootshared(&e).unwrap();
+}

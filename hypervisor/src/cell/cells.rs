@@ -31,7 +31,8 @@ pub struct Cell {
     pub stage2: OwnedTable,
     /// The comm region page (non-root cells).
     pub comm: Option<PoolPage>,
-    /// Trapped MMIO regions and their handlers (GIC, sub-page regions).
+    /// Trapped MMIO regions and their handlers (GIC, sub-page regions,
+    /// the virtual PCI host's ECAM).
     pub mmio: crate::mmio::Table,
 }
 

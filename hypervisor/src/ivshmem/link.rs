@@ -81,6 +81,17 @@ impl Links {
         }
         self.eps.try_reserve(devs.len())?;
         for d in devs {
+            // The table starts all zeros (the specification's initial
+            // content; the memory holds whatever it held before): the
+            // first peer of a link clears every entry, later ones their
+            // own (a joining peer is reset).
+            if self.eps.iter().any(|e| e.on_link(d.domain, d.bdf)) {
+                write_entry(fx, d, 0);
+            } else {
+                for id in 0..d.peers {
+                    write_entry(fx, &Ivshmem { id, ..*d }, 0);
+                }
+            }
             fx.mark_virtual(d.intid, true);
             // Within the capacity reserved above: no allocation.
             self.eps.push(Endpoint { cell, dev: *d, cfg: CfgRegs::default(), int_ctrl: 0, state: 0, running });

@@ -27,6 +27,11 @@ pub fn access(links: &mut Links, i: usize, off: u64, size: u8, write: Option<u64
             _ => 0,
         });
     };
+    // A stopped peer (a failed cell's CPUs that still run) cannot
+    // announce itself again or ring anyone: its departure stands.
+    if !ep.running {
+        return Some(0);
+    }
     let v = v as u32;
     let (domain, bdf, id) = (ep.dev.domain, ep.dev.bdf, ep.dev.id);
     match off {

@@ -74,8 +74,11 @@ fn reg(l: &mut Links, cell: u32, off: u64, write: Option<u64>, fx: &mut Fake) ->
 fn config_space_through_the_ecam() {
     let mut fx = Fake::default();
     let mut l = Links::new();
+    fx.table.insert(TABLE + 8, 0xdead);
     l.join(1, &[dev(1, 140)], false, &mut fx).unwrap();
     assert_eq!(fx.virt.get(&140), Some(&true));
+    // The first peer of a link clears the whole table.
+    assert_eq!(fx.table, BTreeMap::from([(TABLE, 0), (TABLE + 4, 0), (TABLE + 8, 0)]));
     assert_eq!(ecam(&mut l, 1, 0x8000, 4, None), 0x4106_110a);
     assert_eq!(ecam(&mut l, 1, 0x8000 + 0x3d, 1, None), 2);
     // Absent functions (00:00.0, another cell's 00:01.0) read all ones.
@@ -150,6 +153,12 @@ fn doorbells_reach_only_present_running_enabled_peers() {
     l.stop(1, &mut fx);
     reg(&mut l, 0, REG_DOORBELL, Some(1 << 16), &mut fx);
     assert_eq!(fx.raised, [(0, 129)], "only the stop's notice to the root");
+    // Its registers ignore writes until it starts again.
+    fx.raised.clear();
+    reg(&mut l, 1, REG_STATE, Some(9), &mut fx);
+    reg(&mut l, 1, REG_DOORBELL, Some(0), &mut fx);
+    assert_eq!(fx.table.get(&(TABLE + 4)), Some(&0));
+    assert!(fx.raised.is_empty());
 }
 
 #[test]
@@ -192,8 +201,12 @@ fn join_leave_and_restart() {
     assert_eq!(fx.raised, [(0, 129)]);
     assert_eq!(l.eps.len(), 1);
     assert_eq!(fx.virt.get(&140), Some(&false));
-    // A new cell takes ID 1; its registers start from reset.
+    // A new cell takes ID 1; its registers start from reset and it
+    // clears only its own entry.
+    fx.table.insert(TABLE, 7);
+    fx.table.insert(TABLE + 4, 7);
     l.join(3, &[dev(1, 140)], false, &mut fx).unwrap();
+    assert_eq!((fx.table[&TABLE], fx.table[&(TABLE + 4)]), (7, 0));
     fx.raised.clear();
     reg(&mut l, 0, REG_DOORBELL, Some(1 << 16), &mut fx);
     assert!(fx.raised.is_empty(), "not started");
@@ -203,4 +216,29 @@ fn join_leave_and_restart() {
     l.stop(3, &mut fx);
     l.stop(3, &mut fx);
     assert_eq!(fx.raised, [(0, 129)], "one notice: the second stop finds it stopped");
+}
+
+#[test]
+fn random_register_accesses_only_reach_real_peers() {
+    let mut fx = Fake::default();
+    let mut l = two_peers(&mut fx);
+    fx.table.clear();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let cell = (x & 1) as u32;
+        let off = (x >> 8) & 0xffc;
+        let size = [1u8, 2, 4, 8][((x >> 4) & 3) as usize];
+        let value = x >> 16;
+        if let Some((i, o)) = l.bar_at(cell, u64::from(BAR) + off, u64::from(size)) {
+            let _ = regs::access(&mut l, i, o, size, (x & 2 != 0).then_some(value), &mut fx);
+        }
+        // Only the two peers' INTIDs, each for its own cell; the table
+        // only at the two entries.
+        assert!(fx.raised.iter().all(|r| *r == (0, 129) || *r == (1, 140)), "{:?}", fx.raised);
+        assert!(fx.table.keys().all(|&pa| pa == TABLE || pa == TABLE + 4));
+        fx.raised.clear();
+    }
 }

@@ -104,9 +104,10 @@ pub fn handle(frame: &mut TrapFrame, esr: Esr, ipa: u64) -> bool {
     table_path(frame, esr, ipa, cell)
 }
 
-/// The cell's own entries (sub-page regions, later devices), under the
-/// cell list; kept out of [`handle`] so the interrupt controller's path
-/// does not pay for its stack frame.
+/// The cell's own entries (sub-page regions, the ECAM) and, failing
+/// those, its ivshmem register BARs, under the cell list; kept out of
+/// [`handle`] so the interrupt controller's path does not pay for its
+/// stack frame.
 #[cfg(target_os = "none")]
 #[inline(never)]
 fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {

@@ -190,4 +190,27 @@ mod tests {
         assert_eq!(r, before, "writes elsewhere are ignored");
         assert_eq!(read(&d, &r, 0x00, 4), ID);
     }
+
+    #[test]
+    fn random_writes_keep_the_read_only_registers() {
+        let d = dev();
+        let mut r = CfgRegs::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            // xorshift64: a guest's arbitrary accesses, reproducibly.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let size = [1u8, 2, 4][(x % 3) as usize];
+            let reg = ((x >> 8) & 0xfff) as u16 & !(u16::from(size) - 1);
+            write(&d, &mut r, reg, size, (x >> 32) as u32);
+            assert_eq!(r.command & !CMD_WRITABLE, 0);
+            assert_eq!(r.bar0 & !d.bar_mask, 0);
+            assert_eq!(read(&d, &r, 0, 4), ID);
+            assert_eq!(read(&d, &r, 8, 4), 0xff40_0200);
+            assert_eq!(read(&d, &r, 0x40, 4) & 0x00ff_ffff, 0x0020_0009);
+            assert_eq!(read(&d, &r, 0x3d, 1), 2);
+            assert_eq!(read(&d, &r, 0x14, 4), 0);
+        }
+    }
 }

@@ -53,6 +53,8 @@ mod secondary;
 mod subpage;
 #[cfg(target_os = "none")]
 mod vpci;
+#[cfg(target_os = "none")]
+mod vpci_configs;
 
 #[cfg(target_os = "none")]
 mod program {
@@ -80,6 +82,9 @@ mod program {
             }
             if super::region_checks::wanted(b) {
                 super::region_checks::run(b);
+            }
+            if super::vpci_configs::wanted(b) {
+                super::vpci_configs::run(b);
             }
             if super::reg_leaks::wanted(b) {
                 super::reg_leaks::run(b);

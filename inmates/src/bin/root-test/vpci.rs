@@ -5,8 +5,10 @@
 //! writes), the registers at a programmed BAR0, a state write landing in
 //! the read-only state table, and a doorbell to itself raising INTx as a
 //! virtual SPI that this CPU acknowledges.
+use crate::lifecycle::{addr_of, file, launch, ms, usage, wait_ns};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::gic::{self, Gic};
+use syshyper_inmates::hvc;
 use syshyper_inmates::{check, check_eq};
 
 /// Bundle entry selecting the suite (its content is not read).
@@ -42,7 +44,19 @@ fn cfg(bdf: u64, reg: u64) -> u64 {
     ECAM + (bdf << 12) + reg
 }
 
-pub fn run(_bundle: &Bundle) {
+/// Polls for an interrupt and completes it: its INTID, or 1023.
+fn take_irq(polls: u32) -> u32 {
+    for _ in 0..polls {
+        let got = gic::acknowledge();
+        if got != 1023 {
+            gic::end_of_interrupt(got);
+            return got;
+        }
+    }
+    1023
+}
+
+pub fn run(bundle: &Bundle) {
     let f0 = 0; // 00:00.0
     let f1 = 1 << 3; // 00:01.0
     check_eq!("vpci: 00:00.0 vendor/device", rd(cfg(f0, 0)), 0x4106_110a);
@@ -107,4 +121,71 @@ pub fn run(_bundle: &Bundle) {
     wr(BAR0 + 0x10, 0);
     wr(cfg(f0, 4), 0);
     check_eq!("vpci: state cleared", rd(STATE_TABLE), 0);
+    peer_comes_and_goes(bundle, &g);
+}
+
+/// 00:01.0 (the root is peer 0, INTID 129) with test-vpci-peer as peer 1:
+/// the root gets its INTx when the peer goes (destroyed while running,
+/// failed), the peer's state-table entry is 0 afterwards, a doorbell to
+/// the absent peer does nothing, and 100 create/destroy cycles of the
+/// peer keep pool usage constant.
+fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
+    const INTX1: u32 = 129;
+    const BAR1: u64 = BAR0 + 0x1000;
+    const TABLE1: u64 = 0x7fb0_0000;
+    let (Some(config), Some(uart), Some(crash)) = (
+        file(bundle, "vpci: files", "vpci/test-vpci-peer.cell"),
+        file(bundle, "vpci: files", "vpci/uart-demo.bin"),
+        file(bundle, "vpci: files", "vpci/crash-demo.bin"),
+    ) else {
+        return;
+    };
+    let f1 = 1 << 3;
+    wr(cfg(f1, 0x10), BAR1 as u32);
+    wr(cfg(f1, 4), 2);
+    g.enable_spi(INTX1);
+    wr(BAR1 + 8, 1);
+    wr(BAR1 + 0xc, 1 << 16);
+    check_eq!("vpci: doorbell to an absent peer raises nothing", take_irq(10_000), 1023);
+    // Destroyed while running.
+    match launch(config, uart) {
+        Ok(id) => {
+            check_eq!("vpci: peer running", hvc::cell_state(id), 0);
+            check_eq!("vpci: nothing pending before the peer goes", take_irq(1000), 1023);
+            check_eq!("vpci: peer destroyed", hvc::cell_destroy(id), 0);
+            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(100_000), INTX1);
+            check_eq!("vpci: a destroyed peer's state entry is 0", rd(TABLE1 + 4), 0);
+        }
+        Err(e) => {
+            check!("vpci: peer started", false, "{e}");
+        }
+    }
+    // Fails.
+    match launch(config, crash) {
+        Ok(id) => {
+            let failed = wait_ns(ms(2000), || hvc::cell_state(id) == 3);
+            check!("vpci: the crashing peer fails", failed);
+            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(100_000), INTX1);
+            check_eq!("vpci: a failed peer's state entry is 0", rd(TABLE1 + 4), 0);
+            hvc::cell_destroy(id);
+            check_eq!("vpci: destroying the failed peer raises nothing more", take_irq(10_000), 1023);
+        }
+        Err(e) => {
+            check!("vpci: crashing peer started", false, "{e}");
+        }
+    }
+    // 100 create/destroy cycles with the link (the first warmed up above).
+    let before = usage();
+    let mut bad = 0;
+    for _ in 0..100 {
+        let id = hvc::cell_create(addr_of(config));
+        if id <= 0 || hvc::cell_destroy(id as u64) != 0 {
+            bad += 1;
+        }
+    }
+    check_eq!("vpci: 100 create/destroy cycles of a linked cell succeed", bad, 0);
+    check_eq!("vpci: pool usage and cell count unchanged after 100 cycles", usage(), before);
+    wr(BAR1 + 8, 0);
+    g.disable_spi(INTX1);
+    wr(cfg(f1, 4), 0);
 }
