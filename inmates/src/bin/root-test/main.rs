@@ -38,6 +38,8 @@ mod hv_memory;
 #[cfg(target_os = "none")]
 mod hypercalls;
 #[cfg(target_os = "none")]
+mod ivshmem;
+#[cfg(target_os = "none")]
 mod lifecycle;
 #[cfg(target_os = "none")]
 mod psci_suite;
@@ -93,6 +95,9 @@ mod program {
             }
             if super::destroy_race::wanted(b) {
                 super::destroy_race::run(b);
+            }
+            if super::ivshmem::wanted(b) {
+                super::ivshmem::run(b);
             }
         }
         super::psci_suite::run();
