@@ -45,7 +45,7 @@ pub const ROOT_IVSHMEM: SysTest = SysTest {
         expect(r"\[PASS\] ivshmem: 100 create/destroy cycles"),
         expect(r"\[PASS\] ivshmem: cycles keep pool use and cell count"),
         expect(r"IVSHMEM: bad-doorbell: rang 6 doorbells nobody may get"),
-        expect(r"IVSHMEM: bad-doorbell: rang peer 0 \(control\)"),
+        expect(r"IVSHMEM: bad-doorbell: ringing peer 0 \(control\)"),
         expect(r"\[PASS\] ivshmem: doorbells to absent peers and vector 1 reach nobody, the control does"),
         expect(r"\[PASS\] ivshmem: bad doorbells leave the cell running"),
         expect(r"IVSHMEM: writing peer 0's output section at 0x7fafa000"),
