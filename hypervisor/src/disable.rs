@@ -21,6 +21,8 @@ pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) ->
             return e;
         }
         DISABLING.store(true, Ordering::Release);
+        // The root's ivshmem functions go (no other cell is left to tell).
+        crate::ivshmem::leave(0);
     }
     crate::irqchip::hand_back();
     frame.x[0] = 0;

@@ -21,9 +21,11 @@ pub mod arch;
 pub mod errno;
 pub mod error;
 pub mod irqchip;
+pub mod ivshmem;
 pub mod layout;
 pub mod mm;
 pub mod mmio;
+pub mod pci;
 #[allow(unsafe_code)]
 pub mod percpu;
 pub mod rendezvous;

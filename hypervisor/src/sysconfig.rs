@@ -144,6 +144,11 @@ impl<'a> CellView<'a> {
     pub fn vpci_irq_base(&self) -> u32 {
         self.cfg.map_or(0, |c| c.vpci_irq_base())
     }
+
+    /// The parsed configuration (none for `empty`).
+    pub fn config(&self) -> Option<&CellConfig<'a>> {
+        self.cfg.as_ref()
+    }
 }
 
 /// The system configuration.
@@ -178,6 +183,11 @@ impl<'a> SystemView<'a> {
     pub fn debug_console(&self) -> (u64, u16) {
         let c = self.cfg.debug_console();
         (c.address.get(), c.console_type.get())
+    }
+
+    /// The virtual PCI host (ECAM) the system declares, if any.
+    pub fn virtual_host(&self) -> Option<syshyper_config::ivshmem::VirtualHost> {
+        syshyper_config::ivshmem::virtual_host(&self.cfg)
     }
 
     /// (gic_version, maintenance_irq, gicd_base, gicr_base).

@@ -94,6 +94,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     CELLS_TEST,
     GIC_TEST,
     REGIONS_TEST,
+    VPCI_TEST,
     HVMEM_TEST,
     REGS_TEST,
     EXHAUST_TEST,
@@ -240,6 +241,31 @@ const REGIONS_TEST: SysTest = SysTest {
         expect(r"\[PASS\] regions: rootshared outside the root is EINVAL"),
         expect(r"\[PASS\] regions: owned over a GICR frame is EINVAL"),
         expect(r"\[PASS\] regions: owned region outside the root accepted"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
+};
+
+/// Suite "vpci" (root-test/vpci.rs): the root's ivshmem functions on the
+/// virtual PCI host: config space, BAR0 registers, state table, INTx.
+const VPCI_TEST: SysTest = SysTest {
+    name: "root-vpci",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt.cell",
+    },
+    bundle: &[BundleFile { name: "mode:vpci", path: "configs/uart-demo.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] vpci: 00:00.0 vendor/device"),
+        expect(r"\[PASS\] vpci: BAR0 sizing reads the 4 KiB mask"),
+        expect(r"\[PASS\] vpci: writes outside the emulated registers are ignored"),
+        expect(r"\[PASS\] vpci: state lands in the state table"),
+        expect(r"\[PASS\] vpci: doorbell to self raises INTID 128"),
+        expect(r"\[PASS\] vpci: no INTx with interrupt control 0"),
         ROOT_TEST_PASSED,
     ],
     forbid: &[],

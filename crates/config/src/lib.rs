@@ -31,6 +31,7 @@ mod error;
 pub mod flags;
 pub mod layout;
 mod system;
+pub mod ivshmem;
 
 #[cfg(feature = "alloc")]
 #[allow(

@@ -75,6 +75,7 @@ pub fn stop_this_cell(frame: &mut crate::trap::TrapFrame) -> i64 {
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
         c.state = CellState::ShutDown;
     }
+    crate::ivshmem::stop(id);
     cpu.set_state(crate::percpu::CpuState::Off);
     crate::trap::park(frame);
     frame.x[0] as i64

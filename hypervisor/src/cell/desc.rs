@@ -15,6 +15,7 @@ use crate::mm::paging::{Attrs, MemType};
 use crate::mm::PAGE_SIZE;
 use crate::sysconfig::{mem_flags, CellView};
 use alloc::vec::Vec;
+use syshyper_config::ivshmem::{self, Ivshmem, VirtualHost};
 
 /// Cell flags the hypervisor understands (Jailhouse's cell-config.h).
 pub const CELL_FLAGS_KNOWN: u32 = 0x1 | 0x2 | 0x4 | 0x4000_0000 | 0x8000_0000;
@@ -77,6 +78,8 @@ pub struct Platform {
     pub gicd_base: u64,
     /// CPUs the hypervisor was started for.
     pub max_cpus: u64,
+    /// The virtual PCI host (ECAM), if the system configuration has one.
+    pub pci: Option<VirtualHost>,
 }
 
 /// What a region is to the hypervisor.
@@ -184,6 +187,9 @@ pub struct CellDesc {
     /// The console descriptor, copied into the comm region.
     pub console: [u8; 32],
     pub vpci_irq_base: u32,
+    /// The ivshmem functions, checked one by one (docs/ivshmem.md); the
+    /// checks across cells of a link run when the cell joins its links.
+    pub ivshmem: Vec<Ivshmem>,
 }
 
 fn bad(why: core::fmt::Arguments) -> Error {
@@ -215,7 +221,28 @@ impl CellDesc {
             spis: IrqSet::default(),
             console: view.console_bytes(),
             vpci_irq_base: view.vpci_irq_base(),
+            ivshmem: Vec::new(),
         })
+    }
+
+    /// Describes and checks the configuration's ivshmem functions.
+    fn describe_ivshmem(&mut self, view: &CellView<'_>, p: &Platform) -> Result<()> {
+        let Some(cfg) = view.config() else { return Ok(()) };
+        let count = cfg.pci_devices().iter().filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_IVSHMEM).count();
+        self.ivshmem.try_reserve_exact(count)?;
+        let list = &mut self.ivshmem;
+        // Within the capacity reserved above: `push` does not allocate.
+        ivshmem::describe(cfg, p.pci, p.gicd_base, |d| {
+            if list.len() < count {
+                list.push(d);
+            }
+        })
+        .map_err(|e| bad(format_args!("{e}")))
+    }
+
+    /// Whether the cell has functions on the virtual PCI host.
+    pub fn has_pci(&self) -> bool {
+        !self.ivshmem.is_empty()
     }
 
     /// Describes and validates a non-root cell. `root` is the root cell's
@@ -255,6 +282,7 @@ impl CellDesc {
             }
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|irq| d.spis.insert(irq));
         }
+        d.describe_ivshmem(view, p)?;
         Ok(d)
     }
 
@@ -318,6 +346,7 @@ impl CellDesc {
         for chip in view.irqchips().filter(|c| c.address == p.gicd_base) {
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|i| d.spis.insert(i));
         }
+        d.describe_ivshmem(view, p)?;
         Ok(d)
     }
 

@@ -126,10 +126,20 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     // failure below, which gives the CPUs back.
     let claims = Claims::take(mask)?;
     let root = cells.first_mut().ok_or(Error::Invalid)?;
-    let holdings = with_root(root, |hw, r| -> Result<Holdings> {
+    // The cell's ivshmem functions join their links (checked against the
+    // peers there); not running yet, so nobody can ring them. Undone if
+    // the hand-over below fails.
+    crate::ivshmem::join(id, &desc.ivshmem, false)?;
+    let holdings = match with_root(root, |hw, r| -> Result<Holdings> {
         let plan = owner::prepare_create(hw, r, &desc, id, vmid)?;
         Ok(owner::commit_create(hw, r, &desc, id, plan, cpus::first_mpidr(mask)))
-    })??;
+    }) {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) | Err(e) => {
+            crate::ivshmem::leave(id);
+            return Err(e);
+        }
+    };
     root.cpus &= !mask;
     claims.hand_to(id);
     let Holdings { stage2, vmid, comm } = holdings;
@@ -168,6 +178,7 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
         reserved_io,
         gicd_base: gicd,
         max_cpus: hv.layout.max_cpus,
+        pci: crate::sysconfig::SystemView::parse(hv.config).ok().and_then(|s| s.virtual_host()),
     }
 }
 
@@ -257,6 +268,8 @@ pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
             };
             with_root(root, |hw, r| owner::commit_loadable(hw, r, &cell.desc, reserve))?;
             cell.state = CellState::ShutDown;
+            // Its CPUs are stopped: its peers see it go.
+            crate::ivshmem::stop(cell.id);
             Ok(0)
         },
     ))
@@ -265,6 +278,10 @@ pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
 /// HC_CELL_START.
 pub fn start(_root: &RootCaller, id: u64) -> i64 {
     let (_, _, gicd, gicr) = hv_gic();
+    let ecam = crate::hv::get()
+        .and_then(|h| crate::sysconfig::SystemView::parse(h.config).ok())
+        .and_then(|s| s.virtual_host())
+        .map_or(0, |h| h.mmconfig_base);
     errno(transact(
         id,
         |hw, _, cell| owner::prepare_start(hw, &cell.desc),
@@ -275,7 +292,7 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
             if let Some(page) = cell.comm.as_ref() {
                 page.zero();
                 let d = &cell.desc;
-                page.write_bytes(0, &super::comm::header(&d.console, d.vpci_irq_base, (gicd, gicr), cell.flags));
+                page.write_bytes(0, &super::comm::header(&d.console, d.vpci_irq_base, (gicd, gicr), cell.flags, ecam));
             }
             let comm = cell.comm.as_ref().map(PoolPage::phys);
             let Some(scope) = cell.stage2.scope() else {
@@ -283,6 +300,8 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
             };
             with_root(root, |hw, r| owner::commit_start(hw, r, &cell.desc, scope, comm, reserve))?;
             cell.state = CellState::Running;
+            // Its ivshmem functions reset and take doorbells from now on.
+            crate::ivshmem::start(cell.id);
             for cpu in cpus::cpus_of(cell.cpus) {
                 cpu.set_state(CpuState::Off);
             }
@@ -309,6 +328,8 @@ pub fn destroy(_root: RootCaller, id: u64) -> i64 {
                 return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
             let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys) };
+            // Its peers see it go before its memory and CPUs do.
+            crate::ivshmem::leave(id);
             with_root(root, |hw, r| owner::commit_destroy(hw, r, &desc, id, h, reserve))?;
             root.cpus |= mask;
             cpus::hand_to_root(mask);
@@ -343,6 +364,9 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     }
     // The other CPUs are off in the restarted cell, for it to start.
     cpus::unhold(mask & !my_bit);
+    // A restart is a stop and a start to its ivshmem peers.
+    crate::ivshmem::stop(id);
+    crate::ivshmem::start(id);
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
         c.state = CellState::Running;
     }

@@ -176,6 +176,11 @@ pub trait IrqChip: Sync {
     fn inject(&self, intid: u32, hw: bool);
     /// Sends the management SGI to `target`.
     fn kick(&self, target: &crate::percpu::PerCpu);
+    /// Injects the virtual interrupt `intid` (HW = 0) into `target`'s
+    /// vCPU: at once on this CPU, else queued there and `target` kicked.
+    fn inject_virtual(&self, target: &crate::percpu::PerCpu, intid: u32);
+    /// The affinity SPI `irq` is routed to (GICv3: GICD_IROUTER).
+    fn spi_route(&self, irq: u32) -> u64;
     /// A trapped SGI-generation register write of this CPU's cell
     /// (GICv3's ICC_SGI1R_EL1 family); virtual SGIs within the cell only.
     fn emulate_sgi(&self, value: u64);
@@ -293,6 +298,23 @@ pub fn inject(intid: u32, hw: bool) {
 /// See [`IrqChip::kick`].
 pub fn kick(target: &crate::percpu::PerCpu) {
     dispatch!((), kick(target))
+}
+
+#[cfg(target_os = "none")]
+/// Raises the virtual SPI `intid` of cell `cell` (an ivshmem INTx): on the
+/// CPU the SPI is routed to if it is the cell's, else on the cell's first
+/// CPU; nowhere if the cell has no CPU (it is being destroyed).
+pub fn raise_virtual(cell: u8, intid: u32) {
+    use crate::arch::regval::mpidr::AFFINITY_MASK;
+    let route = dispatch!(0, spi_route(intid)) & AFFINITY_MASK;
+    let mine = |c: &&crate::percpu::PerCpu| c.cell.load(Ordering::Relaxed) == u32::from(cell);
+    let target = crate::percpu::present_cpus()
+        .filter(mine)
+        .find(|c| c.mpidr.load(Ordering::Relaxed) & AFFINITY_MASK == route)
+        .or_else(|| crate::percpu::present_cpus().find(mine));
+    if let Some(t) = target {
+        dispatch!((), inject_virtual(t, intid))
+    }
 }
 
 #[cfg(target_os = "none")]

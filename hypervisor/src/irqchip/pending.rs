@@ -4,8 +4,11 @@
 //! GIC when the CPU leaves EL2). The same for every GIC version; only the
 //! list registers themselves are the implementation's.
 //!
-//! A CPU's queue is written by that CPU only (injection runs on the CPU
-//! whose vCPU gets the interrupt), so a drain cannot race a post.
+//! A CPU's queue is filled by that CPU (injection runs on the CPU whose
+//! vCPU gets the interrupt) and by other CPUs posting a virtual
+//! interrupt (ivshmem INTx), which kick it afterwards: every change is an
+//! atomic read-modify-write, so no bit is lost, and a drain that missed a
+//! bit posted meanwhile is followed by the kick's drain.
 // INTIDs come from the hardware and from cells: no unchecked arithmetic.
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
@@ -25,8 +28,8 @@ pub fn drain(words: &[AtomicU32], mut place: impl FnMut(u32) -> bool) -> bool {
     let mut all_placed = true;
     // Word `w` holds INTIDs 32w..32w+31: its base has the low five bits
     // clear, so OR-ing the bit number in is the INTID. Empty words cost a
-    // load (only this CPU posts, so an empty one cannot fill meanwhile:
-    // the swap is skipped safely), and only set bits are visited.
+    // load (a word another CPU fills meanwhile is drained again when that
+    // CPU's kick arrives), and only set bits are visited.
     for (base, word) in (0u32..).step_by(32).zip(words) {
         if word.load(Ordering::Relaxed) == 0 {
             continue;

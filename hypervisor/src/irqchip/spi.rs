@@ -7,7 +7,7 @@
 // INTIDs come from the hardware and from cells: no unchecked arithmetic.
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 /// INTIDs the map covers (SPIs end at 1019; the rest are never owned).
 pub const INTIDS: usize = 1024;
@@ -59,6 +59,29 @@ pub fn owner(irq: u32) -> Option<u8> {
     OWNERS.get(irq)
 }
 
+/// INTIDs injected without a physical interrupt behind them (ivshmem
+/// INTx): one bit each. A queued one goes to a list register with HW = 0,
+/// and is dropped rather than made physically pending at a hand-back.
+static VIRTUAL: [AtomicU32; INTIDS / 32] = [const { AtomicU32::new(0) }; INTIDS / 32];
+
+/// Marks `irq` virtual (or not); INTIDs outside the map are ignored.
+pub fn set_virtual(irq: u32, on: bool) {
+    if let Some(w) = VIRTUAL.get(irq as usize / 32) {
+        let bit = 1u32 << (irq % 32);
+        if on {
+            w.fetch_or(bit, Ordering::Release);
+        } else {
+            w.fetch_and(!bit, Ordering::Release);
+        }
+    }
+}
+
+/// Whether `irq` is injected as a virtual interrupt only.
+#[inline]
+pub fn is_virtual(irq: u32) -> bool {
+    VIRTUAL.get(irq as usize / 32).is_some_and(|w| w.load(Ordering::Acquire) & (1 << (irq % 32)) != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +104,19 @@ mod tests {
         assert_eq!(m.get(144), None);
         m.set(144, 0);
         assert_eq!(m.get(144), Some(0));
+    }
+
+    #[test]
+    fn virtual_marks() {
+        assert!(!is_virtual(200));
+        set_virtual(200, true);
+        set_virtual(201, true);
+        assert!(is_virtual(200) && is_virtual(201) && !is_virtual(199));
+        set_virtual(200, false);
+        assert!(!is_virtual(200) && is_virtual(201));
+        set_virtual(201, false);
+        set_virtual(5000, true);
+        assert!(!is_virtual(5000));
     }
 
     #[test]

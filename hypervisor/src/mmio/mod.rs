@@ -119,9 +119,13 @@ fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
         // Held across the handler: a sub-page window stays mapped as long
         // as the table that owns it, and the table lives in the cell list.
         let cells = crate::cell::CELLS.lock();
-        let Some(table) = cells.iter().find(|c| c.id == cell).map(|c| &c.mmio) else { return false };
-        let Some((entry, off)) = table.lookup(access.addr, u64::from(access.size)) else { return false };
-        dispatch(entry, cell as u8, off, access)
+        let Some(c) = cells.iter().find(|c| c.id == cell) else { return false };
+        match c.mmio.lookup(access.addr, u64::from(access.size)) {
+            Some((entry, off)) => dispatch(entry, cell, off, access),
+            // Not a fixed entry: a register BAR the cell programmed?
+            None if c.desc.has_pci() => crate::ivshmem::bar_access(cell, access.addr, access.size, access.write),
+            None => return false,
+        }
     };
     match value {
         Some(v) => {
@@ -135,8 +139,10 @@ fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
 
 /// Runs the entry's handler.
 #[cfg(target_os = "none")]
-fn dispatch(entry: &Entry, cell: u8, off: u64, a: &Access) -> Option<u64> {
+fn dispatch(entry: &Entry, cell_id: u32, off: u64, a: &Access) -> Option<u64> {
+    let cell = cell_id as u8;
     match entry.handler {
+        Handler::PciEcam => Some(crate::ivshmem::ecam_access(cell_id, off, a.size, a.write)),
         Handler::Irqchip(k) => crate::irqchip::access(usize::from(k), cell, off, a.size, a.write).ok(),
         Handler::SubPage(sp) => match subpage::check(sp.flags, sp.size, off, a.size, a.write.is_some()) {
             Ok(()) => Some(subpage::forward(&sp, off, a.size, a.write)),

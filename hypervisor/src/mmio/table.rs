@@ -4,10 +4,10 @@
 //!
 //! A device is one handler variant plus the entries it adds in
 //! [`Table::build`]: the interrupt controller's frames and the sub-page
-//! regions today; the virtual PCI host bridge (`Handler::PciEcam`) and the
-//! ivshmem register BARs (`Handler::Ivshmem(device)`) next, the latter
-//! added and removed as the cell programs the BARs, which is why lookup
-//! works on a sorted vector rather than a fixed array.
+//! regions and the virtual PCI host's ECAM (`Handler::PciEcam`). The
+//! ivshmem register BARs are not entries: their addresses are the
+//! guest's to program, so the table stays fixed and an access no entry
+//! holds is offered to the cell's enabled BARs (`ivshmem::bar_access`).
 
 // Guest, root or configuration values flow through here: no silent
 // overflow (wrapping only where an invariant is argued).
@@ -31,6 +31,8 @@ pub enum Handler {
     Irqchip(u8),
     /// A sub-page region forwarded to its device (`subpage`).
     SubPage(SubPage),
+    /// The virtual PCI host's ECAM (`pci`, `ivshmem`).
+    PciEcam,
 }
 
 /// One trapped range.
@@ -95,10 +97,21 @@ impl<W: Window> Table<W> {
             size: s.len(),
             handler: Handler::Irqchip(k),
         });
-        let count = gic.clone().count().saturating_add(desc.sub_pages().filter(|r| forwardable(r, p)).count());
+        // Cells with functions on the virtual PCI host see its ECAM.
+        let ecam = p.pci.filter(|_| desc.has_pci()).map(|h| Entry {
+            base: h.mmconfig_base,
+            size: h.ecam_size(),
+            handler: Handler::PciEcam,
+        });
+        let count = gic
+            .clone()
+            .count()
+            .saturating_add(desc.sub_pages().filter(|r| forwardable(r, p)).count())
+            .saturating_add(usize::from(ecam.is_some()));
         let mut table = Self::empty();
         reserve(&mut table.entries, count)?;
         table.entries.extend(gic);
+        table.entries.extend(ecam);
         for r in desc.sub_pages() {
             if !forwardable(r, p) {
                 log::warn!("sub-page region {:#x}+{:#x} overlaps hypervisor memory or the GIC: not forwarded", r.phys, r.size);

@@ -218,6 +218,8 @@ fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, h
         if let Some(cell) = CELLS.lock().iter_mut().find(|c| c.id == cell_id) {
             cell.state = CellState::Failed;
         }
+        // Its ivshmem peers see it go.
+        crate::ivshmem::stop(cell_id);
     }
     cpu.set_state(CpuState::Failed);
     park(frame);

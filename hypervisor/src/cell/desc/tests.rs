@@ -44,6 +44,7 @@ pub(crate) fn platform() -> Platform {
         reserved_io: vec![Span { start: GICD, end: GICD + 0x1_0000 }, Span { start: 0x080a_0000, end: 0x080a_0000 + 4 * 0x2_0000 }],
         gicd_base: GICD,
         max_cpus: 4,
+        pci: Some(syshyper_config::ivshmem::VirtualHost { mmconfig_base: 0x08e0_0000, end_bus: 0 }),
     }
 }
 

@@ -41,6 +41,12 @@ impl IrqChip for GicV3 {
     fn kick(&self, target: &PerCpu) {
         inject::kick(target)
     }
+    fn inject_virtual(&self, target: &PerCpu, intid: u32) {
+        inject::inject_virtual(target, intid)
+    }
+    fn spi_route(&self, irq: u32) -> u64 {
+        phys::spi_route(irq)
+    }
     fn emulate_sgi(&self, value: u64) {
         inject::emulate_sgi(value)
     }

@@ -19,12 +19,20 @@ static KICKS_IN_FLIGHT: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
 /// Puts `intid` into a free list register; false if none is free.
 fn try_inject(intid: u32, hw: bool) -> bool {
     // A hardware interrupt stays active until the guest deactivates it, so
-    // it cannot be in a list register twice; only virtual SGIs can.
-    if !hw && (0..cpuif::num_lrs()).any(|i| {
-        let lr = cpuif::read_lr(i);
-        ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid)
-    }) {
-        return true;
+    // it cannot be in a list register twice; only virtual ones (SGIs,
+    // ivshmem INTx) can. One already pending stays one; one active (the
+    // guest is handling it) becomes active and pending, so the edge is
+    // taken again after its EOI rather than lost.
+    if !hw {
+        for i in 0..cpuif::num_lrs() {
+            let lr = cpuif::read_lr(i);
+            if ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid) {
+                if lr & ich::LR_PENDING == 0 {
+                    cpuif::write_lr(i, lr | ich::LR_PENDING);
+                }
+                return true;
+            }
+        }
     }
     // ELRSR has a bit per implemented list register only.
     let free = cpuif::elrsr();
@@ -60,8 +68,30 @@ fn drain_pending(cpu: &PerCpu) {
         cpu.count(Stat::Vsgi);
         inject_on(cpu, sgi, false);
     }
-    if pending::drain(&cpu.irq_pending, |intid| try_inject(intid, intid >= 16)) {
+    // Interrupts from 16 on are physical (HW = 1) unless marked virtual
+    // (ivshmem INTx, posted by other CPUs through `inject_virtual`, which
+    // cannot have set the underflow interrupt here: set it now if one
+    // stays queued).
+    if pending::drain(&cpu.irq_pending, |intid| try_inject(intid, intid >= 16 && !crate::irqchip::spi::is_virtual(intid))) {
         cpuif::set_ich_hcr(cpuif::ich_hcr() & !ICH_HCR_UIE);
+    } else {
+        cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
+    }
+}
+
+/// Injects the virtual interrupt `intid` (HW = 0) into `target`'s vCPU:
+/// directly if `target` is this CPU; otherwise queued in its pending
+/// queue (an atomic OR, safe against its own drain: a drain that missed
+/// the bit is followed by the kick's drain) and `target` kicked, whose
+/// management-SGI path drains the queue.
+pub fn inject_virtual(target: &PerCpu, intid: u32) {
+    let me = this_cpu();
+    if core::ptr::eq(target, me) {
+        inject_on(me, intid, false);
+        return;
+    }
+    if pending::post(&target.irq_pending, intid) {
+        kick(target);
     }
 }
 
@@ -289,7 +319,8 @@ pub fn hand_back() {
         let lr = cpuif::read_lr(n);
         let state = lr >> 62;
         let vintid = (lr & 0xffff_ffff) as u32;
-        if state & 1 != 0 {
+        // A virtual INTx has no physical interrupt to make pending.
+        if state & 1 != 0 && !(lr & LR_HW == 0 && crate::irqchip::spi::is_virtual(vintid)) {
             if lr & LR_HW != 0 {
                 cpuif::deactivate(((lr >> 32) & 0x3ff) as u32);
             }
@@ -298,6 +329,9 @@ pub fn hand_back() {
         cpuif::write_lr(n, 0);
     }
     pending::drain(&cpu.irq_pending, |intid| {
+        if crate::irqchip::spi::is_virtual(intid) {
+            return true;
+        }
         if intid >= 16 {
             cpuif::deactivate(intid);
         }

@@ -124,6 +124,14 @@ pub fn assign_spi(irq: u32, cell_id: u8, target_mpidr: u64) {
     set_owner(irq, cell_id);
 }
 
+/// The affinity SPI `irq` is routed to (GICD_IROUTER); 0 for no SPI.
+pub fn spi_route(irq: u32) -> u64 {
+    if !(32..1020).contains(&irq) {
+        return 0;
+    }
+    mmio_read(gicd(0x6000 + u64::from(irq) * 8), 8)
+}
+
 /// Takes SPI `irq` back for the root: disabled, pending and active
 /// cleared, the root's configuration from before `assign_spi` restored
 /// (enable last), owner the root.

@@ -53,6 +53,8 @@ mod root_subpage;
 mod secondary;
 #[cfg(target_os = "none")]
 mod subpage;
+#[cfg(target_os = "none")]
+mod vpci;
 
 #[cfg(target_os = "none")]
 mod program {
@@ -98,6 +100,9 @@ mod program {
             }
             if super::ivshmem::wanted(b) {
                 super::ivshmem::run(b);
+            }
+            if super::vpci::wanted(b) {
+                super::vpci::run(b);
             }
         }
         super::psci_suite::run();
