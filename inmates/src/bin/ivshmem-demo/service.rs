@@ -75,6 +75,8 @@ pub fn run() {
             match demo.dev.out_word(p, WORD_MAGIC) {
                 MAGIC_PING => ping(demo, p),
                 MAGIC_PONG => {}
+                // Starts with NUL: no text (an empty or absent peer).
+                first if first as u8 == 0 => {}
                 _ => text(demo, p),
             }
         }
