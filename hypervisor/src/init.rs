@@ -206,7 +206,9 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     // (per-CPU areas hold other cells' registers, the pool their configs,
     // comm pages and tables) nor the GIC, which stays trapped.
     let [g0, g1, g2, g3] = irqchip::regions().slots();
-    let hidden = [(hv.phys_base, hv.hv_size), (g0.base, g0.size), (g1.base, g1.size), (g2.base, g2.size), (g3.base, g3.size)]
+    // The virtual PCI host's ECAM stays trapped too, if the root sees it.
+    let ecam = desc.ecam(&cell::manage::platform(hv)).map_or((0, 0), |s| (s.start, s.len()));
+    let hidden = [(hv.phys_base, hv.hv_size), (g0.base, g0.size), (g1.base, g1.size), (g2.base, g2.size), (g3.base, g3.size), ecam]
         .map(|(b, s)| if b != 0 && s != 0 { Span::sized(b, s).unwrap_or(Span { start: 0, end: 0 }) } else { Span { start: 0, end: 0 } });
     // Only two pages of hypervisor memory stay readable to the root: the
     // image header (the driver reads it when adopting a boot-first

@@ -283,7 +283,23 @@ impl CellDesc {
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|irq| d.spis.insert(irq));
         }
         d.describe_ivshmem(view, p)?;
+        if let Some(ecam) = d.ecam(p) {
+            // A region there would be mapped (or forwarded) instead of the
+            // trapped ECAM.
+            if let Some(r) = d.regions.iter().find(|r| r.virt_span().overlaps(&ecam)) {
+                return Err(bad(format_args!(
+                    "region at guest address {:#x}+{:#x} overlaps the virtual PCI host's ECAM at {:#x}",
+                    r.virt, r.size, ecam.start
+                )));
+            }
+        }
         Ok(d)
+    }
+
+    /// The virtual PCI host's ECAM, if the cell sees it (it has ivshmem
+    /// functions).
+    pub fn ecam(&self, p: &Platform) -> Option<Span> {
+        p.pci.filter(|_| self.has_pci()).and_then(|h| Span::sized(h.mmconfig_base, h.ecam_size()))
     }
 
     fn cell_region(r: &crate::sysconfig::MemRegion, p: &Platform, root: &CellDesc, have_comm: bool) -> Result<Region> {

@@ -98,11 +98,7 @@ impl<W: Window> Table<W> {
             handler: Handler::Irqchip(k),
         });
         // Cells with functions on the virtual PCI host see its ECAM.
-        let ecam = p.pci.filter(|_| desc.has_pci()).map(|h| Entry {
-            base: h.mmconfig_base,
-            size: h.ecam_size(),
-            handler: Handler::PciEcam,
-        });
+        let ecam = desc.ecam(p).map(|s| Entry { base: s.start, size: s.len(), handler: Handler::PciEcam });
         let count = gic
             .clone()
             .count()

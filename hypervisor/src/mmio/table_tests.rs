@@ -208,3 +208,17 @@ fn empty_table_has_no_entries() {
     assert!(t.entries().is_empty());
     assert_eq!(handler_at(&t, GICD, 4), None);
 }
+
+#[test]
+fn the_ecam_is_an_entry_of_cells_with_pci_functions() {
+    use crate::cell::desc::tests::{describe_link, link_cell};
+    let d = describe_link(&link_cell(""), &platform()).unwrap();
+    let t = Table::<Fake>::for_cell(&d, &platform()).unwrap();
+    assert_eq!(handler_at(&t, 0x08e0_8000, 4), Some((Handler::PciEcam, 0x8000)));
+    assert_eq!(handler_at(&t, 0x08ef_fffc, 4), Some((Handler::PciEcam, 0xf_fffc)));
+    assert_eq!(handler_at(&t, 0x08f0_0000, 4), None, "BAR0 is not an entry");
+    // A full heap: no table, nothing left mapped.
+    assert!(Table::<Fake>::build(&d, &platform(), |_, _| Err(crate::error::Error::NoMemory)).is_err());
+    let plain = Table::<Fake>::for_cell(&uart_cell(), &platform()).unwrap();
+    assert!(plain.entries().iter().all(|e| e.handler != Handler::PciEcam));
+}

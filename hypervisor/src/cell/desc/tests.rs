@@ -199,3 +199,46 @@ fn claims_conflict_only_where_one_side_holds_exclusively() {
     let g = describe(&[ram(0x7300_0000), (0x7000_0000, 0x20_0000, 0x1000, SHARED)], &[]).unwrap();
     assert!(g.conflict_with(&a).is_some());
 }
+
+/// A cell (CPU 1) with peer 1 of a two-peer link at 00:01.0, in the
+/// TOML source format; `extra` is appended to the `[cell]` table.
+pub(crate) fn link_cell(extra: &str) -> Vec<u8> {
+    let text = format!(
+        "[cell]\nname = \"l\"\ncpus = \"1\"\nvpci_irq_base = 96\n\
+         [[cell.memory]]\nphys = \"0x7fb00000\"\nvirt = \"0x10000000\"\nsize = \"4 KiB\"\nflags = [\"read\", \"rootshared\"]\n\
+         [[cell.memory]]\nphys = \"0\"\nsize = 0\n\
+         [[cell.memory]]\nphys = \"0x7fb01000\"\nvirt = \"0x10001000\"\nsize = \"4 KiB\"\nflags = [\"read\", \"rootshared\"]\n\
+         [[cell.memory]]\nphys = \"0x7fb02000\"\nvirt = \"0x10002000\"\nsize = \"4 KiB\"\nflags = [\"read\", \"write\", \"rootshared\"]\n\
+         [[cell.irqchip]]\naddress = \"0x08000000\"\npin_base = 128\nirqs = \"129\"\n\
+         [[cell.pci_device]]\ntype = \"ivshmem\"\ndomain = 1\nbdf = \"00:01.0\"\nbar_mask = [\"0xfffff000\", \"0\", \"0\", \"0\", \"0\", \"0\"]\n\
+         shmem_regions_start = 0\nshmem_dev_id = 1\nshmem_peers = 2\n{extra}"
+    );
+    syshyper_config::source::compile(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+pub(crate) fn describe_link(bytes: &[u8], p: &Platform) -> Result<CellDesc> {
+    CellDesc::for_cell(&CellView::parse(bytes).unwrap(), p, &root())
+}
+
+#[test]
+fn ivshmem_functions_are_described_and_checked() {
+    let d = describe_link(&link_cell(""), &platform()).unwrap();
+    assert!(d.has_pci());
+    assert_eq!(d.ivshmem.len(), 1);
+    assert_eq!((d.ivshmem[0].id, d.ivshmem[0].intid, d.ivshmem[0].state.virt), (1, 129, 0x1000_0000));
+    assert_eq!(d.ecam(&platform()), Some(Span { start: 0x08e0_0000, end: 0x08f0_0000 }));
+    // No virtual PCI host in the system: refused.
+    let mut no_host = platform();
+    no_host.pci = None;
+    assert_eq!(describe_link(&link_cell(""), &no_host).unwrap_err(), Error::Invalid);
+    // Each rule of the config crate refuses the create (one sample; the
+    // rules are tested there).
+    let clash = link_cell("[[cell.pci_device]]\ntype = \"device\"\ndomain = 1\nbdf = \"00:01.0\"\n");
+    assert_eq!(describe_link(&clash, &platform()).unwrap_err(), Error::Invalid, "bdf clash");
+    // A region over the ECAM would shadow it.
+    let over = link_cell("[[cell.memory]]\nphys = \"0x7fb10000\"\nvirt = \"0x08e00000\"\nsize = \"4 KiB\"\nflags = [\"read\", \"rootshared\"]\n");
+    assert_eq!(describe_link(&over, &platform()).unwrap_err(), Error::Invalid);
+    // A cell without functions does not see the ECAM: a region there is fine.
+    let plain = describe(&[(0x7000_0000, 0x08e0_0000, 0x1000, RW)], &[]).unwrap();
+    assert!(!plain.has_pci() && plain.ecam(&platform()).is_none());
+}
