@@ -52,6 +52,8 @@ pub mod gic;
 #[cfg(target_os = "none")]
 pub mod hvc;
 #[cfg(target_os = "none")]
+pub mod ivshmem_ping;
+#[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod psci;

@@ -20,4 +20,5 @@ pub mod runner;
 pub mod setup;
 pub mod sysconfig;
 pub mod systests;
+pub mod systests_ivshmem;
 pub mod systests_linux;

@@ -102,6 +102,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     ROOT_SUBPAGE_TEST,
     CPU_RACE_TEST,
     DESTROY_RACE_TEST,
+    // ivshmem between root-test and the ivshmem-demo cell (systests_ivshmem.rs).
+    crate::systests_ivshmem::ROOT_IVSHMEM,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,

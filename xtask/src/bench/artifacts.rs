@@ -9,6 +9,8 @@ use xtask::paths::{Paths, BARE_TARGET};
 use xtask::{cmd, images};
 
 pub const INMATE: &str = "bench-inmate";
+/// The cell the root pings over ivshmem (linked at 0 like every cell).
+pub const IVSHMEM_INMATE: &str = "ivshmem-demo";
 /// Where the root and native copies are linked: the root cell's
 /// cpu_reset_address, above QEMU's device tree at 0x4000_0000.
 pub const HIGH_BASE: u64 = 0x4020_0000;
@@ -21,6 +23,7 @@ pub const CONFIGS: &[&str] = &[
     "bench-mem-16m",
     "bench-mem-128m",
     "bench-mem-512m",
+    "ivshmem-demo",
 ];
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct Artifacts {
     pub cell_bin: PathBuf,
     /// bench-inmate linked at HIGH_BASE (root and native).
     pub high_bin: PathBuf,
+    /// ivshmem-demo (cell).
+    pub ivshmem_bin: PathBuf,
 }
 
 impl Artifacts {
@@ -40,6 +45,7 @@ impl Artifacts {
             hv_image: p.images().join("syshyper.bin"),
             cell_bin: dir.join("bin/bench-inmate-cell.bin"),
             high_bin: dir.join("bin/bench-inmate-high.bin"),
+            ivshmem_bin: dir.join("bin/ivshmem-demo.bin"),
             dir,
         }
     }
@@ -49,9 +55,16 @@ impl Artifacts {
     }
 }
 
-/// Builds only bench-inmate (not every inmate: one unfinished program of
-/// someone else must not stop the benchmarks), both link addresses.
-fn build_inmate(p: &Paths, target_dir: &Path, base: Option<u64>, out: &Path) -> Result<()> {
+/// Builds only the inmates the runs use (not every inmate: one unfinished
+/// program of someone else must not stop the benchmarks): bench-inmate at
+/// both link addresses, ivshmem-demo.
+fn build_inmate(
+    p: &Paths,
+    name: &str,
+    target_dir: &Path,
+    base: Option<u64>,
+    out: &Path,
+) -> Result<()> {
     let mut c = p.cargo();
     c.env("CARGO_TARGET_DIR", target_dir).args([
         "build",
@@ -59,7 +72,7 @@ fn build_inmate(p: &Paths, target_dir: &Path, base: Option<u64>, out: &Path) -> 
         "-p",
         "syshyper-inmates",
         "--bin",
-        INMATE,
+        name,
         "--target",
         BARE_TARGET,
     ]);
@@ -68,7 +81,7 @@ fn build_inmate(p: &Paths, target_dir: &Path, base: Option<u64>, out: &Path) -> 
         None => c.env_remove("INMATE_BASE"),
     };
     cmd::run(&mut c)?;
-    let elf = target_dir.join(BARE_TARGET).join("release").join(INMATE);
+    let elf = target_dir.join(BARE_TARGET).join("release").join(name);
     cmd::run(
         Command::new("llvm-objcopy")
             .args(["-O", "binary"])
@@ -82,11 +95,13 @@ pub fn build(p: &Paths, a: &Artifacts) -> Result<()> {
         let d = a.dir.join(sub);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     }
-    build_inmate(p, &p.cargo_target, None, &a.cell_bin)?;
+    build_inmate(p, INMATE, &p.cargo_target, None, &a.cell_bin)?;
+    build_inmate(p, IVSHMEM_INMATE, &p.cargo_target, None, &a.ivshmem_bin)?;
     // A separate target dir: the link address is a build-script input, and
     // sharing one dir would relink the other copy on every run.
     build_inmate(
         p,
+        INMATE,
         &p.cargo_target.join("bench-high"),
         Some(HIGH_BASE),
         &a.high_bin,

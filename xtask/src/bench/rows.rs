@@ -70,6 +70,13 @@ pub fn build(
         both(&mut push, &format!("{prefix}_mean"), key, Sample::mean);
         both(&mut push, &format!("{prefix}_max"), key, Sample::max);
     }
+    // Root -> ivshmem-demo cell -> root (bench-inmate/ivshmem.rs).
+    push(
+        "ivshmem_doorbell_round_trip",
+        INSTR,
+        None,
+        stat(hv, "ivshmem_rtt", Sample::mean),
+    );
     push(
         "hypercall_info_round_trip",
         INSTR,
@@ -161,7 +168,8 @@ mod tests {
         );
         let hv = parse(
             "BENCH irq_latency n=2 min=100 max=300 sum=400\nBENCH gicd_read n=1 min=50 max=50 sum=50\n\
-             BENCH first_output value=1500\nBENCH cell_create_at value=1000\n",
+             BENCH first_output value=1500\nBENCH cell_create_at value=1000\n\
+             BENCH ivshmem_rtt n=2 min=900 max=1100 sum=2000\n",
         );
         let mut missing = Vec::new();
         let fp = Footprint {
@@ -177,6 +185,10 @@ mod tests {
         assert_eq!(get("cell_create_to_first_output").syshyper, Some(500.0));
         assert_eq!(get("cell_create_to_first_output").ratio(), None);
         assert_eq!(get("image_size").syshyper, Some(4096.0));
+        let rtt = get("ivshmem_doorbell_round_trip");
+        assert_eq!((rtt.native, rtt.syshyper), (None, Some(1000.0)));
+        let pos = |n: &str| rows.iter().position(|r| r.name == n).unwrap();
+        assert_eq!(pos("ivshmem_doorbell_round_trip"), pos("irq_latency_max") + 1);
         assert!(missing.contains(&"root_workload".to_string()));
         assert!(missing.contains(&"sgi_between_cell_cpus".to_string()));
         assert!(!missing.contains(&"irq_latency_max".to_string()));

@@ -124,6 +124,8 @@ pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
     let mut bundle = vec![
         ("bench-cell.cell".to_string(), a.config("bench-cell")),
         ("bench-inmate.bin".to_string(), a.cell_bin.clone()),
+        ("ivshmem-demo.cell".to_string(), a.config("ivshmem-demo")),
+        ("ivshmem-demo.bin".to_string(), a.ivshmem_bin.clone()),
     ];
     for m in ["64k", "16m", "128m", "512m"] {
         let name = format!("bench-mem-{m}");

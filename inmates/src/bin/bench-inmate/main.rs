@@ -20,6 +20,8 @@ fn main() {}
 #[cfg(target_os = "none")]
 mod coord;
 #[cfg(target_os = "none")]
+mod ivshmem;
+#[cfg(target_os = "none")]
 mod measure;
 #[cfg(target_os = "none")]
 mod probes;

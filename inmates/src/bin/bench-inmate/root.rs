@@ -1,6 +1,7 @@
 //! The boot-first root cell: hypercall and PSCI round trips, cell create
 //! and destroy cost by cell memory size, page-pool use, and the bench cell's
-//! life from CELL_CREATE to its first output and its destroy. Lines are
+//! life from CELL_CREATE to its first output and its destroy, then the
+//! ivshmem doorbell round trip to the ivshmem-demo cell (`ivshmem`). Lines are
 //! printed only while no cell runs, so they never interleave with a cell's.
 use super::measure::Mailbox;
 use super::smp::Conduit;
@@ -142,6 +143,7 @@ pub fn run() -> ! {
     } else {
         println!("BENCH-ERROR destroy bench-cell: {r}");
     }
+    super::ivshmem::run(&bundle, base);
     println!("BENCH-DONE root");
     psci::system_off()
 }

@@ -29,6 +29,8 @@ fn survived(what: &str) -> ! {
 /// Writes the first word of peer 0's output section (mapped read-only here).
 pub fn write_foreign_output(dev: &Device) -> ! {
     let target = dev.sections().output(0);
+    // A state first, so the root sees it go back to 0 when the cell fails.
+    dev.set_state(dev.id + 1);
     println!("IVSHMEM: writing peer 0's output section at {target:#x}");
     // SAFETY: not sound by design: the address is mapped read-only in this
     // cell, and the write is expected to fault and fail the cell (the
@@ -40,6 +42,7 @@ pub fn write_foreign_output(dev: &Device) -> ! {
 /// Writes peer 0's entry of the state table (read-only for every peer).
 pub fn write_state_table(dev: &Device) -> ! {
     let target = dev.sections().state_table;
+    dev.set_state(dev.id + 1);
     println!("IVSHMEM: writing the state table at {target:#x}");
     // SAFETY: as in `write_foreign_output`: meant to fault.
     unsafe { (target as usize as *mut u32).write_volatile(0xbad0_0bad) };
@@ -94,8 +97,8 @@ pub fn bad_doorbells(dev: &Device) -> ! {
     );
     write_text(dev, TEXT_RUNG);
     timer::delay_ns(SETTLE_NS);
+    println!("IVSHMEM: bad-doorbell: ringing peer 0 (control)");
     write_text(dev, TEXT_CONTROL);
     dev.ring(0, 0);
-    println!("IVSHMEM: bad-doorbell: rang peer 0 (control)");
     cpu::park()
 }

@@ -106,11 +106,12 @@ mod program {
         dev.set_interrupts(true);
         // Initial states (peers that were there before any interrupt).
         service::run();
-        dev.set_state(dev.id + 1);
+        // Printed first: the root prints once it sees the state.
         println!(
-            "IVSHMEM: state set to {}, waiting for interrupts",
+            "IVSHMEM: setting state to {}, waiting for interrupts",
             dev.id + 1
         );
+        dev.set_state(dev.id + 1);
         cpu::irq_enable();
         loop {
             cpu::wfi();

@@ -75,6 +75,8 @@ pub fn run() {
             match demo.dev.out_word(p, WORD_MAGIC) {
                 MAGIC_PING => ping(demo, p),
                 MAGIC_PONG => {}
+                // Starts with NUL: no text (an empty or absent peer).
+                first if first as u8 == 0 => {}
                 _ => text(demo, p),
             }
         }
@@ -127,11 +129,13 @@ fn ping(demo: &mut Demo, p: u32) {
     barrier::dmb();
     d.write_out_word(WORD_SEQ, pong.seq);
     d.sync_out_after_write(0, u64::from(HEADER_LEN));
-    d.ring(p, 0);
     demo.answered.record(p as usize, h.seq, true);
+    // Printed before the doorbell: the pinger may print as soon as it has
+    // the PONG, and two programs' lines must not mix on the shared UART.
     if demo.answered.total.is_multiple_of(PONG_REPORT_EVERY) {
         println!("IVSHMEM: pong {}", demo.answered.total);
     }
+    d.ring(p, 0);
 }
 
 fn text(demo: &mut Demo, p: u32) {

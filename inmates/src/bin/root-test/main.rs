@@ -38,6 +38,8 @@ mod hv_memory;
 #[cfg(target_os = "none")]
 mod hypercalls;
 #[cfg(target_os = "none")]
+mod ivshmem;
+#[cfg(target_os = "none")]
 mod lifecycle;
 #[cfg(target_os = "none")]
 mod psci_suite;
@@ -100,6 +102,9 @@ mod program {
             }
             if super::destroy_race::wanted(b) {
                 super::destroy_race::run(b);
+            }
+            if super::ivshmem::wanted(b) {
+                super::ivshmem::run(b);
             }
             if super::vpci::wanted(b) {
                 super::vpci::run(b);
