@@ -151,7 +151,7 @@ const IVSHMEM_LINES: [Expect; 4] = [
         check: None,
     },
     Expect {
-        regex: r"IVSHMEM: state set to 2, waiting for interrupts",
+        regex: r"IVSHMEM: [a-z ]+ to 2, waiting for interrupts",
         check: None,
     },
     Expect {
