@@ -162,6 +162,12 @@ check "ivshmem: /dev/uio0 back after enable" uio_is uio0 "uio_ivshmem[0001:00:00
 	"registers:1000@8f00000 state_table:1000@7faf0000 rw_section:9000@7faf1000 input_sections:6000@7fafa000 output_section:2000@7fafa000"
 # In this second session: the cell's and the cycles' console lines would
 # push the banner out of the console ring the first session's checks read.
+# The driver refuses writable maps of what the hypervisor maps read-only.
+fails_with "ivshmem: state table cannot be mapped writable" "Operation not permitted" \
+	syshyper ivshmem-demo --map-writable state_table
+fails_with "ivshmem: input sections cannot be mapped writable" "Operation not permitted" \
+	syshyper ivshmem-demo --map-writable input_sections
+check "ivshmem: own output section maps writable" syshyper ivshmem-demo --map-writable output_section
 ivsh_used=$(cat $S/mem_pool_used)
 check "ivshmem-demo cell create" jailhouse cell create $C/ivshmem-demo.cell
 check "ivshmem-demo cell load" jailhouse cell load ivshmem-demo $I/ivshmem-demo.bin

@@ -239,6 +239,9 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("enable again"),
     pass!("root cell running again"),
     pass!("ivshmem: /dev/uio0 back after enable"),
+    pass!("ivshmem: state table cannot be mapped writable"),
+    pass!("ivshmem: input sections cannot be mapped writable"),
+    pass!("ivshmem: own output section maps writable"),
     pass!("ivshmem-demo cell create"),
     pass!("ivshmem-demo cell load"),
     IVSHMEM_LINES[0],
@@ -262,7 +265,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 65)),
+        check: Some(|c| passed_exactly(c, 68)),
     },
 ];
 

@@ -33,13 +33,22 @@ pub struct Args {
     /// Only print state table entry ID ("peer ID state S") and exit.
     #[arg(long, value_name = "ID", conflicts_with_all = ["ping", "count"])]
     state: Option<u32>,
+    /// Check of the driver: only map NAME writable (the driver refuses it
+    /// for state_table and input_sections) and exit.
+    #[arg(long, value_name = "NAME", hide = true, conflicts_with_all = ["ping", "count", "state"])]
+    map_writable: Option<String>,
     /// Seconds to wait for a peer's answer (or its arrival) before giving up.
     #[arg(long, value_name = "S", default_value_t = 5)]
     timeout: u64,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let dev = Device::open(args.dev.as_deref())?;
+    if let Some(name) = &args.map_writable {
+        let dev = Device::open(args.dev.as_deref(), Some(name))?;
+        println!("ivshmem-demo: {}: {name} mapped writable ({} bytes)", dev.path.display(), dev.size(name));
+        return Ok(());
+    }
+    let dev = Device::open(args.dev.as_deref(), None)?;
     let (id, peers) = (dev.id(), dev.max_peers());
     println!(
         "ivshmem-demo: {} ({}): ID {id}, {peers} peers, state table {} bytes, r/w section {} bytes, output sections {} bytes",

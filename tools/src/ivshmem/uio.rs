@@ -86,8 +86,9 @@ pub struct Device {
 }
 
 impl Device {
-    /// Opens `dev` (e.g. /dev/uio1), or the first ivshmem device.
-    pub fn open(dev: Option<&Path>) -> Result<Device> {
+    /// Opens `dev` (e.g. /dev/uio1), or the first ivshmem device, with
+    /// every map mapped; with `writable_only`, only that map, writable.
+    pub fn open(dev: Option<&Path>, writable_only: Option<&str>) -> Result<Device> {
         let class = Path::new(CLASS_DIR);
         let (base, name) = match dev {
             Some(p) => {
@@ -110,6 +111,21 @@ impl Device {
             .with_context(|| format!("cannot open {}", path.display()))?;
         let page = rustix::param::page_size();
         let mut mapped = Vec::new();
+        if let Some(want) = writable_only {
+            // Only the one map, writable: a check of the driver.
+            let (i, info) = maps(class, &base)?
+                .into_iter()
+                .enumerate()
+                .find(|(_, m)| m.name == want)
+                .with_context(|| format!("{}: no map named {want:?}", path.display()))?;
+            // SAFETY: as below, a new shared mapping the kernel places.
+            let ptr = unsafe {
+                mmap(std::ptr::null_mut(), info.size, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &file, (i * page) as u64)
+            }
+            .with_context(|| format!("map{i} ({want}) writable"))?;
+            mapped.push(Mapping { info, ptr: ptr.cast() });
+            return Ok(Device { path, name, file, maps: mapped });
+        }
         for (i, info) in maps(class, &base)?.into_iter().enumerate() {
             // The hypervisor maps the state table and the other peers'
             // output sections read-only (the driver refuses writable maps).
