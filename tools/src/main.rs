@@ -85,4 +85,16 @@ mod tests {
         let err = cmd.try_get_matches_from_mut(["jailhouse", "bogus"]).unwrap_err().to_string();
         assert!(err.contains("jailhouse") && !err.contains("syshyper"), "{err}");
     }
+
+    #[test]
+    fn ivshmem_demo_answers_to_both_names() {
+        for prog in ["syshyper", "jailhouse"] {
+            let ok = Cli::try_parse_from([prog, "ivshmem-demo", "--ping", "5", "--peer", "1"]);
+            assert!(matches!(ok, Ok(Cli { command: Command::IvshmemDemo(_) })), "{prog}");
+            assert!(Cli::try_parse_from([prog, "ivshmem-demo", "--dev", "/dev/uio1"]).is_ok());
+            // A pinger needs its peer; --state stands alone.
+            assert!(Cli::try_parse_from([prog, "ivshmem-demo", "--ping", "5"]).is_err());
+            assert!(Cli::try_parse_from([prog, "ivshmem-demo", "--state", "1", "--ping", "5", "--peer", "1"]).is_err());
+        }
+    }
 }
