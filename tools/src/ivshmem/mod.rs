@@ -171,6 +171,9 @@ fn demo(dev: &Device, args: &Args) -> Result<()> {
     let interval = Duration::from_millis(args.interval.max(1));
     let (mut sent, mut received, mut next) = (0u32, 0u32, Instant::now());
     loop {
+        // On before a text goes out, so its answer finds them on. Here
+        // through UIO's irqcontrol; the pinger writes the register.
+        dev.irqcontrol(true)?;
         if Instant::now() >= next {
             // The last text gets one interval for its answer.
             if args.count.is_some_and(|c| sent >= c) {
@@ -184,8 +187,6 @@ fn demo(dev: &Device, args: &Args) -> Result<()> {
             println!("ivshmem-demo: sent \"Hello from peer {id}, message {sent}\" to peer(s) {targets:?}");
             next += interval;
         }
-        // Here through UIO's irqcontrol; the pinger writes the register.
-        dev.irqcontrol(true)?;
         if let Some(count) = dev.wait(next.saturating_duration_since(Instant::now()))? {
             println!("ivshmem-demo: interrupt #{count}");
         }
