@@ -8,8 +8,11 @@
 use crate::lifecycle::{addr_of, file, launch, ms, usage, wait_ns};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::gic::{self, Gic};
+use core::sync::atomic::{AtomicU32, Ordering};
 use syshyper_inmates::hvc;
-use syshyper_inmates::{check, check_eq};
+use syshyper_inmates::psci::{self, start_cpu};
+use syshyper_inmates::psci_ids::{qemu_virt_mpidr, SUCCESS};
+use syshyper_inmates::{check, check_eq, cpu};
 
 /// Bundle entry selecting the suite (its content is not read).
 pub const MODE: &str = "mode:vpci";
@@ -42,6 +45,47 @@ fn rd8(addr: u64) -> u8 {
 
 fn cfg(bdf: u64, reg: u64) -> u64 {
     ECAM + (bdf << 12) + reg
+}
+
+/// The root CPU that takes INTx when SPI 128 is routed away from CPU 0.
+const OTHER_CPU: u64 = 3;
+/// What CPU 3 acknowledged (0: not yet ready; 1: ready; then the INTID).
+static OTHER_GOT: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn take_on_other_cpu(_: u64) -> ! {
+    // SAFETY: QEMU virt's GICv3 (trapped by the hypervisor).
+    if let Ok(g) = unsafe { Gic::new(0x0800_0000, 0x080a_0000) } {
+        g.init(false);
+        OTHER_GOT.store(1, Ordering::Release);
+        OTHER_GOT.store(take_irq(5_000_000), Ordering::Release);
+    }
+    psci::cpu_off();
+    cpu::park()
+}
+
+/// SPI 128 routed to root CPU 3: a doorbell rung on CPU 0 is injected on
+/// CPU 3 (posted to its queue, CPU 3 kicked), which acknowledges it.
+fn on_another_cpu() {
+    let slot = crate::secondary::slot(OTHER_CPU as usize);
+    let on = start_cpu(slot, qemu_virt_mpidr(OTHER_CPU), take_on_other_cpu, 0);
+    if !check_eq!("vpci: CPU 3 starts", on, SUCCESS) {
+        return;
+    }
+    let ready = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) != 0);
+    check!("vpci: CPU 3 ready", ready);
+    let irouter = 0x0800_0000 + 0x6000 + 8 * u64::from(INTX);
+    // SAFETY: GICD_IROUTER of SPI 128, the root's (trapped and checked by
+    // the hypervisor).
+    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(OTHER_CPU)) };
+    wr(BAR0 + 8, 1);
+    wr(BAR0 + 0xc, 0);
+    let got = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) > 1);
+    check!("vpci: CPU 3 took an INTx", got);
+    check_eq!("vpci: a doorbell rung on CPU 0 reaches CPU 3, where SPI 128 is routed", OTHER_GOT.load(Ordering::Acquire), INTX);
+    // SAFETY: as above: SPI 128 back to CPU 0.
+    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(0)) };
+    wr(BAR0 + 8, 0);
+    crate::secondary::wait_for(10_000_000, || psci::affinity_info(qemu_virt_mpidr(OTHER_CPU)) == 1);
 }
 
 /// Polls for an interrupt and completes it: its INTID, or 1023.
@@ -117,6 +161,7 @@ pub fn run(bundle: &Bundle) {
         }
     }
     check!("vpci: no INTx with interrupt control 0", none);
+    on_another_cpu();
     g.disable_spi(INTX);
     wr(BAR0 + 0x10, 0);
     wr(cfg(f0, 4), 0);
