@@ -57,7 +57,7 @@ extern "C" fn take_on_other_cpu(_: u64) -> ! {
     if let Ok(g) = unsafe { Gic::new(0x0800_0000, 0x080a_0000) } {
         g.init(false);
         OTHER_GOT.store(1, Ordering::Release);
-        OTHER_GOT.store(take_irq(5_000_000), Ordering::Release);
+        OTHER_GOT.store(take_irq(3000), Ordering::Release);
     }
     psci::cpu_off();
     cpu::park()
@@ -88,16 +88,18 @@ fn on_another_cpu() {
     crate::secondary::wait_for(10_000_000, || psci::affinity_info(qemu_virt_mpidr(OTHER_CPU)) == 1);
 }
 
-/// Polls for an interrupt and completes it: its INTID, or 1023.
-fn take_irq(polls: u32) -> u32 {
-    for _ in 0..polls {
-        let got = gic::acknowledge();
-        if got != 1023 {
-            gic::end_of_interrupt(got);
-            return got;
-        }
+/// Polls for an interrupt for up to `ms_max` ms of counter time and
+/// completes it: its INTID, or 1023.
+fn take_irq(ms_max: u32) -> u32 {
+    let mut got = 1023;
+    wait_ns(ms(u64::from(ms_max)), || {
+        got = gic::acknowledge();
+        got != 1023
+    });
+    if got != 1023 {
+        gic::end_of_interrupt(got);
     }
-    1023
+    got
 }
 
 pub fn run(bundle: &Bundle) {
@@ -191,14 +193,14 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
     g.enable_spi(INTX1);
     wr(BAR1 + 8, 1);
     wr(BAR1 + 0xc, 1 << 16);
-    check_eq!("vpci: doorbell to an absent peer raises nothing", take_irq(10_000), 1023);
+    check_eq!("vpci: doorbell to an absent peer raises nothing", take_irq(20), 1023);
     // Destroyed while running.
     match launch(config, uart) {
         Ok(id) => {
             check_eq!("vpci: peer running", hvc::cell_state(id), 0);
-            check_eq!("vpci: nothing pending before the peer goes", take_irq(1000), 1023);
+            check_eq!("vpci: nothing pending before the peer goes", take_irq(20), 1023);
             check_eq!("vpci: peer destroyed", hvc::cell_destroy(id), 0);
-            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(100_000), INTX1);
+            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(500), INTX1);
             check_eq!("vpci: a destroyed peer's state entry is 0", rd(TABLE1 + 4), 0);
         }
         Err(e) => {
@@ -210,10 +212,10 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
         Ok(id) => {
             let failed = wait_ns(ms(2000), || hvc::cell_state(id) == 3);
             check!("vpci: the crashing peer fails", failed);
-            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(100_000), INTX1);
+            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(500), INTX1);
             check_eq!("vpci: a failed peer's state entry is 0", rd(TABLE1 + 4), 0);
             hvc::cell_destroy(id);
-            check_eq!("vpci: destroying the failed peer raises nothing more", take_irq(10_000), 1023);
+            check_eq!("vpci: destroying the failed peer raises nothing more", take_irq(20), 1023);
         }
         Err(e) => {
             check!("vpci: crashing peer started", false, "{e}");
