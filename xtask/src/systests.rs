@@ -282,6 +282,7 @@ const VPCI_TEST: SysTest = SysTest {
         expect(r"\[PASS\] vpci: state lands in the state table"),
         expect(r"\[PASS\] vpci: doorbell to self raises INTID 128"),
         expect(r"\[PASS\] vpci: no INTx with interrupt control 0"),
+        expect(r"\[PASS\] vpci: a doorbell rung on CPU 0 reaches CPU 3, where SPI 128 is routed"),
         expect(r"\[PASS\] vpci: doorbell to an absent peer raises nothing"),
         expect(r"\[PASS\] vpci: a destroyed peer raises the root's INTx"),
         expect(r"\[PASS\] vpci: a failed peer raises the root's INTx"),

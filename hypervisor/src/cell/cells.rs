@@ -73,10 +73,11 @@ pub fn activate_for_this_cpu() {
 pub fn stop_this_cell(frame: &mut crate::trap::TrapFrame) -> i64 {
     let cpu = crate::percpu::this_cpu();
     let id = cpu.cell.load(core::sync::atomic::Ordering::Relaxed);
+    // Its ivshmem peers see it go, before anyone can see it shut down.
+    crate::ivshmem::stop(id);
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
         c.state = CellState::ShutDown;
     }
-    crate::ivshmem::stop(id);
     cpu.set_state(crate::percpu::CpuState::Off);
     crate::trap::park(frame);
     frame.x[0] as i64

@@ -215,11 +215,11 @@ fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, h
         hpfar
     );
     if cell_id != 0 {
+        // Its ivshmem peers see it go, before anyone can see it FAILED.
+        crate::ivshmem::stop(cell_id);
         if let Some(cell) = CELLS.lock().iter_mut().find(|c| c.id == cell_id) {
             cell.state = CellState::Failed;
         }
-        // Its ivshmem peers see it go.
-        crate::ivshmem::stop(cell_id);
     }
     cpu.set_state(CpuState::Failed);
     park(frame);

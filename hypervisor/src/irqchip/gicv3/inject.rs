@@ -92,6 +92,13 @@ pub fn inject_virtual(target: &PerCpu, intid: u32) {
     }
     if pending::post(&target.irq_pending, intid) {
         kick(target);
+        // The kick is at the redistributor before the caller releases the
+        // link registry. A disable leaves the root's links under that lock
+        // before any root CPU's `hand_back` clears SGI 15 (the others
+        // follow the first through DISABLING), and no ring reaches a root
+        // CPU after the leave: so no kick of ours lands after that clear,
+        // in Linux.
+        crate::arch::dsb_ish();
     }
 }
 

@@ -8,8 +8,11 @@
 use crate::lifecycle::{addr_of, file, launch, ms, usage, wait_ns};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::gic::{self, Gic};
+use core::sync::atomic::{AtomicU32, Ordering};
 use syshyper_inmates::hvc;
-use syshyper_inmates::{check, check_eq};
+use syshyper_inmates::psci::{self, start_cpu};
+use syshyper_inmates::psci_ids::{qemu_virt_mpidr, SUCCESS};
+use syshyper_inmates::{check, check_eq, cpu};
 
 /// Bundle entry selecting the suite (its content is not read).
 pub const MODE: &str = "mode:vpci";
@@ -44,16 +47,59 @@ fn cfg(bdf: u64, reg: u64) -> u64 {
     ECAM + (bdf << 12) + reg
 }
 
-/// Polls for an interrupt and completes it: its INTID, or 1023.
-fn take_irq(polls: u32) -> u32 {
-    for _ in 0..polls {
-        let got = gic::acknowledge();
-        if got != 1023 {
-            gic::end_of_interrupt(got);
-            return got;
-        }
+/// The root CPU that takes INTx when SPI 128 is routed away from CPU 0.
+const OTHER_CPU: u64 = 3;
+/// What CPU 3 acknowledged (0: not yet ready; 1: ready; then the INTID).
+static OTHER_GOT: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn take_on_other_cpu(_: u64) -> ! {
+    // SAFETY: QEMU virt's GICv3 (trapped by the hypervisor).
+    if let Ok(g) = unsafe { Gic::new(0x0800_0000, 0x080a_0000) } {
+        g.init(false);
+        OTHER_GOT.store(1, Ordering::Release);
+        OTHER_GOT.store(take_irq(3000), Ordering::Release);
     }
-    1023
+    psci::cpu_off();
+    cpu::park()
+}
+
+/// SPI 128 routed to root CPU 3: a doorbell rung on CPU 0 is injected on
+/// CPU 3 (posted to its queue, CPU 3 kicked), which acknowledges it.
+fn on_another_cpu() {
+    let slot = crate::secondary::slot(OTHER_CPU as usize);
+    let on = start_cpu(slot, qemu_virt_mpidr(OTHER_CPU), take_on_other_cpu, 0);
+    if !check_eq!("vpci: CPU 3 starts", on, SUCCESS) {
+        return;
+    }
+    let ready = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) != 0);
+    check!("vpci: CPU 3 ready", ready);
+    let irouter = 0x0800_0000 + 0x6000 + 8 * u64::from(INTX);
+    // SAFETY: GICD_IROUTER of SPI 128, the root's (trapped and checked by
+    // the hypervisor).
+    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(OTHER_CPU)) };
+    wr(BAR0 + 8, 1);
+    wr(BAR0 + 0xc, 0);
+    let got = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) > 1);
+    check!("vpci: CPU 3 took an INTx", got);
+    check_eq!("vpci: a doorbell rung on CPU 0 reaches CPU 3, where SPI 128 is routed", OTHER_GOT.load(Ordering::Acquire), INTX);
+    // SAFETY: as above: SPI 128 back to CPU 0.
+    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(0)) };
+    wr(BAR0 + 8, 0);
+    crate::secondary::wait_for(10_000_000, || psci::affinity_info(qemu_virt_mpidr(OTHER_CPU)) == 1);
+}
+
+/// Polls for an interrupt for up to `ms_max` ms of counter time and
+/// completes it: its INTID, or 1023.
+fn take_irq(ms_max: u32) -> u32 {
+    let mut got = 1023;
+    wait_ns(ms(u64::from(ms_max)), || {
+        got = gic::acknowledge();
+        got != 1023
+    });
+    if got != 1023 {
+        gic::end_of_interrupt(got);
+    }
+    got
 }
 
 pub fn run(bundle: &Bundle) {
@@ -117,6 +163,7 @@ pub fn run(bundle: &Bundle) {
         }
     }
     check!("vpci: no INTx with interrupt control 0", none);
+    on_another_cpu();
     g.disable_spi(INTX);
     wr(BAR0 + 0x10, 0);
     wr(cfg(f0, 4), 0);
@@ -146,14 +193,14 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
     g.enable_spi(INTX1);
     wr(BAR1 + 8, 1);
     wr(BAR1 + 0xc, 1 << 16);
-    check_eq!("vpci: doorbell to an absent peer raises nothing", take_irq(10_000), 1023);
+    check_eq!("vpci: doorbell to an absent peer raises nothing", take_irq(20), 1023);
     // Destroyed while running.
     match launch(config, uart) {
         Ok(id) => {
             check_eq!("vpci: peer running", hvc::cell_state(id), 0);
-            check_eq!("vpci: nothing pending before the peer goes", take_irq(1000), 1023);
+            check_eq!("vpci: nothing pending before the peer goes", take_irq(20), 1023);
             check_eq!("vpci: peer destroyed", hvc::cell_destroy(id), 0);
-            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(100_000), INTX1);
+            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(500), INTX1);
             check_eq!("vpci: a destroyed peer's state entry is 0", rd(TABLE1 + 4), 0);
         }
         Err(e) => {
@@ -165,10 +212,10 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
         Ok(id) => {
             let failed = wait_ns(ms(2000), || hvc::cell_state(id) == 3);
             check!("vpci: the crashing peer fails", failed);
-            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(100_000), INTX1);
+            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(500), INTX1);
             check_eq!("vpci: a failed peer's state entry is 0", rd(TABLE1 + 4), 0);
             hvc::cell_destroy(id);
-            check_eq!("vpci: destroying the failed peer raises nothing more", take_irq(10_000), 1023);
+            check_eq!("vpci: destroying the failed peer raises nothing more", take_irq(20), 1023);
         }
         Err(e) => {
             check!("vpci: crashing peer started", false, "{e}");
