@@ -146,6 +146,31 @@ pub fn check(
             (c.file, v)
         })
         .collect();
+    // A cell granted another cell's ivshmem INTx (the root's, typically)
+    // would share a virtual interrupt: the hypervisor refuses it.
+    for (k, cell) in all.iter().enumerate().skip(1) {
+        let grants = cell
+            .config
+            .irqchips()
+            .iter()
+            .filter(|c| c.address.get() == gicd_base)
+            .flat_map(|c| c.granted());
+        for intid in grants {
+            let owner = described
+                .iter()
+                .enumerate()
+                .find(|(j, (_, devs))| *j != k && devs.iter().any(|d| d.intid == intid));
+            if let Some((_, (other, _))) = owner {
+                push(
+                    Severity::Error,
+                    cell.file,
+                    "irqchips",
+                    None,
+                    format!("INTID {intid} is the ivshmem INTx of {other}"),
+                );
+            }
+        }
+    }
     for (k, (file, devs)) in described.iter().enumerate() {
         for d in devs {
             for (other, theirs) in &described[..k] {

@@ -701,6 +701,15 @@ fn ivshmem_links_across_files() {
             "b.cell: pci_devices[0]: link 0x8 disagrees with another peer: both peers have the same shmem_dev_id (a.cell)",
         )],
     );
+    // A cell granted a's INTx (32 + 200 + 1): also a plain clash of grants.
+    let grab = cell("name = \"g\"\ncpus = \"3\"\n[[cell.irqchip]]\naddress = \"0x08000000\"\npin_base = 224\nirqs = \"233\"\n");
+    expect(
+        findings(&sys, &[("a.cell", a.clone()), ("g.cell", grab)]),
+        &[
+            (E, "g.cell: irqchips: INTID 233 is the ivshmem INTx of a.cell"),
+            (E, "g.cell: irqchips[0]: INTID 233 is also granted to a.cell: irqchips[0]"),
+        ],
+    );
     // An output section elsewhere.
     let b_moved = cell(
         &source::show(&link_cell("b", 2, 1, 210))

@@ -129,6 +129,7 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     // The cell's ivshmem functions join their links (checked against the
     // peers there); not running yet, so nobody can ring them. Undone if
     // the hand-over below fails.
+    crate::ivshmem::check_grants(id, desc.spis.iter())?;
     crate::ivshmem::join(id, &desc.ivshmem, false)?;
     let holdings = match with_root(root, |hw, r| -> Result<Holdings> {
         let plan = owner::prepare_create(hw, r, &desc, id, vmid)?;

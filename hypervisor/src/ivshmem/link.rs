@@ -99,6 +99,20 @@ impl Links {
         Ok(())
     }
 
+    /// Refuses a cell `cell` that would be granted an SPI that is another
+    /// cell's ivshmem INTx: it would share a virtual interrupt, and a
+    /// physical one of that INTID queued for it would be injected as
+    /// virtual (never deactivated).
+    pub fn check_grants(&self, cell: u32, mut spis: impl Iterator<Item = u32>) -> Result<()> {
+        match spis.find_map(|irq| self.eps.iter().find(|e| e.cell != cell && e.dev.intid == irq)) {
+            Some(ep) => Err(refuse(
+                Error::Invalid,
+                format_args!("interrupt {} is cell {}'s ivshmem INTx", ep.dev.intid, ep.cell),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Cell `cell` starts: its functions reset and take doorbells.
     pub fn start(&mut self, cell: u32) {
         for ep in self.eps.iter_mut().filter(|e| e.cell == cell) {

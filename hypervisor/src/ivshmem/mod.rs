@@ -138,6 +138,12 @@ pub fn join(cell: u32, devs: &[syshyper_config::ivshmem::Ivshmem], running: bool
     LINKS.lock().join(cell, devs, running, &mut Machine)
 }
 
+/// Refuses SPI grants of cell `cell` that are another cell's INTx.
+#[cfg(target_os = "none")]
+pub fn check_grants(cell: u32, spis: impl Iterator<Item = u32>) -> crate::error::Result<()> {
+    LINKS.lock().check_grants(cell, spis)
+}
+
 /// Cell `cell` starts.
 #[cfg(target_os = "none")]
 pub fn start(cell: u32) {

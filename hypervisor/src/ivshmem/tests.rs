@@ -242,3 +242,15 @@ fn random_register_accesses_only_reach_real_peers() {
         fx.raised.clear();
     }
 }
+
+#[test]
+fn another_cells_intx_cannot_be_granted() {
+    let mut fx = Fake::default();
+    let l = two_peers(&mut fx);
+    // Cell 2 asking for the root's INTx 129, or cell 1's 140: refused.
+    assert!(l.check_grants(2, [33, 129].into_iter()).is_err());
+    assert!(l.check_grants(2, [140].into_iter()).is_err());
+    assert!(l.check_grants(2, [33, 150].into_iter()).is_ok());
+    // A cell's own INTx is its own to be granted.
+    assert!(l.check_grants(1, [140].into_iter()).is_ok());
+}

@@ -22,6 +22,8 @@ const DEV_ID: usize = 52;
 const DEV_PEERS: usize = 53;
 const REGION_SIZE_OFF: usize = 16;
 const REGION_FLAGS_OFF: usize = 24;
+/// An irqchip entry: address u64, id u32, pin_base u32, bitmap @16.
+const IRQCHIP_BITMAP_OFF: usize = 16;
 /// Regions of the link in the base: outputs of peers 0 and 1.
 const OUT0: usize = 4;
 const OUT1: usize = 5;
@@ -47,6 +49,12 @@ impl Cfg {
     /// Offset of the (only) PCI device: the last array in the base.
     fn dev(&self) -> usize {
         self.len - PCI_DEVICE_SIZE
+    }
+
+    /// Offset of the first irqchip's pin bitmap (after the regions; the
+    /// base has no cache regions).
+    fn irq_bitmap(&self) -> usize {
+        self.region(cfg::num_memory_regions(&self.buf).unwrap_or(0)) + IRQCHIP_BITMAP_OFF
     }
 
     fn region(&self, i: usize) -> usize {
@@ -100,7 +108,7 @@ pub fn run(bundle: &Bundle) {
     check_eq!("vpci-regions: valid link peer destroyed", hvc::cell_destroy(id as u64), 0);
     let before = usage();
     let dev = good.dev();
-    let cases: [(&str, Change); 7] = [
+    let cases: [(&str, Change); 8] = [
         ("vpci-regions: shmem_regions_start on the comm region is EINVAL", |c, d| {
             c.set(d + DEV_REGIONS_START, &1u32.to_le_bytes());
         }),
@@ -118,6 +126,11 @@ pub fn run(bundle: &Bundle) {
         }),
         ("vpci-regions: the root's peer ID again is EINVAL", |c, d| {
             c.set(d + DEV_ID, &[0]).flags(OUT0, MEM_WRITE, 0).flags(OUT1, 0, MEM_WRITE);
+        }),
+        ("vpci-regions: the root's INTx 129 granted to the cell is EINVAL", |c, _| {
+            // pin_base 128: bit 1 is 129, bit 15 the cell's own 143.
+            let off = c.irq_bitmap();
+            c.set(off, &((1u32 << 15) | (1 << 1)).to_le_bytes());
         }),
         ("vpci-regions: an output size other than the root's is EINVAL", |c, _| {
             let off = c.region(OUT1) + REGION_SIZE_OFF;
