@@ -31,7 +31,8 @@ pub mod console_select;
 pub mod gic_affinity;
 pub mod hypercall;
 pub mod ivshmem;
-pub mod ivshmem_proto;
+/// The demo protocol, shared with the root tool (crates/ivshmem-proto).
+pub use syshyper_ivshmem_proto as ivshmem_proto;
 pub mod pci;
 pub mod psci_ids;
 pub mod shared;

@@ -115,7 +115,7 @@ fn ping(dev: &Device, peer: u32, n: u32, timeout: Duration) -> Result<()> {
     for seq in 1..=n {
         let payload = proto::payload(seq, out);
         let h = proto::ping(seq, &payload);
-        dev.write_out(proto::HEADER_LEN, &payload);
+        dev.write_out(proto::HEADER_LEN as usize, &payload);
         dev.write_out_words(h.words());
         dev.ring(peer);
         let what = || {

@@ -148,7 +148,7 @@ fn text(demo: &mut Demo, p: u32) {
     let Some(t) = hello_text(&buf) else {
         return;
     };
-    let hash = fnv1a(t.as_bytes());
+    let hash = fnv1a(t.bytes());
     let Some(last) = demo.last_text.get_mut(p as usize) else {
         return;
     };

@@ -1,9 +1,13 @@
-//! The ping-pong exchange of docs/ivshmem.md ("The demo protocol"), the
-//! part that is pure logic: the 16-byte record header at the start of an
-//! output section, the payload hash, the payload a pinger sends for a
-//! sequence number, what a ponger has answered, and the hello text of the
-//! basic demo. Host-tested; the inmates move the words through
-//! [`crate::ivshmem`].
+//! The demo protocol of docs/ivshmem.md, the part that is pure logic and
+//! the same on both ends of a link: the 16-byte record header at the start
+//! of an output section, the payload hash (FNV-1a, 32 bits), the payload a
+//! pinger sends for a sequence number, how a pinger judges the answer,
+//! what a ponger has answered, and the hello text of the basic demo. The
+//! inmates (no_std) and the root tool (`syshyper ivshmem-demo`) both use
+//! it, so the two ends cannot drift apart; each moves the words through
+//! its own access to the shared memory.
+
+#![no_std]
 
 /// "PING" and "PONG" read as little-endian u32.
 pub const MAGIC_PING: u32 = u32::from_le_bytes(*b"PING");
@@ -48,10 +52,10 @@ impl Fnv1a {
     }
 }
 
-/// FNV-1a of a byte slice.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
+/// FNV-1a of bytes.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u32 {
     let mut h = Fnv1a::new();
-    bytes.iter().for_each(|&b| h.byte(b));
+    bytes.into_iter().for_each(|b| h.byte(b));
     h.value()
 }
 
@@ -151,6 +155,41 @@ pub const fn pong_for(ping: &Header, sum: u32) -> Header {
     }
 }
 
+/// The PING record for a payload of `len` bytes hashing to `sum`.
+pub const fn ping(seq: u32, len: u32, sum: u32) -> Header {
+    Header {
+        magic: MAGIC_PING,
+        seq,
+        len,
+        sum,
+    }
+}
+
+/// What a peer's record says about our PING `seq` with payload hash `sum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// No PONG for `seq` (yet).
+    Pending,
+    /// The PONG, with the hash we sent.
+    Good,
+    /// The PONG, with another hash: the data arrived damaged.
+    BadSum(u32),
+}
+
+/// How a pinger reads the record `h` in the ponger's output section.
+pub fn answer(h: &Header, seq: u32, sum: u32) -> Answer {
+    match (h.magic, h.seq) {
+        (MAGIC_PONG, s) if s == seq && h.sum == sum => Answer::Good,
+        (MAGIC_PONG, s) if s == seq => Answer::BadSum(h.sum),
+        _ => Answer::Pending,
+    }
+}
+
+/// Whether `bytes` start with a PING or PONG record rather than text.
+pub fn is_record(bytes: &[u8]) -> bool {
+    matches!(bytes.get(..4), Some(b"PING" | b"PONG"))
+}
+
 /// What the ponger has answered, per peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answered {
@@ -246,7 +285,9 @@ pub const fn answers_hello(me: u32, from: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::vec::Vec;
 
     #[test]
     fn magics_spell_ping_and_pong() {
@@ -256,9 +297,9 @@ mod tests {
 
     #[test]
     fn fnv1a_known_values() {
-        assert_eq!(fnv1a(b""), 0x811c_9dc5);
-        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
-        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
+        assert_eq!(fnv1a(*b""), 0x811c_9dc5);
+        assert_eq!(fnv1a(*b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(*b"foobar"), 0xbf9c_f968);
     }
 
     #[test]
@@ -266,7 +307,7 @@ mod tests {
         for seq in [1u32, 2, 999, 1000] {
             let len = payload_len(seq, 256, 8192);
             let bytes: Vec<u8> = (0..len).map(|i| payload_byte(seq, i)).collect();
-            assert_eq!(payload_hash(seq, len), fnv1a(&bytes));
+            assert_eq!(payload_hash(seq, len), fnv1a(bytes));
         }
         // Different seqs give different payloads of the same length.
         assert_ne!(payload_hash(1, 64), payload_hash(2, 64));
@@ -363,6 +404,26 @@ mod tests {
         let mut short = [0u8; 5];
         assert_eq!(format_hello(&mut short, 2, 3), 5);
         assert_eq!(hello_text(&[b'x'; 200]).map(str::len), Some(MAX_TEXT));
+    }
+
+    #[test]
+    fn answers_are_matched_by_seq_and_sum() {
+        let h = ping(5, 3, payload_hash(5, 3));
+        assert_eq!(Header::from_words(h.words()), h);
+        let pong = pong_for(&h, h.sum);
+        assert_eq!(answer(&pong, 5, h.sum), Answer::Good);
+        assert_eq!(answer(&pong, 6, h.sum), Answer::Pending);
+        assert_eq!(answer(&Header { sum: 1, ..pong }, 5, h.sum), Answer::BadSum(1));
+        assert_eq!(answer(&Header { magic: MAGIC_PING, ..pong }, 5, h.sum), Answer::Pending);
+        assert_eq!(answer(&Header::default(), 5, h.sum), Answer::Pending);
+    }
+
+    #[test]
+    fn records_are_not_texts() {
+        assert!(is_record(b"PING\x01\x00"));
+        assert!(is_record(b"PONG"));
+        assert!(!is_record(b"PIN"));
+        assert!(!is_record(b"Hello"));
     }
 
     #[test]
