@@ -5,11 +5,9 @@
 //! destroy, create/destroy cycles, doorbells to absent peers, and hostile
 //! writes to the root's output section and the state table (the cell
 //! fails, the root goes on). Runs when the bundle holds `ivshmem/` files.
-use crate::lifecycle::{addr_of, file, load, ms, usage, wait_ns, LaunchError};
+use crate::lifecycle::{addr_of, file, launch_with, ms, usage, wait_ns};
 use core::sync::atomic::{AtomicU32, Ordering};
 use syshyper_inmates::bundle::Bundle;
-use syshyper_inmates::cell_config::{self as cfg, MEM_IO, MEM_LOADABLE};
-use syshyper_inmates::cmdline::CMDLINE_OFFSET;
 use syshyper_inmates::gic::{Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
 use syshyper_inmates::hypercall::*;
 use syshyper_inmates::ivshmem::{Device, Platform};
@@ -119,43 +117,6 @@ pub fn run(bundle: &Bundle) {
     dev.set_state(0);
 }
 
-/// Create, load with `mode` on the command line, start.
-fn launch(config: &[u8], image: &[u8], mode: &str) -> Result<u64, LaunchError> {
-    let id = hvc::cell_create(addr_of(config));
-    if id <= 0 {
-        return Err(LaunchError::Create(id));
-    }
-    let id = id as u64;
-    let started = load(id, config, image).and_then(|_| {
-        let (_, region) =
-            cfg::find_region(config, MEM_LOADABLE, MEM_IO).ok_or(LaunchError::NoLoadableRegion)?;
-        let line = b"mode=";
-        let at = region.phys as usize + CMDLINE_OFFSET;
-        for (i, &b) in line
-            .iter()
-            .chain(mode.as_bytes())
-            .chain([0u8].iter())
-            .enumerate()
-        {
-            // SAFETY: the loadable region is mapped 1:1 in the root while
-            // the cell is loadable; the command-line buffer (256 bytes at
-            // image offset 0x1000) lies inside the copied image.
-            unsafe { ((at + i) as *mut u8).write_volatile(b) };
-        }
-        match hvc::cell_start(id) {
-            0 => Ok(()),
-            e => Err(LaunchError::Start(e)),
-        }
-    });
-    match started {
-        Ok(()) => Ok(id),
-        Err(e) => {
-            hvc::cell_destroy(id);
-            Err(e)
-        }
-    }
-}
-
 /// The text at the start of `peer`'s output section.
 fn text_of(dev: &Device, peer: u32, out: &mut [u8; MAX_TEXT + 1]) -> bool {
     dev.sync_out_for_read(peer, 0, out.len() as u64);
@@ -203,7 +164,7 @@ fn exchange(dev: &Device, config: &[u8], image: &[u8]) {
         0
     );
     let c0 = intx();
-    let id = match launch(config, image, "demo") {
+    let id = match launch_with(config, image, &["mode=", "demo"]) {
         Ok(id) => id,
         Err(e) => {
             check!("ivshmem: ivshmem-demo starts", false, "{e}");
@@ -329,7 +290,7 @@ fn cycles(config: &[u8]) {
 /// control doorbell to the root does.
 fn bad_doorbells(dev: &Device, config: &[u8], image: &[u8]) {
     clear_output(dev);
-    let id = match launch(config, image, "bad-doorbell") {
+    let id = match launch_with(config, image, &["mode=", "bad-doorbell"]) {
         Ok(id) => id,
         Err(e) => {
             check!("ivshmem: bad-doorbell cell starts", false, "{e}");
@@ -374,7 +335,7 @@ fn hostile(dev: &Device, config: &[u8], image: &[u8], mode: &str, what: &str) {
     clear_output(dev);
     write_text(dev, ROOT_MARK);
     let before = usage();
-    let id = match launch(config, image, mode) {
+    let id = match launch_with(config, image, &["mode=", mode]) {
         Ok(id) => id,
         Err(e) => {
             check!("ivshmem: hostile cell starts", false, "{mode}: {e}");

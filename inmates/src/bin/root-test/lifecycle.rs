@@ -2,6 +2,7 @@
 //! the way Jailhouse's driver does (create, set loadable, copy the image
 //! through the root's 1:1 mapping, start), and waits bounded in counter time.
 use syshyper_inmates::bundle::Bundle;
+use syshyper_inmates::cmdline::{CMDLINE_OFFSET, CMDLINE_SIZE};
 use syshyper_inmates::cell_config::{self as cfg, MEM_IO, MEM_LOADABLE, MEM_ROOTSHARED};
 use syshyper_inmates::hvc;
 use syshyper_inmates::hypercall::*;
@@ -89,15 +90,24 @@ pub fn load(id: u64, config: &[u8], image: &[u8]) -> Result<(), LaunchError> {
 /// Create, load and start; returns the cell id. A cell that was created is
 /// destroyed again when a later step fails.
 pub fn launch(config: &[u8], image: &[u8]) -> Result<u64, LaunchError> {
+    launch_with(config, image, &[])
+}
+
+/// [`launch`], with the concatenation of `cmdline` (when not empty) put
+/// into the image's command-line buffer (`cmdline::CMDLINE_OFFSET`)
+/// before the start.
+pub fn launch_with(config: &[u8], image: &[u8], cmdline: &[&str]) -> Result<u64, LaunchError> {
     let id = hvc::cell_create(addr_of(config));
     if id <= 0 {
         return Err(LaunchError::Create(id));
     }
     let id = id as u64;
-    let started = load(id, config, image).and_then(|_| match hvc::cell_start(id) {
-        0 => Ok(()),
-        e => Err(LaunchError::Start(e)),
-    });
+    let started = load(id, config, image)
+        .and_then(|_| write_cmdline(config, image, cmdline))
+        .and_then(|_| match hvc::cell_start(id) {
+            0 => Ok(()),
+            e => Err(LaunchError::Start(e)),
+        });
     match started {
         Ok(()) => Ok(id),
         Err(e) => {
@@ -105,6 +115,28 @@ pub fn launch(config: &[u8], image: &[u8]) -> Result<u64, LaunchError> {
             Err(e)
         }
     }
+}
+
+/// Writes `parts` and a NUL at image offset `CMDLINE_OFFSET` of the loaded
+/// image (nothing for no parts).
+fn write_cmdline(config: &[u8], image: &[u8], parts: &[&str]) -> Result<(), LaunchError> {
+    if parts.is_empty() {
+        return Ok(());
+    }
+    let (_, ram) = cfg::find_region(config, MEM_LOADABLE, MEM_IO).ok_or(LaunchError::NoLoadableRegion)?;
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if image.len() < CMDLINE_OFFSET + CMDLINE_SIZE || len >= CMDLINE_SIZE {
+        return Err(LaunchError::ImageTooLarge);
+    }
+    let bytes = parts.iter().flat_map(|p| p.bytes()).chain([0u8]);
+    for (i, b) in bytes.enumerate() {
+        // SAFETY: `load` just copied the image to the loadable region,
+        // mapped 1:1 in the root until start; the command-line buffer lies
+        // inside the image and the string fits with its NUL (both checked
+        // above).
+        unsafe { ((ram.phys as usize + CMDLINE_OFFSET + i) as *mut u8).write_volatile(b) };
+    }
+    Ok(())
 }
 
 /// The cell's root-shared page (not the UART), seen from the root.

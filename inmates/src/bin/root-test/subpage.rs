@@ -7,10 +7,9 @@
 //! root goes on. Then create/destroy cycles, more than the hypervisor's
 //! EL2 window has pages, show the windows are given back; and the pool is
 //! as before.
-use crate::lifecycle::{addr_of, file, load, ms, usage, wait_ns, warm_up, LaunchError};
+use crate::lifecycle::{addr_of, file, launch_with, ms, usage, wait_ns, warm_up};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::cell_config::{self as cfg, MEM_IO, MEM_LOADABLE};
-use syshyper_inmates::cmdline::{CMDLINE_OFFSET, CMDLINE_SIZE};
 use syshyper_inmates::hvc;
 use syshyper_inmates::hypercall::*;
 use syshyper_inmates::{check, check_eq, println};
@@ -24,40 +23,6 @@ const CYCLES: u32 = 300;
 
 pub fn wanted(b: &Bundle) -> bool {
     b.find(SUBPAGE_CELL).is_some()
-}
-
-/// Create, load, put `cmdline` at image offset 0x1000, start.
-fn launch_with(config: &[u8], image: &[u8], cmdline: &str) -> Result<u64, LaunchError> {
-    let id = hvc::cell_create(addr_of(config));
-    if id <= 0 {
-        return Err(LaunchError::Create(id));
-    }
-    let id = id as u64;
-    let started = load(id, config, image).and_then(|_| {
-        let (_, ram) = cfg::find_region(config, MEM_LOADABLE, MEM_IO).ok_or(LaunchError::NoLoadableRegion)?;
-        if image.len() < CMDLINE_OFFSET + CMDLINE_SIZE || cmdline.len() >= CMDLINE_SIZE {
-            return Err(LaunchError::ImageTooLarge);
-        }
-        let dst = (ram.phys as usize + CMDLINE_OFFSET) as *mut u8;
-        // SAFETY: `load` just copied the image to the loadable region,
-        // mapped 1:1 in the root until start; the command-line buffer lies
-        // inside the image (checked above) and the string fits with its NUL.
-        unsafe {
-            core::ptr::copy_nonoverlapping(cmdline.as_ptr(), dst, cmdline.len());
-            dst.add(cmdline.len()).write_volatile(0);
-        }
-        match hvc::cell_start(id) {
-            0 => Ok(()),
-            e => Err(LaunchError::Start(e)),
-        }
-    });
-    match started {
-        Ok(()) => Ok(id),
-        Err(e) => {
-            hvc::cell_destroy(id);
-            Err(e)
-        }
-    }
 }
 
 /// (mode, name of the check, state the cell must reach).
@@ -80,7 +45,7 @@ pub fn run(bundle: &Bundle) {
     let before = usage();
     for (cmdline, name, want) in MODES {
         println!("subpage: running {cmdline}");
-        let id = match launch_with(config, image, cmdline) {
+        let id = match launch_with(config, image, &[cmdline]) {
             Ok(id) => id,
             Err(e) => {
                 check!(name, false, "{e}");
