@@ -21,6 +21,12 @@ pub struct Hv {
     pub boot_first: bool,
     /// The system configuration, as placed in hypervisor memory.
     pub config: &'static [u8],
+    /// Its virtual PCI host, read once at enable (create and start need it
+    /// and should not parse the system configuration again).
+    pub pci: Option<syshyper_config::ivshmem::VirtualHost>,
+    /// Its GIC: (gic_version, maintenance_irq, gicd_base, gicr_base), read
+    /// once at enable for the same reason.
+    pub gic: (u8, u8, u64, u64),
 }
 
 static HV: Once<Hv> = Once::new();

@@ -164,6 +164,8 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         online_cpus: h.online_cpus,
         boot_first: mode != MODE_LATE,
         config,
+        pci: sys.virtual_host(),
+        gic: sys.gic(),
     });
     let pool_start = phys_base + page_align_up(layout.config_offset() + cfg_len as u64);
     *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));

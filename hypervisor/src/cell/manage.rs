@@ -179,7 +179,7 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
         reserved_io,
         gicd_base: gicd,
         max_cpus: hv.layout.max_cpus,
-        pci: crate::sysconfig::SystemView::parse(hv.config).ok().and_then(|s| s.virtual_host()),
+        pci: hv.pci,
     }
 }
 
@@ -194,9 +194,7 @@ fn describe(view: &CellView<'_>, hv: &crate::hv::Hv) -> Result<super::desc::Cell
 }
 
 fn hv_gic() -> (u8, u8, u64, u64) {
-    crate::hv::get()
-        .and_then(|h| crate::sysconfig::SystemView::parse(h.config).ok())
-        .map_or((0, 0, 0, 0), |s| s.gic())
+    crate::hv::get().map_or((0, 0, 0, 0), |h| h.gic)
 }
 
 /// Position of cell `id` (never the root) in the list.
@@ -279,10 +277,7 @@ pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
 /// HC_CELL_START.
 pub fn start(_root: &RootCaller, id: u64) -> i64 {
     let (_, _, gicd, gicr) = hv_gic();
-    let ecam = crate::hv::get()
-        .and_then(|h| crate::sysconfig::SystemView::parse(h.config).ok())
-        .and_then(|s| s.virtual_host())
-        .map_or(0, |h| h.mmconfig_base);
+    let ecam = crate::hv::get().and_then(|h| h.pci).map_or(0, |h| h.mmconfig_base);
     errno(transact(
         id,
         |hw, _, cell| owner::prepare_start(hw, &cell.desc),
