@@ -20,9 +20,12 @@ pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) ->
         if let Err(e) = check() {
             return e;
         }
+        // The root's ivshmem functions go (no other cell is left to tell)
+        // before any other root CPU can follow this one into `hand_back`
+        // through DISABLING: no ring of the root's own can post to a CPU
+        // after that CPU cleared its queue and SGI 15.
+        crate::ivshmem::retire_root();
         DISABLING.store(true, Ordering::Release);
-        // The root's ivshmem functions go (no other cell is left to tell).
-        crate::ivshmem::leave(0);
     }
     crate::irqchip::hand_back();
     frame.x[0] = 0;

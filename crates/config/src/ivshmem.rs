@@ -111,10 +111,10 @@ pub fn describe(
     let devices = cell.pci_devices();
     let regions = cell.memory_regions();
     for (index, d) in (0u32..).zip(devices) {
-        // Functions of any type share the config space: no two the same.
-        let clash = (0u32..).zip(devices).take_while(|(j, _)| *j < index).find(|(_, o)| {
-            o.domain.get() == d.domain.get() && o.bdf.get() == d.bdf.get()
-        });
+        // Functions of any type share the one config space (the virtual
+        // host has one ECAM, whatever the domain field says): no two the
+        // same bdf.
+        let clash = (0u32..).zip(devices).take_while(|(j, _)| *j < index).find(|(_, o)| o.bdf.get() == d.bdf.get());
         if let Some((other, _)) = clash {
             return Err(IvshmemError::BdfClash { index, other, bdf: d.bdf.get() });
         }
@@ -146,10 +146,17 @@ pub fn describe(
             return Err(IvshmemError::RegionsStart { index, start, needed, available });
         }
         // In range: checked just above.
+        // Sections are plain memory: a comm region skips the checks of
+        // physical addresses (the hypervisor supplies its page), an IO
+        // region is a device, a LOADABLE one goes back to the root at load.
         let region = |k: u32| -> Result<(u32, Section), IvshmemError> {
             let r = start.saturating_add(k);
             let m = regions.get(r as usize).ok_or(IvshmemError::RegionsStart { index, start, needed, available })?;
-            Ok((r, Section::of(m)))
+            let s = Section::of(m);
+            if s.size != 0 && s.flags & (mem::COMM_REGION | mem::IO | mem::LOADABLE) != 0 {
+                return Err(IvshmemError::SectionKind { index, region: r });
+            }
+            Ok((r, s))
         };
         let (sr, state) = region(0)?;
         if state.size < 4u64.saturating_mul(u64::from(peers)) || state.writable() || state.flags & mem::READ == 0 {

@@ -27,8 +27,13 @@ pub enum IvshmemError {
     NotContiguous { index: u32, region: u32 },
     /// `bar_mask[0]` is not a 32-bit memory BAR of 4 KiB or more.
     BarMask { index: u32, mask: u32 },
-    /// Two devices of the cell have the same domain and bdf.
+    /// Two devices of the cell have the same bdf (one ECAM, whatever the
+    /// domain field says).
     BdfClash { index: u32, other: u32, bdf: u16 },
+    /// A section is not plain memory: COMM_REGION, IO or LOADABLE would
+    /// take it past the memory checks (or remap it) while the hypervisor
+    /// writes its state table.
+    SectionKind { index: u32, region: u32 },
     /// The INTx INTID is no SPI the cell's irqchip entries grant.
     IntxNotGranted { index: u32, intid: u32 },
     /// A non-root cell's section lacks ROOTSHARED: the create would take
@@ -94,6 +99,10 @@ impl fmt::Display for IvshmemError {
                 f,
                 "pci_devices[{index}]: output section of peer {peer} (memory_regions[{region}]) must be {} for shmem_dev_id {own}",
                 if peer == own { "writable" } else { "read-only" }
+            ),
+            SectionKind { index, region } => write!(
+                f,
+                "pci_devices[{index}]: section memory_regions[{region}] must be plain memory (no comm_region, io or loadable flag)"
             ),
             NotContiguous { index, region } => write!(
                 f,

@@ -62,6 +62,13 @@ fn each_rule_is_refused_with_its_reason() {
         (t.replace("pin_base = 128\nirqs = \"129\"", "pin_base = 128\nirqs = \"128\""), "INTID 129"),
         (t.replace("\"0xfffff000\", \"0\"", "\"0xfffff800\", \"0\""), "bar_mask[0] 0xfffff800"),
         (t.clone() + "[[cell.pci_device]]\ntype = \"device\"\ndomain = 1\nbdf = \"00:01.0\"\n", "also pci_devices[0]"),
+        // One ECAM: the same bdf in another domain clashes too.
+        (t.clone() + "[[cell.pci_device]]\ntype = \"device\"\ndomain = 2\nbdf = \"00:01.0\"\n", "also pci_devices[0]"),
+        // A section that is a comm region, a device or loadable: the state
+        // table, the read/write section, an output section.
+        (t.replacen("flags = [\"read\", \"rootshared\"]", "flags = [\"read\", \"rootshared\", \"comm_region\"]", 1), "plain memory"),
+        (t.replacen("flags = [\"read\", \"write\", \"rootshared\"]", "flags = [\"read\", \"write\", \"rootshared\", \"io\"]", 1), "plain memory"),
+        (t.replace("flags = [\"read\", \"write\", \"rootshared\"]\n[[cell.irqchip]]", "flags = [\"read\", \"write\", \"rootshared\", \"loadable\"]\n[[cell.irqchip]]"), "plain memory"),
     ];
     for (text, why) in cases {
         let e = run(text).expect_err(why).to_string();

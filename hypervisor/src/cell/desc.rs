@@ -226,7 +226,9 @@ impl CellDesc {
     }
 
     /// Describes and checks the configuration's ivshmem functions.
-    fn describe_ivshmem(&mut self, view: &CellView<'_>, p: &Platform) -> Result<()> {
+    /// `root`: the root's description for a non-root cell (its sections
+    /// must lie in root memory), `None` for the root itself.
+    fn describe_ivshmem(&mut self, view: &CellView<'_>, p: &Platform, root: Option<&CellDesc>) -> Result<()> {
         let Some(cfg) = view.config() else { return Ok(()) };
         let count = cfg.pci_devices().iter().filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_IVSHMEM).count();
         self.ivshmem.try_reserve_exact(count)?;
@@ -237,7 +239,27 @@ impl CellDesc {
                 list.push(d);
             }
         })
-        .map_err(|e| bad(format_args!("{e}")))
+        .map_err(|e| bad(format_args!("{e}")))?;
+        // The hypervisor writes the state table and the peers map every
+        // section: whatever the region checks above did (the root's
+        // regions over hypervisor memory or the GIC are only cut out of
+        // its map), no section may lie there, and a cell's must be memory
+        // the root may share.
+        for d in &self.ivshmem {
+            let sections = [d.state, d.rw].into_iter().chain(d.output_sections().iter().copied());
+            for s in sections.filter(|s| s.size != 0) {
+                let span = Span::sized(s.phys, s.size)
+                    .ok_or_else(|| bad(format_args!("ivshmem {:#x}: section {:#x}+{:#x} wraps around", d.bdf, s.phys, s.size)))?;
+                check_not_reserved(&span, p)?;
+                if root.is_some_and(|r| !r.covers(&span)) {
+                    return Err(bad(format_args!(
+                        "ivshmem {:#x}: section {:#x}-{:#x} is not root cell memory",
+                        d.bdf, span.start, span.end
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether the cell has functions on the virtual PCI host.
@@ -282,7 +304,7 @@ impl CellDesc {
             }
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|irq| d.spis.insert(irq));
         }
-        d.describe_ivshmem(view, p)?;
+        d.describe_ivshmem(view, p, Some(root))?;
         for dev in &d.ivshmem {
             ivshmem::check_rootshared(dev).map_err(|e| bad(format_args!("{e}")))?;
         }
@@ -365,7 +387,7 @@ impl CellDesc {
         for chip in view.irqchips().filter(|c| c.address == p.gicd_base) {
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|i| d.spis.insert(i));
         }
-        d.describe_ivshmem(view, p)?;
+        d.describe_ivshmem(view, p, None)?;
         Ok(d)
     }
 

@@ -130,6 +130,22 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     // peers there); not running yet, so nobody can ring them. Undone if
     // the hand-over below fails.
     crate::ivshmem::check_grants(id, desc.spis.iter())?;
+    // Memory the cell would hold alone must not be a link's shared memory
+    // (the root's links included, which `conflict_with` does not see).
+    for (span, exclusive) in desc.claims() {
+        if exclusive {
+            crate::ivshmem::check_sections_free(id, span.start, span.end)?;
+        }
+    }
+    // Its INTx INTIDs must be the root's to give (the hand-over below
+    // checks that too, but `join` marks them virtual first, and a
+    // physical interrupt of another cell must never be seen as virtual).
+    if let Some(d) = desc.ivshmem.iter().find(|d| crate::irqchip::spi::owner(d.intid) != Some(0)) {
+        return Err(crate::error::refuse(
+            Error::Busy,
+            format_args!("ivshmem {:#x}: interrupt {} is not the root cell's to give", d.bdf, d.intid),
+        ));
+    }
     crate::ivshmem::join(id, &desc.ivshmem, false)?;
     let holdings = match with_root(root, |hw, r| -> Result<Holdings> {
         let plan = owner::prepare_create(hw, r, &desc, id, vmid)?;
@@ -353,8 +369,17 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     };
     let id = me.cell.load(Ordering::Relaxed);
     let my_bit = 1u64 << me.cpu_id.load(Ordering::Relaxed);
-    let found = CELLS.lock().iter().find(|c| c.id == id).map(|c| (c.cpus, c.desc.reset_address));
-    let Some((mask, entry)) = found else { return };
+    let found = CELLS.lock().iter().find(|c| c.id == id).map(|c| (c.cpus, c.desc.reset_address, c.state));
+    let Some((mask, entry, state)) = found else { return };
+    // Only a running cell restarts itself: a FAILED (or shut down) cell
+    // stays so until the root loads, starts or destroys it, and its peers
+    // are not told it is back by a CPU of it that kept running.
+    if state != CellState::Running {
+        log::warn!("cell {id} is not running: its CPU's reset request stops that CPU");
+        me.set_state(CpuState::Off);
+        crate::trap::park(frame);
+        return;
+    }
     if cpus::park(mask & !my_bit).is_err() {
         log::warn!("cell {id} resets while one of its CPUs did not stop");
     }

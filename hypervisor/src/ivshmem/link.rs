@@ -113,6 +113,20 @@ impl Links {
         }
     }
 
+    /// The first endpoint of another cell than `cell` with a section of
+    /// its link overlapping `[start, end)`: (its cell, its bdf). A cell
+    /// may not take such memory for itself: the hypervisor writes the
+    /// state table there and the link's peers map all of it.
+    pub fn section_overlap(&self, cell: u32, start: u64, end: u64) -> Option<(u32, u16)> {
+        self.eps.iter().filter(|e| e.cell != cell).find_map(|e| {
+            let d = &e.dev;
+            let mut sections = [d.state, d.rw].into_iter().chain(d.output_sections().iter().copied());
+            sections
+                .any(|s| s.size != 0 && s.phys < end && start < s.phys.saturating_add(s.size))
+                .then_some((e.cell, d.bdf))
+        })
+    }
+
     /// Cell `cell` starts: its functions reset and take doorbells.
     pub fn start(&mut self, cell: u32) {
         for ep in self.eps.iter_mut().filter(|e| e.cell == cell) {

@@ -156,8 +156,45 @@ pub fn stop(cell: u32) {
     LINKS.lock().stop(cell, &mut Machine)
 }
 
-/// Cell `cell` goes away (destroy; the root: disable).
+/// Cell `cell` goes away (destroy).
 #[cfg(target_os = "none")]
 pub fn leave(cell: u32) {
     LINKS.lock().leave(cell, &mut Machine)
+}
+
+/// The root's functions go at disable, as [`leave`], except that their
+/// INTIDs stay marked virtual: every root CPU's `irqchip::hand_back` runs
+/// after this and must still drop a root INTx left in a list register or
+/// queue rather than make it physically pending for Linux. The marks end
+/// with the hypervisor (the next enable starts from a zeroed .bss).
+#[cfg(target_os = "none")]
+pub fn retire_root() {
+    struct KeepMarks(Machine);
+    impl Effects for KeepMarks {
+        fn write_state(&mut self, pa: u64, value: u32) {
+            self.0.write_state(pa, value)
+        }
+        fn raise(&mut self, cell: u32, intid: u32) {
+            self.0.raise(cell, intid)
+        }
+        fn mark_virtual(&mut self, intid: u32, on: bool) {
+            if on {
+                self.0.mark_virtual(intid, on)
+            }
+        }
+    }
+    LINKS.lock().leave(0, &mut KeepMarks(Machine))
+}
+
+/// Refuses memory of `[start, end)` that cell `cell` would hold alone
+/// while it is a section of another cell's link (the root's included).
+#[cfg(target_os = "none")]
+pub fn check_sections_free(cell: u32, start: u64, end: u64) -> crate::error::Result<()> {
+    match LINKS.lock().section_overlap(cell, start, end) {
+        Some((owner, bdf)) => Err(crate::error::refuse(
+            crate::error::Error::Busy,
+            format_args!("memory {start:#x}-{end:#x} holds ivshmem {bdf:#x}'s shared memory (cell {owner})"),
+        )),
+        None => Ok(()),
+    }
 }

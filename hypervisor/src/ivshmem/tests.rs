@@ -254,3 +254,19 @@ fn another_cells_intx_cannot_be_granted() {
     // A cell's own INTx is its own to be granted.
     assert!(l.check_grants(1, [140].into_iter()).is_ok());
 }
+
+#[test]
+fn memory_another_cells_link_uses_is_found() {
+    let mut fx = Fake::default();
+    let l = two_peers(&mut fx);
+    // The state table, the read/write section and the last output section
+    // (0x7fb0_5000..0x7fb0_6000) are the root's (and cell 1's) link.
+    assert_eq!(l.section_overlap(2, TABLE, TABLE + 1), Some((0, 0x08)));
+    assert_eq!(l.section_overlap(2, 0x7fb0_2fff, 0x7fb0_3000), Some((0, 0x08)));
+    assert_eq!(l.section_overlap(2, 0x7fb0_5fff, 0x7fb0_7000), Some((0, 0x08)));
+    assert_eq!(l.section_overlap(2, 0x7faf_0000, TABLE), None);
+    assert_eq!(l.section_overlap(2, 0x7fb0_6000, 0x7fb1_0000), None);
+    // A cell's own link is not in its way (it is not on it yet at create,
+    // and its other peers' endpoints are another cell's).
+    assert_eq!(l.section_overlap(0, TABLE, TABLE + 1), Some((1, 0x08)));
+}

@@ -269,4 +269,15 @@ fn a_root_with_a_malformed_ivshmem_function_is_refused() {
     let bad = syshyper_config::source::compile(&text("\"read\"")).unwrap();
     assert_eq!(CellDesc::for_root(&CellView::parse(&bad).unwrap(), &platform()).unwrap_err(), Error::Invalid);
     assert_eq!(Error::Invalid.errno(), -22);
+    // The same link with its sections over hypervisor memory or the GICD:
+    // a root region there is only cut out of the root's map, but the
+    // hypervisor would write the state table there: refused.
+    for base in ["0x7fc10000", "0x08000000"] {
+        let moved = text("\"read\", \"write\"")
+            .replace("0x7fb00000", base)
+            .replace("0x7fb01000", &format!("{:#x}", u64::from_str_radix(&base[2..], 16).unwrap() + 0x1000))
+            .replace("0x7fb02000", &format!("{:#x}", u64::from_str_radix(&base[2..], 16).unwrap() + 0x2000));
+        let bytes = syshyper_config::source::compile(&moved).unwrap();
+        assert_eq!(CellDesc::for_root(&CellView::parse(&bytes).unwrap(), &platform()).unwrap_err(), Error::Invalid, "{base}");
+    }
 }

@@ -27,7 +27,10 @@ fn try_inject(intid: u32, hw: bool) -> bool {
         for i in 0..cpuif::num_lrs() {
             let lr = cpuif::read_lr(i);
             if ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid) {
-                if lr & ich::LR_PENDING == 0 {
+                // Only a virtual entry (HW = 0) may be active and pending;
+                // a guest could have made its own INTx physically pending
+                // too, and that entry's state belongs to the GIC.
+                if lr & ich::LR_PENDING == 0 && lr & ich::LR_HW == 0 {
                     cpuif::write_lr(i, lr | ich::LR_PENDING);
                 }
                 return true;
@@ -72,7 +75,16 @@ fn drain_pending(cpu: &PerCpu) {
     // (ivshmem INTx, posted by other CPUs through `inject_virtual`, which
     // cannot have set the underflow interrupt here: set it now if one
     // stays queued).
-    if pending::drain(&cpu.irq_pending, |intid| try_inject(intid, intid >= 16 && !crate::irqchip::spi::is_virtual(intid))) {
+    // A virtual INTx posted by another CPU just before this CPU changed
+    // cells (a ring racing a hand-over) is not this cell's: dropped.
+    let cell = cpu.cell.load(core::sync::atomic::Ordering::Relaxed);
+    if pending::drain(&cpu.irq_pending, |intid| {
+        let virt = intid >= 16 && crate::irqchip::spi::is_virtual(intid);
+        if virt && crate::irqchip::spi::owner(intid).map(u32::from) != Some(cell) {
+            return true;
+        }
+        try_inject(intid, intid >= 16 && !virt)
+    }) {
         cpuif::set_ich_hcr(cpuif::ich_hcr() & !ICH_HCR_UIE);
     } else {
         cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);

@@ -1,11 +1,12 @@
 //! Part of suite "regions": malformed ivshmem `pci_device` configurations
-//! (docs/ivshmem.md) are refused with exactly -EINVAL, leaving pool usage
+//! (docs/ivshmem.md) are refused with exactly -EINVAL (-EBUSY for memory
+//! another link holds), leaving pool usage
 //! and cell count as they were. The base is test-vpci-peer.cell, a valid
 //! peer 1 of the root's link 0001:00:01.0, which must be accepted; each
 //! case changes a few bytes of it.
 use crate::lifecycle::{addr_of, file, usage};
 use syshyper_inmates::bundle::Bundle;
-use syshyper_inmates::cell_config::{self as cfg, MEM_WRITE};
+use syshyper_inmates::cell_config::{self as cfg, MEM_COMM_REGION, MEM_IO, MEM_WRITE};
 use syshyper_inmates::hvc;
 use syshyper_inmates::hypercall::*;
 use syshyper_inmates::{check, check_eq};
@@ -24,9 +25,16 @@ const REGION_SIZE_OFF: usize = 16;
 const REGION_FLAGS_OFF: usize = 24;
 /// An irqchip entry: address u64, id u32, pin_base u32, bitmap @16.
 const IRQCHIP_BITMAP_OFF: usize = 16;
-/// Regions of the link in the base: outputs of peers 0 and 1.
+/// Regions of the base: the loadable RAM, the link's state table, the
+/// outputs of peers 0 and 1.
+const RAM: usize = 0;
+const STATE: usize = 2;
 const OUT0: usize = 4;
 const OUT1: usize = 5;
+/// A memory region's phys_start.
+const REGION_PHYS_OFF: usize = 0;
+/// The state table of the root's link 0001:00:00.0 (configs/qemu-virt.toml).
+const ROOT_DEMO_STATE_TABLE: u64 = 0x7faf_0000;
 
 pub fn wanted(b: &Bundle) -> bool {
     b.find(PEER_CELL).is_some()
@@ -108,40 +116,55 @@ pub fn run(bundle: &Bundle) {
     check_eq!("vpci-regions: valid link peer destroyed", hvc::cell_destroy(id as u64), 0);
     let before = usage();
     let dev = good.dev();
-    let cases: [(&str, Change); 8] = [
+    let cases: [(&str, Change, i64); 11] = [
         ("vpci-regions: shmem_regions_start on the comm region is EINVAL", |c, d| {
             c.set(d + DEV_REGIONS_START, &1u32.to_le_bytes());
-        }),
+        }, -EINVAL),
         ("vpci-regions: shmem_regions_start beyond the regions is EINVAL", |c, d| {
             c.set(d + DEV_REGIONS_START, &4u32.to_le_bytes());
-        }),
+        }, -EINVAL),
         ("vpci-regions: 17 peers is EINVAL", |c, d| {
             c.set(d + DEV_PEERS, &[17]);
-        }),
+        }, -EINVAL),
         ("vpci-regions: bdf clash is EINVAL", |c, _| {
             c.duplicate_device();
-        }),
+        }, -EINVAL),
         ("vpci-regions: peer 0's output writable by peer 1 is EINVAL", |c, _| {
             c.flags(OUT0, MEM_WRITE, 0);
-        }),
+        }, -EINVAL),
         ("vpci-regions: the root's peer ID again is EINVAL", |c, d| {
             c.set(d + DEV_ID, &[0]).flags(OUT0, MEM_WRITE, 0).flags(OUT1, 0, MEM_WRITE);
-        }),
+        }, -EINVAL),
         ("vpci-regions: the root's INTx 129 granted to the cell is EINVAL", |c, _| {
             // pin_base 128: bit 1 is 129, bit 15 the cell's own 143.
             let off = c.irq_bitmap();
             c.set(off, &((1u32 << 15) | (1 << 1)).to_le_bytes());
-        }),
+        }, -EINVAL),
         ("vpci-regions: an output size other than the root's is EINVAL", |c, _| {
             let off = c.region(OUT1) + REGION_SIZE_OFF;
             c.set(off, &0x7e000u64.to_le_bytes());
-        }),
+        }, -EINVAL),
+        // Sections flagged as something else than memory: a comm region
+        // would skip every check of the physical address the hypervisor
+        // writes the state table to.
+        ("vpci-regions: a comm-region state table is EINVAL", |c, _| {
+            c.flags(STATE, MEM_COMM_REGION, 0);
+        }, -EINVAL),
+        ("vpci-regions: an io output section is EINVAL", |c, _| {
+            c.flags(OUT1, MEM_IO, 0);
+        }, -EINVAL),
+        // RAM of its own over the root's link 0001:00:00.0: the root's
+        // state writes would land in the cell's memory.
+        ("vpci-regions: owning the root's state table is EBUSY", |c, _| {
+            let off = c.region(RAM) + REGION_PHYS_OFF;
+            c.set(off, &ROOT_DEMO_STATE_TABLE.to_le_bytes());
+        }, -EBUSY),
     ];
-    for (name, change) in cases {
+    for (name, change, errno) in cases {
         let Some(mut c) = Cfg::new(base) else { continue };
         change(&mut c, dev);
         let ret = c.create();
-        check_eq!(name, ret, -EINVAL);
+        check_eq!(name, ret, errno);
         if ret > 0 {
             hvc::cell_destroy(ret as u64);
         }
