@@ -6,9 +6,11 @@ use syshyper_config::ivshmem::Ivshmem;
 
 /// Vendor 110Ah (Siemens), device 4106h (ivshmem v2).
 pub const ID: u32 = 0x4106_110a;
-/// Command bits the guest may write: memory space (1), bus master (3),
-/// INTx disable (10).
-pub const CMD_WRITABLE: u16 = (1 << 1) | (1 << 3) | (1 << 10);
+/// Command bits the guest may write: memory space (1), bus master (2, as
+/// PCI defines it and Linux's pci_set_master() writes it; the ivshmem v2
+/// specification's table says bit 3, so that one is kept writable too),
+/// INTx disable (10). Neither bus-master bit changes anything here.
+pub const CMD_WRITABLE: u16 = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 10);
 /// Command bit 1: BAR0 decodes.
 pub const CMD_MEMORY: u16 = 1 << 1;
 /// Command bit 10: INTx disabled.
@@ -173,10 +175,10 @@ mod tests {
     fn only_named_bits_are_writable() {
         let (d, mut r) = (dev(), CfgRegs::default());
         write(&d, &mut r, 0x04, 4, u32::MAX);
-        assert_eq!(read(&d, &r, 0x04, 4), 0x0010_0000 | 0x040a, "status read-only, command bits 1, 3, 10");
+        assert_eq!(read(&d, &r, 0x04, 4), 0x0010_0000 | 0x040e, "status read-only, command bits 1, 2, 3, 10");
         assert!(r.memory_enabled());
         write(&d, &mut r, 0x05, 1, 0);
-        assert_eq!(r.command, 0x000a, "a byte write clears INTx disable only");
+        assert_eq!(r.command, 0x000e, "a byte write clears INTx disable only");
         write(&d, &mut r, 0x3c, 4, 0xffff_ff55);
         assert_eq!(read(&d, &r, 0x3c, 4), 0x0000_0255, "line writable, pin not");
         write(&d, &mut r, 0x40, 4, u32::MAX);
