@@ -128,13 +128,14 @@ fn write_cmdline(config: &[u8], image: &[u8], parts: &[&str]) -> Result<(), Laun
     if image.len() < CMDLINE_OFFSET + CMDLINE_SIZE || len >= CMDLINE_SIZE {
         return Err(LaunchError::ImageTooLarge);
     }
+    // `load` just copied the image to the loadable region, mapped 1:1 in
+    // the root until start; the command-line buffer lies inside the image
+    // and the string fits with its NUL (both checked above).
+    let buf = (ram.phys as usize + CMDLINE_OFFSET) as *mut u8;
     let bytes = parts.iter().flat_map(|p| p.bytes()).chain([0u8]);
     for (i, b) in bytes.enumerate() {
-        // SAFETY: `load` just copied the image to the loadable region,
-        // mapped 1:1 in the root until start; the command-line buffer lies
-        // inside the image and the string fits with its NUL (both checked
-        // above).
-        unsafe { ((ram.phys as usize + CMDLINE_OFFSET + i) as *mut u8).write_volatile(b) };
+        // SAFETY: byte `i` of the command-line buffer, mapped as said above.
+        unsafe { buf.add(i).write_volatile(b) };
     }
     Ok(())
 }
