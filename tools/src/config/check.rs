@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use syshyper_config::cross::{self, NamedCell, Severity};
 use syshyper_config::{CellConfig, SystemConfig};
 
-pub fn run(system: &Path, cells: &[PathBuf]) -> anyhow::Result<()> {
+pub fn run(system: &Path, cells: &[PathBuf], live: bool) -> anyhow::Result<()> {
+    // Read first: a live check that cannot see the system must not pass.
+    let state = if live { Some(super::create::live_state()?) } else { None };
     let mut problems = 0usize;
     let mut report = |line: String| {
         eprintln!("{line}");
@@ -39,6 +41,17 @@ pub fn run(system: &Path, cells: &[PathBuf]) -> anyhow::Result<()> {
                     eprintln!("warning: {e}");
                     warnings += 1;
                 }
+            }
+        }
+    }
+    if let Some(state) = &state {
+        let sys = SystemConfig::parse_exact(&sys_bytes).ok();
+        let named: Vec<(String, CellConfig<'_>)> = parsed.iter().map(|c| (c.file.to_string(), c.config)).collect();
+        for f in super::create::audit::audit(state, sys.as_ref(), &named) {
+            if f.error {
+                report(format!("error: live: {}", f.text));
+            } else {
+                eprintln!("note: live: {}", f.text);
             }
         }
     }

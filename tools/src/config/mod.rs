@@ -1,6 +1,7 @@
-//! `syshyper config compile|show|check`.
+//! `syshyper config compile|show|check|create`.
 
 mod check;
+pub mod create;
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -29,14 +30,23 @@ pub enum Command {
         system: PathBuf,
         /// Cell configurations (.cell).
         cells: Vec<PathBuf>,
+        /// Also compare with the running root Linux: RAM it has mapped,
+        /// interrupts it has requested and CPUs it has online that the
+        /// configurations give to the hypervisor or a cell.
+        #[arg(long)]
+        live: bool,
     },
+    /// Write a configuration for the machine this runs on (its live device
+    /// tree, /proc/iomem, /proc/cmdline) or for a .dtb file.
+    Create(create::Args),
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Compile { source, output } => compile(&source, &output),
         Command::Show { file, output } => show(&file, output.as_deref()),
-        Command::Check { system, cells } => check::run(&system, &cells),
+        Command::Check { system, cells, live } => check::run(&system, &cells, live),
+        Command::Create(args) => create::run(args),
     }
 }
 
