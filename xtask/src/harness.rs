@@ -53,6 +53,9 @@ enum Case {
     Host(&'static str, &'static [&'static str]),
     /// The bounded cargo-fuzz run (see `fuzz_ci`).
     Fuzz,
+    /// `config create` on real boards' device trees (`config_boards`);
+    /// needs the guest cache like the Linux tests, so it runs with them.
+    Boards,
     System(&'static SysTest),
 }
 
@@ -61,6 +64,7 @@ impl Case {
         match self {
             Case::Host(name, _) => name,
             Case::Fuzz => "host:cargo-fuzz",
+            Case::Boards => "config-create-boards",
             Case::System(t) => t.name,
         }
     }
@@ -72,7 +76,8 @@ fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
         .filter(|_| !no_host)
         .map(|(n, a)| Case::Host(n, a))
         .chain((!no_host).then_some(Case::Fuzz));
-    host.chain(SYSTEM_TESTS.iter().map(Case::System))
+    host.chain(std::iter::once(Case::Boards))
+        .chain(SYSTEM_TESTS.iter().map(Case::System))
         .filter(|c| filter.is_none_or(|f| c.name().contains(f)))
         .collect()
 }
@@ -93,6 +98,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
             match c {
                 Case::Host(name, a) => println!("{name:24} host: cargo {}", a.join(" ")),
                 Case::Fuzz => println!("{:24} host: cargo +nightly fuzz run (bounded)", c.name()),
+                Case::Boards => println!("{:24} host: config create on Debian's board dtbs", c.name()),
                 Case::System(t) => println!("{:24} qemu: timeout {} s", t.name, t.timeout_s),
             }
         }
@@ -117,6 +123,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
                 crate::cmd::run(p.cargo().args(*cargo_args)).map_err(|e| format!("{e:#}"))
             }
             Case::Fuzz => crate::fuzz_ci::run(p).map_err(|e| format!("{e:#}")),
+            Case::Boards => crate::config_boards::run(p).map_err(|e| format!("{e:#}")),
             Case::System(t) => match &built {
                 Some(Err(e)) => Err(format!("build failed: {e}")),
                 _ => run_system(p, t, args.verbose),

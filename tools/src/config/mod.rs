@@ -1,6 +1,7 @@
 //! `syshyper config compile|show|check|create`.
 
 mod check;
+mod compare;
 pub mod create;
 
 use anyhow::Context;
@@ -36,6 +37,15 @@ pub enum Command {
         #[arg(long)]
         live: bool,
     },
+    /// Print how two system configurations differ in meaning: hypervisor
+    /// memory, console, GIC, root CPUs, the RAM, MMIO and SPIs the root
+    /// gets, virtual PCI (nothing printed: equivalent).
+    Compare {
+        /// System configuration (.cell).
+        first: PathBuf,
+        /// System configuration (.cell).
+        second: PathBuf,
+    },
     /// Write a configuration for the machine this runs on (its live device
     /// tree, /proc/iomem, /proc/cmdline) or for a .dtb file.
     Create(create::Args),
@@ -47,6 +57,16 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Show { file, output } => show(&file, output.as_deref()),
         Command::Check { system, cells, live } => check::run(&system, &cells, live),
         Command::Create(args) => create::run(args),
+        Command::Compare { first, second } => {
+            let (a, b) = (read(&first)?, read(&second)?);
+            let parse = |bytes, path: &Path| {
+                syshyper_config::SystemConfig::parse_exact(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            };
+            for line in compare::differences(&parse(&a, &first)?, &parse(&b, &second)?) {
+                println!("{line}");
+            }
+            Ok(())
+        }
     }
 }
 

@@ -1,7 +1,11 @@
 //! One device-tree model for both forms a tree comes in: a flattened blob
-//! (.dtb, parsed with the `fdt` crate; the host tests use Debian's) and the
-//! live directory form Linux exports (/proc/device-tree: a folder per node,
-//! a file per property). Everything above works on [`Node`].
+//! (.dtb: the host tests use Debian's; /sys/firmware/fdt for /memreserve/)
+//! and the live directory form Linux exports (/proc/device-tree: a folder
+//! per node, a file per property). Everything above works on [`Node`].
+//!
+//! The blob reader is our own (the format is five token kinds): the `fdt`
+//! crate (0.1.5) panics on NOP tokens between properties, which QEMU's
+//! blob has after it edits /chosen, and this tool aborts on a panic.
 
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
@@ -24,14 +28,71 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// Parses a flattened device tree (the devicetree specification's
+    /// format: header, /memreserve/ block, structure and strings blocks).
+    /// Every offset is checked; a malformed blob is an error, never a panic.
     pub fn from_dtb(bytes: &[u8]) -> anyhow::Result<Tree> {
-        let fdt = fdt::Fdt::new(bytes).map_err(|e| anyhow::anyhow!("not a device-tree blob: {e:?}"))?;
-        let Some(root) = fdt.find_node("/") else { bail!("device-tree blob without a root node") };
-        let memreserve = fdt
-            .memory_reservations()
-            .map(|r| (r.address() as u64, r.size() as u64))
-            .collect();
-        Ok(Tree { root: from_fdt_node(root, true), memreserve })
+        let be32 = |off: usize| -> Option<u32> {
+            let b = bytes.get(off..off.checked_add(4)?)?;
+            Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let be64 = |off: usize| -> Option<u64> { Some(u64::from(be32(off)?) << 32 | u64::from(be32(off + 4)?)) };
+        let bad = |what: &str| anyhow::anyhow!("not a valid device-tree blob: {what}");
+        if be32(0) != Some(0xd00d_feed) {
+            bail!(bad("no magic"));
+        }
+        let field = |i: usize| be32(4 * i).map(|v| v as usize).ok_or_else(|| bad("short header"));
+        let total = field(1)?.min(bytes.len());
+        let (structs, strings, rsv) = (field(2)?, field(3)?, field(4)?);
+        let cstr = |off: usize| -> Option<&str> {
+            let tail = bytes.get(off..total)?;
+            std::str::from_utf8(&tail[..tail.iter().position(|b| *b == 0)?]).ok()
+        };
+        let mut memreserve = Vec::new();
+        let mut off = rsv;
+        loop {
+            let (addr, size) = (be64(off).ok_or_else(|| bad("memreserve block"))?, be64(off + 8).ok_or_else(|| bad("memreserve block"))?);
+            if addr == 0 && size == 0 {
+                break;
+            }
+            memreserve.push((addr, size));
+            off += 16;
+        }
+        let align = |v: usize| v.checked_add(3).map(|v| v & !3).ok_or_else(|| bad("offset"));
+        let mut stack: Vec<Node> = Vec::new();
+        let mut pos = structs;
+        loop {
+            let token = be32(pos).ok_or_else(|| bad("structure block ends early"))?;
+            pos += 4;
+            match token {
+                1 => {
+                    let name = cstr(pos).ok_or_else(|| bad("node name"))?;
+                    pos = align(pos + name.len() + 1)?;
+                    stack.push(Node { name: name.to_string(), ..Node::default() });
+                }
+                2 => {
+                    let node = stack.pop().ok_or_else(|| bad("unbalanced END_NODE"))?;
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(node),
+                        None => {
+                            let root = Node { name: String::new(), ..node };
+                            return Ok(Tree { root, memreserve });
+                        }
+                    }
+                }
+                3 => {
+                    let len = be32(pos).ok_or_else(|| bad("property"))? as usize;
+                    let name_off = be32(pos + 4).ok_or_else(|| bad("property"))? as usize;
+                    let value = bytes.get(pos + 8..pos + 8 + len).filter(|_| pos + 8 + len <= total).ok_or_else(|| bad("property value"))?;
+                    let name = strings.checked_add(name_off).and_then(cstr).ok_or_else(|| bad("property name"))?;
+                    stack.last_mut().ok_or_else(|| bad("property outside a node"))?.props.insert(name.to_string(), value.to_vec());
+                    pos = align(pos + 8 + len)?;
+                }
+                4 => {} // NOP: left where a property was removed (QEMU's /chosen)
+                9 => bail!(bad("END before the root node closed")),
+                t => bail!(bad(&format!("token {t:#x} at {pos:#x}"))),
+            }
+        }
     }
 
     /// Reads the live tree (a folder such as /proc/device-tree).
@@ -90,14 +151,6 @@ pub struct Visit<'a> {
     pub node: &'a Node,
     /// Root first, the direct parent last.
     pub parents: Vec<&'a Node>,
-}
-
-fn from_fdt_node(n: fdt::node::FdtNode<'_, '_>, is_root: bool) -> Node {
-    Node {
-        name: if is_root { String::new() } else { n.name.to_string() },
-        props: n.properties().map(|p| (p.name.to_string(), p.value.to_vec())).collect(),
-        children: n.children().map(|c| from_fdt_node(c, false)).collect(),
-    }
 }
 
 fn from_dir_node(dir: &Path, name: String) -> anyhow::Result<Node> {
@@ -243,6 +296,56 @@ mod tests {
     }
     fn cells(v: &[u32]) -> Vec<u8> {
         v.iter().flat_map(|c| c.to_be_bytes()).collect()
+    }
+
+    /// A blob by hand: NOPs between properties, a /memreserve/ entry.
+    #[test]
+    fn blob_with_nops_and_memreserve() {
+        let strings = b"reg\0compatible\0";
+        let mut st: Vec<u8> = Vec::new();
+        let tok = |st: &mut Vec<u8>, v: u32| st.extend(v.to_be_bytes());
+        let name = |st: &mut Vec<u8>, n: &str| {
+            st.extend(n.as_bytes());
+            st.push(0);
+            while st.len() % 4 != 0 {
+                st.push(0);
+            }
+        };
+        tok(&mut st, 1);
+        name(&mut st, "");
+        tok(&mut st, 4);
+        tok(&mut st, 1);
+        name(&mut st, "uart@9000000");
+        tok(&mut st, 3);
+        tok(&mut st, 8);
+        tok(&mut st, 0);
+        st.extend(cells(&[0x0900_0000, 0x1000]));
+        tok(&mut st, 4);
+        tok(&mut st, 3);
+        tok(&mut st, 10);
+        tok(&mut st, 4);
+        name(&mut st, "arm,pl011");
+        tok(&mut st, 2);
+        tok(&mut st, 2);
+        tok(&mut st, 9);
+        let rsv: Vec<u8> = [0x1000u64, 0x2000, 0, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let (rsv_off, st_off) = (40u32, 40 + rsv.len() as u32);
+        let str_off = st_off + st.len() as u32;
+        let total = str_off + strings.len() as u32;
+        let mut blob = cells(&[0xd00d_feed, total, st_off, str_off, rsv_off, 17, 16, 0, strings.len() as u32, st.len() as u32]);
+        blob.extend(rsv);
+        blob.extend(&st);
+        blob.extend(strings);
+        let t = Tree::from_dtb(&blob).unwrap();
+        assert_eq!(t.memreserve, vec![(0x1000, 0x2000)]);
+        let (path, uart) = t.find("/uart@9000000").unwrap();
+        assert_eq!(path, "/uart@9000000");
+        assert_eq!(uart.compatible(), vec!["arm,pl011"]);
+        assert_eq!(uart.prop_u32s("reg"), Some(vec![0x0900_0000, 0x1000]));
+        // Cut anywhere: an error, never a panic.
+        for n in 0..blob.len() {
+            let _ = Tree::from_dtb(&blob[..n]);
+        }
     }
 
     #[test]

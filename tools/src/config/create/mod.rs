@@ -8,7 +8,7 @@ mod board;
 mod cell;
 mod dt;
 mod emit;
-mod ranges;
+pub mod ranges;
 mod system;
 
 use anyhow::{bail, Context};
