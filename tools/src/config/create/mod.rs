@@ -78,8 +78,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
             let tree = dt::Tree::from_dtb(&bytes).with_context(|| format!("{}", path.display()))?;
+            let iomem = a.iomem.as_deref().map(read_text).transpose()?;
             let live = system::Live {
-                system_ram: a.iomem.as_deref().map(read_text).transpose()?.map(|t| ranges::system_ram(&t)),
+                system_ram: iomem.as_deref().map(ranges::system_ram),
+                claimed: iomem.as_deref().map(ranges::claimed).unwrap_or_default(),
                 cmdline: a.cmdline.clone(),
             };
             (tree, live, None)
@@ -104,7 +106,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 Some(c) => c.clone(),
                 None => read_text(Path::new("/proc/cmdline"))?,
             };
-            (tree, system::Live { system_ram: Some(ram), cmdline: Some(cmdline) }, Some(live_cpu_ids()))
+            // Without of_node links, Linux numbered the CPUs in tree order.
+            let ids = live_cpu_ids();
+            let live = system::Live { system_ram: Some(ram), claimed: ranges::claimed(&iomem), cmdline: Some(cmdline) };
+            (tree, live, (!ids.is_empty()).then_some(ids))
         }
     };
     let board = board::Board::read(&tree, cpu_ids.as_deref())?;

@@ -79,6 +79,12 @@ pub fn system_ram(iomem: &str) -> Vec<Range> {
     merge(parse_iomem(iomem).into_iter().filter(|(_, n)| n == "System RAM").map(|(r, _)| r).collect())
 }
 
+/// Everything else /proc/iomem lists at the top level (firmware's
+/// "reserved" memory, devices): never free RAM, even where Linux left it.
+pub fn claimed(iomem: &str) -> Vec<Range> {
+    merge(parse_iomem(iomem).into_iter().filter(|(_, n)| n != "System RAM").map(|(r, _)| r).collect())
+}
+
 /// Linux's memparse: a number with an optional K/M/G/T/P/E suffix.
 pub fn memparse(text: &str) -> Option<u64> {
     let t = text.trim();

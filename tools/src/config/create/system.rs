@@ -12,6 +12,8 @@ use std::fmt::Write;
 pub struct Live {
     /// "System RAM" of /proc/iomem: the RAM Linux has mapped.
     pub system_ram: Option<Vec<Range>>,
+    /// What else /proc/iomem lists (firmware's reservations, devices).
+    pub claimed: Vec<Range>,
     /// /proc/cmdline (else /chosen/bootargs is used for `mem=`).
     pub cmdline: Option<String>,
 }
@@ -61,13 +63,16 @@ pub fn layout(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result<L
         (None, None) => (ram.clone(), "no mem= limit".to_string()),
     };
     ensure!(opts.mem_hv >= PAGE && opts.mem_hv % PAGE == 0, "--mem-hv must be a multiple of 4 KiB");
-    let free: Vec<Range> = subtract(&subtract(&ram, &linux), &firmware)
+    let taken = merge(firmware.iter().chain(&live.claimed).copied().collect());
+    let free: Vec<Range> = subtract(&subtract(&ram, &linux), &taken)
         .into_iter()
         .map(|(s, e)| ((s + PAGE - 1) & !(PAGE - 1), e & !(PAGE - 1)))
         .filter(|(s, e)| e > s)
         .collect();
-    let (reserved, why, advice) = match free.iter().max_by_key(|r| r.0) {
-        Some(&top) if top.1 - top.0 >= opts.mem_hv => {
+    // The highest free range that holds the hypervisor (small holes
+    // firmware leaves do not count).
+    let (reserved, why, advice) = match free.iter().filter(|r| r.1 - r.0 >= opts.mem_hv).max_by_key(|r| r.0) {
+        Some(&top) => {
             if let Some(want) = opts.mem_reserve {
                 ensure!(
                     top.1 - top.0 >= want,
@@ -86,7 +91,7 @@ pub fn layout(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result<L
                 );
             };
             ensure!(want >= opts.mem_hv && want % PAGE == 0, "--mem-reserve must hold the hypervisor memory and be a multiple of 4 KiB");
-            let usable = subtract(&ram, &firmware);
+            let usable = subtract(&ram, &taken);
             let Some(&top) = usable.last() else { bail!("no RAM outside firmware's reservations") };
             ensure!(top.1 - top.0 >= want, "the highest RAM bank {} is smaller than --mem-reserve", span(top));
             let area = (top.1 - want, top.1);
@@ -102,6 +107,11 @@ pub fn layout(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result<L
     let hv = (reserved.1 - opts.mem_hv, reserved.1);
     Ok(Layout { linux, reserved, hv, why, advice })
 }
+
+/// The end of what a cell's stage 2 can map: sysHyper's stage 2 takes
+/// 39-bit input addresses (hypervisor/src/arch/aarch64/regval.rs,
+/// STAGE2_T0SZ), and enable refuses a root region above.
+pub const IPA_LIMIT: u64 = 1 << 39;
 
 /// A GIC-400 wired with 64 KiB steps shows its 4 KiB CPU-interface pages
 /// each aliased over 64 KiB, and the device tree gives 128 KiB: the 8 KiB
@@ -238,6 +248,11 @@ pub fn generate(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result
         } else {
             paths.join(", ")
         };
+        if r.1 > IPA_LIMIT {
+            out.push('\n');
+            comment(&mut out, &format!("Left out: {who}, {}: above the 512 GiB sysHyper's stage 2 covers.", span(*r)));
+            continue;
+        }
         emit::memory(&mut out, &format!("MMIO: {who}"), *r, None, &["read", "write", "io"]);
     }
 
@@ -250,4 +265,73 @@ pub fn generate(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result
 
     syshyper_config::source::compile(&out).map_err(|e| anyhow::anyhow!("the generated configuration does not compile: {e}\n{out}"))?;
     Ok((out, lay.advice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::create::board::{Board, Gic};
+
+    fn board(ram: &[Range], nomap: &[Range]) -> Board {
+        Board {
+            model: None,
+            cpus: Vec::new(),
+            ram: ram.iter().map(|r| (*r, "/memory".to_string())).collect(),
+            nomap: nomap.iter().map(|r| (*r, "/reserved-memory/x".to_string())).collect(),
+            memreserve: Vec::new(),
+            gic: Gic {
+                path: "/gic".into(),
+                version: 3,
+                gicd: (0x800_0000, 0x801_0000),
+                gicr: None,
+                gicr_regions: Vec::new(),
+                gicc: None,
+                gich: None,
+                gicv: None,
+                maintenance_irq: None,
+                phandle: None,
+                interrupt_cells: 3,
+                all_regions: Vec::new(),
+            },
+            console: None,
+            devices: Vec::new(),
+            max_spi: None,
+            bootargs: None,
+        }
+    }
+
+    fn opts(reserve: Option<u64>) -> SystemOpts {
+        SystemOpts { name: None, cpus: None, mem_reserve: reserve, mem_hv: 4 << 20 }
+    }
+
+    #[test]
+    fn reserved_area_is_the_highest_free_range_that_holds_the_hypervisor() {
+        let b = board(&[(0x4000_0000, 0x8000_0000)], &[]);
+        // mem=768M, and firmware's small reservation at the very top.
+        let live = Live {
+            system_ram: Some(vec![(0x4000_0000, 0x7000_0000)]),
+            claimed: vec![(0x7fff_0000, 0x8000_0000)],
+            cmdline: None,
+        };
+        let lay = layout(&b, &live, &opts(None)).unwrap();
+        assert_eq!(lay.reserved, (0x7000_0000, 0x7fff_0000));
+        assert_eq!(lay.hv, (0x7fbf_0000, 0x7fff_0000));
+        assert!(lay.advice.is_none());
+        // Asking for more than Linux leaves out is an error.
+        assert!(layout(&b, &live, &opts(Some(512 << 20))).is_err());
+    }
+
+    #[test]
+    fn without_a_reserved_area_mem_reserve_says_which_mem_to_boot_with() {
+        let b = board(&[(0x4000_0000, 0x8000_0000)], &[(0x5000_0000, 0x5100_0000)]);
+        let live = Live::default();
+        assert!(layout(&b, &live, &opts(None)).is_err(), "Linux uses all RAM");
+        let lay = layout(&b, &live, &opts(Some(256 << 20))).unwrap();
+        assert_eq!(lay.reserved, (0x7000_0000, 0x8000_0000));
+        assert_eq!(lay.linux, vec![(0x4000_0000, 0x7000_0000)]);
+        assert!(lay.advice.unwrap().contains("mem=768M"));
+        // The kernel command line's mem= is honoured like Linux does it.
+        let live = Live { cmdline: Some("mem=512M".into()), ..Live::default() };
+        assert_eq!(layout(&b, &live, &opts(None)).unwrap().reserved, (0x6000_0000, 0x8000_0000));
+    }
 }
