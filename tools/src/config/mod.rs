@@ -48,7 +48,7 @@ pub enum Command {
     },
     /// Write a configuration for the machine this runs on (its live device
     /// tree, /proc/iomem, /proc/cmdline) or for a .dtb file.
-    Create(create::Args),
+    Create(Box<create::Args>),
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
@@ -56,7 +56,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Compile { source, output } => compile(&source, &output),
         Command::Show { file, output } => show(&file, output.as_deref()),
         Command::Check { system, cells, live } => check::run(&system, &cells, live),
-        Command::Create(args) => create::run(args),
+        Command::Create(args) => create::run(*args),
         Command::Compare { first, second } => {
             let (a, b) = (read(&first)?, read(&second)?);
             let parse = |bytes, path: &Path| {

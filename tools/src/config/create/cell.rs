@@ -29,11 +29,11 @@ pub fn generate(tree: &Tree, board: &Board, live: &Live, opts: &CellOpts) -> any
     for id in &opts.cpus {
         ensure!(board.cpus.iter().any(|c| c.id == *id), "--cpus: CPU {id} is not in the device tree");
     }
-    ensure!(opts.mem >= PAGE && opts.mem % PAGE == 0, "--mem: the size must be a multiple of 4 KiB");
+    ensure!(opts.mem >= PAGE && opts.mem.is_multiple_of(PAGE), "--mem: the size must be a multiple of 4 KiB");
     let mut out = String::new();
     let (ram, ram_why) = match opts.mem_at {
         Some(at) => {
-            ensure!(at % PAGE == 0, "--mem: the address must be page aligned");
+            ensure!(at.is_multiple_of(PAGE), "--mem: the address must be page aligned");
             ensure!(at.saturating_add(opts.mem) <= system::IPA_LIMIT, "--mem: above the 512 GiB sysHyper's stage 2 covers");
             ((at, at.checked_add(opts.mem).context("--mem: address and size overflow")?), "at the address given".to_string())
         }

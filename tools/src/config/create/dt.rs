@@ -307,7 +307,7 @@ mod tests {
         let name = |st: &mut Vec<u8>, n: &str| {
             st.extend(n.as_bytes());
             st.push(0);
-            while st.len() % 4 != 0 {
+            while !st.len().is_multiple_of(4) {
                 st.push(0);
             }
         };

@@ -110,7 +110,7 @@ pub fn memparse(text: &str) -> Option<u64> {
 
 /// The last `mem=` of a kernel command line (the one Linux obeys).
 pub fn mem_limit(cmdline: &str) -> Option<u64> {
-    cmdline.split_whitespace().filter_map(|w| w.strip_prefix("mem=")).filter_map(memparse).last()
+    cmdline.split_whitespace().filter_map(|w| w.strip_prefix("mem=")).filter_map(memparse).next_back()
 }
 
 /// What `mem=LIMIT` leaves Linux of `ram` on arm64: the lowest LIMIT bytes

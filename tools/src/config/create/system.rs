@@ -44,7 +44,7 @@ pub struct Layout {
 }
 
 fn mib(v: u64) -> String {
-    if v % (1 << 20) == 0 {
+    if v.is_multiple_of(1 << 20) {
         format!("{}M", v >> 20)
     } else {
         format!("{}K", v >> 10)
@@ -62,7 +62,7 @@ pub fn layout(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result<L
         (None, Some(l)) => (ranges::apply_mem_limit(&ram, l), format!("mem={}", mib(l))),
         (None, None) => (ram.clone(), "no mem= limit".to_string()),
     };
-    ensure!(opts.mem_hv >= PAGE && opts.mem_hv % PAGE == 0, "--mem-hv must be a multiple of 4 KiB");
+    ensure!(opts.mem_hv >= PAGE && opts.mem_hv.is_multiple_of(PAGE), "--mem-hv must be a multiple of 4 KiB");
     let taken = merge(firmware.iter().chain(&live.claimed).copied().collect());
     let free: Vec<Range> = subtract(&subtract(&ram, &linux), &taken)
         .into_iter()
@@ -90,7 +90,7 @@ pub fn layout(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result<L
                     mib(ram.iter().map(|r| r.1 - r.0).sum::<u64>().saturating_sub(256 << 20))
                 );
             };
-            ensure!(want >= opts.mem_hv && want % PAGE == 0, "--mem-reserve must hold the hypervisor memory and be a multiple of 4 KiB");
+            ensure!(want >= opts.mem_hv && want.is_multiple_of(PAGE), "--mem-reserve must hold the hypervisor memory and be a multiple of 4 KiB");
             let usable = subtract(&ram, &taken);
             let Some(&top) = usable.last() else { bail!("no RAM outside firmware's reservations") };
             ensure!(top.1 - top.0 >= want, "the highest RAM bank {} is smaller than --mem-reserve", span(top));
@@ -118,7 +118,7 @@ pub const IPA_LIMIT: u64 = 1 << 39;
 /// interface is contiguous only from offset 0xf000 (where Linux's GIC
 /// driver moves its base for such a region too).
 fn gicv2_cpu_interface(name: &str, r: Range, out: &mut String) -> u64 {
-    if name != "gich_base" && r.1 - r.0 == 0x2_0000 && r.0 % 0x1_0000 == 0 {
+    if name != "gich_base" && r.1 - r.0 == 0x2_0000 && r.0.is_multiple_of(0x1_0000) {
         comment(out, &format!("{name}: {} is 128 KiB, a GIC-400 with 64 KiB-aliased pages: the interface starts at +0xf000.", span(r)));
         r.0 + 0xf000
     } else {
