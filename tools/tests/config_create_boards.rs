@@ -76,6 +76,21 @@ fn config_create_matches_reviewed_files_for_real_boards() {
             .unwrap();
         assert!(out.status.success(), "{}: {}", case.name, String::from_utf8_lossy(&out.stderr));
         let got = String::from_utf8(out.stdout).unwrap();
+        // What the tool wrote must pass `config check`: a cell together with
+        // the system configuration of its board (the case before it).
+        let toml = scratch.join(format!("{}.toml", case.name));
+        std::fs::write(&toml, &got).unwrap();
+        let cell = scratch.join(format!("{}.cell", case.name));
+        let st = Command::new(env!("CARGO_BIN_EXE_syshyper")).args(["config", "compile"]).arg(&toml).arg("-o").arg(&cell).status().unwrap();
+        assert!(st.success(), "{}: config compile", case.name);
+        let system = if case.args.contains(&"--cell") {
+            let board = case.name.trim_end_matches("-cell");
+            vec![scratch.join(format!("{board}.cell")), cell.clone()]
+        } else {
+            vec![cell.clone()]
+        };
+        let check = Command::new(env!("CARGO_BIN_EXE_syshyper")).args(["config", "check"]).args(&system).output().unwrap();
+        assert!(check.status.success(), "{}: config check: {}", case.name, String::from_utf8_lossy(&check.stderr));
         let want_path = expected_dir().join(format!("{}.toml", case.name));
         if bless {
             std::fs::write(&want_path, &got).unwrap();
