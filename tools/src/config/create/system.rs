@@ -119,7 +119,7 @@ pub const IPA_LIMIT: u64 = 1 << 39;
 /// driver moves its base for such a region too).
 fn gicv2_cpu_interface(name: &str, r: Range, out: &mut String) -> u64 {
     if name != "gich_base" && r.1 - r.0 == 0x2_0000 && r.0.is_multiple_of(0x1_0000) {
-        comment(out, &format!("{name}: {} is 128 KiB, a GIC-400 with 64 KiB-aliased pages: the interface starts at +0xf000.", span(r)));
+        comment(out, &format!("{name}: {}, a GIC-400 with its 4 KiB pages aliased over 64 KiB: the interface starts at +0xf000.", span(r)));
         r.0 + 0xf000
     } else {
         r.0
