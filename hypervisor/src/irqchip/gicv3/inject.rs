@@ -56,7 +56,11 @@ pub fn inject(intid: u32, hw: bool) {
 /// [`inject`] with this CPU's block at hand (the interrupt path has it).
 fn inject_on(cpu: &PerCpu, intid: u32, hw: bool) {
     cpu.count(Stat::Virq);
-    if !try_inject(intid, hw) {
+    if try_inject(intid, hw) {
+        // Delay from this exit's EL2 entry to the list register (one
+        // queued for a free list register is not timed).
+        cpu.trace.injected(crate::arch::counter());
+    } else {
         pending::post(&cpu.irq_pending, intid);
         cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
     }
