@@ -83,6 +83,15 @@ pub fn build(
         None,
         stat(hv, "hypercall_info", Sample::mean),
     );
+    // The same interrupts seen from EL2 (hypervisor/src/trace): the lower
+    // bound of the median log2 bucket of the measuring CPU's time at EL2
+    // per interrupt exit and of its delay to the list register.
+    for (row, key) in [
+        ("el2_irq_exit_median_bucket", "el2_irq_exit_median_low"),
+        ("el2_irq_inject_median_bucket", "el2_irq_inject_median_low"),
+    ] {
+        push(row, INSTR, None, stat(hv, key, Sample::mean));
+    }
     both(&mut push, "psci_version_call", "psci_version", Sample::mean);
     both(&mut push, "gicd_read_from_cell", "gicd_read", Sample::mean);
     both(
