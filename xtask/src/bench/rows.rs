@@ -4,6 +4,28 @@ use super::parse::{RunOutput, Sample};
 
 pub const INSTR: &str = "instructions";
 
+/// Instructions of the interrupt path that the EL2 histograms do not see
+/// (counted in syshyper.elf): 18 from the exception to the handler's first
+/// CNTPCT read (the vector's SAVE_CALLER_SAVED, the call, the handler's
+/// prologue) and 29 after its second read (histogram update, epilogue,
+/// RESTORE_CALLER_SAVED, eret), up to the cell vector's CNTVCT read.
+pub const EL2_IRQ_OUTSIDE: f64 = 47.0;
+
+/// Whether the EL2 view agrees with the cell's: the bench's interrupt
+/// latency minus [`EL2_IRQ_OUTSIDE`] falls in the median log2 bucket
+/// [low, 2 low) of the measuring CPU's injection delay.
+pub fn el2_matches_cell(irq_latency: f64, median_low: f64) -> Result<(), String> {
+    let at_el2 = irq_latency - EL2_IRQ_OUTSIDE;
+    if median_low <= at_el2 && at_el2 < 2.0 * median_low {
+        Ok(())
+    } else {
+        Err(format!(
+            "EL2 injection delay median bucket [{median_low}, {}) does not hold the cell's {irq_latency} - {EL2_IRQ_OUTSIDE} = {at_el2} instructions",
+            2.0 * median_low
+        ))
+    }
+}
+
 /// One line of results.json.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -163,6 +185,18 @@ pub fn build(
         );
     }
     rows
+}
+
+#[cfg(test)]
+mod el2_tests {
+    use super::*;
+
+    #[test]
+    fn el2_bucket_must_hold_the_cell_figure_minus_the_vector_path() {
+        assert!(el2_matches_cell(108.0, 32.0).is_ok());
+        assert!(el2_matches_cell(108.0, 64.0).is_err());
+        assert!(el2_matches_cell(200.0, 32.0).is_err());
+    }
 }
 
 #[cfg(test)]
