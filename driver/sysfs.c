@@ -144,6 +144,8 @@ static struct attribute *sh_cell_attrs[] = {
 	&sh_attr_cpus_assigned_list.attr,
 	&sh_attr_cpus_failed.attr,
 	&sh_attr_cpus_failed_list.attr,
+	&sh_attr_postmortem.attr,
+	&sh_attr_latency.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(sh_cell);

@@ -104,4 +104,8 @@ void sh_sysfs_exit(void);
 int sh_sysfs_cell_add(struct sh_cell *cell);
 extern struct kobj_type sh_cell_ktype;
 
+/* trace.c: cells/<id>/{postmortem,latency} */
+extern struct kobj_attribute sh_attr_postmortem;
+extern struct kobj_attribute sh_attr_latency;
+
 #endif

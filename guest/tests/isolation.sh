@@ -95,7 +95,7 @@ spins() {
 # Every root-only hypercall (ARG 0: aimed at the root cell) returns -EPERM
 # (-1: both halves all ones).
 all_eperm() {
-	for w in 3 4 5 6 7 8 9 10 11; do
+	for w in 3 4 5 6 7 8 9 10 11 12 13; do
 		[ "$(mb_read $w)" = 4294967295 ] && [ "$(mb_read_hi $w)" = 4294967295 ] || return 1
 	done
 }

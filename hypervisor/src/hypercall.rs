@@ -24,6 +24,16 @@ pub mod code {
     pub const DEBUG_CONSOLE_PUTC: u64 = 8;
     /// sysHyper extension: a cell's CPUs and name (see `cell::manage::cell_info`).
     pub const SYSHYPER_CELL_GET_INFO: u64 = 0x100;
+    /// sysHyper extension: a failed CPU's post-mortem record (`crate::trace`).
+    pub const SYSHYPER_CPU_RECORD: u64 = 0x103;
+    /// sysHyper extension: a CPU's latency histograms (`crate::trace`).
+    pub const SYSHYPER_CPU_LATENCY: u64 = 0x104;
+}
+
+/// Hypercalls that only read statistics or traces: not counted as exits
+/// nor timed, so reading never changes what is read (issue 19).
+pub fn is_statistics_read(code: u64) -> bool {
+    matches!(code, code::CPU_GET_INFO | code::SYSHYPER_CPU_RECORD | code::SYSHYPER_CPU_LATENCY)
 }
 
 /// Dispatches one hypercall; returns the value for x0.
@@ -47,6 +57,8 @@ pub fn handle(frame: &mut TrapFrame) -> i64 {
         code::HYPERVISOR_GET_INFO => get_info(a1),
         code::SYSHYPER_CELL_GET_INFO => as_root(&|r| manage::cell_info(r, a1, a2)),
         code::CPU_GET_INFO => cpu_get_info(a1, a2),
+        code::SYSHYPER_CPU_RECORD => as_root(&|_| crate::trace::read::record(a1, a2)),
+        code::SYSHYPER_CPU_LATENCY => as_root(&|_| crate::trace::read::latency(a1, a2)),
         code::DEBUG_CONSOLE_PUTC => putc(a1),
         _ => -ENOSYS,
     }

@@ -31,6 +31,7 @@ pub mod percpu;
 pub mod rendezvous;
 pub mod sync;
 pub mod sysconfig;
+pub mod trace;
 pub mod trap;
 
 pub mod cell;

@@ -75,6 +75,8 @@ pub struct PerCpu {
     pub irq_pending: [AtomicU32; 32],
     /// Linux's physical GIC CPU interface state at enable (PMR, IGRPEN1, CTLR).
     pub linux_gic: [AtomicU64; 3],
+    /// Trap ring, post-mortem record, latency histograms (issue 18).
+    pub trace: crate::trace::CpuTrace,
 }
 
 impl PerCpu {
@@ -95,6 +97,7 @@ impl PerCpu {
         for p in &self.irq_pending {
             p.store(0, Ordering::Relaxed);
         }
+        self.trace.clear();
         self.present.store(true, Ordering::Release);
     }
 
@@ -213,11 +216,14 @@ impl PerCpu {
     }
 
     /// Clears the VM-exit statistics (Jailhouse does on cell create and
-    /// destroy, so a cell's figures never include another cell's exits).
+    /// destroy, so a cell's figures never include another cell's exits),
+    /// and with them the trace: the post-mortem record of a failed cell
+    /// lives until its destroy and is never seen by the next owner.
     pub fn clear_stats(&self) {
         for s in &self.stats {
             s.store(0, Ordering::Relaxed);
         }
+        self.trace.clear();
     }
 }
 

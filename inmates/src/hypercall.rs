@@ -9,6 +9,10 @@ pub const HC_HYPERVISOR_GET_INFO: u64 = 5;
 pub const HC_CELL_GET_STATE: u64 = 6;
 pub const HC_CPU_GET_INFO: u64 = 7;
 pub const HC_DEBUG_CONSOLE_PUTC: u64 = 8;
+/// sysHyper extensions (root only): a CPU's post-mortem record and its
+/// latency histograms (hypervisor/src/trace).
+pub const SH_HC_CPU_RECORD: u64 = 0x103;
+pub const SH_HC_CPU_LATENCY: u64 = 0x104;
 
 /// HYPERVISOR_GET_INFO types.
 pub const INFO_MEM_POOL_SIZE: u64 = 0;

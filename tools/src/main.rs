@@ -97,4 +97,15 @@ mod tests {
             assert!(Cli::try_parse_from([prog, "ivshmem-demo", "--state", "1", "--ping", "5", "--peer", "1"]).is_err());
         }
     }
+
+    #[test]
+    fn stats_flags_in_any_order_and_dump() {
+        let ok = |a: &[&str]| Cli::try_parse_from(a.iter().copied()).is_ok();
+        assert!(ok(&["syshyper", "cell", "stats", "--latency", "--json", "gic-demo"]));
+        assert!(ok(&["syshyper", "cell", "stats", "gic-demo", "--latency"]));
+        assert!(ok(&["syshyper", "cell", "stats", "--watch", "--count", "2", "1"]));
+        assert!(!ok(&["syshyper", "cell", "stats", "--json", "gic-demo"]), "--json needs --latency");
+        assert!(!ok(&["syshyper", "cell", "stats", "--count", "2"]), "--count needs --watch");
+        assert!(ok(&["syshyper", "cell", "dump", "test-crash"]));
+    }
 }

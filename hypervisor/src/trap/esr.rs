@@ -23,6 +23,7 @@ pub mod ec {
     pub const SYSREG: u32 = Value::TrappedMsrMrs as u32;
     pub const IABT_LOW: u32 = Value::InstrAbortLowerEL as u32;
     pub const DABT_LOW: u32 = Value::DataAbortLowerEL as u32;
+    pub const SERROR: u32 = Value::SError as u32;
 }
 
 /// Fields of the ISS of a data abort taken to EL2.

@@ -4,6 +4,7 @@
 use super::esr::{ec, DataAbort, Esr};
 use super::TrapFrame;
 use crate::arch;
+use crate::trace::{why, Exit};
 use crate::cell::{CellState, CELLS};
 use crate::percpu::{this_cpu, CpuState, Stat};
 use core::sync::atomic::Ordering;
@@ -13,25 +14,51 @@ const HVC_IMM: u16 = 0x4a48;
 
 #[no_mangle]
 extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
-    this_cpu().count(Stat::Total);
+    let cpu = this_cpu();
     let esr = Esr(arch::esr());
+    // Into this CPU's trap ring (the post-mortem record's history) with
+    // x0 as detail (hypercall code, SMC function id); a data abort puts
+    // its IPA there once known.
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
     // The frequent exits each take a short path of their own (trapped
     // device accesses, hypercalls, PSCI); the rest, and every failure,
     // are out of line, so no path pays for another's stack frame.
-    match esr.ec() {
-        ec::DABT_LOW => data_abort(frame, esr),
+    let why = match esr.ec() {
+        ec::DABT_LOW => {
+            cpu.count(Stat::Total);
+            data_abort(frame, esr);
+            Exit::Mmio
+        }
         ec::HVC64 if esr.imm16() == HVC_IMM => {
-            this_cpu().count(Stat::Hypercall);
+            // Reading statistics must not change them (issue 19): such
+            // reads are neither counted nor timed.
+            if crate::hypercall::is_statistics_read(frame.x[0]) {
+                frame.x[0] = crate::hypercall::handle(frame) as u64;
+                return;
+            }
+            cpu.count(Stat::Total);
+            cpu.count(Stat::Hypercall);
             frame.x[0] = crate::hypercall::handle(frame) as u64;
+            Exit::Hypercall
         }
         ec::SMC64 => {
+            cpu.count(Stat::Total);
             frame.elr += 4;
             crate::psci::handle_smc(frame);
+            Exit::Smc
         }
         // The root's IPIs (ICC_SGI1R_EL1) come this way.
-        ec::SYSREG if sysreg(frame, esr) => {}
-        _ => other_sync(frame, esr),
-    }
+        ec::SYSREG if sysreg(frame, esr) => {
+            cpu.count(Stat::Total);
+            Exit::Sysreg
+        }
+        _ => {
+            cpu.count(Stat::Total);
+            other_sync(frame, esr);
+            Exit::Other
+        }
+    };
+    cpu.trace.exit(why, arch::counter());
 }
 
 /// A stage-2 data abort: an MMIO entry of the cell's table, else
@@ -39,7 +66,9 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
 #[inline(never)]
 fn data_abort(frame: &mut TrapFrame, esr: Esr) {
     let (far, hpfar) = arch::far_hpfar();
-    if !crate::mmio::handle(frame, esr, DataAbort::ipa(hpfar, far)) {
+    let ipa = DataAbort::ipa(hpfar, far);
+    this_cpu().trace.set_detail(ipa);
+    if !crate::mmio::handle(frame, esr, ipa) {
         data_abort_unhandled(frame, esr);
     }
 }
@@ -98,11 +127,14 @@ fn other_sync(frame: &mut TrapFrame, esr: Esr) {
 #[no_mangle]
 extern "C" fn trap_lower_irq(frame: &mut TrapFrame) -> bool {
     let cpu = this_cpu();
+    cpu.trace.enter_irq(arch::counter());
     cpu.count(Stat::Total);
     if crate::irqchip::handle_irq(cpu) == crate::irqchip::IrqOutcome::Park {
         park_on_request(frame);
         return true;
     }
+    // The interrupt path timed the exit itself (irqchip: the fast path
+    // shares one counter read between injection delay and exit time).
     false
 }
 
@@ -214,6 +246,17 @@ fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, h
         far,
         hpfar
     );
+    // The post-mortem record, before anyone can see the CPU failed.
+    let why = match esr.ec() {
+        ec::DABT_LOW => why::DATA_ABORT,
+        ec::IABT_LOW => why::INSTRUCTION_ABORT,
+        ec::SYSREG => why::SYSREG,
+        ec::HVC64 => why::FOREIGN_HVC,
+        ec::SERROR => why::SERROR,
+        _ => why::UNHANDLED_EC,
+    };
+    let ipa = DataAbort::ipa(hpfar, far);
+    cpu.trace.record_failure(why, esr.0, far, hpfar, ipa, frame, cell_id, arch::counter());
     if cell_id != 0 {
         // Its ivshmem peers see it go, before anyone can see it FAILED.
         crate::ivshmem::stop(cell_id);
@@ -235,6 +278,8 @@ pub fn park(frame: &mut TrapFrame) {
     }
     loop {
         if let Some((entry, context)) = cpu.take_start() {
+            // The exit that parked ends here, not when it was taken.
+            cpu.trace.enter_irq(arch::counter());
             reset_frame(frame, entry, context);
             crate::cell::activate_for_this_cpu();
             return;

@@ -6,6 +6,8 @@ mod args;
 mod console;
 mod ioctl;
 mod sysfs;
+mod trace;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 use ioctl::{CellRef, Device, Image};
@@ -69,7 +71,26 @@ pub enum CellCommand {
     List,
     /// VM exits by reason, per CPU: [ID | [--name] NAME] (all cells without one)
     Stats {
-        #[arg(allow_hyphen_values = true, value_name = "CELL")]
+        /// Latency at EL2 instead: interrupt injection delay and time per
+        /// exit reason, log2 histograms per CPU.
+        #[arg(long)]
+        latency: bool,
+        /// With --latency: JSON instead of a table.
+        #[arg(long, requires = "latency")]
+        json: bool,
+        /// Print again every second, until interrupted (or --count times).
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: stop after this many refreshes.
+        #[arg(long, requires = "watch", value_name = "N")]
+        count: Option<u64>,
+        #[arg(value_name = "CELL")]
+        cell: Vec<String>,
+    },
+    /// Post-mortem of a failed cell, per failed CPU: the fault in words,
+    /// syndrome, registers and the last traps: {ID | [--name] NAME}
+    Dump {
+        #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
     },
 }
@@ -105,7 +126,15 @@ fn cell(cmd: CellCommand) -> Result<()> {
             print!("{}", sysfs::list_table(&sysfs::cells(&root)?));
             Ok(())
         }
-        CellCommand::Stats { cell } => stats(&cell),
+        CellCommand::Stats { latency, json, watch, count, cell } => {
+            let once = || if latency { trace_stats(&cell, json) } else { stats(&cell) };
+            if watch {
+                watch::every_second(count, once)
+            } else {
+                once()
+            }
+        }
+        CellCommand::Dump { cell } => dump(&args::only_cell_ref(&cell)?),
     }
 }
 
@@ -187,27 +216,65 @@ fn load(cell: &CellRef, items: &[args::LoadItem]) -> Result<()> {
     call(what, ioctl::CELL_LOAD, Some(&arg))
 }
 
-fn stats(cell: &[String]) -> Result<()> {
+/// The cells `cell` names (all without one), with the hypervisor enabled.
+fn selected(cell: &[String]) -> Result<Vec<sysfs::Cell>> {
     let root = sysfs::root()?;
     if !sysfs::enabled(&root)? {
         bail!("the hypervisor is not enabled");
     }
     let cells = sysfs::cells(&root)?;
     let wanted = if cell.is_empty() { None } else { Some(args::only_cell_ref(cell)?) };
-    let mut found = false;
-    for c in &cells {
-        let matches = match &wanted {
+    let found: Vec<sysfs::Cell> = cells
+        .into_iter()
+        .filter(|c| match &wanted {
             None => true,
             Some(CellRef::Id(id)) => c.id == *id,
             Some(CellRef::Name(n)) => &c.name == n,
-        };
-        if matches {
-            found = true;
-            print!("{}", sysfs::stats_table(c, &sysfs::stats_columns(c)?));
+        })
+        .collect();
+    if found.is_empty() {
+        bail!("no such cell");
+    }
+    Ok(found)
+}
+
+fn stats(cell: &[String]) -> Result<()> {
+    for c in selected(cell)? {
+        print!("{}", sysfs::stats_table(&c, &sysfs::stats_columns(&c)?));
+    }
+    Ok(())
+}
+
+fn trace_stats(cell: &[String], json: bool) -> Result<()> {
+    let freq = watch::counter_hz();
+    for c in selected(cell)? {
+        let path = c.dir.join("latency");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let lat = trace::parse_latency(&text);
+        if json {
+            print!("{}", trace::latency_json(&c.name, c.id, &lat, freq));
+        } else {
+            print!("{}", trace::latency_table(&c.name, c.id, &lat, freq));
         }
     }
-    if !found {
-        bail!("no such cell");
+    Ok(())
+}
+
+fn dump(cell: &CellRef) -> Result<()> {
+    let name = match cell {
+        CellRef::Id(id) => id.to_string(),
+        CellRef::Name(n) => n.clone(),
+    };
+    let c = selected(&[name])?.remove(0);
+    let path = c.dir.join("postmortem");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {} (as root?)", path.display()))?;
+    let records = trace::parse_records(&text);
+    if records.is_empty() {
+        bail!("cell \"{}\" (id {}) has no failed CPU: nothing to dump (state: {})", c.name, c.id, c.state);
+    }
+    println!("Post-mortem of cell \"{}\" (id {}), {}", c.name, c.id, c.state);
+    for (cpu, words) in records {
+        print!("{}", trace::dump(cpu, &words));
     }
     Ok(())
 }

@@ -87,10 +87,13 @@ fn column(title: String, dir: &Path) -> Column {
     (title, values)
 }
 
-/// The cell's total and one column per CPU.
+/// The cell's total and one column per CPU. Each CPU's figures are read
+/// once and the Total is their sum (issue 19: the driver's own total file
+/// is read at another moment, so it never matched the columns shown);
+/// reading costs the cell nothing (the hypervisor counts no statistics
+/// read as an exit).
 pub fn stats_columns(cell: &Cell) -> Result<Vec<Column>> {
     let stats = cell.dir.join("statistics");
-    let mut cols = vec![column("Total".into(), &stats)];
     let mut cpus: Vec<(u32, PathBuf)> = std::fs::read_dir(&stats)
         .with_context(|| format!("cannot read {}", stats.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -100,10 +103,24 @@ pub fn stats_columns(cell: &Cell) -> Result<Vec<Column>> {
         })
         .collect();
     cpus.sort();
-    for (n, p) in cpus {
-        cols.push(column(format!("CPU{n}"), &p));
-    }
+    let per_cpu: Vec<Column> = cpus.iter().map(|(n, p)| column(format!("CPU{n}"), p)).collect();
+    let mut cols = vec![if per_cpu.is_empty() { column("Total".into(), &stats) } else { total_of(&per_cpu) }];
+    cols.extend(per_cpu);
     Ok(cols)
+}
+
+/// The sum of the CPU columns ("-" where a CPU's figure is missing).
+pub fn total_of(per_cpu: &[Column]) -> Column {
+    let values = (0..STATS.len())
+        .map(|i| {
+            per_cpu
+                .iter()
+                .map(|(_, v)| v.get(i).and_then(|x| x.parse::<u64>().ok()))
+                .sum::<Option<u64>>()
+                .map_or_else(|| "-".to_string(), |t| t.to_string())
+        })
+        .collect();
+    ("Total".to_string(), values)
 }
 
 /// `cell stats` output for one cell: exits by reason, total and per CPU.
@@ -158,5 +175,16 @@ mod tests {
         assert!(t.lines().nth(1).unwrap().contains("CPU1"));
         assert!(t.lines().any(|l| l.starts_with("hypercall") && l.trim_end().ends_with('5')));
         assert_eq!(t.lines().count(), 2 + STATS.len());
+    }
+
+    #[test]
+    fn total_is_the_sum_of_the_cpu_columns() {
+        let col = |t: &str, v: u64| (t.to_string(), (0..9).map(|i| (v + i).to_string()).collect::<Vec<_>>());
+        let total = total_of(&[col("CPU1", 10), col("CPU2", 100)]);
+        assert_eq!(total.1[0], "110");
+        assert_eq!(total.1[8], "126");
+        let mut broken = col("CPU3", 1);
+        broken.1[2] = "-".into();
+        assert_eq!(total_of(&[col("CPU1", 10), broken]).1[2], "-");
     }
 }

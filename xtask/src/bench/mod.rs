@@ -69,6 +69,15 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     };
     let mut missing = Vec::new();
     let rows = rows::build(&native, &hv, &fp, &linux, &mut missing);
+    let row = |name: &str| rows.iter().find(|r| r.name == name).and_then(|r| r.syshyper);
+    let el2 = match (row("irq_latency_min"), row("el2_irq_inject_median_bucket")) {
+        (Some(cell), Some(low)) => rows::el2_matches_cell(cell, low),
+        _ => Err("no EL2 injection delay or interrupt latency figure".into()),
+    };
+    match &el2 {
+        Ok(()) => println!("[bench] EL2 injection delay median agrees with irq_latency (minus the vector path)"),
+        Err(e) => println!("[bench] {e}"),
+    }
 
     let table = report::markdown(&rows);
     write(&a.dir.join("results.json"), &report::json(&rows))?;
@@ -111,6 +120,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     }
     Ok(
         if unexpected.is_empty()
+            && el2.is_ok()
             && !linux_failed
             && [&native, &hv, &linux].iter().all(|o| o.errors.is_empty())
         {

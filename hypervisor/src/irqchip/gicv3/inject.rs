@@ -56,7 +56,11 @@ pub fn inject(intid: u32, hw: bool) {
 /// [`inject`] with this CPU's block at hand (the interrupt path has it).
 fn inject_on(cpu: &PerCpu, intid: u32, hw: bool) {
     cpu.count(Stat::Virq);
-    if !try_inject(intid, hw) {
+    if try_inject(intid, hw) {
+        // Delay from this exit's EL2 entry to the list register (one
+        // queued for a free list register is not timed).
+        cpu.trace.injected(crate::arch::counter());
+    } else {
         pending::post(&cpu.irq_pending, intid);
         cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
     }
@@ -132,14 +136,24 @@ pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
     if (32..1020).contains(&intid) || (16..32).contains(&intid) && intid != MAINTENANCE_IRQ {
         cpuif::eoi(intid);
         if intid < 32 || owner(intid) == Some(cpu.cell.load(Ordering::Relaxed) as u8) {
-            inject_on(cpu, intid, true);
+            cpu.count(Stat::Virq);
+            if try_inject(intid, true) {
+                // Timed once for both histograms (crate::trace).
+                cpu.trace.injected_and_exit(crate::arch::counter());
+                return IrqOutcome::Resume;
+            }
+            pending::post(&cpu.irq_pending, intid);
+            cpuif::set_ich_hcr(cpuif::ich_hcr() | ICH_HCR_UIE);
         } else {
             // An SPI of another cell (a late one after a hand-over).
             cpuif::deactivate(intid);
         }
+        cpu.trace.exit(crate::trace::Exit::Irq, crate::arch::counter());
         return IrqOutcome::Resume;
     }
-    handle_other_irqs(cpu, intid)
+    let outcome = handle_other_irqs(cpu, intid);
+    cpu.trace.exit(crate::trace::Exit::Irq, crate::arch::counter());
+    outcome
 }
 
 /// Everything but the common case, starting with the acknowledged

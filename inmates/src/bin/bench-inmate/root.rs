@@ -9,7 +9,7 @@ use super::stats::{self, Stats};
 use super::{coord, probes};
 use syshyper_inmates::bundle::{Bundle, BundleFile, BUNDLE_ADDR, BUNDLE_MAX_SIZE};
 use syshyper_inmates::hvc;
-use syshyper_inmates::hypercall::{INFO_MEM_POOL_SIZE, INFO_MEM_POOL_USED, INFO_NUM_CELLS};
+use syshyper_inmates::hypercall::{INFO_MEM_POOL_SIZE, INFO_MEM_POOL_USED, INFO_NUM_CELLS, SH_HC_CPU_LATENCY};
 use syshyper_inmates::{println, psci, semihosting};
 
 const SAMPLES: u32 = 100;
@@ -46,6 +46,40 @@ fn addr(f: &BundleFile<'_>) -> u64 {
 
 fn pool_used() -> i64 {
     hvc::hypervisor_info(INFO_MEM_POOL_USED)
+}
+
+/// Median log2 bucket k of histogram `h` of `cpu` (hypervisor/src/trace:
+/// bucket k holds d with clz(d) = k), with its sample count.
+fn el2_median(cpu: u64, h: u64) -> Option<(u64, u64)> {
+    const BUCKETS: u64 = 65;
+    let count = |k: u64| hvc::hvc(SH_HC_CPU_LATENCY, cpu, h * BUCKETS + k).max(0) as u64;
+    let total: u64 = (0..BUCKETS).map(count).sum();
+    let mut seen = 0;
+    // From the shortest delays (k = 64) up.
+    for k in (0..BUCKETS).rev() {
+        seen += count(k);
+        if total > 0 && 2 * seen >= total {
+            return Some((k, total));
+        }
+    }
+    None
+}
+
+/// The measuring CPU's EL2 view of its interrupts (read by the root while
+/// the cell still exists): median buckets of the time at EL2 per interrupt
+/// exit and of the delay to the list register, as the bucket's lower bound
+/// (the bucket spans [low, 2 low)).
+fn el2_latency(cpu: u64) {
+    for (name, h) in [("el2_irq_exit", 0), ("el2_irq_inject", 6)] {
+        match el2_median(cpu, h) {
+            Some((k, n)) => {
+                let low = if k >= 64 { 0 } else { 1u64 << (63 - k) };
+                println!("BENCH {name}_median_low value={low}");
+                println!("BENCH-INFO {name}: {n} samples, median bucket [{low}, {})", 2 * low.max(1));
+            }
+            None => println!("BENCH-ERROR {name}: no samples"),
+        }
+    }
 }
 
 pub fn run() -> ! {
@@ -130,6 +164,7 @@ pub fn run() -> ! {
         semihosting::exit(1);
     }
     let busy_cpu = coord::run(Conduit::Smc, &mailbox, false);
+    el2_latency(super::smp::MEASURE_CPU as u64);
     let t3 = probes::counter();
     let r = hvc::cell_destroy(id as u64);
     let t4 = probes::counter();

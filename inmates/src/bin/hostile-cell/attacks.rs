@@ -146,7 +146,7 @@ fn unknown_smc(mb: Mailbox) {
 fn root_only_hypercalls(mb: Mailbox) {
     let victim = mb.read(ARG);
     mb.write(STAGE, STAGE_ATTEMPTED);
-    let calls: [(u64, u64, u64); 9] = [
+    let calls: [(u64, u64, u64); 11] = [
         (HC_CELL_CREATE, 0x7f00_0000, 0),
         (HC_CELL_START, victim, 0),
         (HC_CELL_SET_LOADABLE, victim, 0),
@@ -156,6 +156,9 @@ fn root_only_hypercalls(mb: Mailbox) {
         (HC_DEBUG_CONSOLE_PUTC, u64::from(b'!'), 0),
         (HC_CPU_GET_INFO, 0, CPU_INFO_STATE),
         (HC_CELL_DESTROY, 0, 0),
+        // sysHyper's trace reads (root only): CPU 0 is the root's.
+        (SH_HC_CPU_RECORD, 0, 0),
+        (SH_HC_CPU_LATENCY, 0, 0),
     ];
     for (i, (code, a1, a2)) in calls.into_iter().enumerate() {
         mb.set_result(i, hvc(code, a1, a2));

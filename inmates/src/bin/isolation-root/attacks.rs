@@ -115,8 +115,8 @@ const ATTACKS: &[Attack] = &[
     attack(
         ROOT_ONLY_HYPERCALLS,
         "root-only hypercalls",
-        "-EPERM for all 9",
-        Expect::Answers(|mb| all(mb, 9, -EPERM)),
+        "-EPERM for all 11",
+        Expect::Answers(|mb| all(mb, 11, -EPERM)),
     ),
     attack(
         TRAPPED_SYSREGS,
