@@ -587,7 +587,7 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 33)),
+        check: Some(|c| passed_exactly(c, 30)),
     },
 ];
 
@@ -641,7 +641,7 @@ pub const LINUX_ISOLATION: SysTest =
 /// root's kernel trouble is caught by the script's kernel log check.
 pub const LINUX_CELL_TEST: SysTest = SysTest {
     forbid: &[],
-    ..linux_test("linux-cell", linux_cell_args, LINUX_CELL_EXPECT, 600)
+    ..linux_test("linux-cell-boot", linux_cell_args, LINUX_CELL_EXPECT, 600)
 };
 
 #[cfg(test)]
