@@ -4,6 +4,7 @@
 mod config;
 mod driver;
 mod ivshmem;
+mod linux;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsStr;
@@ -84,6 +85,15 @@ mod tests {
         assert!(cmd.render_version().starts_with("jailhouse "));
         let err = cmd.try_get_matches_from_mut(["jailhouse", "bogus"]).unwrap_err().to_string();
         assert!(err.contains("jailhouse") && !err.contains("syshyper"), "{err}");
+    }
+
+    #[test]
+    fn cell_linux_answers_to_both_names() {
+        for prog in ["syshyper", "jailhouse"] {
+            let args = [prog, "cell", "linux", "c.cell", "Image", "-d", "x.dtb", "-i", "rd", "-c", "console=ttyAMA0", "--dump-dtb", "o.dtb"];
+            assert!(Cli::try_parse_from(args).is_ok(), "{prog}");
+            assert!(Cli::try_parse_from([prog, "cell", "linux", "c.cell"]).is_err(), "{prog}: the kernel is required");
+        }
     }
 
     #[test]

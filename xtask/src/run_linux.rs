@@ -22,6 +22,11 @@ pub struct RunArgs {
     /// exchange hello texts and ping-pong records (guest/ivshmem-demo.sh).
     #[arg(long, conflicts_with_all = ["shell", "script", "boot_first"])]
     pub ivshmem: bool,
+    /// Boot Debian's kernel in a Linux cell on CPUs 2-3 (configs/linux-cell.toml)
+    /// with its own initramfs, show its console, then shut it down and destroy it
+    /// (guest/linux-cell-demo.sh).
+    #[arg(long, conflicts_with_all = ["shell", "script", "boot_first", "ivshmem"])]
+    pub linux_cell: bool,
     /// Boot the hypervisor first and Linux as its root cell (instead of enabling it from Linux).
     #[arg(long)]
     pub boot_first: bool,
@@ -149,6 +154,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         }
         None if args.shell => guest::SHELL_SCRIPT.to_string(),
         None if args.ivshmem => guest::IVSHMEM_SCRIPT.to_string(),
+        None if args.linux_cell => guest::LINUX_CELL_SCRIPT.to_string(),
         None => guest::DEMO_SCRIPT.to_string(),
     };
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
@@ -173,6 +179,9 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         &p.config_images(),
         &p.inmate_images(),
     )?;
+    if args.linux_cell {
+        files.extend(guest::linux_cell_files(&g, &ko, &p.out.join("guest"))?);
+    }
     files.extend(args.with.iter().cloned());
     let initrd =
         guest::build_initramfs(&g, &files, &script, &p.out.join("guest/initramfs.cpio.gz"))?;
@@ -235,6 +244,20 @@ mod tests {
         assert!(parse(&["--ivshmem", "--shell"]).is_err());
         assert!(parse(&["--ivshmem", "--boot-first"]).is_err());
         assert!(guest::IVSHMEM_SCRIPT.contains("syshyper ivshmem-demo --ping"));
+    }
+
+    #[test]
+    fn linux_cell_is_its_own_demo() {
+        assert!(parse(&["--linux-cell"]).unwrap().linux_cell);
+        assert!(parse(&["--linux-cell", "--ivshmem"]).is_err());
+        assert!(parse(&["--linux-cell", "--shell"]).is_err());
+        let s = guest::LINUX_CELL_SCRIPT;
+        let at = |t: &str| s.find(t).unwrap_or_else(|| panic!("no {t:?}"));
+        assert!(at("jailhouse enable") < at("jailhouse cell linux") && at("jailhouse cell linux") < at("cell shutdown"));
+        assert!(at("cell shutdown") < at("cell destroy"));
+        // The script finds the files where the initramfs puts them.
+        assert!(s.contains("L=/etc/syshyper/linux\n") && s.contains("$L/Image") && s.contains("$L/initramfs.cpio.gz"));
+        assert_eq!((guest::CELL_KERNEL, guest::CELL_INITRD), ("/etc/syshyper/linux/Image", "/etc/syshyper/linux/initramfs.cpio.gz"));
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         "root_workload_memory",
         "hypervisor_enable",
         "hypervisor_disable",
+        "linux_cell_start_to_init",
     ];
     let expected_missing: &[&str] = if args.no_linux { &skipped } else { &[] };
     let unexpected: Vec<_> = missing

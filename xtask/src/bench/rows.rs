@@ -160,6 +160,8 @@ pub fn build(
     // whole command (tool, driver, EL2 bring-up on every CPU), fastest run.
     push("hypervisor_enable", INSTR, None, stat(linux, "with_enable", Sample::min));
     push("hypervisor_disable", INSTR, None, stat(linux, "with_disable", Sample::min));
+    // `cell linux` of configs/linux-cell.toml until its /init reports.
+    push("linux_cell_start_to_init", INSTR, None, stat(linux, "with_linuxcell", Sample::min));
     let known = |v: u64| (v > 0).then_some(v as f64);
     push("image_size", "bytes", None, known(fp.image_bytes));
     push("core_size", "bytes", None, known(fp.core_bytes));
