@@ -1,6 +1,6 @@
 //! `cargo xtask`: set up, build, run and test sysHyper (see README.md).
 
-use xtask::{harness, images, paths, qemu, run_linux, runner, setup};
+use xtask::{guest, harness, images, paths, qemu, run_linux, runner, setup};
 
 mod bench;
 
@@ -41,6 +41,10 @@ enum Cmd {
         /// Show each QEMU console live.
         #[arg(short, long)]
         verbose: bool,
+        /// Debian kernel of the Linux tests: a series (6.12), an ABI
+        /// (6.12.118+deb12) or a package; default: Debian's linux-image-arm64.
+        #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
+        kernel: Option<guest::kernel::Choice>,
     },
     /// Boot the hypervisor first with the root test program and show the console.
     Qemu {
@@ -82,6 +86,9 @@ fn real_main() -> Result<ExitCode> {
             images::build_all(&p)?;
         }
         Cmd::Run(args) => {
+            if let Some(k) = &args.kernel {
+                guest::kernel::select(k.clone());
+            }
             setup::setup(false)?;
             images::build_all(&p)?;
             return run_linux::run(&p, &args);
@@ -91,7 +98,11 @@ fn real_main() -> Result<ExitCode> {
             no_host,
             list,
             verbose,
+            kernel,
         } => {
+            if let Some(k) = kernel {
+                guest::kernel::select(k);
+            }
             if !list {
                 setup::setup(false)?;
             }

@@ -43,6 +43,11 @@ pub struct RunArgs {
     /// least 1G, as the configs put the hypervisor at the top of the first GiB.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_mem)]
     pub mem: u64,
+    /// Debian kernel to boot: a series (6.12), an ABI (6.12.118+deb12,
+    /// 6.1.0-57) or a package (linux-image-6.12-arm64); default: Debian's
+    /// linux-image-arm64.
+    #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
+    pub kernel: Option<guest::kernel::Choice>,
 }
 
 /// The memory size in MiB; at least 1 GiB (RAM starts at 0x4000_0000 on
@@ -220,6 +225,15 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
         Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn kernel_is_chosen_by_series_abi_or_package() {
+        use guest::kernel::Choice;
+        assert_eq!(parse(&[]).unwrap().kernel, None);
+        assert_eq!(parse(&["--kernel", "6.12"]).unwrap().kernel, Some(Choice::Package("linux-image-6.12-arm64".into())));
+        assert_eq!(parse(&["--kernel", "6.1.0-57"]).unwrap().kernel, Some(Choice::Abi("6.1.0-57".into())));
+        assert!(parse(&["--kernel", "trixie"]).is_err());
     }
 
     #[test]

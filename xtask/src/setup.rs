@@ -13,13 +13,17 @@ use std::process::Command;
 pub const RUST_TARGETS: &[&str] =
     &["aarch64-unknown-none", "aarch64-unknown-none-softfloat", "aarch64-unknown-linux-musl"];
 /// qemu-system-arm provides qemu-system-aarch64; llvm provides llvm-objcopy;
-/// device-tree-compiler provides dtc (boot-first Linux's device tree).
+/// device-tree-compiler provides dtc (boot-first Linux's device tree);
+/// dwarves provides pahole, which the kbuild of Debian's 6.12 headers runs
+/// to give the module its BTF (6.1's headers skip that step); dpkg-dev
+/// is not needed: `cargo xtask dist` uses dpkg-deb, part of dpkg.
 pub const DEB_PACKAGES: &[&str] = &[
     "qemu-system-arm",
     "gcc-aarch64-linux-gnu",
     "cpio",
     "llvm",
     "device-tree-compiler",
+    "dwarves",
 ];
 
 /// What the machine has, as far as setup cares.
