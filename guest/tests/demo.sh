@@ -40,7 +40,7 @@ stats_count() {
 	jailhouse cell stats gic-demo && test "$(cat $S/cells/1/statistics/vmexits_total)" -gt 0
 }
 workload_start
-check "insmod" insmod /lib/modules/syshyper.ko
+check "insmod" insmod $KO
 check "driver loaded, not enabled" is $S/enabled 0
 fails_with "no console before enable" "not enabled" jailhouse console
 check "Linux works before enable" progresses

@@ -6,6 +6,7 @@ pub mod boot_blob;
 pub mod bootfirst_linux;
 pub mod bundle;
 pub mod cmd;
+pub mod dist;
 pub mod fuzz_ci;
 pub mod guest;
 pub mod harness;

@@ -12,6 +12,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Build, run and test sysHyper")]
 struct Cli {
+    /// Print every command xtask runs and its output (and, for `test`,
+    /// each QEMU console live).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -38,9 +42,6 @@ enum Cmd {
         /// List the tests and exit.
         #[arg(long)]
         list: bool,
-        /// Show each QEMU console live.
-        #[arg(short, long)]
-        verbose: bool,
         /// Debian kernel of the Linux tests: a series (6.12), an ABI
         /// (6.12.118+deb12) or a package; default: Debian's linux-image-arm64.
         #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
@@ -58,6 +59,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         qemu_args: Vec<String>,
     },
+    /// Build Debian packages for an arm64 board into target/dist: the tool,
+    /// the hypervisor image with configs and inmates, the driver as DKMS source.
+    Dist,
     /// Print the workspace root and the output folders xtask uses (found at
     /// run time: a copied tree works on itself).
     Paths,
@@ -78,6 +82,8 @@ fn main() -> ExitCode {
 
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
+    xtask::cmd::set_verbose(cli.verbose);
+    let verbose = cli.verbose;
     let p = paths::Paths::discover();
     match cli.command {
         Cmd::Setup { dry_run } => setup::setup(dry_run)?,
@@ -97,7 +103,6 @@ fn real_main() -> Result<ExitCode> {
             filter,
             no_host,
             list,
-            verbose,
             kernel,
         } => {
             if let Some(k) = kernel {
@@ -133,6 +138,11 @@ fn real_main() -> Result<ExitCode> {
             return qemu_console(&p, &boot, &qemu_args);
         }
         Cmd::Bench(args) => return bench::run(&p, &args),
+        Cmd::Dist => {
+            setup::setup(false)?;
+            images::build_all(&p)?;
+            xtask::dist::run(&p)?;
+        }
         Cmd::Paths => {
             println!("root {}", p.root.display());
             println!("out {}", p.out.display());

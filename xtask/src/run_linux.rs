@@ -11,8 +11,6 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
-
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Stop at a root shell instead of running the demo.
@@ -158,18 +156,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     };
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &p.out.join("guest/driver"))?;
-    println!("[run] syshyper tool ({MUSL_TARGET})");
-    cmd::run(p.cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "syshyper-tools",
-        "--bin",
-        "syshyper",
-        "--target",
-        MUSL_TARGET,
-    ]))?;
-    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let tool = crate::images::build_musl_tool(p)?;
     let images = p.images();
     let mut files = guest::standard_files(
         &ko,
@@ -193,7 +180,8 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         stdin: false,
     };
     let mut q = runner::spawn(qemu::command(&qemu_args), &opts)?;
-    println!("[run] {}\n[run] console log: {}", q.cmdline, log.display());
+    cmd::detail(format_args!("[run] {}", q.cmdline));
+    println!("[run] booting Debian's kernel {}-arm64 on QEMU; the demo follows (console log: {})", g.abi, log.display());
     let outcome = q.finish(None)?;
     // The guest powers off (QEMU status 0) whatever the script returned; the
     // script's own status travels on the console.

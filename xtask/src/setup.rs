@@ -78,7 +78,7 @@ pub fn plan(f: &Facts) -> std::result::Result<Vec<Step>, String> {
             steps.push(Step::AptInstall(f.missing_packages.clone()));
         } else {
             problems.push(format!(
-                "Debian packages missing and not running as root; run:\n    \
+                "Debian packages missing and not running as root; run: \
                  sudo apt-get update && sudo apt-get install -y --no-install-recommends {}",
                 f.missing_packages.join(" ")
             ));
@@ -213,18 +213,18 @@ fn execute(step: &Step) -> Result<()> {
 
 /// Checks and installs everything; `dry_run` only prints what it would do.
 pub fn setup(dry_run: bool) -> Result<()> {
-    println!("[setup] checking Rust targets and Debian packages ...");
+    cmd::detail("[setup] checking Rust targets and Debian packages ...");
     let facts = gather()?;
     let steps = match plan(&facts) {
         Ok(steps) => steps,
-        Err(msg) => bail!("[setup] cannot install the prerequisites:\n{msg}"),
+        Err(msg) => bail!("cannot install the prerequisites: {}", msg.replace('\n', "; ")),
     };
     if steps.is_empty() {
-        println!(
+        cmd::detail(format_args!(
             "[setup] all present: targets {}; packages {}",
             RUST_TARGETS.join(", "),
             DEB_PACKAGES.join(", ")
-        );
+        ));
         return Ok(());
     }
     for step in &steps {

@@ -75,8 +75,47 @@ fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
     Ok(guest::linux_qemu_args(&g, &initrd, append))
 }
 
+/// linux-demo runs from the installed packages: the .debs of `cargo xtask
+/// dist` (checked as they are built) unpacked as dpkg lays them out, the
+/// module built from their DKMS source as DKMS builds it and put where
+/// DKMS installs it; the script's paths (C, I, KO of guest/tests/lib.sh)
+/// point there, and nothing else of the build is in the guest.
 fn demo_args(ctx: &Ctx) -> Result<Vec<String>> {
-    linux_args(ctx, DEMO, "")
+    use crate::dist;
+    let p = &ctx.paths;
+    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
+    crate::images::build_musl_tool(p)?;
+    println!("[linux-demo] packages (cargo xtask dist), unpacked and the module built as DKMS would");
+    let debs = dist::build(&dist::Inputs::of(p), &ctx.workdir.join("dist-work"), &ctx.workdir.join("dist"))?;
+    let root = ctx.workdir.join("installed");
+    let ko = dist::install_tree(&debs, &root, &g.headers_dir, &format!("{}-arm64", g.abi), &ctx.workdir)?;
+    let mut files = Vec::new();
+    installed_files(&root, &root, &mut files)?;
+    let paths = format!("C=/{0}/configs\nI=/{0}/inmates\nKO=/{ko}\n", dist::DATA_DIR);
+    let initrd = guest::build_initramfs(
+        &g,
+        &files,
+        &format!("{KERNEL_LOG}\n{LIB}\n{paths}{DEMO}"),
+        &ctx.workdir.join("initramfs.cpio.gz"),
+    )?;
+    Ok(guest::linux_qemu_args(&g, &initrd, ""))
+}
+
+/// Every regular file under `dir` as (host path, guest path below `root`);
+/// links are left out (/init makes the `jailhouse` one; the packages'
+/// links are checked by `dist::check`).
+fn installed_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            installed_files(root, &path, out)?;
+        } else if meta.is_file() {
+            let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
+            out.push((path, format!("/{rel}")));
+        }
+    }
+    Ok(())
 }
 
 fn cycles_args(ctx: &Ctx) -> Result<Vec<String>> {

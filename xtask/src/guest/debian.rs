@@ -95,10 +95,7 @@ fn ensure_arm64_lists() -> Result<()> {
         return Ok(());
     }
     if !is_root() {
-        bail!(
-            "apt does not know Debian's arm64 packages; run as root:\n    \
-             dpkg --add-architecture arm64 && apt-get update"
-        );
+        bail!("apt does not know Debian's arm64 packages; run as root: dpkg --add-architecture arm64 && apt-get update");
     }
     if !have_arch {
         println!("[guest] adding the arm64 architecture to dpkg");
@@ -207,7 +204,7 @@ pub fn fetch(dir: &Path, k: &Resolved) -> Result<PathBuf> {
         .collect();
     entries.sort();
     for deb in &entries {
-        println!("[guest] unpacking {}", deb.file_name().unwrap_or_default().to_string_lossy());
+        crate::cmd::detail(format_args!("[guest] unpacking {}", deb.file_name().unwrap_or_default().to_string_lossy()));
         run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root))?;
     }
     fix_headers_makefile(&root, abi)?;

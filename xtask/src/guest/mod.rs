@@ -93,12 +93,27 @@ pub fn prepare_guest(cache_dir: &Path) -> Result<Guest> {
         uio_module: root.join(format!("lib/modules/{abi}-arm64/kernel/drivers/uio/uio.ko")),
         abi,
     };
+    decompress_module(&guest.uio_module)?;
     for p in [&guest.kernel_image, &guest.headers_dir, &guest.busybox, &guest.uio_module] {
         if !p.exists() {
             anyhow::bail!("{} is missing from the unpacked packages; delete {} to fetch again", p.display(), cache_dir.join(&guest.abi).display());
         }
     }
     Ok(guest)
+}
+
+/// Debian's 6.12 packages ship modules xz-compressed (`uio.ko.xz`), which
+/// busybox's insmod does not read: unpack `module` next to it once.
+fn decompress_module(module: &Path) -> Result<()> {
+    let xz = module.with_extension("ko.xz");
+    if module.exists() || !xz.exists() {
+        return Ok(());
+    }
+    let out = crate::cmd::output(std::process::Command::new("xz").args(["-dc"]).arg(&xz))?;
+    if !out.status.success() {
+        anyhow::bail!("cannot decompress {}: {}", xz.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    std::fs::write(module, out.stdout).with_context(|| format!("cannot write {}", module.display()))
 }
 
 /// Builds `driver_src` (the driver/ folder) in `build_dir`; returns syshyper.ko.
