@@ -83,7 +83,8 @@ fn name_of(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn copyright(what: &str, license: &str) -> Item {
+/// `/usr/share/doc/<package>/copyright` (machine-readable format).
+fn with_doc(pkg: &mut Package, what: &str, license: &str) {
     let text = format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
          Upstream-Name: sysHyper\n\n\
@@ -93,13 +94,7 @@ fn copyright(what: &str, license: &str) -> Item {
          {what}. The license texts are in /usr/share/common-licenses\n \
          (Apache-2.0, GPL-2) and at https://opensource.org/license/mit.\n"
     );
-    Item::File { dest: String::new(), data: text.into_bytes(), exec: false }
-}
-
-fn with_doc(pkg: &mut Package, what: &str, license: &str) {
-    if let Item::File { data, exec, .. } = copyright(what, license) {
-        pkg.items.push(Item::File { dest: format!("usr/share/doc/{}/copyright", pkg.name), data, exec });
-    }
+    pkg.items.push(Item::File { dest: format!("usr/share/doc/{}/copyright", pkg.name), data: text.into_bytes(), exec: false });
 }
 
 fn gzip(data: &[u8]) -> Result<Vec<u8>> {

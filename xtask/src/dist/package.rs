@@ -56,7 +56,6 @@ impl Package {
         }
         let _ = writeln!(c, "Section: {}", self.section);
         let _ = writeln!(c, "Priority: optional");
-        let _ = writeln!(c, "Homepage: https://github.com/siemens/jailhouse");
         let _ = writeln!(c, "Description: {}", self.summary);
         for line in self.description.lines() {
             let line = line.trim();
