@@ -85,10 +85,14 @@ fn demo_args(ctx: &Ctx) -> Result<Vec<String>> {
     let p = &ctx.paths;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     crate::images::build_musl_tool(p)?;
-    println!("[linux-demo] packages (cargo xtask dist), unpacked and the module built as DKMS would");
+    let start = std::time::Instant::now();
     let debs = dist::build(&dist::Inputs::of(p), &ctx.workdir.join("dist-work"), &ctx.workdir.join("dist"))?;
     let root = ctx.workdir.join("installed");
     let ko = dist::install_tree(&debs, &root, &g.headers_dir, &format!("{}-arm64", g.abi), &ctx.workdir)?;
+    println!(
+        "[linux-demo] packages built, checked and unpacked, module built from their DKMS tree: {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     let mut files = Vec::new();
     installed_files(&root, &root, &mut files)?;
     let paths = format!("C=/{0}/configs\nI=/{0}/inmates\nKO=/{ko}\n", dist::DATA_DIR);

@@ -118,8 +118,8 @@ pub fn resolve(choice: &Choice, cache: &Path) -> Result<Resolved> {
     let abi = match choice {
         Choice::Abi(abi) => abi.clone(),
         Choice::Package(pkg) => {
-            let depends = apt_output(&["apt-cache", "depends", &format!("{pkg}:arm64")]).with_context(|| {
-                format!("apt knows no package {pkg} for arm64; `apt-cache search --names-only 'linux-image-.*-arm64$'` lists the kernels")
+            let depends = apt_output(&["apt-cache", "depends", &format!("{pkg}:arm64")]).map_err(|_| {
+                anyhow::anyhow!("apt knows no package {pkg} for arm64; `apt-cache search --names-only 'linux-image-.*-arm64$'` lists the kernels")
             })?;
             match parse_abi(&depends).or_else(|| abi_of_image_package(pkg)) {
                 Some(abi) => abi,
@@ -128,8 +128,8 @@ pub fn resolve(choice: &Choice, cache: &Path) -> Result<Resolved> {
         }
     };
     let image = format!("linux-image-{abi}-arm64:arm64");
-    let show = apt_output(&["apt-cache", "show", &image]).with_context(|| {
-        format!("apt knows no kernel with ABI {abi}; `apt-cache search --names-only 'linux-image-.*-arm64$'` lists them")
+    let show = apt_output(&["apt-cache", "show", &image]).map_err(|_| {
+        anyhow::anyhow!("apt knows no kernel with ABI {abi} ({image}); `apt-cache search --names-only 'linux-image-.*-arm64$'` lists them")
     })?;
     let version = parse_version(&show).with_context(|| format!("apt-cache show {image}: no Version"))?;
     let headers = format!("linux-headers-{abi}-arm64:arm64");
