@@ -152,6 +152,20 @@ pub fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` with its output shown as it comes (test runs, whose whole
+/// output is the point), printing the command line with `-v`.
+pub fn run_shown(cmd: &mut Command) -> Result<()> {
+    let line = display(cmd);
+    if verbose() {
+        println!("[xtask] $ {line}");
+    }
+    let status = cmd.status().map_err(|e| anyhow::anyhow!(start_error(cmd, &e)))?;
+    if !status.success() {
+        bail!("`{line}` failed ({status})");
+    }
+    Ok(())
+}
+
 /// Runs `cmd` quietly, returning its output; fails if it cannot start.
 pub fn output(cmd: &mut Command) -> Result<Output> {
     cmd.output().map_err(|e| anyhow::anyhow!(start_error(cmd, &e)))
