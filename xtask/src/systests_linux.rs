@@ -642,6 +642,28 @@ mod tests {
     }
 
     #[test]
+    fn demo_takes_every_installed_path_from_variables() {
+        // linux-demo sets C, I and KO to the packages' paths after lib.sh:
+        // the script must name no other location of the build's files.
+        assert!(LIB.contains("\nKO=") && DEMO.contains("insmod $KO"));
+        for fixed in ["/etc/syshyper", "/lib/modules/syshyper.ko"] {
+            assert!(!DEMO.contains(fixed), "demo.sh names {fixed}");
+        }
+    }
+
+    #[test]
+    fn installed_files_lists_regular_files_with_guest_paths() {
+        let root = std::env::temp_dir().join(format!("xtask-installed-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+        std::fs::write(root.join("usr/sbin/syshyper"), "x").unwrap();
+        std::os::unix::fs::symlink("syshyper", root.join("usr/sbin/jailhouse")).unwrap();
+        let mut files = Vec::new();
+        installed_files(&root, &root, &mut files).unwrap();
+        assert_eq!(files, vec![(root.join("usr/sbin/syshyper"), "/usr/sbin/syshyper".to_string())]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn tables_follow_the_scripts() {
         for (body, expect) in [
             (DEMO, DEMO_EXPECT),
