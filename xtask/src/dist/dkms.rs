@@ -98,20 +98,22 @@ exit 0
 }
 
 /// Builds the module from an unpacked DKMS tree the way DKMS does: MAKE[0]
-/// of its dkms.conf, run in a copy of the tree with `kernel_source_dir` the
+/// of its dkms.conf, run in a copy of the tree (kept between runs) with `kernel_source_dir` the
 /// headers (cross-compiled for arm64 here). Returns the .ko.
 pub fn build_like_dkms(tree: &Path, headers: &Path, build_dir: &Path) -> Result<std::path::PathBuf> {
     let conf_text = std::fs::read_to_string(tree.join("dkms.conf")).with_context(|| format!("{} has no dkms.conf", tree.display()))?;
     let make = conf_value(&conf_text, "MAKE[0]").context("dkms.conf has no MAKE[0]")?;
     let module = conf_value(&conf_text, "BUILT_MODULE_NAME[0]").context("dkms.conf has no BUILT_MODULE_NAME[0]")?;
-    if build_dir.exists() {
-        std::fs::remove_dir_all(build_dir).with_context(|| format!("cannot clear {}", build_dir.display()))?;
-    }
     std::fs::create_dir_all(build_dir)?;
     for entry in std::fs::read_dir(tree)? {
         let path = entry?.path();
         if path.is_file() {
-            std::fs::copy(&path, build_dir.join(path.file_name().unwrap_or_default()))?;
+            // Unchanged files keep their time stamps, so kbuild rebuilds
+            // only what changed (DKMS itself starts from a fresh copy).
+            let dest = build_dir.join(path.file_name().unwrap_or_default());
+            if std::fs::read(&dest).ok() != Some(std::fs::read(&path)?) {
+                std::fs::copy(&path, &dest)?;
+            }
         }
     }
     // DKMS expands ${kernel_source_dir} itself; sh does the same from the
