@@ -178,3 +178,19 @@ fn qemu_console(p: &paths::Paths, boot: &qemu::BootFirst, extra: &[String]) -> R
     );
     Ok(runner::exit_code(outcome.status))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        // Catches clashes such as a subcommand's own -v beside the global one.
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["xtask", "test", "linux", "-v", "--kernel", "6.12"]).unwrap();
+        assert!(cli.verbose);
+        let cli = Cli::try_parse_from(["xtask", "-v", "dist"]).unwrap();
+        assert!(cli.verbose && matches!(cli.command, Cmd::Dist));
+    }
+}
