@@ -18,6 +18,7 @@
  */
 #include <linux/interrupt.h>
 #include <linux/io.h>
+#include <linux/version.h>
 #include <linux/irq.h>
 #include <linux/mm.h>
 #include <linux/of.h>
@@ -129,6 +130,21 @@ static int sh_ivshmem_release(struct uio_info *info, struct inode *inode)
 }
 
 /*
+ * Since Linux 6.3 vm_flags is read-only and changed through helpers that
+ * take the mmap lock into account (6.12 refuses the plain write); 6.1 has
+ * no helpers. Without VM_MAYWRITE, mprotect() cannot make the map
+ * writable later.
+ */
+static void clear_maywrite(struct vm_area_struct *vma)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, VM_MAYWRITE);
+#else
+	vma->vm_flags &= ~VM_MAYWRITE;
+#endif
+}
+
+/*
  * The UIO core has checked that vm_pgoff names a map and that the length
  * fits it. Registers are device memory; the sections are normal cacheable
  * memory, as every peer maps them (coherent without cache maintenance).
@@ -150,7 +166,7 @@ static int sh_ivshmem_mmap(struct uio_info *info, struct vm_area_struct *vma)
 	if (d->readonly[mi]) {
 		if (vma->vm_flags & VM_WRITE)
 			return -EPERM;
-		vma->vm_flags &= ~VM_MAYWRITE;
+		clear_maywrite(vma);
 	}
 	if (mem->memtype == UIO_MEM_PHYS)
 		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);

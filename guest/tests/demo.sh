@@ -68,7 +68,7 @@ reads_do_not_count() {
 	[ $# = 5 ] && [ "$1" = "$5" ]
 }
 workload_start
-check "insmod" insmod /lib/modules/syshyper.ko
+check "insmod" insmod $KO
 check "driver loaded, not enabled" is $S/enabled 0
 fails_with "no console before enable" "not enabled" jailhouse console
 check "Linux works before enable" progresses

@@ -4,6 +4,8 @@
 # PASS line in order and fails on any FAIL line.
 C=/etc/syshyper/configs
 I=/etc/syshyper/inmates
+# The module (linux-demo sets C, I and KO to the installed packages' paths).
+KO=/lib/modules/syshyper.ko
 S=/sys/devices/jailhouse
 # Scratch files (the host unit test points W elsewhere).
 W=${W:-/tmp}

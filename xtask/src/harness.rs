@@ -120,7 +120,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
         let start = Instant::now();
         let result = match case {
             Case::Host(_, cargo_args) => {
-                crate::cmd::run(p.cargo().args(*cargo_args)).map_err(|e| format!("{e:#}"))
+                crate::cmd::run_shown(p.cargo().args(*cargo_args)).map_err(|e| format!("{e:#}"))
             }
             Case::Fuzz => crate::fuzz_ci::run(p).map_err(|e| format!("{e:#}")),
             Case::Boards => crate::config_boards::run(p).map_err(|e| format!("{e:#}")),

@@ -8,6 +8,16 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The target of the tool that runs in the arm64 Linux (static, musl).
+pub const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// Builds the static arm64 `syshyper` tool; returns its path.
+pub fn build_musl_tool(p: &Paths) -> Result<PathBuf> {
+    println!("[build] syshyper tool ({MUSL_TARGET})");
+    cmd::run(p.cargo().args(["build", "--release", "-p", "syshyper-tools", "--bin", "syshyper", "--target", MUSL_TARGET]))?;
+    Ok(p.release_dir(Some(MUSL_TARGET)).join("syshyper"))
+}
+
 pub fn build_all(p: &Paths) -> Result<()> {
     std::fs::create_dir_all(p.images())
         .with_context(|| format!("cannot create {}", p.images().display()))?;
@@ -143,7 +153,7 @@ fn build_inmates(p: &Paths) -> Result<()> {
         let bin = out.join(format!("{name}.bin"));
         copy(&p.release_dir(Some(BARE_TARGET)).join(name), &elf)?;
         objcopy(&elf, &bin)?;
-        println!("[build] inmates/{name}.bin {} bytes", size(&bin));
+        cmd::detail(format_args!("[build] inmates/{name}.bin {} bytes", size(&bin)));
     }
     Ok(())
 }
@@ -189,7 +199,7 @@ fn config_sources(root: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn build_configs(p: &Paths) -> Result<()> {
-    println!("[build] host tool (syshyper-tools)");
+    cmd::detail("[build] host tool (syshyper-tools)");
     cmd::run(p.cargo().args([
         "build",
         "--release",
@@ -219,8 +229,9 @@ fn build_configs(p: &Paths) -> Result<()> {
                 .arg(&cell),
         )
         .with_context(|| format!("compiling {}", src.display()))?;
-        println!("[build] configs/{stem}.cell {} bytes", size(&cell));
+        cmd::detail(format_args!("[build] configs/{stem}.cell {} bytes", size(&cell)));
     }
+    println!("[build] configs: {} .cell files", sources.len());
     Ok(())
 }
 

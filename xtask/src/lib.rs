@@ -7,6 +7,7 @@ pub mod bootfirst_linux;
 pub mod bundle;
 pub mod cmd;
 pub mod config_boards;
+pub mod dist;
 pub mod fuzz_ci;
 pub mod guest;
 pub mod harness;

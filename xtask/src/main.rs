@@ -1,6 +1,6 @@
 //! `cargo xtask`: set up, build, run and test sysHyper (see README.md).
 
-use xtask::{harness, images, paths, qemu, run_linux, runner, setup};
+use xtask::{guest, harness, images, paths, qemu, run_linux, runner, setup};
 
 mod bench;
 
@@ -12,6 +12,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Build, run and test sysHyper")]
 struct Cli {
+    /// Print every command xtask runs and its output (and, for `test`,
+    /// each QEMU console live).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -38,9 +42,10 @@ enum Cmd {
         /// List the tests and exit.
         #[arg(long)]
         list: bool,
-        /// Show each QEMU console live.
-        #[arg(short, long)]
-        verbose: bool,
+        /// Debian kernel of the Linux tests: a series (6.12), an ABI
+        /// (6.12.118+deb12) or a package; default: Debian's linux-image-arm64.
+        #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
+        kernel: Option<guest::kernel::Choice>,
     },
     /// Boot the hypervisor first with the root test program and show the console.
     Qemu {
@@ -54,6 +59,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         qemu_args: Vec<String>,
     },
+    /// Build Debian packages for an arm64 board into target/dist: the tool,
+    /// the hypervisor image with configs and inmates, the driver as DKMS source.
+    Dist,
     /// Print the workspace root and the output folders xtask uses (found at
     /// run time: a copied tree works on itself).
     Paths,
@@ -74,6 +82,8 @@ fn main() -> ExitCode {
 
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
+    xtask::cmd::set_verbose(cli.verbose);
+    let verbose = cli.verbose;
     let p = paths::Paths::discover();
     match cli.command {
         Cmd::Setup { dry_run } => setup::setup(dry_run)?,
@@ -82,6 +92,9 @@ fn real_main() -> Result<ExitCode> {
             images::build_all(&p)?;
         }
         Cmd::Run(args) => {
+            if let Some(k) = &args.kernel {
+                guest::kernel::select(k.clone());
+            }
             setup::setup(false)?;
             images::build_all(&p)?;
             return run_linux::run(&p, &args);
@@ -90,8 +103,11 @@ fn real_main() -> Result<ExitCode> {
             filter,
             no_host,
             list,
-            verbose,
+            kernel,
         } => {
+            if let Some(k) = kernel {
+                guest::kernel::select(k);
+            }
             if !list {
                 setup::setup(false)?;
             }
@@ -122,6 +138,11 @@ fn real_main() -> Result<ExitCode> {
             return qemu_console(&p, &boot, &qemu_args);
         }
         Cmd::Bench(args) => return bench::run(&p, &args),
+        Cmd::Dist => {
+            setup::setup(false)?;
+            images::build_all(&p)?;
+            xtask::dist::run(&p)?;
+        }
         Cmd::Paths => {
             println!("root {}", p.root.display());
             println!("out {}", p.out.display());
@@ -156,4 +177,20 @@ fn qemu_console(p: &paths::Paths, boot: &qemu::BootFirst, extra: &[String]) -> R
         outcome.elapsed.as_secs_f64()
     );
     Ok(runner::exit_code(outcome.status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        // Catches clashes such as a subcommand's own -v beside the global one.
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["xtask", "test", "linux", "-v", "--kernel", "6.12"]).unwrap();
+        assert!(cli.verbose);
+        let cli = Cli::try_parse_from(["xtask", "-v", "dist"]).unwrap();
+        assert!(cli.verbose && matches!(cli.command, Cmd::Dist));
+    }
 }

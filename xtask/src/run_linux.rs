@@ -11,8 +11,6 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
-
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Stop at a root shell instead of running the demo.
@@ -48,6 +46,11 @@ pub struct RunArgs {
     /// least 1G, as the configs put the hypervisor at the top of the first GiB.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_mem)]
     pub mem: u64,
+    /// Debian kernel to boot: a series (6.12), an ABI (6.12.118+deb12,
+    /// 6.1.0-57) or a package (linux-image-6.12-arm64); default: Debian's
+    /// linux-image-arm64.
+    #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
+    pub kernel: Option<guest::kernel::Choice>,
 }
 
 /// The memory size in MiB; at least 1 GiB (RAM starts at 0x4000_0000 on
@@ -159,18 +162,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     };
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &p.out.join("guest/driver"))?;
-    println!("[run] syshyper tool ({MUSL_TARGET})");
-    cmd::run(p.cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "syshyper-tools",
-        "--bin",
-        "syshyper",
-        "--target",
-        MUSL_TARGET,
-    ]))?;
-    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let tool = crate::images::build_musl_tool(p)?;
     let images = p.images();
     let mut files = guest::standard_files(
         &ko,
@@ -197,7 +189,8 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         stdin: false,
     };
     let mut q = runner::spawn(qemu::command(&qemu_args), &opts)?;
-    println!("[run] {}\n[run] console log: {}", q.cmdline, log.display());
+    cmd::detail(format_args!("[run] {}", q.cmdline));
+    println!("[run] booting Debian's kernel {}-arm64 on QEMU; the demo follows (console log: {})", g.abi, log.display());
     let outcome = q.finish(None)?;
     // The guest powers off (QEMU status 0) whatever the script returned; the
     // script's own status travels on the console.
@@ -229,6 +222,15 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
         Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn kernel_is_chosen_by_series_abi_or_package() {
+        use guest::kernel::Choice;
+        assert_eq!(parse(&[]).unwrap().kernel, None);
+        assert_eq!(parse(&["--kernel", "6.12"]).unwrap().kernel, Some(Choice::Package("linux-image-6.12-arm64".into())));
+        assert_eq!(parse(&["--kernel", "6.1.0-57"]).unwrap().kernel, Some(Choice::Abi("6.1.0-57".into())));
+        assert!(parse(&["--kernel", "trixie"]).is_err());
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub fn spawn(mut cmd: Command, opts: &Options) -> Result<Running> {
     .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .with_context(|| format!("cannot start `{cmdline}`"))?;
+        .map_err(|e| anyhow::anyhow!(crate::cmd::start_error(&cmd, &e)))?;
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             text: String::new(),

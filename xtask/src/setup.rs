@@ -13,13 +13,17 @@ use std::process::Command;
 pub const RUST_TARGETS: &[&str] =
     &["aarch64-unknown-none", "aarch64-unknown-none-softfloat", "aarch64-unknown-linux-musl"];
 /// qemu-system-arm provides qemu-system-aarch64; llvm provides llvm-objcopy;
-/// device-tree-compiler provides dtc (boot-first Linux's device tree).
+/// device-tree-compiler provides dtc (boot-first Linux's device tree);
+/// dwarves provides pahole, which the kbuild of Debian's 6.12 headers runs
+/// to give the module its BTF (6.1's headers skip that step); dpkg-dev
+/// is not needed: `cargo xtask dist` uses dpkg-deb, part of dpkg.
 pub const DEB_PACKAGES: &[&str] = &[
     "qemu-system-arm",
     "gcc-aarch64-linux-gnu",
     "cpio",
     "llvm",
     "device-tree-compiler",
+    "dwarves",
 ];
 
 /// What the machine has, as far as setup cares.
@@ -74,7 +78,7 @@ pub fn plan(f: &Facts) -> std::result::Result<Vec<Step>, String> {
             steps.push(Step::AptInstall(f.missing_packages.clone()));
         } else {
             problems.push(format!(
-                "Debian packages missing and not running as root; run:\n    \
+                "Debian packages missing and not running as root; run: \
                  sudo apt-get update && sudo apt-get install -y --no-install-recommends {}",
                 f.missing_packages.join(" ")
             ));
@@ -209,18 +213,18 @@ fn execute(step: &Step) -> Result<()> {
 
 /// Checks and installs everything; `dry_run` only prints what it would do.
 pub fn setup(dry_run: bool) -> Result<()> {
-    println!("[setup] checking Rust targets and Debian packages ...");
+    cmd::detail("[setup] checking Rust targets and Debian packages ...");
     let facts = gather()?;
     let steps = match plan(&facts) {
         Ok(steps) => steps,
-        Err(msg) => bail!("[setup] cannot install the prerequisites:\n{msg}"),
+        Err(msg) => bail!("cannot install the prerequisites: {}", msg.replace('\n', "; ")),
     };
     if steps.is_empty() {
-        println!(
+        cmd::detail(format_args!(
             "[setup] all present: targets {}; packages {}",
             RUST_TARGETS.join(", "),
             DEB_PACKAGES.join(", ")
-        );
+        ));
         return Ok(());
     }
     for step in &steps {

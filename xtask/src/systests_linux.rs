@@ -85,8 +85,51 @@ fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Res
     Ok(guest::linux_qemu_args(&g, &initrd, append))
 }
 
+/// linux-demo runs from the installed packages: the .debs of `cargo xtask
+/// dist` (checked as they are built) unpacked as dpkg lays them out, the
+/// module built from their DKMS source as DKMS builds it and put where
+/// DKMS installs it; the script's paths (C, I, KO of guest/tests/lib.sh)
+/// point there, and nothing else of the build is in the guest.
 fn demo_args(ctx: &Ctx) -> Result<Vec<String>> {
-    linux_args(ctx, DEMO, "")
+    use crate::dist;
+    let p = &ctx.paths;
+    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
+    crate::images::build_musl_tool(p)?;
+    let start = std::time::Instant::now();
+    let debs = dist::build(&dist::Inputs::of(p), &ctx.workdir.join("dist-work"), &ctx.workdir.join("dist"))?;
+    let root = ctx.workdir.join("installed");
+    let ko = dist::install_tree(&debs, &root, &g.headers_dir, &format!("{}-arm64", g.abi), &ctx.workdir)?;
+    println!(
+        "[linux-demo] packages built, checked and unpacked, module built from their DKMS tree: {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    let mut files = Vec::new();
+    installed_files(&root, &root, &mut files)?;
+    let paths = format!("C=/{0}/configs\nI=/{0}/inmates\nKO=/{ko}\n", dist::DATA_DIR);
+    let initrd = guest::build_initramfs(
+        &g,
+        &files,
+        &format!("{KERNEL_LOG}\n{LIB}\n{paths}{DEMO}"),
+        &ctx.workdir.join("initramfs.cpio.gz"),
+    )?;
+    Ok(guest::linux_qemu_args(&g, &initrd, ""))
+}
+
+/// Every regular file under `dir` as (host path, guest path below `root`);
+/// links are left out (/init makes the `jailhouse` one; the packages'
+/// links are checked by `dist::check`).
+fn installed_files(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            installed_files(root, &path, out)?;
+        } else if meta.is_file() {
+            let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
+            out.push((path, format!("/{rel}")));
+        }
+    }
+    Ok(())
 }
 
 fn cycles_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -751,6 +794,28 @@ mod tests {
         (0..500)
             .find(|n| (last.check.unwrap())(&["".into(), n.to_string()]).is_ok())
             .unwrap()
+    }
+
+    #[test]
+    fn demo_takes_every_installed_path_from_variables() {
+        // linux-demo sets C, I and KO to the packages' paths after lib.sh:
+        // the script must name no other location of the build's files.
+        assert!(LIB.contains("\nKO=") && DEMO.contains("insmod $KO"));
+        for fixed in ["/etc/syshyper", "/lib/modules/syshyper.ko"] {
+            assert!(!DEMO.contains(fixed), "demo.sh names {fixed}");
+        }
+    }
+
+    #[test]
+    fn installed_files_lists_regular_files_with_guest_paths() {
+        let root = std::env::temp_dir().join(format!("xtask-installed-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+        std::fs::write(root.join("usr/sbin/syshyper"), "x").unwrap();
+        std::os::unix::fs::symlink("syshyper", root.join("usr/sbin/jailhouse")).unwrap();
+        let mut files = Vec::new();
+        installed_files(&root, &root, &mut files).unwrap();
+        assert_eq!(files, vec![(root.join("usr/sbin/syshyper"), "/usr/sbin/syshyper".to_string())]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -21,13 +21,7 @@ pub fn run(follow: bool) -> Result<()> {
     if !follow {
         opts.custom_flags(O_NONBLOCK);
     }
-    let mut dev = match opts.open(DEVICE) {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            bail!("{DEVICE} does not exist: the sysHyper driver is not loaded (insmod syshyper.ko)")
-        }
-        Err(e) => bail!("cannot open {DEVICE}: {e}"),
-    };
+    let mut dev = opts.open(DEVICE).map_err(|e| super::ioctl::open_error(&e))?;
     copy_console(&mut dev, &mut std::io::stdout().lock())
 }
 

@@ -107,15 +107,21 @@ unsafe impl Ioctl for PtrArg<'_> {
 /// The open driver device.
 pub struct Device(File);
 
+/// What to do when the driver is not loaded.
+pub const LOAD_DRIVER: &str = "the sysHyper driver is not loaded: modprobe syshyper (package syshyper-dkms) or insmod syshyper.ko";
+
+/// One line for an error opening the device: what is wrong and the fix.
+pub fn open_error(e: &std::io::Error) -> anyhow::Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("{DEVICE} does not exist: {LOAD_DRIVER}"),
+        std::io::ErrorKind::PermissionDenied => anyhow::anyhow!("cannot open {DEVICE}: permission denied (run as root)"),
+        _ => anyhow::anyhow!("cannot open {DEVICE}: {e}"),
+    }
+}
+
 impl Device {
     pub fn open() -> anyhow::Result<Self> {
-        match File::open(DEVICE) {
-            Ok(f) => Ok(Device(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                anyhow::bail!("{DEVICE} does not exist: the sysHyper driver is not loaded (insmod syshyper.ko)")
-            }
-            Err(e) => anyhow::bail!("cannot open {DEVICE}: {e}"),
-        }
+        File::open(DEVICE).map(Device).map_err(|e| open_error(&e))
     }
 
     /// Issues `opcode`; `arg` holds the bytes the pointer argument points
@@ -130,6 +136,14 @@ impl Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_errors_name_the_fix() {
+        let m = open_error(&std::io::Error::from(std::io::ErrorKind::PermissionDenied)).to_string();
+        assert!(m.contains("run as root") && !m.contains('\n'), "{m}");
+        let m = open_error(&std::io::Error::from(std::io::ErrorKind::NotFound)).to_string();
+        assert!(m.contains("modprobe syshyper") && !m.contains('\n'), "{m}");
+    }
 
     #[test]
     fn opcodes_match_jailhouse() {

@@ -139,14 +139,24 @@ fn cell(cmd: CellCommand) -> Result<()> {
     }
 }
 
+/// Where the packages install the configurations and inmates.
+const INSTALLED_DATA: &str = "/usr/lib/syshyper";
+
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    std::fs::read(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            format!(" (the packaged configurations and inmates are in {INSTALLED_DATA}/configs and {INSTALLED_DATA}/inmates)")
+        } else {
+            String::new()
+        };
+        anyhow::anyhow!("cannot read {}: {e}{hint}", path.display())
+    })
 }
 
 /// What an errno from the driver means for `what`, in one line.
 fn explain(what: &str, e: Errno) -> String {
     let hint = match (what, e) {
-        (_, Errno::NOENT) if what == "enable" => "hypervisor image missing (/lib/firmware/syshyper.bin)",
+        (_, Errno::NOENT) if what == "enable" => "hypervisor image missing (/lib/firmware/syshyper.bin, package syshyper-hypervisor)",
         (_, Errno::NOMEM) if what == "enable" => "hypervisor memory not reserved for it, or too small",
         (_, Errno::BUSY) if what == "enable" => "already enabled, or EL2 is not available (KVM or VHE owns it)",
         (_, Errno::EXIST) if what == "enable" => "a hypervisor is already running",

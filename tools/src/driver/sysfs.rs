@@ -37,7 +37,7 @@ fn read(path: &Path) -> Result<String> {
 pub fn root() -> Result<PathBuf> {
     let root = PathBuf::from(ROOT);
     if !root.join("enabled").exists() {
-        bail!("{ROOT} does not exist: the sysHyper driver is not loaded (insmod syshyper.ko)");
+        bail!("{ROOT} does not exist: {}", super::ioctl::LOAD_DRIVER);
     }
     Ok(root)
 }

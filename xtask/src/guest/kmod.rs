@@ -21,17 +21,15 @@ pub fn build(headers: &Path, driver_src: &Path, build_dir: &Path) -> Result<Path
             }
         }
     }
-    println!("[guest] building the kernel module against {}", headers.display());
-    let status = Command::new("make")
-        .arg("-C")
-        .arg(headers)
-        .arg(format!("M={}", build_dir.display()))
-        .args(["ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-", "modules"])
-        .status()
-        .context("cannot run make (install make and gcc-aarch64-linux-gnu)")?;
-    if !status.success() {
-        bail!("building the kernel module failed ({status})");
-    }
+    crate::cmd::detail(format_args!("[guest] building the kernel module against {}", headers.display()));
+    crate::cmd::run_quiet(
+        Command::new("make")
+            .arg("-C")
+            .arg(headers)
+            .arg(format!("M={}", build_dir.display()))
+            .args(["ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-", "modules"]),
+        "building the kernel module",
+    )?;
     let ko = build_dir.join("syshyper.ko");
     if !ko.exists() {
         bail!("kbuild finished but {} is missing", ko.display());

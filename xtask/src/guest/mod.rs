@@ -35,6 +35,7 @@ mod cell;
 mod cpio;
 mod debian;
 mod initramfs;
+pub mod kernel;
 mod kmod;
 
 use anyhow::{Context, Result};
@@ -74,20 +75,23 @@ pub const LINUX_CELL_SCRIPT: &str = include_str!("../../../guest/linux-cell-demo
 pub const SHELL_SCRIPT: &str = "insmod /lib/modules/syshyper.ko\necho 'sysHyper guest shell; exit to power off'\nsetsid cttyhack sh\n";
 
 /// Downloads (once) and unpacks Debian's arm64 kernel, headers and busybox
-/// into `cache_dir/<abi>`. Needs apt; prints progress; idempotent.
+/// into `cache_dir/<abi>`: the kernel `--kernel` chose (`kernel::select`),
+/// else the distribution's default. Needs apt; prints progress; idempotent.
 pub fn prepare_guest(cache_dir: &Path) -> Result<Guest> {
-    let (abi, version) = match debian::resolve() {
+    let choice = kernel::selected();
+    let k = match debian::resolve(&choice, cache_dir) {
         Ok(found) => found,
         // Offline or without apt lists, a complete earlier download still works.
-        Err(e) => match debian::cached_abi(cache_dir) {
+        Err(e) => match debian::cached_abi(cache_dir, &choice) {
             Some(abi) => {
                 println!("[guest] apt cannot resolve the kernel ({e:#}); using cached {abi}");
-                (abi, String::new())
+                debian::Resolved { abi, version: String::new(), kbuild: String::new() }
             }
             None => return Err(e.context("cannot find Debian's arm64 kernel packages")),
         },
     };
-    let root = debian::fetch(&cache_dir.join(&abi), &abi, &version)?;
+    let root = debian::fetch(&cache_dir.join(&k.abi), &k)?;
+    let abi = k.abi;
     let guest = Guest {
         kernel_image: root.join(format!("boot/vmlinuz-{abi}-arm64")),
         headers_dir: root.join(format!("usr/src/linux-headers-{abi}-arm64")),
@@ -95,12 +99,27 @@ pub fn prepare_guest(cache_dir: &Path) -> Result<Guest> {
         uio_module: root.join(format!("lib/modules/{abi}-arm64/kernel/drivers/uio/uio.ko")),
         abi,
     };
+    decompress_module(&guest.uio_module)?;
     for p in [&guest.kernel_image, &guest.headers_dir, &guest.busybox, &guest.uio_module] {
         if !p.exists() {
-            anyhow::bail!("{} is missing from the unpacked packages; delete {} to fetch again", p.display(), cache_dir.display());
+            anyhow::bail!("{} is missing from the unpacked packages; delete {} to fetch again", p.display(), cache_dir.join(&guest.abi).display());
         }
     }
     Ok(guest)
+}
+
+/// Debian's 6.12 packages ship modules xz-compressed (`uio.ko.xz`), which
+/// busybox's insmod does not read: unpack `module` next to it once.
+fn decompress_module(module: &Path) -> Result<()> {
+    let xz = module.with_extension("ko.xz");
+    if module.exists() || !xz.exists() {
+        return Ok(());
+    }
+    let out = crate::cmd::output(std::process::Command::new("xz").args(["-dc"]).arg(&xz))?;
+    if !out.status.success() {
+        anyhow::bail!("cannot decompress {}: {}", xz.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    std::fs::write(module, out.stdout).with_context(|| format!("cannot write {}", module.display()))
 }
 
 /// Builds `driver_src` (the driver/ folder) in `build_dir`; returns syshyper.ko.
