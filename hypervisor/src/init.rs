@@ -170,7 +170,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     let pool_start = phys_base + page_align_up(layout.config_offset() + cfg_len as u64);
     *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));
 
-    let (uart_phys, _) = sys.debug_console();
+    let (uart_phys, uart_type, uart_flags) = sys.debug_console();
     let (gic_version, _, gicd, gicr) = sys.gic();
     // The implementation is chosen here, from the configuration alone; with
     // none for this version nothing of the GIC is mapped and the refusal
@@ -181,7 +181,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         .map_err(|e| refuse(-ENOMEM, format_args!("cannot build the EL2 address space ({e:?})")))?;
     arch::switch_el2_table(table.root());
     memmap::install_el2_table(table);
-    crate::console::init_uart(io.uart);
+    crate::console::init_uart(io.uart, uart_type, uart_flags);
     println!();
     println!("sysHyper {} — static partitioning hypervisor (EL2, {})", env!("CARGO_PKG_VERSION"),
         if hv.boot_first { "boot-first" } else { "late launch" });
@@ -305,10 +305,17 @@ fn boot_primary_finish(cpu: u64) -> ! {
         let va = core::ptr::addr_of!(__entry) as u64;
         va.wrapping_sub(hv::get().map_or(0, |h| h.phys_virt_offset()))
     };
+    // The CPUs to start and their affinities come from the boot loader's
+    // device tree (boot_cpus.rs); this CPU is index 0.
+    let mut mpidrs = [0u64; 64];
+    let known = crate::boot_cpus::table(header().root_boot_arg, &mut mpidrs);
     let mut expected = 1;
     for c in (0..64u64).filter(|c| *c != cpu && root_cpus & (1 << c) != 0) {
-        let mpidr = ((c / 16) << 8) | (c % 16);
-        let r = arch::smc_call(0xc400_0003, mpidr, entry_phys, BOOT_SECONDARY_MAGIC) as i64;
+        let Some(&mpidr) = mpidrs.get(..known).and_then(|m| m.get(c as usize)) else {
+            log::warn!("CPU {c} is in the root cell but not in the device tree: not started");
+            continue;
+        };
+        let r = arch::smc_call(0xc400_0003, mpidr, entry_phys, boot_secondary_context(c)) as i64;
         if r == 0 {
             expected += 1;
         } else {
