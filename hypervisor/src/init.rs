@@ -171,7 +171,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));
 
     let (uart_phys, uart_type, uart_flags) = sys.debug_console();
-    let (gic_version, _, gicd, gicr) = sys.gic();
+    let (gic_version, maintenance_irq, gicd, gicr) = sys.gic();
     // The implementation is chosen here, from the configuration alone; with
     // none for this version nothing of the GIC is mapped and the refusal
     // below (once the console works) names the reason.
@@ -188,6 +188,11 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     println!("hypervisor memory {:#x}+{:#x}, {} CPUs max, page pool {} pages",
         phys_base, hv_size, layout.max_cpus, crate::hv::pool_usage().0);
     let chip = chip.map_err(|e| refuse(-ENODEV, format_args!("{e}")))?;
+    if u32::from(maintenance_irq) != chip.maintenance_irq() {
+        return Err(refuse(-EINVAL, format_args!(
+            "the system configuration's maintenance_irq is {maintenance_irq}; this GIC implementation uses PPI {}",
+            chip.maintenance_irq())));
+    }
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first };
     irqchip::init_global(chip, &setup);
 
