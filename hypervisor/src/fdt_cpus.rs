@@ -167,7 +167,7 @@ mod tests {
             st.extend_from_slice(&BEGIN_NODE.to_be_bytes());
             st.extend_from_slice(name.as_bytes());
             st.push(0);
-            while st.len() % 4 != 0 {
+            while !st.len().is_multiple_of(4) {
                 st.push(0);
             }
         };
@@ -176,7 +176,7 @@ mod tests {
             st.extend_from_slice(&(val.len() as u32).to_be_bytes());
             st.extend_from_slice(&nameoff.to_be_bytes());
             st.extend_from_slice(val);
-            while st.len() % 4 != 0 {
+            while !st.len().is_multiple_of(4) {
                 st.push(0);
             }
         };

@@ -21,6 +21,7 @@
 //! SPI ownership map ([`spi`]) and the per-CPU queue of interrupts waiting
 //! for a list register ([`pending`]).
 
+pub mod gicv2;
 pub mod gicv3;
 pub mod pending;
 pub mod spi;
