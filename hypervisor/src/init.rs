@@ -170,8 +170,8 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     let pool_start = phys_base + page_align_up(layout.config_offset() + cfg_len as u64);
     *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));
 
-    let (uart_phys, _) = sys.debug_console();
-    let (gic_version, _, gicd, gicr) = sys.gic();
+    let (uart_phys, uart_type, uart_flags) = sys.debug_console();
+    let (gic_version, maintenance_irq, gicd, gicr) = sys.gic();
     // The implementation is chosen here, from the configuration alone; with
     // none for this version nothing of the GIC is mapped and the refusal
     // below (once the console works) names the reason.
@@ -181,13 +181,18 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         .map_err(|e| refuse(-ENOMEM, format_args!("cannot build the EL2 address space ({e:?})")))?;
     arch::switch_el2_table(table.root());
     memmap::install_el2_table(table);
-    crate::console::init_uart(io.uart);
+    crate::console::init_uart(io.uart, uart_type, uart_flags);
     println!();
     println!("sysHyper {} — static partitioning hypervisor (EL2, {})", env!("CARGO_PKG_VERSION"),
         if hv.boot_first { "boot-first" } else { "late launch" });
     println!("hypervisor memory {:#x}+{:#x}, {} CPUs max, page pool {} pages",
         phys_base, hv_size, layout.max_cpus, crate::hv::pool_usage().0);
     let chip = chip.map_err(|e| refuse(-ENODEV, format_args!("{e}")))?;
+    if u32::from(maintenance_irq) != chip.maintenance_irq() {
+        return Err(refuse(-EINVAL, format_args!(
+            "the system configuration's maintenance_irq is {maintenance_irq}; this GIC implementation uses PPI {}",
+            chip.maintenance_irq())));
+    }
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first };
     irqchip::init_global(chip, &setup);
 
@@ -305,10 +310,17 @@ fn boot_primary_finish(cpu: u64) -> ! {
         let va = core::ptr::addr_of!(__entry) as u64;
         va.wrapping_sub(hv::get().map_or(0, |h| h.phys_virt_offset()))
     };
+    // The CPUs to start and their affinities come from the boot loader's
+    // device tree (boot_cpus.rs); this CPU is index 0.
+    let mut mpidrs = [0u64; 64];
+    let known = crate::boot_cpus::table(header().root_boot_arg, &mut mpidrs);
     let mut expected = 1;
     for c in (0..64u64).filter(|c| *c != cpu && root_cpus & (1 << c) != 0) {
-        let mpidr = ((c / 16) << 8) | (c % 16);
-        let r = arch::smc_call(0xc400_0003, mpidr, entry_phys, BOOT_SECONDARY_MAGIC) as i64;
+        let Some(&mpidr) = mpidrs.get(..known).and_then(|m| m.get(c as usize)) else {
+            log::warn!("CPU {c} is in the root cell but not in the device tree: not started");
+            continue;
+        };
+        let r = arch::smc_call(0xc400_0003, mpidr, entry_phys, boot_secondary_context(c)) as i64;
         if r == 0 {
             expected += 1;
         } else {

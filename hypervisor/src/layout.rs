@@ -9,6 +9,12 @@ pub const MODE_BOOT_SECONDARY: usize = 2;
 pub const MODE_LATE: usize = 3;
 /// PSCI context id the hypervisor passes to the CPUs it starts (boot-first).
 pub const BOOT_SECONDARY_MAGIC: u64 = 0x5359_5348_424f_4f54;
+/// The context id for the CPU started as index `cpu` (< 256): the magic's
+/// upper seven bytes and the index in the low byte, so the index comes
+/// from the boot CPU's table and never from the started CPU's MPIDR.
+pub const fn boot_secondary_context(cpu: u64) -> u64 {
+    (BOOT_SECONDARY_MAGIC & !0xff) | (cpu & 0xff)
+}
 /// x1 of the second hyp-stub `hvc` in a late launch ("SYSHYPER").
 pub const ENTER_MAGIC: u64 = 0x5359_5348_5950_4552;
 /// Extension-header flag: sysHyper was started before Linux.
@@ -102,5 +108,7 @@ mod tests {
     fn magics_spell_their_names() {
         assert_eq!(&ENTER_MAGIC.to_be_bytes(), b"SYSHYPER");
         assert_eq!(&BOOT_SECONDARY_MAGIC.to_be_bytes(), b"SYSHBOOT");
+        assert_eq!(boot_secondary_context(3), 0x5359_5348_424f_4f03);
+        assert_eq!(boot_secondary_context(3) & !0xff, BOOT_SECONDARY_MAGIC & !0xff);
     }
 }

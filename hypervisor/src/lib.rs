@@ -20,6 +20,7 @@ extern crate alloc;
 pub mod arch;
 pub mod errno;
 pub mod error;
+pub mod fdt_cpus;
 pub mod irqchip;
 pub mod ivshmem;
 pub mod layout;
@@ -35,10 +36,11 @@ pub mod trace;
 pub mod trap;
 
 pub mod cell;
-#[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
 mod boot_cells;
+#[cfg(target_os = "none")]
+mod boot_cpus;
 #[cfg(target_os = "none")]
 mod disable;
 #[cfg(target_os = "none")]

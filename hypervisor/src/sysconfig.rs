@@ -179,10 +179,10 @@ impl<'a> SystemView<'a> {
         (m.phys_start.get(), m.size.get())
     }
 
-    /// Debug console: (address, type).
-    pub fn debug_console(&self) -> (u64, u16) {
+    /// Debug console: (address, type, flags).
+    pub fn debug_console(&self) -> (u64, u16, u16) {
         let c = self.cfg.debug_console();
-        (c.address.get(), c.console_type.get())
+        (c.address.get(), c.console_type.get(), c.flags.get())
     }
 
     /// The virtual PCI host (ECAM) the system declares, if any.

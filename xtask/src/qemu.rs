@@ -9,6 +9,12 @@ use std::process::Command;
 
 pub const QEMU: &str = "qemu-system-aarch64";
 
+/// Where QEMU's virt machine puts the device tree it generates when no
+/// kernel is loaded (the start of RAM; seen with `-device loader` only:
+/// the FDT magic is at 0x40000000). Boot-first passes it to the root as
+/// x0, and the hypervisor reads the CPUs to start from it.
+pub const VIRT_DTB: u64 = 0x4000_0000;
+
 /// The machine every sysHyper run uses (platform.md "QEMU machine").
 pub fn machine_args() -> Vec<String> {
     [
@@ -75,7 +81,9 @@ impl BootFirst {
         let image = read(&self.hv_image)?;
         let config = read(&self.system_config)?;
         let args = BootArgs {
-            root_boot_arg: self.root_boot_arg,
+            // Without a kernel of its own the root still gets the device
+            // tree QEMU generated: the hypervisor starts the CPUs it lists.
+            root_boot_arg: self.root_boot_arg.or(Some(VIRT_DTB)),
             boot_bundle: self.start_bundle_cells.then_some(bundle::LOAD_ADDR),
         };
         let blob = boot_blob::build(&image, &config, args).with_context(|| {

@@ -21,6 +21,7 @@
 //! SPI ownership map ([`spi`]) and the per-CPU queue of interrupts waiting
 //! for a list register ([`pending`]).
 
+pub mod gicv2;
 pub mod gicv3;
 pub mod pending;
 pub mod spi;
@@ -128,6 +129,18 @@ impl Chip {
                 (gicd, gicv3::dist::GICD_SIZE),
                 (gicr, max_cpus.saturating_mul(gicv3::redist::FRAME_SIZE)),
             ]),
+        }
+    }
+}
+
+impl Chip {
+    /// The maintenance interrupt (PPI) this implementation takes its
+    /// list-register refills from. The system configuration names the
+    /// platform's; init refuses a configuration naming another one, rather
+    /// than waiting on an interrupt that never comes.
+    pub fn maintenance_irq(self) -> u32 {
+        match self {
+            Chip::GicV3 => gicv3::redist::MAINTENANCE_IRQ,
         }
     }
 }
@@ -382,6 +395,11 @@ mod tests {
         assert!(slots[2..].iter().all(|s| *s == Region::default()));
         // A hostile CPU count saturates rather than wrapping to a small range.
         assert_eq!(Chip::GicV3.regions(0, 0, u64::MAX).as_slice()[1].size, u64::MAX);
+    }
+
+    #[test]
+    fn maintenance_interrupt_of_each_implementation() {
+        assert_eq!(Chip::GicV3.maintenance_irq(), 25);
     }
 
     #[test]

@@ -29,17 +29,18 @@ __entry:
     mrs     x9, CurrentEL
     cmp     x9, #{current_el2}
     b.ne    el1_entry
-    /* boot-first: MMU off at EL2; x0 tells the boot CPU from ours */
+    /* boot-first: MMU off at EL2; x0 tells the boot CPU (index 0) from
+     * ours, whose context id carries the index the boot CPU gave them
+     * (layout::boot_secondary_context): no index from MPIDR arithmetic. */
     mov     x19, x0
-    mrs     x9, mpidr_el1
-    and     x10, x9, #{aff0_mask}
-    ubfx    x11, x9, #{aff1_shift}, #{aff1_bits}
-    add     x0, x10, x11, lsl #4
-    ldr     x10, ={boot_magic}
+    ldr     x10, ={boot_magic_hi}
+    bic     x11, x19, #0xff
+    mov     x0, #0
     mov     x1, #{mode_primary}
-    mov     x11, #{mode_secondary}
-    cmp     x19, x10
-    csel    x1, x11, x1, eq
+    cmp     x11, x10
+    b.ne    el2_common
+    and     x0, x19, #0xff
+    mov     x1, #{mode_secondary}
     b       el2_common
 
 /* Jailhouse's driver calls us at EL1 through a kernel mapping: w0 = CPU. */
@@ -326,7 +327,7 @@ __el2_shutdown_phys:
 __boot_pt:
     .fill 4 * 4096, 1, 0
 "#,
-    boot_magic = const BOOT_SECONDARY_MAGIC,
+    boot_magic_hi = const BOOT_SECONDARY_MAGIC & !0xff,
     enter_magic = const ENTER_MAGIC,
     mode_primary = const MODE_BOOT_PRIMARY,
     mode_secondary = const MODE_BOOT_SECONDARY,
@@ -335,9 +336,6 @@ __boot_pt:
     blocks = const BOOT_PT_BLOCKS,
     boot_pt_size = const 4 * 4096,
     current_el2 = const regs::CURRENT_EL2,
-    aff0_mask = const regs::AFF0_MASK,
-    aff1_shift = const regs::AFF1_SHIFT,
-    aff1_bits = const regs::AFF1_BITS,
     mair = const regs::MAIR,
     tcr = const regs::TCR,
     tcr_ps_shift = const regs::TCR_PS_SHIFT,
