@@ -5,6 +5,7 @@
 mod args;
 mod console;
 mod ioctl;
+mod lifecycle;
 mod sysfs;
 
 use anyhow::{bail, Context, Result};
@@ -25,8 +26,13 @@ pub enum Command {
         #[arg(long)]
         no_check: bool,
     },
-    /// Disable the hypervisor (destroys the remaining cells first).
-    Disable,
+    /// Disable the hypervisor (destroys the remaining cells first, each
+    /// asked first as by `cell destroy`).
+    Disable {
+        /// sysHyper extension: destroy the cells without asking them.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the hypervisor console.
     Console {
         /// Keep printing new output.
@@ -44,23 +50,29 @@ pub enum CellCommand {
     Create {
         /// Cell configuration.
         config: PathBuf,
+        /// sysHyper extension: even while a cell is RUNNING_LOCKED.
+        #[arg(long)]
+        force: bool,
     },
-    /// Load images into a cell: {ID | [--name] NAME} {IMAGE | -s STRING} [-a ADDRESS] ...
+    /// Load images into a cell: {ID | [--name] NAME} {IMAGE | -s STRING} [-a ADDRESS] ... [--force]
+    /// (a running cell is asked to shut down first; --force does not ask)
     Load {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "ARGS")]
         args: Vec<String>,
     },
-    /// Start a cell: {ID | [--name] NAME}
+    /// Start a cell: {ID | [--name] NAME} [--force] (a running one is asked first)
     Start {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
     },
-    /// Stop a cell (it can be loaded and started again): {ID | [--name] NAME}
+    /// Stop a cell (it can be loaded and started again): {ID | [--name] NAME} [--force]
+    /// (the cell is asked first and may deny; --force does not ask)
     Shutdown {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
     },
-    /// Destroy a cell; its CPUs return to Linux: {ID | [--name] NAME}
+    /// Destroy a cell; its CPUs return to Linux: {ID | [--name] NAME} [--force]
+    /// (the cell is asked first and may deny; --force does not ask)
     Destroy {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
@@ -78,7 +90,7 @@ pub enum CellCommand {
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Enable { sysconfig, no_check } => enable(&sysconfig, no_check),
-        Command::Disable => call("disable", ioctl::DISABLE, None),
+        Command::Disable { force } => lifecycle::call("disable", ioctl::DISABLE, None, force, None),
         Command::Console { follow } => console::run(follow),
         Command::Cell(cmd) => cell(cmd),
     }
@@ -86,19 +98,25 @@ pub fn run(cmd: Command) -> Result<()> {
 
 fn cell(cmd: CellCommand) -> Result<()> {
     match cmd {
-        CellCommand::Create { config } => create(&config),
+        CellCommand::Create { config, force } => create(&config, force),
         CellCommand::Load { args } => {
+            let (force, args) = lifecycle::take_force(&args);
             let (cell, rest) = args::cell_ref(&args)?;
-            load(&cell, &args::load_items(rest)?)
+            load(&cell, &args::load_items(rest)?, force)
         }
         CellCommand::Start { cell } => {
-            let id = ioctl::cell_id(&args::only_cell_ref(&cell)?)?;
-            call("cell start", ioctl::CELL_START, Some(&id))
+            let (force, cell) = lifecycle::take_force(&cell);
+            let cell = args::only_cell_ref(&cell)?;
+            lifecycle::call("cell start", ioctl::CELL_START, Some(&ioctl::cell_id(&cell)?), force, Some(&cell))
         }
-        CellCommand::Shutdown { cell } => load(&args::only_cell_ref(&cell)?, &[]),
+        CellCommand::Shutdown { cell } => {
+            let (force, cell) = lifecycle::take_force(&cell);
+            load(&args::only_cell_ref(&cell)?, &[], force)
+        }
         CellCommand::Destroy { cell } => {
-            let id = ioctl::cell_id(&args::only_cell_ref(&cell)?)?;
-            call("cell destroy", ioctl::CELL_DESTROY, Some(&id))
+            let (force, cell) = lifecycle::take_force(&cell);
+            let cell = args::only_cell_ref(&cell)?;
+            lifecycle::call("cell destroy", ioctl::CELL_DESTROY, Some(&ioctl::cell_id(&cell)?), force, Some(&cell))
         }
         CellCommand::List => {
             let root = sysfs::root()?;
@@ -135,11 +153,6 @@ fn explain(what: &str, e: Errno) -> String {
     format!("{what} failed: {e}{sep}{hint} (details in dmesg)")
 }
 
-fn call(what: &str, opcode: rustix::ioctl::Opcode, arg: Option<&[u8]>) -> Result<()> {
-    let dev = Device::open()?;
-    dev.call(opcode, arg).map_err(|e| anyhow::anyhow!(explain(what, e)))
-}
-
 fn enable(path: &Path, no_check: bool) -> Result<()> {
     let bytes = read(path)?;
     if !no_check {
@@ -157,7 +170,7 @@ fn enable(path: &Path, no_check: bool) -> Result<()> {
     dev.call(ioctl::ENABLE, Some(&bytes)).map_err(|e| anyhow::anyhow!(explain("enable", e)))
 }
 
-fn create(path: &Path) -> Result<()> {
+fn create(path: &Path, force: bool) -> Result<()> {
     let bytes = read(path)?;
     if syshyper_config::kind_of(&bytes) == Some(Kind::System) {
         bail!("{}: this is a system configuration; cell create needs a cell configuration", path.display());
@@ -166,10 +179,10 @@ fn create(path: &Path) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: invalid cell configuration: {e}", path.display()))?;
     let config = &bytes[..cell.total_size()];
     let arg = ioctl::cell_create(config);
-    call("cell create", ioctl::CELL_CREATE, Some(&arg))
+    lifecycle::call("cell create", ioctl::CELL_CREATE, Some(&arg), force, None)
 }
 
-fn load(cell: &CellRef, items: &[args::LoadItem]) -> Result<()> {
+fn load(cell: &CellRef, items: &[args::LoadItem], force: bool) -> Result<()> {
     let mut data = Vec::with_capacity(items.len());
     for item in items {
         data.push(match &item.source {
@@ -184,7 +197,7 @@ fn load(cell: &CellRef, items: &[args::LoadItem]) -> Result<()> {
     let images: Vec<Image<'_>> = data.iter().zip(items).map(|(d, i)| Image { data: d, target: i.address }).collect();
     let arg = ioctl::cell_load(cell, &images)?;
     let what = if items.is_empty() { "cell shutdown" } else { "cell load" };
-    call(what, ioctl::CELL_LOAD, Some(&arg))
+    lifecycle::call(what, ioctl::CELL_LOAD, Some(&arg), force, Some(cell))
 }
 
 fn stats(cell: &[String]) -> Result<()> {
