@@ -71,6 +71,7 @@ wait_word() { # IDX MIN: word IDX reaches MIN within 10 s
 state_of() { # NAME: the cell's state in sysfs
 	for d in $S/cells/*; do [ "$(cat $d/name)" = "$1" ] && cat $d/state; done
 }
+root_cpus_work() { cpu_works 0 && cpu_works 1 && cpu_works 3; } # CPU 2: test-comm
 state_is() { s=$(state_of $1); echo "state of $1: $s"; [ "$s" = "$2" ]; }
 comm_start() { # MODE CODE: load comm-test in MODE, start it, see it run
 	for w in 0 1 2 3; do devmem $((CS + 4 * w)) 32 0; done
@@ -112,7 +113,7 @@ check "comm: silent cell runs" comm_start mute 4
 fails_with "comm: silent cell times out" 'cell "test-comm" (id [0-9]*) did not answer the shutdown request in time' jailhouse cell destroy test-comm
 check "comm: silent cell still running" state_is test-comm running
 check "comm: Linux works after the timeout" progresses
-check "comm: every CPU works after the timeout" every_cpu_works
+check "comm: root CPUs work after the timeout" root_cpus_work
 check "comm: destroy --force wins over silence" jailhouse cell destroy test-comm --force
 check "comm: gic-demo runs" sh -c "jailhouse cell create $C/gic-demo.cell && jailhouse cell load gic-demo $I/gic-demo.bin && jailhouse cell start gic-demo"
 check "comm: create test-comm again" jailhouse cell create $C/test-comm.cell

@@ -330,7 +330,7 @@ const CYCLES_EXPECT: &[Expect] = &[
     pass!("comm: silent cell times out"),
     pass!("comm: silent cell still running"),
     pass!("comm: Linux works after the timeout"),
-    pass!("comm: every CPU works after the timeout"),
+    pass!("comm: root CPUs work after the timeout"),
     pass!("comm: destroy --force wins over silence"),
     pass!("comm: gic-demo runs"),
     pass!("comm: create test-comm again"),
