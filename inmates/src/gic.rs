@@ -64,41 +64,7 @@ impl core::fmt::Display for GicError {
     }
 }
 
-// The GIC registers are trapped and emulated by the hypervisor, which can
-// only emulate loads and stores whose syndrome it gets (ISV = 1): plain
-// `ldr`/`str` with an immediate offset, never the writeback forms the
-// compiler may pick for `read_volatile` (it did: `ldr w9, [x8, #128]!` in
-// ivshmem-demo, which parked the cell). Hence the accessors in assembly.
-
-fn read32(addr: usize) -> u32 {
-    let v: u32;
-    // SAFETY: every caller passes a register of the GICD/GICR given to
-    // `Gic::new`, whose contract is that they are mapped MMIO.
-    unsafe { core::arch::asm!("ldr {v:w}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack, preserves_flags)) };
-    v
-}
-
-fn write32(addr: usize, value: u32) {
-    // SAFETY: as in `read32`.
-    unsafe { core::arch::asm!("str {v:w}, [{a}]", a = in(reg) addr, v = in(reg) value, options(nostack, preserves_flags)) };
-}
-
-fn read64(addr: usize) -> u64 {
-    let v: u64;
-    // SAFETY: as in `read32`.
-    unsafe { core::arch::asm!("ldr {v}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack, preserves_flags)) };
-    v
-}
-
-fn write64(addr: usize, value: u64) {
-    // SAFETY: as in `read32`.
-    unsafe { core::arch::asm!("str {v}, [{a}]", a = in(reg) addr, v = in(reg) value, options(nostack, preserves_flags)) };
-}
-
-fn write8(addr: usize, value: u8) {
-    // SAFETY: as in `read32` (GICv3 priority registers are byte-accessible).
-    unsafe { core::arch::asm!("strb {v:w}, [{a}]", a = in(reg) addr, v = in(reg) value, options(nostack, preserves_flags)) };
-}
+use crate::mmio::{read32, read64, write32, write64, write8};
 
 /// The GIC as seen by one CPU.
 #[derive(Debug, Clone, Copy)]
