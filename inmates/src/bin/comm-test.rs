@@ -66,11 +66,14 @@ mod demo {
             cpu::wfi();
             wakeups = wakeups.wrapping_add(1);
             shared.write(0, wakeups);
-            match comm.answer(answer) {
+            // Counted before the answer: once it has the answer, the
+            // hypervisor may stop this CPU at once.
+            match comm.msg_to_cell() {
                 comm::MSG_RECONFIG_COMPLETED if answer != Answer::Ignore => shared.write(1, shared.read(1).wrapping_add(1)),
                 comm::MSG_SHUTDOWN_REQUEST if answer != Answer::Ignore => shared.write(2, shared.read(2).wrapping_add(1)),
                 _ => {}
             }
+            comm.answer(answer);
         }
     }
 
