@@ -43,7 +43,9 @@ pub fn call(what: &str, opcode: Opcode, arg: Option<&[u8]>, force: bool, cell: O
 /// denied or one is locked; ETIMEDOUT: no answer). `cells`: what sysfs
 /// shows now.
 pub fn refusal(what: &str, e: Errno, cell: Option<&CellRef>, cells: &[sysfs::Cell]) -> Option<String> {
-    if e != Errno::PERM && e != Errno::TIMEDOUT {
+    // `disable` in boot-first mode is EPERM too, before any cell is
+    // asked: `explain` names both causes.
+    if e != Errno::PERM && e != Errno::TIMEDOUT || what == "disable" && e == Errno::PERM {
         return None;
     }
     let target = cell.and_then(|c| {
@@ -116,5 +118,7 @@ mod tests {
         let m = refusal("cell shutdown", Errno::TIMEDOUT, Some(&CellRef::Name("deny".into())), &cells).unwrap();
         assert!(m.contains("cell \"deny\" (id 1) did not answer") && m.contains("--force"), "{m}");
         assert!(refusal("cell start", Errno::NOENT, None, &cells).is_none());
+        assert!(refusal("disable", Errno::PERM, None, &cells).is_none());
+        assert!(refusal("disable", Errno::TIMEDOUT, None, &cells).unwrap().contains("a cell did not answer"));
     }
 }

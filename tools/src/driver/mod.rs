@@ -141,7 +141,9 @@ fn explain(what: &str, e: Errno) -> String {
         (_, Errno::INVAL) if what == "enable" => "configuration or image refused",
         (_, Errno::NODEV) if what == "enable" => "the hypervisor does not support this platform or configuration (e.g. its GIC version)",
         (_, Errno::INVAL) if what == "disable" => "the hypervisor is not enabled",
-        (_, Errno::PERM) if what == "disable" => "sysHyper was started before Linux (boot-first mode) and cannot be disabled",
+        (_, Errno::PERM) if what == "disable" => {
+            "sysHyper was started before Linux (boot-first mode) and cannot be disabled, or a cell denied the shutdown request (--force overrides)"
+        }
         (_, Errno::NOENT) => "no such cell",
         (_, Errno::EXIST) => "a cell with this name exists",
         (_, Errno::BUSY) => "CPUs or memory are in use",
