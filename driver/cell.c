@@ -189,7 +189,7 @@ int sh_cmd_cell_create(struct jh_cell_create __user *arg)
 	if (err)
 		goto out_cell;
 	head = sh_console_tail();
-	id = sh_hypercall(JH_HC_CELL_CREATE, virt_to_phys(config), 0);
+	id = sh_manage(JH_HC_CELL_CREATE, virt_to_phys(config));
 	if (id < 0) {
 		pr_err(SH_PREFIX "the hypervisor refused cell \"%s\" (%ld)\n",
 		       config->name, id);
@@ -273,7 +273,7 @@ int sh_cmd_cell_load(struct jh_cell_load __user *arg)
 	images = memdup_user(arg->image, head.num_preload_images * sizeof(*images));
 	if (IS_ERR(images))
 		return PTR_ERR(images);
-	err = sh_hypercall(JH_HC_CELL_SET_LOADABLE, cell->id, 0);
+	err = sh_manage_cell(cell, JH_HC_CELL_SET_LOADABLE, head.num_preload_images ? "load" : "shutdown");
 	if (err)
 		pr_err(SH_PREFIX "cell \"%s\": set loadable failed (%ld)\n", cell->name, err);
 	for (n = 0; !err && n < head.num_preload_images; n++)
@@ -292,7 +292,7 @@ int sh_cmd_cell_start(struct jh_cell_id __user *arg)
 	cell = sh_find_cell(arg, false);
 	if (IS_ERR(cell))
 		return PTR_ERR(cell);
-	err = sh_hypercall(JH_HC_CELL_START, cell->id, 0);
+	err = sh_manage_cell(cell, JH_HC_CELL_START, "start");
 	if (err)
 		pr_err(SH_PREFIX "cell \"%s\": start failed (%ld)\n", cell->name, err);
 	return err;
@@ -318,7 +318,7 @@ static void sh_online_unclaimed(void)
 
 static int sh_destroy(struct sh_cell *cell)
 {
-	long err = sh_hypercall(JH_HC_CELL_DESTROY, cell->id, 0);
+	long err = sh_manage_cell(cell, JH_HC_CELL_DESTROY, "destroy");
 
 	if (err) {
 		pr_err(SH_PREFIX "cell \"%s\": destroy failed (%ld)\n", cell->name, err);

@@ -65,6 +65,14 @@ struct jh_console {
 #define SH_HC_CELL_GET_INFO		0x100
 #define SH_CELL_INFO_CPUS		0
 #define SH_CELL_INFO_NAME		1
+/*
+ * sysHyper extensions (docs/lifecycle.md): x2 = JH_HC_CELL_CREATE, _START,
+ * _SET_LOADABLE or _DESTROY, x1 its argument: the same call without
+ * asking the cells (SHUTDOWN_REQUEST) and whatever cell is RUNNING_LOCKED;
+ * and how often cell x1 was restarted.
+ */
+#define SH_HC_CELL_FORCED		0x101
+#define SH_HC_CELL_RESTARTS		0x102
 
 #define JH_INFO_MEM_POOL_SIZE		0
 #define JH_INFO_MEM_POOL_USED		1
@@ -210,6 +218,18 @@ struct jh_cell_load {
 #define JH_CELL_START		_IOW(0, 4, struct jh_cell_id)
 #define JH_CELL_DESTROY		_IOW(0, 5, struct jh_cell_id)
 
+/*
+ * sysHyper extension: the Jailhouse ioctl numbered `nr` (_IOC_NR of
+ * JH_DISABLE, JH_CELL_CREATE, _LOAD, _START or _DESTROY) with its usual
+ * argument at `arg`, forced (`--force`: no cell is asked, no lock holds).
+ */
+struct sh_forced {
+	__u32 nr;
+	__u32 padding;
+	__u64 arg;
+} __packed;
+#define SH_CELL_FORCED		_IOW(0, 6, struct sh_forced)
+
 static_assert(sizeof(struct jh_header) == 120);
 static_assert(offsetof(struct jh_header, max_cpus) == 48);
 static_assert(offsetof(struct jh_header, arm_linux_hyp_vectors) == 64);
@@ -232,5 +252,6 @@ static_assert(sizeof(struct jh_cell_id) == 40);
 static_assert(sizeof(struct jh_cell_create) == 16);
 static_assert(sizeof(struct jh_cell_load) == 48);
 static_assert(sizeof(struct jh_preload_image) == 32);
+static_assert(sizeof(struct sh_forced) == 16);
 
 #endif

@@ -43,6 +43,9 @@ static long sh_ioctl(struct file *file, unsigned int ioctl, unsigned long arg)
 	case JH_CELL_DESTROY:
 		err = sh_cmd_cell_destroy(uarg);
 		break;
+	case SH_CELL_FORCED:
+		err = sh_cmd_forced(uarg);
+		break;
 	default:
 		err = -EINVAL;
 	}

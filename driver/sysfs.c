@@ -146,6 +146,7 @@ static struct attribute *sh_cell_attrs[] = {
 	&sh_attr_cpus_failed_list.attr,
 	&sh_attr_postmortem.attr,
 	&sh_attr_latency.attr,
+	&sh_attr_restarts.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(sh_cell);

@@ -93,6 +93,11 @@ ssize_t sh_console_read(struct file *file, char __user *buf, size_t len,
 			loff_t *off);
 ssize_t sh_console_show(char *buf);
 void sh_console_dump(const char *why);
+/* lifecycle.c: forced management, refusals explained, restart counter */
+long sh_manage(unsigned long code, unsigned long arg);
+long sh_manage_cell(struct sh_cell *cell, unsigned long code, const char *what);
+int sh_cmd_forced(struct sh_forced __user *arg);
+extern struct kobj_attribute sh_attr_restarts;
 u32 sh_console_tail(void);
 void sh_console_dump_from(u32 head, const char *why);
 void sh_console_save_last(void);

@@ -101,7 +101,7 @@ pub fn start_all(bundle: u64) {
             .and_then(|c| manage::create_from_copy(&root, &c).map_err(crate::error::Error::errno))
             .and_then(|id| {
                 load_images(bundle, &list, name, id)?;
-                match manage::start(&root, u64::from(id)) {
+                match manage::start(&root, u64::from(id), false) {
                     0 => Ok(id),
                     e => Err(e),
                 }

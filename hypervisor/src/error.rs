@@ -26,6 +26,8 @@ pub enum Error {
     Invalid,
     /// Not implemented.
     NotImplemented,
+    /// A cell did not answer a comm-region request in time (cell::shutdown).
+    TimedOut,
 }
 
 /// Result of the hypervisor's fallible operations.
@@ -44,6 +46,7 @@ impl Error {
             Error::NoDevice => errno::ENODEV,
             Error::Invalid => errno::EINVAL,
             Error::NotImplemented => errno::ENOSYS,
+            Error::TimedOut => errno::ETIMEDOUT,
         }
     }
 }
@@ -60,6 +63,7 @@ impl core::fmt::Display for Error {
             Error::NoDevice => "no such device",
             Error::Invalid => "invalid argument",
             Error::NotImplemented => "not implemented",
+            Error::TimedOut => "no answer in time",
         })
     }
 }

@@ -24,6 +24,11 @@ pub mod code {
     pub const DEBUG_CONSOLE_PUTC: u64 = 8;
     /// sysHyper extension: a cell's CPUs and name (see `cell::manage::cell_info`).
     pub const SYSHYPER_CELL_GET_INFO: u64 = 0x100;
+    /// sysHyper extension: CELL_CREATE/START/SET_LOADABLE/DESTROY (code in
+    /// x2, its argument in x1) without asking the cells (`cell::shutdown`).
+    pub const SYSHYPER_CELL_FORCED: u64 = 0x101;
+    /// sysHyper extension: how often a cell was restarted.
+    pub const SYSHYPER_CELL_RESTARTS: u64 = 0x102;
     /// sysHyper extension: a failed CPU's post-mortem record (`crate::trace`).
     pub const SYSHYPER_CPU_RECORD: u64 = 0x103;
     /// sysHyper extension: a CPU's latency histograms (`crate::trace`).
@@ -49,10 +54,18 @@ pub fn handle(frame: &mut TrapFrame) -> i64 {
             Some(r) => crate::disable::disable(r, frame),
             None => crate::error::Error::NotPermitted.errno(),
         },
-        code::CELL_CREATE => as_root(&|r| manage::create(r, a1)),
-        code::CELL_START => as_root(&|r| manage::start(&r, a1)),
-        code::CELL_SET_LOADABLE => as_root(&|r| manage::set_loadable(r, a1)),
-        code::CELL_DESTROY => as_root(&|r| manage::destroy(r, a1)),
+        code::CELL_CREATE => as_root(&|r| manage::create(r, a1, false)),
+        code::CELL_START => as_root(&|r| manage::start(&r, a1, false)),
+        code::CELL_SET_LOADABLE => as_root(&|r| manage::set_loadable(r, a1, false)),
+        code::CELL_DESTROY => as_root(&|r| manage::destroy(r, a1, false)),
+        code::SYSHYPER_CELL_FORCED => as_root(&|r| match a2 {
+            code::CELL_CREATE => manage::create(r, a1, true),
+            code::CELL_START => manage::start(&r, a1, true),
+            code::CELL_SET_LOADABLE => manage::set_loadable(r, a1, true),
+            code::CELL_DESTROY => manage::destroy(r, a1, true),
+            _ => -EINVAL,
+        }),
+        code::SYSHYPER_CELL_RESTARTS => as_root(&|r| crate::cell::shutdown::restarts(r, a1)),
         code::CELL_GET_STATE => as_root(&|r| manage::get_state(r, a1)),
         code::HYPERVISOR_GET_INFO => get_info(a1),
         code::SYSHYPER_CELL_GET_INFO => as_root(&|r| manage::cell_info(r, a1, a2)),

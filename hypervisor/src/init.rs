@@ -230,7 +230,7 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     let mmio = crate::mmio::Table::for_cell(&desc, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
     // The root's ivshmem functions join their links, running.
     crate::ivshmem::join(0, &desc.ivshmem, true).map_err(|e| e.errno())?;
-    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None, mmio })
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None, mmio, lifecycle: Default::default() })
 }
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {

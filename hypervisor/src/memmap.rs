@@ -384,6 +384,30 @@ impl PoolPage {
         true
     }
 
+    /// The aligned 32-bit word at `off` (one volatile load: a word the
+    /// cell writes at once is never seen torn); 0 if out of range.
+    pub fn read_u32(&self, off: usize) -> u32 {
+        match self.va(off, 4) {
+            // SAFETY: inside this pool page (checked) and 4-byte aligned
+            // (asserted), mapped read-write in the EL2 linear map.
+            Some(p) if off.is_multiple_of(4) => unsafe { (p as *const u32).read_volatile() },
+            _ => 0,
+        }
+    }
+
+    /// Writes the aligned 32-bit word at `off` (one volatile store);
+    /// false if out of range or unaligned.
+    pub fn write_u32(&self, off: usize, value: u32) -> bool {
+        match self.va(off, 4) {
+            Some(p) if off.is_multiple_of(4) => {
+                // SAFETY: as in `read_u32`.
+                unsafe { (p as *mut u32).write_volatile(value) };
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Zeroes the page.
     pub fn zero(&self) {
         // SAFETY: this pool page, held by `self`, mapped read-write in the

@@ -46,6 +46,23 @@ pub const MSG_REQUEST_DENIED: u32 = 2;
 pub const MSG_REQUEST_APPROVED: u32 = 3;
 pub const MSG_RECEIVED: u32 = 4;
 
+/// `cell_state` values (the cell writes RUNNING_LOCKED and RUNNING itself,
+/// and may end with SHUT_DOWN as Jailhouse's demos do; the hypervisor
+/// writes the others).
+pub const CELL_RUNNING: u32 = 0;
+pub const CELL_RUNNING_LOCKED: u32 = 1;
+pub const CELL_SHUT_DOWN: u32 = 2;
+pub const CELL_FAILED: u32 = 3;
+
+/// How a cell answers SHUTDOWN_REQUEST ([`CommRegion::answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Approve,
+    Deny,
+    /// No reply at all (the hypervisor gives up after its timeout).
+    Ignore,
+}
+
 /// A comm region at a fixed address. Constructing one is unsafe: the page
 /// must be mapped readable and writable.
 #[derive(Debug, Clone, Copy)]
@@ -134,20 +151,38 @@ impl CommRegion {
     }
 
     /// Answers the pending message: clear it first, then publish the reply,
-    /// so the hypervisor never sees a reply next to a stale message.
+    /// so the hypervisor never sees a reply next to a stale message (the
+    /// order and barrier of Jailhouse's `jailhouse_send_reply_from_cell`).
     pub fn reply(&self, reply: u32) {
         self.write(OFF_MSG_TO_CELL, MSG_NONE);
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         self.write(OFF_REPLY_FROM_CELL, reply);
     }
 
+    /// Sets this cell's `cell_state` (RUNNING_LOCKED locks the system
+    /// against reconfiguration; RUNNING unlocks it).
+    pub fn set_cell_state(&self, state: u32) {
+        self.write(OFF_CELL_STATE, state);
+    }
+
     /// Handles a pending message the simple way every demo wants: approve a
     /// shutdown request, acknowledge anything else. Returns the message.
     pub fn poll_messages(&self) -> u32 {
+        self.answer(Answer::Approve)
+    }
+
+    /// Handles a pending message: a shutdown request as `shutdown` says,
+    /// RECONFIG_COMPLETED with RECEIVED, anything else with UNKNOWN
+    /// (nothing at all with [`Answer::Ignore`]). Returns the message.
+    pub fn answer(&self, shutdown: Answer) -> u32 {
         let msg = self.msg_to_cell();
+        if shutdown == Answer::Ignore {
+            return msg;
+        }
         match msg {
             MSG_NONE => {}
-            MSG_SHUTDOWN_REQUEST => self.reply(MSG_REQUEST_APPROVED),
+            MSG_SHUTDOWN_REQUEST if shutdown == Answer::Approve => self.reply(MSG_REQUEST_APPROVED),
+            MSG_SHUTDOWN_REQUEST => self.reply(MSG_REQUEST_DENIED),
             MSG_RECONFIG_COMPLETED => self.reply(MSG_RECEIVED),
             _ => self.reply(MSG_UNKNOWN),
         }
@@ -198,6 +233,45 @@ mod tests {
         let mut page = Page([0; 4096]);
         page.0[..6].copy_from_slice(b"JHCOMX");
         assert!(!region(&mut page).is_valid());
+    }
+
+    // A cell built with Jailhouse's inmate library (inmates/lib and
+    // include/jailhouse/hypercall.h, read for facts only) does the same:
+    // `cell_state` at 8, `msg_to_cell` at 12, `reply_from_cell` at 16;
+    // SHUTDOWN_REQUEST 1, RECONFIG_COMPLETED 2; UNKNOWN 1, DENIED 2,
+    // APPROVED 3, RECEIVED 4; RUNNING_LOCKED 1; and its reply clears the
+    // message before it writes the reply, with a barrier between.
+    #[test]
+    fn jailhouse_offsets_values_and_order() {
+        assert_eq!((OFF_CELL_STATE, OFF_MSG_TO_CELL, OFF_REPLY_FROM_CELL), (8, 12, 16));
+        assert_eq!((MSG_SHUTDOWN_REQUEST, MSG_RECONFIG_COMPLETED), (1, 2));
+        assert_eq!((MSG_UNKNOWN, MSG_REQUEST_DENIED, MSG_REQUEST_APPROVED, MSG_RECEIVED), (1, 2, 3, 4));
+        assert_eq!((CELL_RUNNING, CELL_RUNNING_LOCKED, CELL_SHUT_DOWN, CELL_FAILED), (0, 1, 2, 3));
+        let mut page = Page([0; 4096]);
+        let c = region(&mut page);
+        c.set_cell_state(CELL_RUNNING_LOCKED);
+        page.0[12] = MSG_SHUTDOWN_REQUEST as u8;
+        let c = region(&mut page);
+        assert_eq!(c.answer(Answer::Deny), MSG_SHUTDOWN_REQUEST);
+        assert_eq!((page.0[8], page.0[12], page.0[16]), (1, 0, 2));
+    }
+
+    #[test]
+    fn ignoring_leaves_the_message_and_no_reply() {
+        let mut page = Page([0; 4096]);
+        page.0[12] = MSG_SHUTDOWN_REQUEST as u8;
+        let c = region(&mut page);
+        assert_eq!(c.answer(Answer::Ignore), MSG_SHUTDOWN_REQUEST);
+        assert_eq!((c.msg_to_cell(), c.reply_from_cell()), (MSG_SHUTDOWN_REQUEST, 0));
+    }
+
+    #[test]
+    fn reconfig_completed_is_received_even_when_denying() {
+        let mut page = Page([0; 4096]);
+        page.0[12] = MSG_RECONFIG_COMPLETED as u8;
+        let c = region(&mut page);
+        assert_eq!(c.answer(Answer::Deny), MSG_RECONFIG_COMPLETED);
+        assert_eq!(c.reply_from_cell(), MSG_RECEIVED);
     }
 
     #[test]

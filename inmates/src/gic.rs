@@ -64,31 +64,7 @@ impl core::fmt::Display for GicError {
     }
 }
 
-fn read32(addr: usize) -> u32 {
-    // SAFETY: every caller passes a register of the GICD/GICR given to
-    // `Gic::new`, whose contract is that they are mapped MMIO.
-    unsafe { (addr as *const u32).read_volatile() }
-}
-
-fn write32(addr: usize, value: u32) {
-    // SAFETY: as in `read32`.
-    unsafe { (addr as *mut u32).write_volatile(value) }
-}
-
-fn read64(addr: usize) -> u64 {
-    // SAFETY: as in `read32`.
-    unsafe { (addr as *const u64).read_volatile() }
-}
-
-fn write64(addr: usize, value: u64) {
-    // SAFETY: as in `read32`.
-    unsafe { (addr as *mut u64).write_volatile(value) }
-}
-
-fn write8(addr: usize, value: u8) {
-    // SAFETY: as in `read32` (GICv3 priority registers are byte-accessible).
-    unsafe { (addr as *mut u8).write_volatile(value) }
-}
+use crate::mmio::{read32, read64, write32, write64, write8};
 
 /// The GIC as seen by one CPU.
 #[derive(Debug, Clone, Copy)]

@@ -51,6 +51,8 @@ pub mod exceptions;
 #[cfg(target_os = "none")]
 pub mod gic;
 #[cfg(target_os = "none")]
+pub mod mmio;
+#[cfg(target_os = "none")]
 pub mod hvc;
 #[cfg(target_os = "none")]
 pub mod ivshmem_ping;

@@ -34,6 +34,8 @@ pub struct Cell {
     /// Trapped MMIO regions and their handlers (GIC, sub-page regions,
     /// the virtual PCI host's ECAM).
     pub mmio: crate::mmio::Table,
+    /// Starts and restarts (`cell list`).
+    pub lifecycle: super::shutdown::Lifecycle,
 }
 
 impl Cell {
@@ -76,7 +78,7 @@ pub fn stop_this_cell(frame: &mut crate::trap::TrapFrame) -> i64 {
     // Its ivshmem peers see it go, before anyone can see it shut down.
     crate::ivshmem::stop(id);
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
-        c.state = CellState::ShutDown;
+        c.set_state(CellState::ShutDown);
     }
     cpu.set_state(crate::percpu::CpuState::Off);
     crate::trap::park(frame);

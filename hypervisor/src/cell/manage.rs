@@ -11,6 +11,7 @@ extern crate alloc;
 use super::owner::cpus::{self, Claims};
 use super::owner::machine::{Machine, LEDGER};
 use super::owner::{self, Holdings, Root};
+use super::shutdown::{self, Gate};
 use super::{Cell, CellState, CELLS};
 use crate::error::{Error, Result};
 use crate::guestmem;
@@ -54,19 +55,27 @@ fn with_root<R>(root: &mut Cell, f: impl FnOnce(&mut Machine, &mut Root<'_>) -> 
 }
 
 /// HC_CELL_CREATE: `gpa` is the root guest-physical address of the config.
-pub fn create(_root: RootCaller, gpa: u64) -> i64 {
-    errno(create_inner(gpa))
+/// `force` (sysHyper extension): even while a cell is RUNNING_LOCKED.
+pub fn create(_root: RootCaller, gpa: u64, force: bool) -> i64 {
+    errno(create_inner(gpa, force))
 }
 
-fn create_inner(gpa: u64) -> Result<u32> {
+fn create_inner(gpa: u64, force: bool) -> Result<u32> {
     let _m = MGMT.lock();
+    let id = create_checked(gpa, force)?;
+    // The running cells learn of it (under the management lock).
+    shutdown::reconfig_completed(Some(id));
+    Ok(id)
+}
+
+fn create_checked(gpa: u64, force: bool) -> Result<u32> {
     let head = guestmem::copy_from_root(gpa, 132).map_err(errno_to_error)?;
     let total = CellView::size_from_header(&head).map_err(|_| Error::Invalid)?;
     if (gpa % 4096 + total).div_ceil(4096) > MAX_CONFIG_PAGES {
         return Err(Error::TooBig);
     }
     let config = guestmem::copy_from_root(gpa, total as usize).map_err(errno_to_error)?;
-    create_locked(&config)
+    create_locked(&config, force)
 }
 
 fn errno_to_error(e: i64) -> Error {
@@ -81,10 +90,10 @@ fn errno_to_error(e: i64) -> Error {
 /// boot (before the root runs).
 pub fn create_from_copy(_root: &RootCaller, config: &[u8]) -> Result<u32> {
     let _m = MGMT.lock();
-    create_locked(config)
+    create_locked(config, false)
 }
 
-fn create_locked(config: &[u8]) -> Result<u32> {
+fn create_locked(config: &[u8], force: bool) -> Result<u32> {
     let hv = crate::hv::get().ok_or(Error::Invalid)?;
     let view = CellView::parse(config).map_err(|e| crate::error::refuse(Error::Invalid, format_args!("cell config: {e}")))?;
     let desc = describe(&view, hv)?;
@@ -95,6 +104,9 @@ fn create_locked(config: &[u8]) -> Result<u32> {
     let mask = desc.cpus;
 
     let mut cells = CELLS.lock();
+    if !force {
+        shutdown::reconfig_ok(&cells, None, "cell create")?;
+    }
     if cells.iter().any(|c| c.desc.name() == desc.name()) {
         return Err(crate::error::refuse(Error::Exists, format_args!("a cell named \"{}\" exists", desc.name())));
     }
@@ -171,6 +183,7 @@ fn create_locked(config: &[u8]) -> Result<u32> {
         stage2: OwnedTable::from_table(stage2),
         comm: comm.map(PoolPage::adopt),
         mmio,
+        lifecycle: Default::default(),
     });
     log::info!("created cell {} ({} CPUs)", id, mask.count_ones());
     Ok(id)
@@ -229,10 +242,13 @@ fn find(cells: &[Cell], id: u64) -> Result<usize> {
 /// the cell's CPUs being stopped.
 fn transact<R>(
     id: u64,
+    gate: (Gate, &str),
     prepare: impl FnOnce(&mut Machine, &Root<'_>, &Cell) -> Result<owner::Reserve>,
     commit: impl FnOnce(&mut Vec<Cell>, usize, owner::Reserve) -> Result<R>,
 ) -> Result<R> {
     let _m = MGMT.lock();
+    // The cells' say (comm region), before anything is prepared.
+    shutdown::pass(id, gate.0, gate.1)?;
     let (reserve, mask) = {
         let mut cells = CELLS.lock();
         let idx = find(&cells, id)?;
@@ -272,17 +288,24 @@ fn root_and(cells: &mut [Cell], idx: usize) -> Result<(&mut Cell, &mut Cell)> {
     Ok((root, cell))
 }
 
-/// HC_CELL_SET_LOADABLE.
-pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
+/// The checks of a management call on a cell that may be running: ask
+/// it, and (`reconfig`) refuse while another cell is locked.
+fn gate(reconfig: bool, force: bool) -> Gate {
+    Gate { ask: true, reconfig, force }
+}
+
+/// HC_CELL_SET_LOADABLE (`force`: sysHyper extension, see `shutdown`).
+pub fn set_loadable(_root: RootCaller, id: u64, force: bool) -> i64 {
     errno(transact(
         id,
+        (gate(true, force), "cell load"),
         |hw, r, cell| owner::prepare_loadable(hw, r, &cell.desc),
         |cells, idx, reserve| {
             let Ok((root, cell)) = root_and(cells, idx) else {
                 return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
             with_root(root, |hw, r| owner::commit_loadable(hw, r, &cell.desc, reserve))?;
-            cell.state = CellState::ShutDown;
+            cell.set_state(CellState::ShutDown);
             // Its CPUs are stopped: its peers see it go.
             crate::ivshmem::stop(cell.id);
             Ok(0)
@@ -290,12 +313,13 @@ pub fn set_loadable(_root: RootCaller, id: u64) -> i64 {
     ))
 }
 
-/// HC_CELL_START.
-pub fn start(_root: &RootCaller, id: u64) -> i64 {
+/// HC_CELL_START (`force`: sysHyper extension, see `shutdown`).
+pub fn start(_root: &RootCaller, id: u64, force: bool) -> i64 {
     let (_, _, gicd, gicr) = hv_gic();
     let ecam = crate::hv::get().and_then(|h| h.pci).map_or(0, |h| h.mmconfig_base);
     errno(transact(
         id,
+        (gate(false, force), "cell start"),
         |hw, _, cell| owner::prepare_start(hw, &cell.desc),
         |cells, idx, reserve| {
             let Ok((root, cell)) = root_and(cells, idx) else {
@@ -311,7 +335,8 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
                 return Err(giving_back(reserve, Error::Invalid, cell.cpus)); // excluded by `transact`
             };
             with_root(root, |hw, r| owner::commit_start(hw, r, &cell.desc, scope, comm, reserve))?;
-            cell.state = CellState::Running;
+            cell.set_state(CellState::Running);
+            cell.lifecycle.on_start();
             // Its ivshmem functions reset and take doorbells from now on.
             crate::ivshmem::start(cell.id);
             for cpu in cpus::cpus_of(cell.cpus) {
@@ -328,10 +353,12 @@ pub fn start(_root: &RootCaller, id: u64) -> i64 {
 }
 
 /// HC_CELL_DESTROY. Prepared (the root's re-map reserved) before anything
-/// of the cell is touched; the commit cannot fail half-way.
-pub fn destroy(_root: RootCaller, id: u64) -> i64 {
-    errno(transact(
+/// of the cell is touched; the commit cannot fail half-way. `force`:
+/// sysHyper extension, see `shutdown`.
+pub fn destroy(_root: RootCaller, id: u64, force: bool) -> i64 {
+    let r = transact(
         id,
+        (gate(true, force), "cell destroy"),
         |hw, r, cell| owner::prepare_destroy(hw, r, &cell.desc),
         |cells, idx, reserve| {
             let cell = cells.remove(idx);
@@ -348,12 +375,18 @@ pub fn destroy(_root: RootCaller, id: u64) -> i64 {
             log::info!("destroyed cell {id}");
             Ok(0)
         },
-    ))
+    );
+    if r.is_ok() {
+        let _m = MGMT.lock();
+        shutdown::reconfig_completed(None);
+    }
+    errno(r)
 }
 
 /// HC_CELL_GET_STATE.
 pub fn get_state(_root: RootCaller, id: u64) -> i64 {
-    CELLS.lock().iter().find(|c| u64::from(c.id) == id).map_or(Error::NoSuchCell.errno(), |c| c.state as i64)
+    // What the cell wrote (RUNNING_LOCKED) shows while it runs.
+    CELLS.lock().iter().find(|c| u64::from(c.id) == id).map_or(Error::NoSuchCell.errno(), |c| i64::from(c.visible_state()))
 }
 
 /// PSCI SYSTEM_RESET from a non-root cell: restarts that cell only, on
@@ -389,7 +422,8 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     crate::ivshmem::stop(id);
     crate::ivshmem::start(id);
     if let Some(c) = CELLS.lock().iter_mut().find(|c| c.id == id) {
-        c.state = CellState::Running;
+        c.set_state(CellState::Running);
+        c.lifecycle.on_start();
     }
     log::info!("cell {id} reset itself");
     crate::trap::reset_frame(frame, entry, 0);

@@ -4,6 +4,7 @@
 pub mod comm;
 pub mod desc;
 pub mod owner;
+pub mod shutdown;
 #[cfg(target_os = "none")]
 mod cells;
 #[cfg(target_os = "none")]

@@ -274,7 +274,7 @@ fn fail(frame: &mut TrapFrame, what: core::fmt::Arguments, esr: Esr, far: u64, h
         // Its ivshmem peers see it go, before anyone can see it FAILED.
         crate::ivshmem::stop(cell_id);
         if let Some(cell) = CELLS.lock().iter_mut().find(|c| c.id == cell_id) {
-            cell.state = CellState::Failed;
+            cell.set_state(CellState::Failed);
         }
     }
     cpu.set_state(CpuState::Failed);

@@ -22,19 +22,9 @@ mod demo {
 
     syshyper_inmates::entry!(main);
 
-    fn r32(a: usize) -> u32 {
-        // SAFETY: `a` is a GICD/GICR register: trapped and emulated by the
-        // hypervisor, which is what this program tests.
-        unsafe { (a as *const u32).read_volatile() }
-    }
-    fn w32(a: usize, v: u32) {
-        // SAFETY: as in `r32`.
-        unsafe { (a as *mut u32).write_volatile(v) }
-    }
-    fn w8(a: usize, v: u8) {
-        // SAFETY: as in `r32` (priority registers are byte-accessible).
-        unsafe { (a as *mut u8).write_volatile(v) }
-    }
+    // Trapped registers: the library's accessors compile to plain
+    // `ldr`/`str`, whose syndrome the hypervisor can emulate.
+    use syshyper_inmates::mmio::{read32 as r32, write32 as w32, write8 as w8};
 
     fn main() -> ! {
         let Some(comm) = cell::comm_region() else {

@@ -22,6 +22,8 @@ pub const CELL_CREATE: Opcode = iow(2, 16);
 pub const CELL_LOAD: Opcode = iow(3, 48);
 pub const CELL_START: Opcode = iow(4, 40);
 pub const CELL_DESTROY: Opcode = iow(5, 40);
+/// sysHyper extension: `struct sh_forced` (driver/jailhouse_abi.h).
+pub const FORCED: Opcode = iow(6, 16);
 
 /// Which cell an ioctl means: an id, or a name (id -1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +155,7 @@ mod tests {
         assert_eq!(CELL_LOAD, 0x4030_0003);
         assert_eq!(CELL_START, 0x4028_0004);
         assert_eq!(CELL_DESTROY, 0x4028_0005);
+        assert_eq!(FORCED, 0x4010_0006);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod args;
 mod console;
 mod ioctl;
+mod lifecycle;
 mod sysfs;
 mod trace;
 mod watch;
@@ -28,8 +29,13 @@ pub enum Command {
         #[arg(long)]
         no_check: bool,
     },
-    /// Disable the hypervisor (destroys the remaining cells first).
-    Disable,
+    /// Disable the hypervisor (destroys the remaining cells first, each
+    /// asked first as by `cell destroy`).
+    Disable {
+        /// sysHyper extension: destroy the cells without asking them.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the hypervisor console.
     Console {
         /// Keep printing new output.
@@ -47,23 +53,29 @@ pub enum CellCommand {
     Create {
         /// Cell configuration.
         config: PathBuf,
+        /// sysHyper extension: even while a cell is RUNNING_LOCKED.
+        #[arg(long)]
+        force: bool,
     },
-    /// Load images into a cell: {ID | [--name] NAME} {IMAGE | -s STRING} [-a ADDRESS] ...
+    /// Load images into a cell: {ID | [--name] NAME} {IMAGE | -s STRING} [-a ADDRESS] ... [--force]
+    /// (a running cell is asked to shut down first; --force does not ask)
     Load {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "ARGS")]
         args: Vec<String>,
     },
-    /// Start a cell: {ID | [--name] NAME}
+    /// Start a cell: {ID | [--name] NAME} [--force] (a running one is asked first)
     Start {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
     },
-    /// Stop a cell (it can be loaded and started again): {ID | [--name] NAME}
+    /// Stop a cell (it can be loaded and started again): {ID | [--name] NAME} [--force]
+    /// (the cell is asked first and may deny; --force does not ask)
     Shutdown {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
     },
-    /// Destroy a cell; its CPUs return to Linux: {ID | [--name] NAME}
+    /// Destroy a cell; its CPUs return to Linux: {ID | [--name] NAME} [--force]
+    /// (the cell is asked first and may deny; --force does not ask)
     Destroy {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
@@ -102,7 +114,7 @@ pub enum CellCommand {
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Enable { sysconfig, no_check } => enable(&sysconfig, no_check),
-        Command::Disable => call("disable", ioctl::DISABLE, None),
+        Command::Disable { force } => lifecycle::call("disable", ioctl::DISABLE, None, force, None),
         Command::Console { follow } => console::run(follow),
         Command::Cell(cmd) => cell(cmd),
     }
@@ -110,17 +122,26 @@ pub fn run(cmd: Command) -> Result<()> {
 
 fn cell(cmd: CellCommand) -> Result<()> {
     match cmd {
-        CellCommand::Create { config } => create(&config),
+        CellCommand::Create { config, force } => create(&config, force),
         CellCommand::Load { args } => {
+            let (force, args) = lifecycle::take_force(&args);
             let (cell, rest) = args::cell_ref(&args)?;
-            load(&cell, &args::load_items(rest)?)
+            load(&cell, &args::load_items(rest)?, force)
         }
-        CellCommand::Start { cell } => start(&args::only_cell_ref(&cell)?),
+        CellCommand::Start { cell } => {
+            let (force, cell) = lifecycle::take_force(&cell);
+            let cell = args::only_cell_ref(&cell)?;
+            lifecycle::call("cell start", ioctl::CELL_START, Some(&ioctl::cell_id(&cell)?), force, Some(&cell))
+        }
         CellCommand::Linux(a) => crate::linux::run(a),
-        CellCommand::Shutdown { cell } => load(&args::only_cell_ref(&cell)?, &[]),
+        CellCommand::Shutdown { cell } => {
+            let (force, cell) = lifecycle::take_force(&cell);
+            load(&args::only_cell_ref(&cell)?, &[], force)
+        }
         CellCommand::Destroy { cell } => {
-            let id = ioctl::cell_id(&args::only_cell_ref(&cell)?)?;
-            call("cell destroy", ioctl::CELL_DESTROY, Some(&id))
+            let (force, cell) = lifecycle::take_force(&cell);
+            let cell = args::only_cell_ref(&cell)?;
+            lifecycle::call("cell destroy", ioctl::CELL_DESTROY, Some(&ioctl::cell_id(&cell)?), force, Some(&cell))
         }
         CellCommand::List => {
             let root = sysfs::root()?;
@@ -163,7 +184,9 @@ fn explain(what: &str, e: Errno) -> String {
         (_, Errno::INVAL) if what == "enable" => "configuration or image refused",
         (_, Errno::NODEV) if what == "enable" => "the hypervisor does not support this platform or configuration (e.g. its GIC version)",
         (_, Errno::INVAL) if what == "disable" => "the hypervisor is not enabled",
-        (_, Errno::PERM) if what == "disable" => "sysHyper was started before Linux (boot-first mode) and cannot be disabled",
+        (_, Errno::PERM) if what == "disable" => {
+            "sysHyper was started before Linux (boot-first mode) and cannot be disabled, or a cell denied the shutdown request (--force overrides)"
+        }
         (_, Errno::NOENT) => "no such cell",
         (_, Errno::EXIST) => "a cell with this name exists",
         (_, Errno::BUSY) => "CPUs or memory are in use",
@@ -173,11 +196,6 @@ fn explain(what: &str, e: Errno) -> String {
     };
     let sep = if hint.is_empty() { "" } else { ": " };
     format!("{what} failed: {e}{sep}{hint} (details in dmesg)")
-}
-
-fn call(what: &str, opcode: rustix::ioctl::Opcode, arg: Option<&[u8]>) -> Result<()> {
-    let dev = Device::open()?;
-    dev.call(opcode, arg).map_err(|e| anyhow::anyhow!(explain(what, e)))
 }
 
 fn enable(path: &Path, no_check: bool) -> Result<()> {
@@ -197,21 +215,22 @@ fn enable(path: &Path, no_check: bool) -> Result<()> {
     dev.call(ioctl::ENABLE, Some(&bytes)).map_err(|e| anyhow::anyhow!(explain("enable", e)))
 }
 
-/// Starts a loaded cell.
+/// Starts a loaded cell (asking nobody: a cell just loaded is not running).
 pub fn start(cell: &CellRef) -> Result<()> {
     let id = ioctl::cell_id(cell)?;
-    call("cell start", ioctl::CELL_START, Some(&id))
+    lifecycle::call("cell start", ioctl::CELL_START, Some(&id), false, Some(cell))
 }
 
 /// Loads `images` (data, guest address) into a cell.
 pub fn load_data(cell: &CellRef, images: &[(Vec<u8>, u64)]) -> Result<()> {
     let list: Vec<Image<'_>> = images.iter().map(|(d, a)| Image { data: d, target: *a }).collect();
     let arg = ioctl::cell_load(cell, &list)?;
-    call("cell load", ioctl::CELL_LOAD, Some(&arg))
+    lifecycle::call("cell load", ioctl::CELL_LOAD, Some(&arg), false, Some(cell))
 }
 
-/// Creates a cell from the configuration at `path`.
-pub fn create(path: &Path) -> Result<()> {
+/// Creates a cell from the configuration at `path` (`force`: without
+/// asking running cells, a sysHyper extension).
+pub fn create(path: &Path, force: bool) -> Result<()> {
     let bytes = read(path)?;
     if syshyper_config::kind_of(&bytes) == Some(Kind::System) {
         bail!("{}: this is a system configuration; cell create needs a cell configuration", path.display());
@@ -220,10 +239,10 @@ pub fn create(path: &Path) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: invalid cell configuration: {e}", path.display()))?;
     let config = &bytes[..cell.total_size()];
     let arg = ioctl::cell_create(config);
-    call("cell create", ioctl::CELL_CREATE, Some(&arg))
+    lifecycle::call("cell create", ioctl::CELL_CREATE, Some(&arg), force, None)
 }
 
-fn load(cell: &CellRef, items: &[args::LoadItem]) -> Result<()> {
+fn load(cell: &CellRef, items: &[args::LoadItem], force: bool) -> Result<()> {
     let mut data = Vec::with_capacity(items.len());
     for item in items {
         data.push(match &item.source {
@@ -238,7 +257,7 @@ fn load(cell: &CellRef, items: &[args::LoadItem]) -> Result<()> {
     let images: Vec<Image<'_>> = data.iter().zip(items).map(|(d, i)| Image { data: d, target: i.address }).collect();
     let arg = ioctl::cell_load(cell, &images)?;
     let what = if items.is_empty() { "cell shutdown" } else { "cell load" };
-    call(what, ioctl::CELL_LOAD, Some(&arg))
+    lifecycle::call(what, ioctl::CELL_LOAD, Some(&arg), force, Some(cell))
 }
 
 /// The cells `cell` names (all without one), with the hypervisor enabled.

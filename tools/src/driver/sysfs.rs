@@ -25,6 +25,8 @@ pub struct Cell {
     pub state: String,
     pub cpus: String,
     pub failed: String,
+    /// Starts after the first ("-" when the driver does not say).
+    pub restarts: String,
     pub dir: PathBuf,
 }
 
@@ -61,6 +63,7 @@ pub fn cells(root: &Path) -> Result<Vec<Cell>> {
             state: read(&path.join("state")).unwrap_or_else(|_| "unknown".into()),
             cpus: read(&path.join("cpus_assigned_list"))?,
             failed: read(&path.join("cpus_failed_list")).unwrap_or_default(),
+            restarts: read(&path.join("restarts")).unwrap_or_else(|_| "-".into()),
             dir: path,
         });
     }
@@ -70,9 +73,9 @@ pub fn cells(root: &Path) -> Result<Vec<Cell>> {
 
 /// `cell list` output.
 pub fn list_table(cells: &[Cell]) -> String {
-    let mut s = format!("{:<8}{:<24}{:<18}{:<24}{}\n", "ID", "Name", "State", "Assigned CPUs", "Failed CPUs");
+    let mut s = format!("{:<8}{:<24}{:<18}{:<24}{:<16}{}\n", "ID", "Name", "State", "Assigned CPUs", "Failed CPUs", "Restarts");
     for c in cells {
-        let row = format!("{:<8}{:<24}{:<18}{:<24}{}", c.id, c.name, c.state, c.cpus, c.failed);
+        let row = format!("{:<8}{:<24}{:<18}{:<24}{:<16}{}", c.id, c.name, c.state, c.cpus, c.failed, c.restarts);
         s.push_str(row.trim_end());
         s.push('\n');
     }
@@ -153,6 +156,7 @@ mod tests {
             state: "running".into(),
             cpus: "1".into(),
             failed: String::new(),
+            restarts: "3".into(),
             dir: PathBuf::new(),
         }
     }
@@ -165,6 +169,7 @@ mod tests {
         assert!(lines[0].contains("Failed CPUs"));
         assert!(lines[1].starts_with("1       gic-demo"));
         assert!(lines[1].contains("running"));
+        assert!(lines[0].ends_with("Restarts") && lines[1].ends_with(" 3"), "{t}");
         assert_eq!(list_table(&[]).lines().count(), 1);
     }
 

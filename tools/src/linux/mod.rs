@@ -112,7 +112,7 @@ pub fn run(a: Args) -> Result<()> {
     let l = &p.layout;
     let initrd = l.initrd.map_or(String::new(), |(s, e)| format!(", initramfs {s:#x}-{e:#x}"));
     println!("{}: kernel {:#x}-{:#x}{initrd}, device tree {:#x}, boot stub {:#x}", p.name, l.kernel, l.kernel_end, l.dtb, l.stub);
-    crate::driver::create(&a.config)?;
+    crate::driver::create(&a.config, false)?;
     let cell = crate::driver::CellRef::Name(p.name.clone());
     crate::driver::load_data(&cell, &p.images)?;
     crate::driver::start(&cell)

@@ -34,3 +34,28 @@ crash_dumped() {
 check "crash cell create, load, start" sh -c "syshyper cell create $C/test-crash.cell && syshyper cell load test-crash $I/crash-demo.bin && syshyper cell start test-crash"
 check "cell dump of the crashed cell" crash_dumped
 check "crash cell destroy" syshyper cell destroy test-crash
+# Cooperative shutdown and restart in boot-first mode (docs/lifecycle.md):
+# a cell that denies (comm-test), --force, a restart counted in cell list.
+# The cell prints on the shared UART: the checks' lines go to a file
+# shown afterwards, so that the two never interleave.
+refused_with() { # TEXT COMMAND...: the command fails and says TEXT
+	text=$1
+	shift
+	! "$@" >/tmp/refused.out 2>&1 && cat /tmp/refused.out && grep -q -- "$text" /tmp/refused.out
+}
+{
+check "comm: create test-comm" syshyper cell create $C/test-comm.cell
+check "comm: load a denying test-comm" syshyper cell load test-comm $I/comm-test.bin -s "mode=deny" -a 0x1000
+check "comm: start it" syshyper cell start test-comm
+sleep 0.5
+check "comm: shutdown denied, --force offered" refused_with 'cell "test-comm" (id [0-9]*) denied the shutdown request; --force' syshyper cell shutdown test-comm
+check "comm: still running" sh -c 'syshyper cell list | grep -q "test-comm *running "'
+check "comm: shutdown --force" syshyper cell shutdown --force test-comm
+check "comm: shut down" sh -c 'syshyper cell list | grep -q "test-comm *shut down "'
+check "comm: start again after a load (approving)" sh -c "syshyper cell load test-comm $I/comm-test.bin && syshyper cell start test-comm"
+check "comm: restart counted in cell list" sh -c 'syshyper cell list; syshyper cell list | grep -q "test-comm .* 1$"'
+sleep 0.2
+check "comm: destroy, approved by the cell" syshyper cell destroy test-comm
+check "comm: CPU 2 back in Linux" cpus_online 0-3
+} >/tmp/comm.log 2>&1
+cat /tmp/comm.log

@@ -7,7 +7,7 @@
 //! control doorbell it must see.
 use syshyper_inmates::ivshmem::Device;
 use syshyper_inmates::ivshmem_proto::hello_text;
-use syshyper_inmates::{cpu, println, ticks, timer};
+use syshyper_inmates::{cell, cpu, println, ticks, timer};
 
 /// Marker texts (root-test/ivshmem.rs waits for them).
 pub const TEXT_READY: &str = "bad-doorbell: ready";
@@ -23,7 +23,17 @@ const SETTLE_NS: u64 = 200_000_000;
 
 fn survived(what: &str) -> ! {
     println!("IVSHMEM: survived {what}");
-    cpu::park()
+    idle()
+}
+
+/// Waits for the end, approving the hypervisor's comm-region messages
+/// every 10 ms (docs/lifecycle.md), so that the root can destroy the cell.
+fn idle() -> ! {
+    let Some(comm) = cell::comm_region() else { cpu::park() };
+    loop {
+        comm.poll_messages();
+        timer::delay_ns(10_000_000);
+    }
 }
 
 /// Writes the first word of peer 0's output section (mapped read-only here).
@@ -74,7 +84,7 @@ pub fn bad_doorbells(dev: &Device) -> ! {
     while !peer0_says(dev, TEXT_GO) {
         if timer::counter() > end {
             println!("IVSHMEM: bad-doorbell: no go from peer 0");
-            cpu::park();
+            idle();
         }
         cpu::cpu_relax();
     }
@@ -100,5 +110,5 @@ pub fn bad_doorbells(dev: &Device) -> ! {
     println!("IVSHMEM: bad-doorbell: ringing peer 0 (control)");
     write_text(dev, TEXT_CONTROL);
     dev.ring(0, 0);
-    cpu::park()
+    idle()
 }

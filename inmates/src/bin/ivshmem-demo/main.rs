@@ -6,7 +6,9 @@
 //! its output section, sets its state to ID + 1 and then works from its
 //! INTx only (`service`): it prints every peer's state change and new
 //! hello text (answering texts from lower IDs with its own), and answers
-//! every new PING record with a PONG (the ping-pong exchange).
+//! every new PING record with a PONG (the ping-pong exchange). A timer
+//! wakes it every 50 ms besides, so that it answers the hypervisor's
+//! comm-region messages (docs/lifecycle.md) when no doorbell rings.
 //!
 //! Command line (`cell load ... -s "mode=..." -a 0x1000`): `mode=hostile-out`
 //! and `mode=hostile-state` write where the contract forbids (another
@@ -29,7 +31,22 @@ mod program {
     use syshyper_inmates::cmdline::Cmdline;
     use syshyper_inmates::gic::Gic;
     use syshyper_inmates::ivshmem::{Device, Platform};
-    use syshyper_inmates::{cell, console, cpu, exceptions, println};
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use syshyper_inmates::timer::{self, VIRT_TIMER_INTID};
+    use syshyper_inmates::{cell, console, cpu, exceptions, println, ticks};
+
+    /// Wake-up period: bounds how late a comm-region message is seen.
+    const WAKE_NS: u64 = 50_000_000;
+    static WAKE_TICKS: AtomicU64 = AtomicU64::new(1);
+
+    /// The doorbell (INTx) to the service, the timer re-armed.
+    fn on_irq(intid: u32) {
+        if intid == VIRT_TIMER_INTID {
+            timer::set_deadline(timer::counter() + WAKE_TICKS.load(Ordering::Relaxed));
+        } else {
+            service::on_irq(intid);
+        }
+    }
 
     syshyper_inmates::entry!(main);
 
@@ -101,8 +118,11 @@ mod program {
         };
         gic.init(false);
         service::init(dev);
-        exceptions::set_irq_handler(service::on_irq);
+        exceptions::set_irq_handler(on_irq);
         gic.enable_spi(dev.intid);
+        gic.enable_private(VIRT_TIMER_INTID);
+        WAKE_TICKS.store(ticks::ns_to_ticks(WAKE_NS, timer::frequency()).max(1), Ordering::Relaxed);
+        timer::set_deadline(timer::counter() + WAKE_TICKS.load(Ordering::Relaxed));
         dev.set_interrupts(true);
         // Initial states (peers that were there before any interrupt).
         service::run();
