@@ -57,6 +57,11 @@ enum Case {
     /// needs the guest cache like the Linux tests, so it runs with them.
     Boards,
     System(&'static SysTest),
+    /// `cargo xtask bench --no-linux`: the bare-metal rows under -icount,
+    /// which fail when the EL2 latency histogram's median disagrees with
+    /// the cell's own interrupt latency (issue 18); after the system tests,
+    /// which build the images it uses.
+    BenchCore,
 }
 
 impl Case {
@@ -66,6 +71,7 @@ impl Case {
             Case::Fuzz => "host:cargo-fuzz",
             Case::Boards => "config-create-boards",
             Case::System(t) => t.name,
+            Case::BenchCore => "bench-core",
         }
     }
 }
@@ -78,6 +84,7 @@ fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
         .chain((!no_host).then_some(Case::Fuzz));
     host.chain(std::iter::once(Case::Boards))
         .chain(SYSTEM_TESTS.iter().map(Case::System))
+        .chain(std::iter::once(Case::BenchCore))
         .filter(|c| filter.is_none_or(|f| c.name().contains(f)))
         .collect()
 }
@@ -100,6 +107,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
                 Case::Fuzz => println!("{:24} host: cargo +nightly fuzz run (bounded)", c.name()),
                 Case::Boards => println!("{:24} host: config create on Debian's board dtbs", c.name()),
                 Case::System(t) => println!("{:24} qemu: timeout {} s", t.name, t.timeout_s),
+                Case::BenchCore => println!("{:24} qemu -icount: bench rows without Linux, EL2 histogram check", c.name()),
             }
         }
         return Ok(true);
@@ -113,7 +121,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
     let mut built: Option<Result<(), String>> = None;
     let mut results: Vec<(&str, bool, Duration)> = Vec::new();
     for case in &selected {
-        if let (Case::System(_), None) = (case, &built) {
+        if let (Case::System(_) | Case::BenchCore, None) = (case, &built) {
             built = Some(images::build_all(p).map_err(|e| format!("{e:#}")));
         }
         println!("\n==== test {} ====", case.name());
@@ -127,6 +135,13 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
             Case::System(t) => match &built {
                 Some(Err(e)) => Err(format!("build failed: {e}")),
                 _ => run_system(p, t, args.verbose),
+            },
+            Case::BenchCore => match &built {
+                Some(Err(e)) => Err(format!("build failed: {e}")),
+                _ => crate::cmd::run(p.cargo().args([
+                    "xtask", "bench", "--no-linux", "--no-readme", "--no-build",
+                ]))
+                .map_err(|e| format!("{e:#}")),
             },
         };
         let took = start.elapsed();
