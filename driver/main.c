@@ -96,6 +96,10 @@ static int __init sh_init(void)
 		pr_info(SH_PREFIX "loaded; EL2 is available through Linux's hyp stub\n");
 		break;
 	case -EEXIST:
+		if (sh_in_non_root_cell()) {
+			pr_info(SH_PREFIX "loaded in a non-root cell: ivshmem-net only\n");
+			break;
+		}
 		/* Booted first: Linux is already the root cell. */
 		mutex_lock(&sh_lock);
 		err = sh_adopt();
