@@ -4,6 +4,7 @@
 mod config;
 mod driver;
 mod ivshmem;
+mod linux;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsStr;

@@ -22,6 +22,11 @@ pub struct RunArgs {
     /// exchange hello texts and ping-pong records (guest/ivshmem-demo.sh).
     #[arg(long, conflicts_with_all = ["shell", "script", "boot_first"])]
     pub ivshmem: bool,
+    /// Boot Debian's kernel in a Linux cell on CPUs 2-3 (configs/linux-cell.toml)
+    /// with its own initramfs, show its console, then shut it down and destroy it
+    /// (guest/linux-cell-demo.sh).
+    #[arg(long, conflicts_with_all = ["shell", "script", "boot_first", "ivshmem"])]
+    pub linux_cell: bool,
     /// Boot the hypervisor first and Linux as its root cell (instead of enabling it from Linux).
     #[arg(long)]
     pub boot_first: bool,
@@ -149,6 +154,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         }
         None if args.shell => guest::SHELL_SCRIPT.to_string(),
         None if args.ivshmem => guest::IVSHMEM_SCRIPT.to_string(),
+        None if args.linux_cell => guest::LINUX_CELL_SCRIPT.to_string(),
         None => guest::DEMO_SCRIPT.to_string(),
     };
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
@@ -173,6 +179,9 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         &p.config_images(),
         &p.inmate_images(),
     )?;
+    if args.linux_cell {
+        files.extend(guest::linux_cell_files(&g, &ko, &p.out.join("guest"))?);
+    }
     files.extend(args.with.iter().cloned());
     let initrd =
         guest::build_initramfs(&g, &files, &script, &p.out.join("guest/initramfs.cpio.gz"))?;

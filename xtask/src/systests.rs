@@ -119,6 +119,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     crate::systests_linux::LINUX_UNRESERVED,
     crate::systests_linux::LINUX_ADOPT,
     crate::systests_linux::LINUX_ISOLATION,
+    crate::systests_linux::LINUX_CELL_TEST,
 ];
 
 const fn expect(regex: &'static str) -> Expect {

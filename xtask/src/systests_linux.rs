@@ -32,6 +32,7 @@ const ADOPT: &str = include_str!("../../guest/tests/adopt.sh");
 const ISOLATION: &str = include_str!("../../guest/tests/isolation.sh");
 const REFUSE: &str = include_str!("../../guest/tests/refuse.sh");
 const SMP16: &str = include_str!("../../guest/tests/smp16.sh");
+const LINUX_CELL: &str = include_str!("../../guest/tests/linux_cell.sh");
 
 /// Kernel parameter that gives Linux all of QEMU's 1 GiB, the hypervisor
 /// memory at 0x7fc0_0000 included (the last `mem=` wins).
@@ -45,6 +46,12 @@ fn script(body: &str) -> String {
 /// Builds the module, the tool and an initramfs running `body` in the test's
 /// scratch folder; returns QEMU's arguments.
 fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
+    linux_args_with(ctx, body, append, false)
+}
+
+/// [`linux_args`], with the Linux cell's kernel and initramfs in the
+/// guest when `linux_cell` is set.
+fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Result<Vec<String>> {
     let p = &ctx.paths;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
@@ -59,13 +66,16 @@ fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
         MUSL_TARGET,
     ]))?;
     let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
-    let files = guest::standard_files(
+    let mut files = guest::standard_files(
         &ko,
         &tool,
         &p.images().join("syshyper.bin"),
         &p.config_images(),
         &p.inmate_images(),
     )?;
+    if linux_cell {
+        files.extend(guest::linux_cell_files(&g, &ko, &ctx.workdir)?);
+    }
     let initrd = guest::build_initramfs(
         &g,
         &files,
@@ -96,6 +106,12 @@ fn smp16_args(ctx: &Ctx) -> Result<Vec<String>> {
     let mut args = linux_args(ctx, SMP16, "")?;
     crate::run_linux::size_machine(&mut args, 16, 1024);
     Ok(args)
+}
+
+/// The Linux cell test: the root's initramfs carries the cell's kernel
+/// and initramfs (guest/tests/linux_cell.sh).
+fn linux_cell_args(ctx: &Ctx) -> Result<Vec<String>> {
+    linux_args_with(ctx, LINUX_CELL, "", true)
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -503,6 +519,78 @@ const ISOLATION_EXPECT: &[Expect] = &[
     },
 ];
 
+/// The Linux cell's MemTotal: at most the 192 MiB of configs/linux-cell.toml
+/// (196608 kB) and most of it (the kernel's own image and reservations
+/// take some).
+fn cell_memtotal(caps: &[String]) -> Result<(), String> {
+    match caps.get(1).map(|n| n.parse::<u64>()) {
+        Some(Ok(kb)) if (120_000..=196_608).contains(&kb) => Ok(()),
+        _ => Err(format!("the cell's MemTotal is not what its 192 MiB give: {:?}", caps.first())),
+    }
+}
+
+/// What the Linux cell reports from its /init (guest/linux-cell/run.sh)
+/// through its virtual console: only the CPUs and memory its config gives.
+macro_rules! cell_report {
+    ($round:literal) => {
+        [
+            Expect { regex: r"\[linux-cell\] linux-cell: online CPUs 0-1\r?\n", check: None },
+            Expect { regex: r"\[linux-cell\] linux-cell: MemTotal: (\d+) kB", check: Some(cell_memtotal) },
+            Expect { regex: r"\[linux-cell\] linux-cell: 70000000-7bffffff : System RAM \r?\n", check: None },
+            Expect { regex: concat!(r"\[linux-cell\] linux-cell: running round ", $round, r"\r?\n"), check: None },
+        ]
+    };
+}
+const CELL_REPORT_1: [Expect; 4] = cell_report!("1");
+const CELL_REPORT_2: [Expect; 4] = cell_report!("2");
+
+const LINUX_CELL_EXPECT: &[Expect] = &[
+    pass!("insmod"),
+    pass!("enable"),
+    pass!("cell linux 1"),
+    pass!("cell running 1"),
+    pass!("CPUs 2-3 left Linux 1"),
+    CELL_REPORT_1[0],
+    CELL_REPORT_1[1],
+    CELL_REPORT_1[2],
+    CELL_REPORT_1[3],
+    pass!("cell reached /init 1"),
+    pass!("Linux works while the cell runs 1"),
+    pass!("cell shutdown 1"),
+    pass!("cell shut down 1"),
+    pass!("cell destroy 1"),
+    pass!("CPUs 2-3 back online 1"),
+    pass!("every CPU works 1"),
+    pass!("cell linux 2"),
+    pass!("cell running 2"),
+    pass!("CPUs 2-3 left Linux 2"),
+    CELL_REPORT_2[0],
+    CELL_REPORT_2[1],
+    CELL_REPORT_2[2],
+    CELL_REPORT_2[3],
+    pass!("cell reached /init 2"),
+    pass!("Linux works while the cell runs 2"),
+    pass!("cell shutdown 2"),
+    pass!("cell shut down 2"),
+    pass!("cell destroy 2"),
+    pass!("CPUs 2-3 back online 2"),
+    pass!("every CPU works 2"),
+    pass!("crashing cell linux"),
+    Expect { regex: r"\[linux-cell\] linux-cell: crashing on purpose", check: None },
+    Expect { regex: r"parked: the Linux boot stub was entered again", check: None },
+    pass!("crashing cell ends FAILED"),
+    pass!("root data unchanged"),
+    pass!("Linux works after the crash"),
+    pass!("failed cell destroy"),
+    pass!("CPUs 2-3 back online after the crash"),
+    pass!("every CPU works after the crash"),
+    pass!("disable"),
+    Expect {
+        regex: SUMMARY,
+        check: Some(|c| passed_exactly(c, 33)),
+    },
+];
+
 /// Kernel trouble that fails a test when it reaches the console (the
 /// scripts' kernel log check catches what `quiet` keeps off it).
 pub const LINUX_TROUBLE: &[&str] = &[
@@ -548,6 +636,13 @@ pub const LINUX_REFUSE: SysTest = linux_test("linux-refuse", refuse_args, REFUSE
 pub const LINUX_SMP16: SysTest = linux_test("linux-smp16", smp16_args, SMP16_EXPECT, 360);
 pub const LINUX_ISOLATION: SysTest =
     linux_test("linux-isolation", isolation_args, ISOLATION_EXPECT, 180);
+/// The Linux cell's own console shows its kernel's panic on purpose, so
+/// this test forbids only what the hypervisor or the harness print; the
+/// root's kernel trouble is caught by the script's kernel log check.
+pub const LINUX_CELL_TEST: SysTest = SysTest {
+    forbid: &[],
+    ..linux_test("linux-cell", linux_cell_args, LINUX_CELL_EXPECT, 600)
+};
 
 #[cfg(test)]
 mod tests {
@@ -556,10 +651,33 @@ mod tests {
 
     /// The check names of a script in the order they run (the cycle loop
     /// unrolled).
+    /// The script with its `for round in 1 2; do ... done` loops unrolled.
+    fn unrolled(body: &str) -> String {
+        let head = Regex::new(r"^for round in ([\d ]+); do$").unwrap();
+        let mut out = String::new();
+        let mut lines = body.lines();
+        while let Some(line) = lines.next() {
+            let Some(c) = head.captures(line) else {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            };
+            let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "done").collect();
+            for round in c[1].split_whitespace() {
+                for l in &block {
+                    out.push_str(&l.replace("$round", round));
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
     fn check_names(body: &str) -> Vec<String> {
         let re = Regex::new(r#"^\s*(?:check|fails_with) "([^"]+)""#).unwrap();
         let refused = Regex::new(r#"^refused "([^"]+)""#).unwrap();
         let mut names = Vec::new();
+        let body = unrolled(body);
         for line in body.lines() {
             if let Some(c) = refused.captures(line) {
                 for step in ["enable fails", "reason in dmesg", "reason on the hypervisor console", "Linux intact"] {
@@ -608,6 +726,7 @@ mod tests {
             (ISOLATION, ISOLATION_EXPECT),
             (REFUSE, REFUSE_EXPECT),
             (SMP16, SMP16_EXPECT),
+            (LINUX_CELL, LINUX_CELL_EXPECT),
         ] {
             let names = check_names(body);
             assert_eq!(awaited(expect), names);
@@ -639,6 +758,7 @@ mod tests {
             .chain(ISOLATION_EXPECT)
             .chain(REFUSE_EXPECT)
             .chain(SMP16_EXPECT)
+            .chain(LINUX_CELL_EXPECT)
         {
             let re = Regex::new(e.regex).unwrap();
             if let Some(name) = e.regex.strip_prefix(r"\[PASS\] ") {
@@ -656,7 +776,7 @@ mod tests {
 
     #[test]
     fn scripts_are_valid_shell_and_define_their_helpers() {
-        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION, REFUSE, SMP16] {
+        for body in [DEMO, CYCLES, UNRESERVED, ADOPT, ISOLATION, REFUSE, SMP16, LINUX_CELL] {
             let s = script(body);
             let out = std::process::Command::new("sh")
                 .args(["-n", "-c", &s])

@@ -424,6 +424,24 @@ impl CellDesc {
     }
 
     /// Trapped sub-page regions.
+    /// Where the cell gets a virtual PL011 (`mmio::vuart`): its console
+    /// is a PL011 with a size (Jailhouse's cells give 0 there), at an
+    /// address no region of the cell maps and that is not the GIC or
+    /// hypervisor memory. `None` for every other console.
+    pub fn virtual_console(&self, p: &Platform) -> Option<Span> {
+        let c = &self.console;
+        let addr = u64::from_le_bytes(c.get(0..8)?.try_into().ok()?);
+        let size = u32::from_le_bytes(c.get(8..12)?.try_into().ok()?);
+        let kind = u16::from_le_bytes(c.get(12..14)?.try_into().ok()?);
+        if kind != syshyper_config::flags::console::TYPE_PL011 || size == 0 {
+            return None;
+        }
+        let span = Span::sized(addr, crate::mmio::vuart::SIZE)?;
+        let mapped = self.regions.iter().any(|r| Span::sized(r.virt, r.size).is_some_and(|v| v.overlaps(&span)));
+        let reserved = span.overlaps(&p.hv) || p.reserved_io.iter().any(|io| io.overlaps(&span));
+        (!mapped && !reserved).then_some(span)
+    }
+
     pub fn sub_pages(&self) -> impl Iterator<Item = &Region> {
         self.regions.iter().filter(|r| r.kind == Kind::SubPage)
     }

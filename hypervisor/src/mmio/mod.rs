@@ -19,6 +19,7 @@
 
 pub mod subpage;
 pub mod table;
+pub mod vuart;
 pub mod window;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
@@ -119,10 +120,11 @@ fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
     let value = {
         // Held across the handler: a sub-page window stays mapped as long
         // as the table that owns it, and the table lives in the cell list.
-        let cells = crate::cell::CELLS.lock();
-        let Some(c) = cells.iter().find(|c| c.id == cell) else { return false };
-        match c.mmio.lookup(access.addr, u64::from(access.size)) {
-            Some((entry, off)) => dispatch(entry, cell, off, access),
+        let mut cells = crate::cell::CELLS.lock();
+        let Some(c) = cells.iter_mut().find(|c| c.id == cell) else { return false };
+        match c.mmio.lookup(access.addr, u64::from(access.size)).map(|(e, off)| (*e, off)) {
+            Some((Entry { handler: Handler::VirtUart, .. }, off)) => console_access(c, off, access),
+            Some((entry, off)) => dispatch(&entry, cell, off, access),
             // Not a fixed entry: a register BAR the cell programmed?
             None if c.desc.has_pci() => crate::ivshmem::bar_access(cell, access.addr, access.size, access.write),
             None => return false,
@@ -138,12 +140,26 @@ fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
     }
 }
 
+/// An access to the cell's virtual console; its lines go to the
+/// hypervisor console under the cell's name.
+#[cfg(target_os = "none")]
+fn console_access(c: &mut crate::cell::Cell, off: u64, a: &Access) -> Option<u64> {
+    let crate::cell::Cell { desc, mmio, .. } = c;
+    let uart = mmio.vuart.as_mut()?;
+    let name = desc.name();
+    uart.access(off, a.size, a.write, |line| {
+        crate::println!("[{name}] {}", vuart::Ascii(line));
+    })
+}
+
 /// Runs the entry's handler.
 #[cfg(target_os = "none")]
 fn dispatch(entry: &Entry, cell_id: u32, off: u64, a: &Access) -> Option<u64> {
     let cell = cell_id as u8;
     match entry.handler {
         Handler::PciEcam => Some(crate::ivshmem::ecam_access(cell_id, off, a.size, a.write)),
+        // Taken by `table_path`, which has the state.
+        Handler::VirtUart => None,
         Handler::Irqchip(k) => crate::irqchip::access(usize::from(k), cell, off, a.size, a.write).ok(),
         Handler::SubPage(sp) => match subpage::check(sp.flags, sp.size, off, a.size, a.write.is_some()) {
             Ok(()) => Some(subpage::forward(&sp, off, a.size, a.write)),

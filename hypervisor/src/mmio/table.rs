@@ -33,6 +33,9 @@ pub enum Handler {
     SubPage(SubPage),
     /// The virtual PCI host's ECAM (`pci`, `ivshmem`).
     PciEcam,
+    /// The cell's virtual PL011 console (`vuart`; its state is the
+    /// table's).
+    VirtUart,
 }
 
 /// One trapped range.
@@ -64,13 +67,15 @@ fn heap_reserve(v: &mut Vec<Entry>, n: usize) -> Result<()> {
 #[derive(Debug)]
 pub struct Table<W: Window> {
     entries: Vec<Entry>,
+    /// The virtual console's state, when the cell has one.
+    pub vuart: Option<super::vuart::VirtUart>,
     window: PhantomData<W>,
 }
 
 impl<W: Window> Table<W> {
     /// A table with no entries (allocates nothing).
     pub fn empty() -> Self {
-        Self { entries: Vec::new(), window: PhantomData }
+        Self { entries: Vec::new(), vuart: None, window: PhantomData }
     }
 
     /// The table of a cell (the root included) with `desc`: the interrupt
@@ -99,15 +104,21 @@ impl<W: Window> Table<W> {
         });
         // Cells with functions on the virtual PCI host see its ECAM.
         let ecam = desc.ecam(p).map(|s| Entry { base: s.start, size: s.len(), handler: Handler::PciEcam });
+        let vuart = desc.virtual_console(p).map(|s| Entry { base: s.start, size: s.len(), handler: Handler::VirtUart });
         let count = gic
             .clone()
             .count()
             .saturating_add(desc.sub_pages().filter(|r| forwardable(r, p)).count())
-            .saturating_add(usize::from(ecam.is_some()));
+            .saturating_add(usize::from(ecam.is_some()))
+            .saturating_add(usize::from(vuart.is_some()));
         let mut table = Self::empty();
         reserve(&mut table.entries, count)?;
         table.entries.extend(gic);
         table.entries.extend(ecam);
+        if vuart.is_some() {
+            table.vuart = Some(super::vuart::VirtUart::new());
+        }
+        table.entries.extend(vuart);
         for r in desc.sub_pages() {
             if !forwardable(r, p) {
                 log::warn!("sub-page region {:#x}+{:#x} overlaps hypervisor memory or the GIC: not forwarded", r.phys, r.size);

@@ -10,6 +10,12 @@ use core::sync::atomic::Ordering;
 
 /// The hypercall immediate; any other HVC immediate is refused.
 const HVC_IMM: u16 = 0x4a48;
+/// The immediate of the HVC a Linux cell's boot stub (written by `cell
+/// linux`, docs/linux-cell.md) executes when it is entered a second time:
+/// Linux rebooted (PSCI SYSTEM_RESET restarts the cell at its reset
+/// address) or panicked with `panic=-1`, and the kernel image it would
+/// jump to has been used up. The cell fails rather than run garbage.
+pub const BOOT_AGAIN_IMM: u16 = 0x4c52;
 
 #[no_mangle]
 extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
@@ -87,6 +93,13 @@ fn other_sync(frame: &mut TrapFrame, esr: Esr) {
         ec::IABT_LOW
             if raced_with_remap(esr, DataAbort::ipa(hpfar, far))
                 || reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
+        ec::HVC64 if esr.imm16() == BOOT_AGAIN_IMM => fail(
+            frame,
+            format_args!("the Linux boot stub was entered again (reboot or panic): a Linux cell cannot restart in place"),
+            esr,
+            far,
+            hpfar,
+        ),
         ec::HVC64 => fail(frame, format_args!("HVC with foreign immediate {:#x}", esr.imm16()), esr, far, hpfar),
         ec => fail(frame, format_args!("unhandled exception class {ec:#x}"), esr, far, hpfar),
     }

@@ -8,7 +8,8 @@ mod ioctl;
 mod sysfs;
 
 use anyhow::{bail, Context, Result};
-use ioctl::{CellRef, Device, Image};
+pub use ioctl::CellRef;
+use ioctl::{Device, Image};
 use rustix::io::Errno;
 use std::path::{Path, PathBuf};
 use syshyper_config::{CellConfig, Kind, SystemConfig, MAX_CELL_CONFIG_SIZE};
@@ -65,6 +66,8 @@ pub enum CellCommand {
         #[arg(allow_hyphen_values = true, num_args = 1.., value_name = "CELL")]
         cell: Vec<String>,
     },
+    /// Boot Linux in a new cell: CELLCONFIG KERNEL [-d DTB] [-i INITRD] [-c CMDLINE] [--dump-dtb FILE]
+    Linux(crate::linux::Args),
     /// List the cells.
     List,
     /// VM exits by reason, per CPU: [ID | [--name] NAME] (all cells without one)
@@ -91,10 +94,8 @@ fn cell(cmd: CellCommand) -> Result<()> {
             let (cell, rest) = args::cell_ref(&args)?;
             load(&cell, &args::load_items(rest)?)
         }
-        CellCommand::Start { cell } => {
-            let id = ioctl::cell_id(&args::only_cell_ref(&cell)?)?;
-            call("cell start", ioctl::CELL_START, Some(&id))
-        }
+        CellCommand::Start { cell } => start(&args::only_cell_ref(&cell)?),
+        CellCommand::Linux(a) => crate::linux::run(a),
         CellCommand::Shutdown { cell } => load(&args::only_cell_ref(&cell)?, &[]),
         CellCommand::Destroy { cell } => {
             let id = ioctl::cell_id(&args::only_cell_ref(&cell)?)?;
@@ -157,7 +158,21 @@ fn enable(path: &Path, no_check: bool) -> Result<()> {
     dev.call(ioctl::ENABLE, Some(&bytes)).map_err(|e| anyhow::anyhow!(explain("enable", e)))
 }
 
-fn create(path: &Path) -> Result<()> {
+/// Starts a loaded cell.
+pub fn start(cell: &CellRef) -> Result<()> {
+    let id = ioctl::cell_id(cell)?;
+    call("cell start", ioctl::CELL_START, Some(&id))
+}
+
+/// Loads `images` (data, guest address) into a cell.
+pub fn load_data(cell: &CellRef, images: &[(Vec<u8>, u64)]) -> Result<()> {
+    let list: Vec<Image<'_>> = images.iter().map(|(d, a)| Image { data: d, target: *a }).collect();
+    let arg = ioctl::cell_load(cell, &list)?;
+    call("cell load", ioctl::CELL_LOAD, Some(&arg))
+}
+
+/// Creates a cell from the configuration at `path`.
+pub fn create(path: &Path) -> Result<()> {
     let bytes = read(path)?;
     if syshyper_config::kind_of(&bytes) == Some(Kind::System) {
         bail!("{}: this is a system configuration; cell create needs a cell configuration", path.display());

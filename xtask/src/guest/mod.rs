@@ -31,6 +31,7 @@
 //! /usr/sbin/jailhouse link to it), configs in /etc/syshyper/configs, inmates in
 //! /etc/syshyper/inmates.
 
+mod cell;
 mod cpio;
 mod debian;
 mod initramfs;
@@ -39,6 +40,7 @@ mod kmod;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
+pub use cell::{linux_cell_files, CELL_INITRD, CELL_KERNEL};
 pub use initramfs::{exit_status, EXIT_MARKER, READY_MARKER};
 
 /// Debian's kernel and tools, unpacked in the cache.
@@ -63,6 +65,10 @@ pub const DEMO_SCRIPT: &str = include_str!("../../../guest/demo.sh");
 /// Script for `--ivshmem` (guest/ivshmem-demo.sh): the root and the
 /// ivshmem-demo cell exchange messages over ivshmem.
 pub const IVSHMEM_SCRIPT: &str = include_str!("../../../guest/ivshmem-demo.sh");
+
+/// Script for `--linux-cell` (guest/linux-cell-demo.sh): the root boots
+/// Debian's kernel in a Linux cell, shows its console, then stops it.
+pub const LINUX_CELL_SCRIPT: &str = include_str!("../../../guest/linux-cell-demo.sh");
 
 /// Script for `--shell`: a root shell on the console with job control.
 pub const SHELL_SCRIPT: &str = "insmod /lib/modules/syshyper.ko\necho 'sysHyper guest shell; exit to power off'\nsetsid cttyhack sh\n";

@@ -1,0 +1,156 @@
+//! The device tree of a Linux cell, generated from its `Machine`: what
+//! Linux needs to find its CPUs (PSCI over SMC, which the hypervisor
+//! traps for every cell), memory, GICv3 (the cell's view: the real
+//! addresses, trapped and filtered), architected timer, console and
+//! virtual PCI host. Unit addresses and properties follow the bindings
+//! Linux's drivers use (arm,gic-v3, arm,armv8-timer, arm,pl011,
+//! pci-host-ecam-generic).
+
+use super::machine::{Machine, GICD_SIZE, UART_SIZE};
+use anyhow::{anyhow, Result};
+use vm_fdt::{FdtReserveEntry, FdtWriter};
+
+const GIC_PHANDLE: u32 = 1;
+const CLK_PHANDLE: u32 = 2;
+/// Interrupt specifier types (arm,gic-v3 binding).
+const SPI: u32 = 0;
+const PPI: u32 = 1;
+const LEVEL_HIGH: u32 = 4;
+const EDGE_RISING: u32 = 1;
+/// PCI address space code of 32-bit memory (phys.hi of a range).
+const PCI_MEM32: u32 = 0x0200_0000;
+
+/// Boot parameters that go into /chosen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Chosen {
+    pub bootargs: String,
+    /// (start, end) of the initramfs, guest-physical.
+    pub initrd: Option<(u64, u64)>,
+}
+
+fn hi(v: u64) -> u32 {
+    (v >> 32) as u32
+}
+fn lo(v: u64) -> u32 {
+    v as u32
+}
+
+/// The flattened device tree; `reserved` are /memreserve/ entries (the
+/// boot stub's page).
+pub fn generate(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8>> {
+    build(m, chosen, reserved).map_err(|e| anyhow!("cannot write the device tree: {e}"))
+}
+
+fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8>, vm_fdt::Error> {
+    let res: Vec<FdtReserveEntry> = reserved.iter().map(|&(a, s)| FdtReserveEntry::new(a, s)).collect::<Result<_, vm_fdt::Error>>()?;
+    let mut f = FdtWriter::new_with_mem_reserv(&res)?;
+    let root = f.begin_node("")?;
+    f.property_string("compatible", "linux,dummy-virt")?;
+    f.property_string("model", &format!("sysHyper Linux cell {}", m.name))?;
+    f.property_u32("#address-cells", 2)?;
+    f.property_u32("#size-cells", 2)?;
+    f.property_u32("interrupt-parent", GIC_PHANDLE)?;
+
+    let psci = f.begin_node("psci")?;
+    f.property_string_list("compatible", vec!["arm,psci-1.0".into(), "arm,psci-0.2".into()])?;
+    f.property_string("method", "smc")?;
+    f.end_node(psci)?;
+
+    let cpus = f.begin_node("cpus")?;
+    f.property_u32("#address-cells", 2)?;
+    f.property_u32("#size-cells", 0)?;
+    for c in &m.cpus {
+        let n = f.begin_node(&format!("cpu@{:x}", c.mpidr))?;
+        f.property_string("device_type", "cpu")?;
+        f.property_string("compatible", "arm,armv8")?;
+        f.property_array_u32("reg", &[hi(c.mpidr), lo(c.mpidr)])?;
+        f.property_string("enable-method", "psci")?;
+        f.end_node(n)?;
+    }
+    f.end_node(cpus)?;
+
+    for &(base, size) in &m.ram {
+        let n = f.begin_node(&format!("memory@{base:x}"))?;
+        f.property_string("device_type", "memory")?;
+        f.property_array_u64("reg", &[base, size])?;
+        f.end_node(n)?;
+    }
+
+    let gic = f.begin_node(&format!("interrupt-controller@{:x}", m.gicd))?;
+    f.property_string("compatible", "arm,gic-v3")?;
+    f.property_null("interrupt-controller")?;
+    f.property_u32("#interrupt-cells", 3)?;
+    f.property_u32("#redistributor-regions", 1)?;
+    // Parent unit addresses of the PCI host's interrupt-map: 2 cells.
+    f.property_u32("#address-cells", 2)?;
+    f.property_u32("#size-cells", 2)?;
+    f.property_null("ranges")?;
+    f.property_array_u64("reg", &[m.gicd, GICD_SIZE, m.gicr, m.gicr_size])?;
+    f.property_phandle(GIC_PHANDLE)?;
+    f.end_node(gic)?;
+
+    // Secure, non-secure physical, virtual, hypervisor timer PPIs.
+    let timer = f.begin_node("timer")?;
+    f.property_string("compatible", "arm,armv8-timer")?;
+    let ppis: Vec<u32> = [13u32, 14, 11, 10].iter().flat_map(|&p| [PPI, p, LEVEL_HIGH]).collect();
+    f.property_array_u32("interrupts", &ppis)?;
+    f.property_null("always-on")?;
+    f.end_node(timer)?;
+
+    if let Some(uart) = m.uart {
+        let clk = f.begin_node("apb-pclk")?;
+        f.property_string("compatible", "fixed-clock")?;
+        f.property_u32("#clock-cells", 0)?;
+        f.property_u32("clock-frequency", 24_000_000)?;
+        f.property_string("clock-output-names", "clk24mhz")?;
+        f.property_phandle(CLK_PHANDLE)?;
+        f.end_node(clk)?;
+        let n = f.begin_node(&format!("pl011@{uart:x}"))?;
+        f.property_string_list("compatible", vec!["arm,pl011".into(), "arm,primecell".into()])?;
+        f.property_array_u64("reg", &[uart, UART_SIZE])?;
+        // No interrupt ever comes (the console is output only); Linux's
+        // driver still wants one to name: SPI 1, which the cell does not own.
+        f.property_array_u32("interrupts", &[SPI, 1, LEVEL_HIGH])?;
+        f.property_array_u32("clocks", &[CLK_PHANDLE, CLK_PHANDLE])?;
+        f.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
+        f.end_node(n)?;
+    }
+
+    if let Some(p) = &m.pci {
+        let n = f.begin_node(&format!("pcie@{:x}", p.ecam))?;
+        f.property_string("compatible", "pci-host-ecam-generic")?;
+        f.property_string("device_type", "pci")?;
+        f.property_u32("#address-cells", 3)?;
+        f.property_u32("#size-cells", 2)?;
+        f.property_u32("#interrupt-cells", 1)?;
+        f.property_u32("linux,pci-domain", u32::from(p.domain))?;
+        f.property_array_u32("bus-range", &[0, u32::from(p.end_bus)])?;
+        f.property_array_u64("reg", &[p.ecam, (u64::from(p.end_bus) + 1) << 20])?;
+        f.property_array_u32(
+            "ranges",
+            &[PCI_MEM32, hi(p.mem_base), lo(p.mem_base), hi(p.mem_base), lo(p.mem_base), hi(p.mem_size), lo(p.mem_size)],
+        )?;
+        // The INTx of a function depends on its pin only (docs/ivshmem.md):
+        // pin n -> SPI vpci_irq_base + n - 1, edge.
+        f.property_array_u32("interrupt-map-mask", &[0, 0, 0, 7])?;
+        let map: Vec<u32> = (1u32..=4)
+            .zip(p.intx_spi)
+            .flat_map(|(pin, spi)| [0, 0, 0, pin, GIC_PHANDLE, 0, 0, SPI, spi, EDGE_RISING])
+            .collect();
+        f.property_array_u32("interrupt-map", &map)?;
+        f.end_node(n)?;
+    }
+
+    let ch = f.begin_node("chosen")?;
+    f.property_string("bootargs", &chosen.bootargs)?;
+    if let Some(uart) = m.uart {
+        f.property_string("stdout-path", &format!("/pl011@{uart:x}"))?;
+    }
+    if let Some((start, end)) = chosen.initrd {
+        f.property_u64("linux,initrd-start", start)?;
+        f.property_u64("linux,initrd-end", end)?;
+    }
+    f.end_node(ch)?;
+    f.end_node(root)?;
+    f.finish()
+}

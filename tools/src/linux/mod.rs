@@ -1,0 +1,193 @@
+//! `cell linux CELLCONFIG KERNEL [-d DTB] [-i INITRD] [-c CMDLINE]`:
+//! creates a cell and boots an arm64 Linux kernel in it (docs/linux-cell.md).
+//! Without `-d`, the device tree comes from the cell configuration and
+//! the system configuration (`dtb`).
+
+pub mod dtb;
+pub mod image;
+pub mod layout;
+pub mod machine;
+pub mod stub;
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use syshyper_config::{CellConfig, SystemConfig, MAX_CELL_CONFIG_SIZE};
+
+/// Where the system configuration is looked for without `--sysconfig`.
+pub const SYSCONFIG_DEFAULTS: [&str; 2] = ["/etc/syshyper/sysconfig.cell", "/etc/syshyper/configs/qemu-virt.cell"];
+/// Kernel command line without `-c`: the console, and a panic that
+/// reboots (the boot stub then fails the cell, so the root sees it).
+pub const DEFAULT_CMDLINE: &str = "console=ttyAMA0 panic=-1";
+
+/// Arguments of `cell linux`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Cell configuration (.cell).
+    pub config: PathBuf,
+    /// arm64 kernel Image (uncompressed).
+    pub kernel: PathBuf,
+    /// Device tree to load instead of the generated one.
+    #[arg(short = 'd', long = "dtb")]
+    pub dtb: Option<PathBuf>,
+    /// Initramfs.
+    #[arg(short = 'i', long = "initrd")]
+    pub initrd: Option<PathBuf>,
+    /// Kernel command line.
+    #[arg(short = 'c', long = "cmdline")]
+    pub cmdline: Option<String>,
+    /// Write the device tree to FILE and stop (no cell is created).
+    #[arg(long = "dump-dtb", value_name = "FILE")]
+    pub dump_dtb: Option<PathBuf>,
+    /// System configuration (GIC and PCI host addresses); default: the
+    /// first of /etc/syshyper/sysconfig.cell, /etc/syshyper/configs/qemu-virt.cell.
+    #[arg(short = 's', long = "sysconfig")]
+    pub sysconfig: Option<PathBuf>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// What `cell linux` loads: (data, guest address) in load order.
+pub struct Plan {
+    pub name: String,
+    pub images: Vec<(Vec<u8>, u64)>,
+    pub dtb: Vec<u8>,
+    pub layout: layout::Layout,
+}
+
+/// Computes everything to load from the files' contents.
+pub fn plan(cell_bytes: &[u8], sys_bytes: &[u8], kernel: Vec<u8>, initrd: Option<Vec<u8>>, dtb: Option<Vec<u8>>, cmdline: &str) -> Result<Plan> {
+    let cell = CellConfig::parse_with_limit(cell_bytes, MAX_CELL_CONFIG_SIZE).map_err(|e| anyhow::anyhow!("invalid cell configuration: {e}"))?;
+    let sys = SystemConfig::parse(sys_bytes).map_err(|e| anyhow::anyhow!("invalid system configuration: {e}"))?;
+    let m = machine::Machine::of(&cell, &sys)?;
+    let header = image::parse(&kernel)?;
+    let reset = cell.cpu_reset_address();
+    let ram = m
+        .ram
+        .iter()
+        .copied()
+        .find(|&(b, s)| reset >= b && reset - b < s)
+        .with_context(|| format!("the cell's reset address {reset:#x} is not in its RAM (the boot stub goes there)"))?;
+    let initrd_len = initrd.as_ref().map_or(0, |i| i.len() as u64);
+    let l = layout::place(ram, reset, &header, initrd_len)?;
+    let dtb = match dtb {
+        Some(d) => d,
+        None => {
+            let chosen = dtb::Chosen { bootargs: cmdline.to_string(), initrd: l.initrd };
+            dtb::generate(&m, &chosen, &[(l.stub & !0xfff, 0x1000)])?
+        }
+    };
+    if dtb.len() as u64 > layout::MIB2 {
+        bail!("the device tree is larger than 2 MiB");
+    }
+    let mut images = vec![(stub::build(l.dtb, l.kernel), l.stub), (kernel, l.kernel)];
+    if let (Some(i), Some((start, _))) = (initrd, l.initrd) {
+        images.push((i, start));
+    }
+    images.push((dtb.clone(), l.dtb));
+    Ok(Plan { name: m.name, images, dtb, layout: l })
+}
+
+/// Runs `cell linux`.
+pub fn run(a: Args) -> Result<()> {
+    let cell_bytes = read(&a.config)?;
+    let sys_path = match a.sysconfig {
+        Some(p) => p,
+        None => SYSCONFIG_DEFAULTS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .context("no system configuration: give --sysconfig FILE")?,
+    };
+    let sys_bytes = read(&sys_path)?;
+    let kernel = read(&a.kernel)?;
+    let initrd = a.initrd.as_deref().map(read).transpose()?;
+    let dtb = a.dtb.as_deref().map(read).transpose()?;
+    let cmdline = a.cmdline.as_deref().unwrap_or(DEFAULT_CMDLINE);
+    let p = plan(&cell_bytes, &sys_bytes, kernel, initrd, dtb, cmdline)?;
+    if let Some(out) = a.dump_dtb {
+        return std::fs::write(&out, &p.dtb).with_context(|| format!("cannot write {}", out.display()));
+    }
+    crate::driver::create(&a.config)?;
+    let cell = crate::driver::CellRef::Name(p.name.clone());
+    crate::driver::load_data(&cell, &p.images)?;
+    crate::driver::start(&cell)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn compiled(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        syshyper_config::source::compile(&text).unwrap()
+    }
+
+    fn kernel(image_size: u64) -> Vec<u8> {
+        let mut v = vec![0u8; 4096];
+        v[16..24].copy_from_slice(&image_size.to_le_bytes());
+        v[56..60].copy_from_slice(b"ARM\x64");
+        v
+    }
+
+    /// The device tree as `dtc` reads it back (and `dtc` must accept it).
+    fn dts(dtb: &[u8]) -> String {
+        let dir = std::env::temp_dir().join(format!("syshyper-dtb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cell.dtb");
+        std::fs::write(&file, dtb).unwrap();
+        let out = Command::new("dtc").args(["-I", "dtb", "-O", "dts", "-W", "no-unique_unit_address"]).arg(&file).output().expect("dtc (device-tree-compiler) is installed");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "dtc refused the device tree: {err}");
+        assert!(!err.contains("Warning"), "dtc warns: {err}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn generated_device_tree_passes_dtc_and_matches_the_config() {
+        let cell = compiled("linux-cell.toml");
+        let sys = compiled("qemu-virt.toml");
+        let p = plan(&cell, &sys, kernel(0x300_0000), Some(vec![7u8; 0x1234]), None, "console=ttyAMA0 quiet").unwrap();
+        let s = dts(&p.dtb);
+        // CPUs 2 and 3 of the config, by MPIDR, started through PSCI over SMC.
+        assert!(s.contains("cpu@2 {") && s.contains("cpu@3 {") && !s.contains("cpu@1 {") && !s.contains("cpu@0 {"), "{s}");
+        assert_eq!(s.matches("enable-method = \"psci\"").count(), 2);
+        assert!(s.contains("method = \"smc\""));
+        // Its RAM only: 192 MiB at 0x70000000 (not the comm region nor ivshmem memory).
+        assert!(s.contains("reg = <0x00 0x70000000 0x00 0xc000000>"), "{s}");
+        assert_eq!(s.matches("device_type = \"memory\"").count(), 1);
+        // The GIC frames: distributor, redistributors up to CPU 3's.
+        assert!(s.contains("reg = <0x00 0x8000000 0x00 0x10000 0x00 0x80a0000 0x00 0x80000>"), "{s}");
+        assert!(s.contains("arm,armv8-timer"));
+        // The console of the config; the PCI host at pci_mmconfig_base,
+        // INTB of the ivshmem-net function = SPI vpci_irq_base + 1 = 121 (INTID 153).
+        assert!(s.contains("pl011@9000000") && s.contains("stdout-path = \"/pl011@9000000\""));
+        assert!(s.contains("pcie@8e00000") && s.contains("pci-host-ecam-generic") && s.contains("bus-range = <0x00 0x00>"));
+        assert!(s.contains("0x00 0x00 0x00 0x02 0x01 0x00 0x00 0x00 0x79 0x01"), "{s}");
+        // Bootargs and the initramfs where it is loaded.
+        assert!(s.contains("bootargs = \"console=ttyAMA0 quiet\""));
+        let (start, end) = p.layout.initrd.unwrap();
+        assert_eq!(end - start, 0x1234);
+        assert!(s.contains(&format!("linux,initrd-start = <0x00 {start:#x}>")), "{s}");
+        assert!(s.contains(&format!("/memreserve/\t{:#018x} 0x0000000000001000;", p.layout.stub)), "{s}");
+        // What is loaded: the stub at the reset address, the kernel 2 MiB up.
+        assert_eq!(p.images[0].1, 0x7000_0000);
+        assert_eq!(p.images[1].1, 0x7020_0000);
+        assert_eq!(p.images.last().unwrap().1, p.layout.dtb);
+        assert!(p.layout.kernel_end <= start && end <= p.layout.dtb);
+    }
+
+    #[test]
+    fn a_given_device_tree_is_loaded_as_is() {
+        let cell = compiled("linux-cell.toml");
+        let sys = compiled("qemu-virt.toml");
+        let p = plan(&cell, &sys, kernel(0x100_0000), None, Some(vec![1, 2, 3]), "").unwrap();
+        assert_eq!(p.dtb, vec![1, 2, 3]);
+        assert_eq!(p.images.len(), 3, "stub, kernel, device tree");
+        assert!(plan(&cell, &sys, vec![0u8; 100], None, None, "").is_err(), "not an Image");
+        assert!(plan(&sys, &sys, kernel(0x100_0000), None, None, "").is_err(), "a system config is no cell config");
+    }
+}
