@@ -40,8 +40,12 @@ fi
 	fi
 	cell_klog "after the ping"
 ) &
+# busybox nc sends FIN when its input ends and exits when the other side's
+# FIN comes: a listener reads a FIFO it holds open itself (`<>`), which
+# never ends, so it neither stops the sender early nor exits before it.
+mkfifo /tmp/hold
 (
-	nc -l -p 5000 </dev/null >/tmp/rx
+	nc -l -p 5000 <>/tmp/hold >/tmp/rx
 	echo "linux-cell: received $(wc -c </tmp/rx) bytes, sha256 $(sha256sum /tmp/rx | cut -d' ' -f1)$net_round"
 	if nc 10.0.0.1 5001 </tmp/rx; then
 		echo "linux-cell: sent them back$net_round"

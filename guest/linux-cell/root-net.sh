@@ -12,7 +12,9 @@ done
 echo "root: ivshmem0 carrier $(cat /sys/class/net/ivshmem0/carrier)"
 ping -c 3 10.0.0.2
 dd if=/dev/urandom of=/tmp/ivnet.data bs=1M count=16 2>/dev/null
-nc -l -p 5001 </dev/null >/tmp/ivnet.back &
+# A listener's input must not end (busybox nc sends FIN when it does).
+mkfifo /tmp/ivnet.hold
+nc -l -p 5001 <>/tmp/ivnet.hold >/tmp/ivnet.back &
 back=$!
 start=$(date +%s)
 nc 10.0.0.2 5000 </tmp/ivnet.data

@@ -45,7 +45,10 @@ ivnet_root_up() {
 }
 ivnet_transfer() { # ROUND
 	want=$(cut -d' ' -f1 $W/data.sum)
-	timeout 300 nc -l -p 5001 </dev/null >$W/back &
+	# Input that never ends (a FIFO held open by the reader): busybox
+	# nc would otherwise send FIN at once, and the cell's nc would stop.
+	[ -p $W/hold ] || mkfifo $W/hold
+	timeout 300 nc -l -p 5001 <>$W/hold >$W/back &
 	back=$!
 	t0=$(date +%s)
 	nc 10.0.0.2 5000 <$W/data &&

@@ -24,6 +24,7 @@ pub const CONFIGS: &[&str] = &[
     "bench-mem-128m",
     "bench-mem-512m",
     "ivshmem-demo",
+    "linux-cell",
 ];
 
 #[derive(Debug, Clone)]
