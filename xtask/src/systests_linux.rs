@@ -600,7 +600,7 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 46)),
+        check: Some(|c| passed_exactly(c, 43)),
     },
 ];
 
