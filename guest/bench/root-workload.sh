@@ -38,4 +38,16 @@ while [ $i -le $CYCLES ]; do
 	$W time with$i disable jailhouse disable
 	i=$((i + 1))
 done
+# Linux cell start to /init (row linux_cell_start_to_init): from `cell
+# linux` until the cell's /init line is on the hypervisor console, every
+# CPU's instructions (the root polls the console meanwhile).
+L=/etc/syshyper/linux
+if [ -f $L/Image ]; then
+	jailhouse enable $C
+	$W time with1 linuxcell sh -c "jailhouse cell linux /etc/syshyper/configs/linux-cell.cell $L/Image \
+		-i $L/initramfs.cpio.gz -c 'console=ttyAMA0 panic=-1 quiet' &&
+		until jailhouse console | grep -q 'linux-cell: running'; do :; done"
+	jailhouse cell destroy linux-cell
+	jailhouse disable
+fi
 echo "BENCH-DONE linux"

@@ -1,4 +1,4 @@
-# Linux in a cell (xtask test linux-cell; docs/linux-cell.md): the root
+# Linux in a cell (xtask test linux-cell-boot; docs/linux-cell.md): the root
 # boots Debian's kernel in configs/linux-cell.toml's cell twice, reads the
 # cell's report of its CPUs and memory from the hypervisor console, shuts
 # the cell down and destroys it, and gets CPUs 2-3 back each time; then a

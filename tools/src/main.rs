@@ -88,6 +88,15 @@ mod tests {
     }
 
     #[test]
+    fn cell_linux_answers_to_both_names() {
+        for prog in ["syshyper", "jailhouse"] {
+            let args = [prog, "cell", "linux", "c.cell", "Image", "-d", "x.dtb", "-i", "rd", "-c", "console=ttyAMA0", "--dump-dtb", "o.dtb"];
+            assert!(Cli::try_parse_from(args).is_ok(), "{prog}");
+            assert!(Cli::try_parse_from([prog, "cell", "linux", "c.cell"]).is_err(), "{prog}: the kernel is required");
+        }
+    }
+
+    #[test]
     fn ivshmem_demo_answers_to_both_names() {
         for prog in ["syshyper", "jailhouse"] {
             let ok = Cli::try_parse_from([prog, "ivshmem-demo", "--ping", "5", "--peer", "1"]);

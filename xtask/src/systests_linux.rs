@@ -654,7 +654,7 @@ pub const LINUX_ISOLATION: SysTest =
 /// root's kernel trouble is caught by the script's kernel log check.
 pub const LINUX_CELL_TEST: SysTest = SysTest {
     forbid: &[],
-    ..linux_test("linux-cell", linux_cell_args, LINUX_CELL_EXPECT, 600)
+    ..linux_test("linux-cell-boot", linux_cell_args, LINUX_CELL_EXPECT, 600)
 };
 
 #[cfg(test)]

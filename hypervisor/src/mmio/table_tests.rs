@@ -222,3 +222,37 @@ fn the_ecam_is_an_entry_of_cells_with_pci_functions() {
     let plain = Table::<Fake>::for_cell(&uart_cell(), &platform()).unwrap();
     assert!(plain.entries().iter().all(|e| e.handler != Handler::PciEcam));
 }
+
+/// A console descriptor: address, size, type (PL011 = 3).
+fn console(addr: u64, size: u32, kind: u16) -> [u8; 32] {
+    let mut c = [0u8; 32];
+    c[0..8].copy_from_slice(&addr.to_le_bytes());
+    c[8..12].copy_from_slice(&size.to_le_bytes());
+    c[12..14].copy_from_slice(&kind.to_le_bytes());
+    c
+}
+
+#[test]
+fn a_pl011_console_the_cell_does_not_map_is_virtual() {
+    let mut d = desc(&[(0x7000_0000, 0, 0x1_0000, RW)]);
+    d.console = console(0x0900_0000, 0x1000, 3);
+    let t = Table::<Fake>::for_cell(&d, &platform()).unwrap();
+    assert_eq!(handler_at(&t, 0x0900_0018, 2), Some((Handler::VirtUart, 0x18)));
+    assert!(t.vuart.is_some());
+    assert_eq!(in_use(), 0, "no window: nothing real behind it");
+    // Jailhouse's size 0, another type, or the UART mapped: no device.
+    for c in [console(0x0900_0000, 0, 3), console(0x0900_0000, 0x1000, 2)] {
+        d.console = c;
+        let t = Table::<Fake>::for_cell(&d, &platform()).unwrap();
+        assert!(t.vuart.is_none() && handler_at(&t, 0x0900_0000, 4).is_none());
+    }
+    let mut mapped = uart_cell();
+    mapped.console = console(0x0900_0000, 0x1000, 3);
+    let t = Table::<Fake>::for_cell(&mapped, &platform()).unwrap();
+    assert!(t.vuart.is_none());
+    assert!(matches!(handler_at(&t, 0x0900_0000, 4), Some((Handler::SubPage(_), 0))));
+    drop(t);
+    // Never over the GIC.
+    d.console = console(GICD, 0x1000, 3);
+    assert!(Table::<Fake>::for_cell(&d, &platform()).unwrap().vuart.is_none());
+}

@@ -54,7 +54,7 @@ impl VirtUart {
     /// (without its newline). `None`: an access a PL011 does not have
     /// (wider than 32 bits or unaligned), which fails the cell.
     pub fn access(&mut self, off: u64, size: u8, write: Option<u64>, mut emit: impl FnMut(&[u8])) -> Option<u64> {
-        if !matches!(size, 1 | 2 | 4) || off & u64::from(size - 1) != 0 || off >= SIZE {
+        if !matches!(size, 1 | 2 | 4) || off & u64::from(size.wrapping_sub(1)) != 0 || off >= SIZE {
             return None;
         }
         let kept = KEPT.iter().position(|&k| k == off);
@@ -76,7 +76,7 @@ impl VirtUart {
                 self.dmacr = v as u16;
                 0
             }
-            (0xfe0.., None) => IDS.get(((off - 0xfe0) / 4) as usize).copied().unwrap_or(0),
+            (0xfe0.., None) => IDS.get((off.saturating_sub(0xfe0) / 4) as usize).copied().unwrap_or(0),
             // DR reads (no input), RSR, RIS, MIS: zero; ICR and the rest
             // of the writes: ignored.
             _ => 0,

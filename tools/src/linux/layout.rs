@@ -33,7 +33,7 @@ pub fn place(ram: (u64, u64), stub: u64, header: &Header, initrd_len: u64) -> Re
     let (base, size) = ram;
     let end = base.checked_add(size).filter(|_| size != 0);
     let Some(end) = end else { bail!("RAM region {base:#x}+{size:#x} is empty or wraps") };
-    if stub < base || stub.saturating_add(super::stub::SIZE as u64) > end || stub % 8 != 0 {
+    if stub < base || stub.saturating_add(super::stub::SIZE as u64) > end || !stub.is_multiple_of(8) {
         bail!("the cell's reset address {stub:#x} (where the boot stub goes) must be 8-byte aligned in its RAM {base:#x}-{end:#x}");
     }
     // The kernel's 2 MiB block must not hold the stub's page.

@@ -109,6 +109,9 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(out) = a.dump_dtb {
         return std::fs::write(&out, &p.dtb).with_context(|| format!("cannot write {}", out.display()));
     }
+    let l = &p.layout;
+    let initrd = l.initrd.map_or(String::new(), |(s, e)| format!(", initramfs {s:#x}-{e:#x}"));
+    println!("{}: kernel {:#x}-{:#x}{initrd}, device tree {:#x}, boot stub {:#x}", p.name, l.kernel, l.kernel_end, l.dtb, l.stub);
     crate::driver::create(&a.config)?;
     let cell = crate::driver::CellRef::Name(p.name.clone());
     crate::driver::load_data(&cell, &p.images)?;

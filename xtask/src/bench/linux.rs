@@ -127,6 +127,8 @@ pub fn run(p: &Paths, a: &Artifacts) -> Result<RunOutput> {
         &dir.join("no-inmates"),
     )?;
     files.push((workload, WORKLOAD_DEST.to_string()));
+    // The Linux cell the last phase boots (row linux_cell_start_to_init).
+    files.extend(guest::linux_cell_files(&g, &ko, &dir)?);
     let script_path = p.root.join(SCRIPT);
     let script = std::fs::read_to_string(&script_path)
         .with_context(|| format!("cannot read {}", script_path.display()))?;

@@ -118,6 +118,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         "root_workload_memory",
         "hypervisor_enable",
         "hypervisor_disable",
+        "linux_cell_start_to_init",
     ];
     let ivnet_rows = [
         "ivnet_udp_round_trip_min",

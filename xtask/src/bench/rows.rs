@@ -136,6 +136,8 @@ pub fn build(
     push("ivnet_udp_round_trip_mean", INSTR, None, stat(linux, "ivnet_rtt", Sample::mean));
     push("ivnet_tcp_16MiB", INSTR, None, stat(linux, "ivnet_stream", Sample::mean));
     push("ivnet_tcp_per_MiB", INSTR, None, stat(linux, "ivnet_stream_per_mib", Sample::mean));
+    // `cell linux` of configs/linux-cell.toml until its /init reports.
+    push("linux_cell_start_to_init", INSTR, None, stat(linux, "with_linuxcell", Sample::min));
     let known = |v: u64| (v > 0).then_some(v as f64);
     push("image_size", "bytes", None, known(fp.image_bytes));
     push("core_size", "bytes", None, known(fp.core_bytes));
