@@ -44,6 +44,7 @@ ivnet_root_up() {
 		is /sys/class/net/ivshmem0/carrier 0
 }
 ivnet_transfer() { # ROUND
+	rm -f $W/ivnet.time
 	want=$(cut -d' ' -f1 $W/data.sum)
 	# Input that never ends (a FIFO held open by the reader): busybox
 	# nc would otherwise send FIN at once, and the cell's nc would stop.
@@ -57,7 +58,8 @@ ivnet_transfer() { # ROUND
 	wait $back
 	got=$(sha256sum $W/back | cut -d' ' -f1)
 	rm -f $W/back
-	echo "16 MiB to the cell and back in $(($(date +%s) - t0)) s; sent $want, got back $got"
+	echo "ivshmem-net: 16 MiB to the cell and back in $(($(date +%s) - t0)) s; sent $want, got back $got" |
+		tee $W/ivnet.time
 	[ "$got" = "$want" ]
 }
 
@@ -79,6 +81,7 @@ for round in 1 2; do
 	check "ivshmem-net: root pings the cell $round" ping -c 3 -W 5 10.0.0.2
 	check "ivshmem-net: cell pings the root $round" console_has "linux-cell: ping root ok, 3 replies (round $round)" 60
 	check "ivshmem-net: 16 MiB to the cell and back, same SHA-256 $round" ivnet_transfer $round
+	cat $W/ivnet.time 2>/dev/null
 	check "ivshmem-net: cell's kernel log clean $round" console_has "linux-cell: kernel log clean after the transfer (round $round)" 60
 	check "cell shutdown $round" jailhouse cell shutdown linux-cell
 	check "cell shut down $round" is $S/cells/1/state "shut down"
