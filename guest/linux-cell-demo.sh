@@ -1,5 +1,5 @@
 # `cargo xtask run --linux-cell`: the root enables sysHyper and boots
-# Debian's kernel in the cell of configs/linux-cell.toml (CPUs 2-3, 192 MiB,
+# Debian's kernel in the cell of configs/linux-cell.toml (CPUs 2-3, 192 MiB (64 MiB of it loadable),
 # a virtual PL011 whose lines the hypervisor console shows as
 # "[linux-cell] ..."), waits for the cell's /init to report, then shuts the
 # cell down and destroys it, and its CPUs come back to the root.

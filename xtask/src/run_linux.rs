@@ -247,6 +247,20 @@ mod tests {
     }
 
     #[test]
+    fn linux_cell_is_its_own_demo() {
+        assert!(parse(&["--linux-cell"]).unwrap().linux_cell);
+        assert!(parse(&["--linux-cell", "--ivshmem"]).is_err());
+        assert!(parse(&["--linux-cell", "--shell"]).is_err());
+        let s = guest::LINUX_CELL_SCRIPT;
+        let at = |t: &str| s.find(t).unwrap_or_else(|| panic!("no {t:?}"));
+        assert!(at("jailhouse enable") < at("jailhouse cell linux") && at("jailhouse cell linux") < at("cell shutdown"));
+        assert!(at("cell shutdown") < at("cell destroy"));
+        // The script finds the files where the initramfs puts them.
+        assert!(s.contains("L=/etc/syshyper/linux\n") && s.contains("$L/Image") && s.contains("$L/initramfs.cpio.gz"));
+        assert_eq!((guest::CELL_KERNEL, guest::CELL_INITRD), ("/etc/syshyper/linux/Image", "/etc/syshyper/linux/initramfs.cpio.gz"));
+    }
+
+    #[test]
     fn smp_and_mem_are_taken_and_checked() {
         let a = parse(&["--smp", "16", "--mem", "2G"]).unwrap();
         assert_eq!((a.smp, a.mem), (16, 2048));

@@ -159,9 +159,10 @@ mod tests {
         assert!(s.contains("cpu@2 {") && s.contains("cpu@3 {") && !s.contains("cpu@1 {") && !s.contains("cpu@0 {"), "{s}");
         assert_eq!(s.matches("enable-method = \"psci\"").count(), 2);
         assert!(s.contains("method = \"smc\""));
-        // Its RAM only: 192 MiB at 0x70000000 (not the comm region nor ivshmem memory).
-        assert!(s.contains("reg = <0x00 0x70000000 0x00 0xc000000>"), "{s}");
-        assert_eq!(s.matches("device_type = \"memory\"").count(), 1);
+        // Its RAM only: 64 + 128 MiB at 0x70000000 (not the comm region nor ivshmem memory).
+        assert!(s.contains("memory@70000000 {") && s.contains("reg = <0x00 0x70000000 0x00 0x4000000>"), "{s}");
+        assert!(s.contains("memory@74000000 {") && s.contains("reg = <0x00 0x74000000 0x00 0x8000000>"), "{s}");
+        assert_eq!(s.matches("device_type = \"memory\"").count(), 2);
         // The GIC frames: distributor, redistributors up to CPU 3's.
         assert!(s.contains("reg = <0x00 0x8000000 0x00 0x10000 0x00 0x80a0000 0x00 0x80000>"), "{s}");
         assert!(s.contains("arm,armv8-timer"));
@@ -181,6 +182,8 @@ mod tests {
         assert_eq!(p.images[1].1, 0x7020_0000);
         assert_eq!(p.images.last().unwrap().1, p.layout.dtb);
         assert!(p.layout.kernel_end <= start && end <= p.layout.dtb);
+        // Everything loaded lies in the LOADABLE region (the first 64 MiB).
+        assert_eq!(p.layout.dtb, 0x73e0_0000);
     }
 
     #[test]
