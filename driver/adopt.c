@@ -144,6 +144,16 @@ static void sh_adopt_console(void)
  * other cell owns the remaining present CPUs; with several other cells
  * their CPUs stay unknown and destroy tries to online every free one.
  */
+/*
+ * A Linux in a non-root cell (which loads the module for its ivshmem-net
+ * device) also finds a hypervisor that answers GET_INFO, but the
+ * hypervisor refuses it every root-only call: it has nothing to adopt.
+ */
+bool sh_in_non_root_cell(void)
+{
+	return sh_hypercall(JH_HC_CELL_GET_STATE, 0, 0) == -EPERM;
+}
+
 int sh_adopt(void)
 {
 	long cells = sh_hypercall(JH_HC_HYPERVISOR_GET_INFO, JH_INFO_NUM_CELLS, 0);

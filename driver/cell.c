@@ -5,6 +5,8 @@
  */
 #include <linux/cpu.h>
 #include <linux/io.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "syshyper.h"
@@ -224,7 +226,7 @@ static int sh_load_image(struct sh_cell *cell, const struct jh_preload_image *im
 	if (!img->size)
 		return 0;
 	for (n = 0; n < cell->config->num_memory_regions; n++, mem++) {
-		u64 offset = img->target_address - mem->virt_start;
+		u64 offset = img->target_address - mem->virt_start, done, chunk;
 		void *map;
 		int err = 0;
 
@@ -235,10 +237,21 @@ static int sh_load_image(struct sh_cell *cell, const struct jh_preload_image *im
 		map = memremap(mem->phys_start + offset, img->size, MEMREMAP_WB);
 		if (!map)
 			return -ENOMEM;
-		if (copy_from_user(map, u64_to_user_ptr(img->source_address), img->size))
-			err = -EFAULT;
-		/* The cell starts with its MMU and caches off. */
-		sh_dcache_clean_inval(map, img->size);
+		/*
+		 * In pieces with a reschedule point between them: a Linux
+		 * kernel image is tens of MiB, and one copy and clean of it
+		 * held the CPU long enough under QEMU for RCU stall and soft
+		 * lockup reports.
+		 */
+		for (done = 0; done < img->size && !err; done += chunk) {
+			chunk = min_t(u64, img->size - done, SZ_1M);
+			if (copy_from_user(map + done,
+					   u64_to_user_ptr(img->source_address + done), chunk))
+				err = -EFAULT;
+			/* The cell starts with its MMU and caches off. */
+			sh_dcache_clean_inval(map + done, chunk);
+			cond_resched();
+		}
 		memunmap(map);
 		return err;
 	}

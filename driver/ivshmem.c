@@ -12,6 +12,10 @@
  * the maps, names and semantics of Jailhouse's uio_ivshmem driver. Nothing
  * else in Linux sees these functions, so nothing else can move their BARs.
  *
+ * A function whose protocol is ivshmem-net (0001h) becomes a network
+ * device instead (ivshmem_net.c, docs/ivshmem-net.md); the discovery
+ * here is the same.
+ *
  * Config space and BAR0 are touched with aligned 32-bit accesses only: the
  * hypervisor emulates them from the trap syndrome, and readl()/writel() are
  * single plain loads and stores (the syndrome is valid).
@@ -26,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/uio_driver.h>
 #include <dt-bindings/interrupt-controller/arm-gic.h>
+#include "ivshmem_net.h"
 #include "syshyper.h"
 
 /* Config space of an ivshmem function (docs/ivshmem.md, config space). */
@@ -55,9 +60,11 @@
 #define BAR0_SIZE		0x1000
 #define MAP_NAME_LEN		32
 
-/* One registered function. */
+/* One registered function: a UIO device, or a network device. */
 struct sh_ivshmem {
 	struct uio_info info;
+	struct sh_ivnet *net;	/* ivshmem-net: the network device, else NULL */
+	struct sh_ivnet_hw hw;	/* what the capability and registers say */
 	void __iomem *cfg;	/* its 4 KiB of the ECAM */
 	void __iomem *regs;	/* BAR0 */
 	unsigned int cap;	/* the vendor capability's offset */
@@ -247,6 +254,13 @@ static int sh_ivshmem_maps(struct sh_ivshmem *d, const struct jh_cell_desc *root
 		}
 	}
 
+	d->hw.id = id;
+	d->hw.peers = peers;
+	d->hw.state_table = addr;
+	d->hw.state_size = state_sz;
+	d->hw.outputs = addr + state_sz + rw_sz;
+	d->hw.output_size = out_sz;
+
 	set_map(d, &n, "registers", bar, BAR0_SIZE, UIO_MEM_PHYS, false);
 	set_map(d, &n, "state_table", addr, state_sz, UIO_MEM_IOVA, true);
 	addr += state_sz;
@@ -320,7 +334,8 @@ static struct sh_ivshmem *sh_ivshmem_probe(const struct jh_cell_desc *root,
 	if (!d)
 		return ERR_PTR(-ENOMEM);
 	/* Jailhouse's name: the driver's, then the PCI address. */
-	snprintf(d->name, sizeof(d->name), "uio_ivshmem[%04x:%02x:%02x.%x]",
+	snprintf(d->name, sizeof(d->name), "%s[%04x:%02x:%02x.%x]",
+		 pd->shmem_protocol == IVSHM_PROTO_NET ? "ivshmem-net" : "uio_ivshmem",
 		 pci_domain, pd->bdf >> 8, (pd->bdf >> 3) & 0x1f, pd->bdf & 7);
 	if ((pd->bdf >> 8) >= ecam_buses) {
 		pr_err(SH_PREFIX "%s: bus beyond the ECAM's last bus %u\n",
@@ -368,6 +383,22 @@ static struct sh_ivshmem *sh_ivshmem_probe(const struct jh_cell_desc *root,
 	err = sh_ivshmem_map_irq(d, root);
 	if (err)
 		goto out;
+	if (pd->shmem_protocol == IVSHM_PROTO_NET) {
+		/* Not one-shot: the net driver keeps its interrupt enabled. */
+		val = cfg_read(d, d->cap + CAP_HEADER);
+		cfg_write(d, d->cap + CAP_HEADER, val & ~CAP_PRIV_ONESHOT);
+		d->hw.parent = sh_dev;
+		d->hw.what = d->name;
+		d->hw.regs = d->regs;
+		d->hw.irq = d->virq;
+		d->net = sh_ivnet_add(&d->hw);
+		if (IS_ERR(d->net)) {
+			err = PTR_ERR(d->net);
+			d->net = NULL;
+			goto out;
+		}
+		return d;
+	}
 	/*
 	 * As Jailhouse's driver: one-shot mode, one interrupt per enable
 	 * (only the privileged control byte of this dword is writable).
@@ -397,7 +428,8 @@ out:
 }
 
 /*
- * Registers a UIO device for every ivshmem function of the root cell.
+ * Registers a UIO or network device for every ivshmem function of the
+ * root cell.
  * A function that cannot be set up is named in dmesg and left out; the
  * hypervisor keeps running either way.
  */
@@ -439,13 +471,19 @@ out:
 	ecam = NULL;
 }
 
-/* Unregisters every UIO device (before disable, and at module unload). */
+/*
+ * Unregisters every UIO and network device (before disable, and at module
+ * unload).
+ */
 void sh_ivshmem_remove(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < num_devs; i++) {
-		uio_unregister_device(&devs[i]->info);
+		if (devs[i]->net)
+			sh_ivnet_remove(devs[i]->net);
+		else
+			uio_unregister_device(&devs[i]->info);
 		sh_ivshmem_free(devs[i]);
 	}
 	num_devs = 0;

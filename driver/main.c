@@ -7,6 +7,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include "ivshmem_net.h"
 #include "syshyper.h"
 
 DEFINE_MUTEX(sh_lock);
@@ -82,6 +83,10 @@ static int __init sh_init(void)
 	err = misc_register(&sh_misc);
 	if (err)
 		goto out_sysfs;
+	/* ivshmem-net functions a cell's Linux enumerates (none in the root). */
+	err = sh_ivshmem_pci_init();
+	if (err)
+		goto out_misc;
 
 	/* Only a report at load time: enable checks again and fails clearly. */
 	cpus_read_lock();
@@ -94,13 +99,17 @@ static int __init sh_init(void)
 		pr_info(SH_PREFIX "loaded; EL2 is available through Linux's hyp stub\n");
 		break;
 	case -EEXIST:
+		if (sh_in_non_root_cell()) {
+			pr_info(SH_PREFIX "loaded in a non-root cell: ivshmem-net only\n");
+			break;
+		}
 		/* Booted first: Linux is already the root cell. */
 		mutex_lock(&sh_lock);
 		err = sh_adopt();
 		mutex_unlock(&sh_lock);
 		if (err) {
 			pr_err(SH_PREFIX "a hypervisor runs at EL2 but cannot be adopted (%d)\n", err);
-			goto out_misc;
+			goto out_pci;
 		}
 		break;
 	default:
@@ -108,6 +117,8 @@ static int __init sh_init(void)
 	}
 	return 0;
 
+out_pci:
+	sh_ivshmem_pci_exit();
 out_misc:
 	misc_deregister(&sh_misc);
 out_sysfs:
@@ -124,6 +135,7 @@ static void __exit sh_exit(void)
 	 * boot-first one can still be running here: it keeps running, and the
 	 * next load adopts it again.
 	 */
+	sh_ivshmem_pci_exit();
 	misc_deregister(&sh_misc);
 	mutex_lock(&sh_lock);
 	sh_ivshmem_remove();

@@ -83,6 +83,7 @@ void sh_cell_release(struct kobject *kobj);
 
 /* adopt.c: boot-first mode */
 int sh_adopt(void);
+bool sh_in_non_root_cell(void);
 void sh_forget_cells(void);
 void sh_unclaimed_cpus(cpumask_t *out);
 

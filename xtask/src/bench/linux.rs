@@ -55,12 +55,17 @@ fn rustc_args(src: &Path, out: &Path) -> Vec<String> {
     .collect()
 }
 
-fn build_workload(p: &Paths, dir: &Path) -> Result<PathBuf> {
-    let out = dir.join("root-workload");
+/// A one-file guest program (`src`, relative to the repository) as a
+/// static musl binary at `out`.
+pub(super) fn build_musl_program(p: &Paths, src: &str, out: &Path) -> Result<PathBuf> {
     // RUSTC if a wrapper set one; otherwise rustup's proxy picks the toolchain.
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    cmd::run(Command::new(rustc).args(rustc_args(&p.root.join(WORKLOAD_SRC), &out)))?;
-    Ok(out)
+    cmd::run(Command::new(rustc).args(rustc_args(&p.root.join(src), out)))?;
+    Ok(out.to_path_buf())
+}
+
+fn build_workload(p: &Paths, dir: &Path) -> Result<PathBuf> {
+    build_musl_program(p, WORKLOAD_SRC, &dir.join("root-workload"))
 }
 
 /// Merges every cycle's series into one per side and part

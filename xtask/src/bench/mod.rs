@@ -8,6 +8,7 @@
 //! table into README.md between the bench markers.
 
 mod artifacts;
+mod ivnet;
 mod linux;
 mod parse;
 mod report;
@@ -27,9 +28,13 @@ pub struct BenchArgs {
     /// Do not update the table in README.md.
     #[arg(long)]
     pub no_readme: bool,
-    /// Skip the root Linux workload run (item 5; it boots Debian's kernel).
+    /// Skip the root Linux workload run (item 5; it boots Debian's kernel)
+    /// and the ivshmem-net run (it boots two).
     #[arg(long)]
     pub no_linux: bool,
+    /// Skip only the ivshmem-net run (root Linux and a Linux cell).
+    #[arg(long)]
+    pub no_ivnet: bool,
 }
 
 fn footprint(a: &artifacts::Artifacts) -> Result<rows::Footprint> {
@@ -58,7 +63,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     let hv = runs::syshyper(&a)?;
     let fp = footprint(&a)?;
     let mut linux_failed = false;
-    let linux = if args.no_linux {
+    let mut linux = if args.no_linux {
         parse::RunOutput::default()
     } else {
         linux::run(p, &a).unwrap_or_else(|e| {
@@ -67,6 +72,19 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
             parse::RunOutput::default()
         })
     };
+    let skip_ivnet = args.no_linux || args.no_ivnet;
+    if !skip_ivnet {
+        match ivnet::run(p, &a) {
+            Ok(out) => {
+                linux.samples.extend(out.samples);
+                linux.errors.extend(out.errors.into_iter().map(|e| format!("ivnet: {e}")));
+            }
+            Err(e) => {
+                println!("[bench] ivnet run failed: {e:#}");
+                linux_failed = true;
+            }
+        }
+    }
     let mut missing = Vec::new();
     let rows = rows::build(&native, &hv, &fp, &linux, &mut missing);
     let row = |name: &str| rows.iter().find(|r| r.name == name).and_then(|r| r.syshyper);
@@ -111,10 +129,17 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         "hypervisor_disable",
         "linux_cell_start_to_init",
     ];
+    let ivnet_rows = [
+        "ivnet_udp_round_trip_min",
+        "ivnet_udp_round_trip_mean",
+        "ivnet_tcp_16MiB",
+        "ivnet_tcp_per_MiB",
+    ];
     let expected_missing: &[&str] = if args.no_linux { &skipped } else { &[] };
     let unexpected: Vec<_> = missing
         .iter()
         .filter(|m| !expected_missing.contains(&m.as_str()))
+        .filter(|m| !(skip_ivnet && ivnet_rows.contains(&m.as_str())))
         .collect();
     if !missing.is_empty() {
         println!("[bench] not measured: {}", missing.join(", "));

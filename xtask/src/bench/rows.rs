@@ -160,6 +160,13 @@ pub fn build(
     // whole command (tool, driver, EL2 bring-up on every CPU), fastest run.
     push("hypervisor_enable", INSTR, None, stat(linux, "with_enable", Sample::min));
     push("hypervisor_disable", INSTR, None, stat(linux, "with_disable", Sample::min));
+    // ivshmem-net between the root Linux and a Linux cell (bench/ivnet.rs;
+    // its samples are merged into the Linux run's): a 64-byte UDP round
+    // trip, and 16 MiB over TCP until the receiver confirmed them.
+    push("ivnet_udp_round_trip_min", INSTR, None, stat(linux, "ivnet_rtt", Sample::min));
+    push("ivnet_udp_round_trip_mean", INSTR, None, stat(linux, "ivnet_rtt", Sample::mean));
+    push("ivnet_tcp_16MiB", INSTR, None, stat(linux, "ivnet_stream", Sample::mean));
+    push("ivnet_tcp_per_MiB", INSTR, None, stat(linux, "ivnet_stream_per_mib", Sample::mean));
     // `cell linux` of configs/linux-cell.toml until its /init reports.
     push("linux_cell_start_to_init", INSTR, None, stat(linux, "with_linuxcell", Sample::min));
     let known = |v: u64| (v > 0).then_some(v as f64);

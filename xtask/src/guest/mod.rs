@@ -41,7 +41,7 @@ mod kmod;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-pub use cell::{linux_cell_files, CELL_INITRD, CELL_KERNEL};
+pub use cell::{linux_cell_files, linux_cell_files_with, CELL_INITRD, CELL_KERNEL};
 pub use initramfs::{exit_status, EXIT_MARKER, READY_MARKER};
 
 /// Debian's kernel and tools, unpacked in the cache.
