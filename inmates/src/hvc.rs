@@ -45,6 +45,12 @@ pub fn cell_destroy(id: u64) -> i64 {
     hvc(HC_CELL_DESTROY, id, 0)
 }
 
+/// sysHyper extension 0x101: CELL_DESTROY without asking the cell first
+/// (docs/lifecycle.md), as `syshyper cell destroy --force`.
+pub fn cell_destroy_forced(id: u64) -> i64 {
+    hvc(0x101, id, HC_CELL_DESTROY)
+}
+
 /// CELL_GET_STATE: `CELL_*` or a negative errno.
 pub fn cell_state(id: u64) -> i64 {
     hvc(HC_CELL_GET_STATE, id, 0)

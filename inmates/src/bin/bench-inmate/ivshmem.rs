@@ -116,7 +116,11 @@ pub fn run(bundle: &Bundle, base: u64) {
             rtt.add((t1 - t0).saturating_sub(base));
         }
     }
-    let destroyed = hvc::cell_destroy(id);
+    // Forced: this measures doorbells, not the shutdown protocol. Under
+    // -icount the cell's 50 ms wake-up did not answer the request within
+    // the hypervisor's 1 s (seen once, not explained; see the README's
+    // known gaps), while linux-demo and root-ivshmem get their answers.
+    let destroyed = hvc::cell_destroy_forced(id);
     dev.set_interrupts(false);
     dev.set_state(0);
     gic.disable_spi(dev.intid);
