@@ -156,7 +156,7 @@ fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
         Boot::First { root, config } => {
             let boot = BootFirst {
                 hv_image: images.join("syshyper.bin"),
-                system_config: images.join(config),
+                system_config: images.join(qemu::system_config_for_gic(config)),
                 root_program: Some(images.join(root)),
                 bundle: t
                     .bundle

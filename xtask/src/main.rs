@@ -41,6 +41,10 @@ enum Cmd {
         /// Show each QEMU console live.
         #[arg(short, long)]
         verbose: bool,
+        /// GIC version of the QEMU machine (2: `gic-version=2` with
+        /// configs/qemu-virt-gicv2.toml as the system configuration).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+        gic: u8,
     },
     /// Boot the hypervisor first with the root test program and show the console.
     Qemu {
@@ -82,6 +86,7 @@ fn real_main() -> Result<ExitCode> {
             images::build_all(&p)?;
         }
         Cmd::Run(args) => {
+            qemu::set_gic(args.gic);
             setup::setup(false)?;
             images::build_all(&p)?;
             return run_linux::run(&p, &args);
@@ -91,7 +96,9 @@ fn real_main() -> Result<ExitCode> {
             no_host,
             list,
             verbose,
+            gic,
         } => {
+            qemu::set_gic(gic);
             if !list {
                 setup::setup(false)?;
             }

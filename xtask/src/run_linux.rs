@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// least 1G, as the configs put the hypervisor at the top of the first GiB.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_mem)]
     pub mem: u64,
+    /// GIC version of the QEMU machine (2: `gic-version=2`, the system
+    /// configuration configs/qemu-virt-gicv2.toml).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub gic: u8,
 }
 
 /// The memory size in MiB; at least 1 GiB (RAM starts at 0x4000_0000 on
