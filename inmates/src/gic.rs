@@ -47,6 +47,16 @@ pub fn is_v2() -> bool {
     gicc().is_some()
 }
 
+/// Whether the distributor at `gicd_base` is a GICv2's (PIDR2 in its
+/// 4 KiB frame says architecture revision 2; a GICv3 distributor, or the
+/// hypervisor's view of one, reads 0 there).
+///
+/// # Safety
+/// `gicd_base` must be the (mapped or trapped) distributor.
+pub unsafe fn is_v2_at(gicd_base: usize) -> bool {
+    (read32(gicd_base + GICD_V2_PIDR2) >> 4) & 0xf == 2
+}
+
 /// INTIDs 1020..1023 are special (1023 = nothing pending).
 pub const fn is_spurious(intid: u32) -> bool {
     intid >= 1020 && intid <= 1023
@@ -151,7 +161,8 @@ impl Gic {
     pub unsafe fn new(gicd_base: usize, gicr_base: usize) -> Result<Self, GicError> {
         // GICv2: PIDR2 in the 4 KiB frame (a GICv3 distributor, or the
         // hypervisor's view of one, reads 0 there).
-        if (read32(gicd_base + GICD_V2_PIDR2) >> 4) & 0xf == 2 {
+        // SAFETY: the caller's contract.
+        if unsafe { is_v2_at(gicd_base) } {
             let gicc = crate::cell::comm_region()
                 .map(|c| c.gicc_base() as usize)
                 .filter(|&b| b != 0)
