@@ -326,7 +326,7 @@ pub fn gicd_access(cell: u8, off: u64, size: u8, write_val: Option<u64>) -> Resu
             write_sized(va, size, dist::merge(cur, v, m));
             0
         }
-        (Action::Targets(_), None) => read_sized(va, size),
+        (Action::Targets(m), None) => read_sized(va, size) & m,
         (Action::Targets(m), Some(v)) => {
             // Targets are limited to the cell's interfaces; widen a byte
             // access to its word so one merge function serves both.
