@@ -36,10 +36,13 @@ pub fn gic() -> u8 {
 /// not name the GIC and are the same on both).
 pub fn system_config_for_gic(config: &str) -> String {
     match (gic(), config.strip_suffix("qemu-virt.cell")) {
-        (2, Some(dir)) => format!("{dir}qemu-virt-gicv2.cell"),
+        (2, Some(dir)) => format!("{dir}{GICV2_SYSTEM_CONFIG}"),
         _ => config.to_string(),
     }
 }
+
+/// The system configuration of QEMU virt with `gic-version=2`.
+pub const GICV2_SYSTEM_CONFIG: &str = "qemu-virt-gicv2.cell";
 
 /// The `-M` value for GIC version `gic`.
 fn machine(gic: u8) -> &'static str {
@@ -50,11 +53,17 @@ fn machine(gic: u8) -> &'static str {
     }
 }
 
-/// The machine every sysHyper run uses (platform.md "QEMU machine").
+/// The machine every sysHyper run uses (platform.md "QEMU machine"),
+/// with the GIC version chosen by `--gic`.
 pub fn machine_args() -> Vec<String> {
+    machine_args_for(gic())
+}
+
+/// [`machine_args`] with GIC version `gic`.
+pub fn machine_args_for(gic: u8) -> Vec<String> {
     [
         "-M",
-        machine(gic()),
+        machine(gic),
         "-cpu",
         "cortex-a57",
         "-smp",

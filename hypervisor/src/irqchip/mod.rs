@@ -265,31 +265,22 @@ pub fn cell_mapping() -> Option<(u64, u64, u64)> {
 /// [`init_global`] (no caller gets there: interrupts, cells and MMIO
 /// traps exist only after it, but nothing here may crash).
 ///
-/// GICv3 is tested first, alone, and the other outcomes sit behind a
-/// cold, out-of-line call: the GICv3 fast path stays one load and one
-/// compare-and-branch, as it was with a single implementation (the
-/// bench's irq/gicd/sgi instruction counts do not move); GICv2 pays one
-/// more compare and a call.
+/// GICv3 is tested first, alone, and GICv2's methods are never inlined
+/// here (`gicv2::GicV2`): the GICv3 fast path stays one load and one
+/// compare-and-branch ahead of the inlined GICv3 code, as it was with a
+/// single implementation (the bench's irq/gicd/sgi instruction counts do
+/// not move); GICv2 pays one more compare and a call.
 #[cfg(target_os = "none")]
 macro_rules! dispatch {
     ($none:expr, $method:ident($($arg:expr),*)) => {
         if CHIP.load(Ordering::Relaxed) == Chip::GicV3 as u8 {
             gicv3::GicV3.$method($($arg),*)
+        } else if chip() == Some(Chip::GicV2) {
+            gicv2::GicV2.$method($($arg),*)
         } else {
-            cold(|| match chip() {
-                Some(Chip::GicV2) => gicv2::GicV2.$method($($arg),*),
-                _ => $none,
-            })
+            $none
         }
     };
-}
-
-/// Runs `f` out of line, marked unlikely (see [`dispatch`]).
-#[cfg(target_os = "none")]
-#[cold]
-#[inline(never)]
-fn cold<R>(f: impl FnOnce() -> R) -> R {
-    f()
 }
 
 #[cfg(target_os = "none")]

@@ -240,5 +240,7 @@ pub fn hand_back() {
     let (pmr, ctlr) = physical_from_vmcr(gich_read(lr::VMCR));
     gich_write(lr::HCR, 0);
     gicc_write(GICC_PMR, pmr);
-    gicc_write(GICC_CTLR, ctlr);
+    // Every interrupt is group 1 now (`phys::init_global`): Linux's
+    // interface signals it as it signalled its group-0 interrupts.
+    gicc_write(GICC_CTLR, ctlr | 0b10);
 }

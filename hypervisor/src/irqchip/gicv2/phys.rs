@@ -34,10 +34,11 @@ pub(super) const GICC_IAR: u64 = 0x00c;
 pub(super) const GICC_EOIR: u64 = 0x010;
 pub(super) const GICC_APR0: u64 = 0x0d0;
 pub(super) const GICC_DIR: u64 = 0x1000;
-/// GICC_CTLR: both groups signalled (as IRQs, FIQEn clear) and EOImode 1
+/// GICC_CTLR: both groups signalled (as IRQs, FIQEn clear; AckCtl so
+/// GICC_IAR acknowledges group 1 too) and EOImode 1
 /// (bit 9: EOImodeNS, the only one without security extensions):
 /// EOIR drops the priority only, DIR deactivates, as the GICv3 code does.
-pub(super) const CTLR_ENABLE: u32 = 0b11;
+pub(super) const CTLR_ENABLE: u32 = 0b111;
 pub(super) const CTLR_EOIMODE: u32 = 1 << 9;
 
 fn read(va: u64) -> u32 {
@@ -96,6 +97,16 @@ pub fn init_global(gicd_va: u64, gicc_va: u64, gich_va: u64, boot_first: bool) {
     if boot_first {
         gicd_write(0, 0b11);
     }
+    // Every SPI group 1 (banked SGIs/PPIs: per CPU in `init_cpu`). The
+    // physical interface is the hypervisor's and signals both groups as
+    // IRQs, so the group only matters for one thing: a list register's
+    // HW bit deactivates the physical interrupt at the guest's EOI only
+    // for group 1 in some GIC models (QEMU's GICv2 before its security-
+    // extension fix ignores it for group 0, leaving a timer PPI active).
+    let lines = ((gicd_read(0x004) & 0x1f) + 1) * 32;
+    for reg in 1..lines.min(1020).div_ceil(32) {
+        gicd_write(0x080 + u64::from(reg) * 4, 0xffff_ffff);
+    }
 }
 
 /// The CPU interface number (0-7) of a CPU, recorded by `init_cpu` in
@@ -125,6 +136,8 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
         return false;
     }
     cpu.gicr_frame.store(own.trailing_zeros(), Ordering::Relaxed);
+    // Banked interrupts group 1, as the SPIs (see `init_global`).
+    gicd_write(0x080, 0xffff_ffff);
     if boot_first {
         reset_banked();
     } else {
@@ -176,6 +189,7 @@ fn set_prio(irq: u32, prio: u64) {
 fn reset_banked() {
     let guest = !HV_PRIVATE;
     gicd_write(0x180, guest);
+    gicd_write(0x080, 0xffff_ffff);
     let prio = (GUEST_PRIO * 0x0101_0101) as u32;
     for w in 0..8 {
         gicd_write(0x400 + w * 4, prio);
