@@ -73,9 +73,16 @@ impl IrqChip for GicV2 {
     }
     #[inline(never)]
     fn access(&self, region: usize, cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
-        match region {
-            GICD => phys::gicd_access(cell, off, size, write),
-            _ => Err(()),
-        }
+        access(cell, off, size, write, region)
+    }
+}
+
+/// [`IrqChip::access`] with the region last (see `irqchip::access`).
+#[inline(never)]
+#[allow(clippy::result_unit_err)]
+pub fn access(cell: u8, off: u64, size: u8, write: Option<u64>, region: usize) -> Result<u64, ()> {
+    match region {
+        GICD => phys::gicd_access(cell, off, size, write),
+        _ => Err(()),
     }
 }

@@ -19,7 +19,7 @@ mod inject;
 #[allow(unsafe_code)]
 mod phys;
 #[cfg(target_os = "none")]
-pub use chip::GicV2;
+pub use chip::{access, GicV2};
 
 /// Bytes of the CPU interface (GICC) and of its virtual twin (GICV): two
 /// pages, GICC_DIR in the second.
