@@ -27,6 +27,8 @@ pub struct Hv {
     /// Its GIC: (gic_version, maintenance_irq, gicd_base, gicr_base), read
     /// once at enable for the same reason.
     pub gic: (u8, u8, u64, u64),
+    /// GICv2's (gicc_base, gich_base, gicv_base); unused with GICv3.
+    pub gic_v2: (u64, u64, u64),
 }
 
 static HV: Once<Hv> = Once::new();

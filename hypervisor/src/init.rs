@@ -166,6 +166,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         config,
         pci: sys.virtual_host(),
         gic: sys.gic(),
+        gic_v2: sys.gic_v2(),
     });
     let pool_start = phys_base + page_align_up(layout.config_offset() + cfg_len as u64);
     *POOL.lock() = Some(FramePool::new(pool_start, phys_base + hv_size));
@@ -176,7 +177,7 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     // none for this version nothing of the GIC is mapped and the refusal
     // below (once the console works) names the reason.
     let chip = irqchip::select(gic_version);
-    let gic_regions = chip.map(|c| c.regions(gicd, gicr, layout.max_cpus)).unwrap_or_default();
+    let gic_regions = chip.map(|c| c.regions(irqchip::Bases { gicd, gicr, v2: sys.gic_v2() }, layout.max_cpus)).unwrap_or_default();
     let (table, io) = memmap::build_el2_map(hv, uart_phys, &gic_regions)
         .map_err(|e| refuse(-ENOMEM, format_args!("cannot build the EL2 address space ({e:?})")))?;
     arch::switch_el2_table(table.root());
@@ -193,7 +194,8 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
             "the system configuration's maintenance_irq is {maintenance_irq}; this GIC implementation uses PPI {}",
             chip.maintenance_irq())));
     }
-    let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first };
+    let cell_map = chip.cell_mapping(irqchip::Bases { gicd, gicr, v2: sys.gic_v2() });
+    let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first, cell_map };
     irqchip::init_global(chip, &setup);
 
     let root = create_root_cell(&sys, hv)

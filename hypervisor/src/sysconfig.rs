@@ -194,4 +194,9 @@ impl<'a> SystemView<'a> {
     pub fn gic(&self) -> (u8, u8, u64, u64) {
         (self.cfg.gic_version(), self.cfg.maintenance_irq(), self.cfg.gicd_base(), self.cfg.gicr_base())
     }
+
+    /// GICv2's other bases: (gicc_base, gich_base, gicv_base).
+    pub fn gic_v2(&self) -> (u64, u64, u64) {
+        (self.cfg.gicc_base(), self.cfg.gich_base(), self.cfg.gicv_base())
+    }
 }

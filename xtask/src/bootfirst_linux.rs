@@ -57,7 +57,7 @@ pub struct LinuxBoot {
 pub fn qemu_args(p: &Paths, boot: &LinuxBoot, workdir: &Path) -> Result<Vec<String>> {
     std::fs::create_dir_all(workdir)
         .with_context(|| format!("cannot create {}", workdir.display()))?;
-    let system_config = p.config_images().join("qemu-virt.cell");
+    let system_config = p.config_images().join(qemu::system_config_for_gic("qemu-virt.cell"));
     let config = std::fs::read(&system_config)
         .with_context(|| format!("cannot read {}", system_config.display()))?;
     let sys = crate::sysconfig::SystemInfo::parse(&config)?;

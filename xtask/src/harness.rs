@@ -178,7 +178,7 @@ fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
         Boot::First { root, config } => {
             let boot = BootFirst {
                 hv_image: images.join("syshyper.bin"),
-                system_config: images.join(config),
+                system_config: images.join(qemu::system_config_for_gic(config)),
                 root_program: Some(images.join(root)),
                 bundle: t
                     .bundle
@@ -188,7 +188,13 @@ fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
                 start_bundle_cells: t.start_bundle_cells,
                 ..BootFirst::default()
             };
-            let mut args = qemu::machine_args();
+            // A test written for the GICv2 machine's configuration runs
+            // on it whatever `--gic` says.
+            let mut args = if config.ends_with(qemu::GICV2_SYSTEM_CONFIG) {
+                qemu::machine_args_for(2)
+            } else {
+                qemu::machine_args()
+            };
             args.extend(boot.qemu_args(&ctx.workdir)?);
             Ok(args)
         }

@@ -46,6 +46,10 @@ enum Cmd {
         /// (6.12.118+deb12) or a package; default: Debian's linux-image-arm64.
         #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
         kernel: Option<guest::kernel::Choice>,
+        /// GIC version of the QEMU machine (2: `gic-version=2` with
+        /// configs/qemu-virt-gicv2.toml as the system configuration).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+        gic: u8,
     },
     /// Boot the hypervisor first with the root test program and show the console.
     Qemu {
@@ -95,6 +99,7 @@ fn real_main() -> Result<ExitCode> {
             if let Some(k) = &args.kernel {
                 guest::kernel::select(k.clone());
             }
+            qemu::set_gic(args.gic);
             setup::setup(false)?;
             images::build_all(&p)?;
             return run_linux::run(&p, &args);
@@ -104,10 +109,12 @@ fn real_main() -> Result<ExitCode> {
             no_host,
             list,
             kernel,
+            gic,
         } => {
             if let Some(k) = kernel {
                 guest::kernel::select(k);
             }
+            qemu::set_gic(gic);
             if !list {
                 setup::setup(false)?;
             }

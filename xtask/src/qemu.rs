@@ -15,11 +15,55 @@ pub const QEMU: &str = "qemu-system-aarch64";
 /// x0, and the hypervisor reads the CPUs to start from it.
 pub const VIRT_DTB: u64 = 0x4000_0000;
 
-/// The machine every sysHyper run uses (platform.md "QEMU machine").
+/// The GIC version of the QEMU machine (`--gic`): 3 unless set once at
+/// start from the command line.
+static GIC: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+
+/// Chooses the GIC version for every QEMU run of this process (2 or 3;
+/// anything else is refused by the caller's argument parser).
+pub fn set_gic(version: u8) {
+    let _ = GIC.set(version);
+}
+
+/// The GIC version chosen by [`set_gic`] (3 by default).
+pub fn gic() -> u8 {
+    GIC.get().copied().unwrap_or(3)
+}
+
+/// The system configuration of the chosen machine, for one named for
+/// the GICv3 machine: `configs/qemu-virt.cell` becomes
+/// `configs/qemu-virt-gicv2.cell` with `--gic 2` (the cells' configs do
+/// not name the GIC and are the same on both).
+pub fn system_config_for_gic(config: &str) -> String {
+    match (gic(), config.strip_suffix("qemu-virt.cell")) {
+        (2, Some(dir)) => format!("{dir}{GICV2_SYSTEM_CONFIG}"),
+        _ => config.to_string(),
+    }
+}
+
+/// The system configuration of QEMU virt with `gic-version=2`.
+pub const GICV2_SYSTEM_CONFIG: &str = "qemu-virt-gicv2.cell";
+
+/// The `-M` value for GIC version `gic`.
+fn machine(gic: u8) -> &'static str {
+    if gic == 2 {
+        "virt,gic-version=2,virtualization=on"
+    } else {
+        "virt,gic-version=3,virtualization=on,its=off"
+    }
+}
+
+/// The machine every sysHyper run uses (platform.md "QEMU machine"),
+/// with the GIC version chosen by `--gic`.
 pub fn machine_args() -> Vec<String> {
+    machine_args_for(gic())
+}
+
+/// [`machine_args`] with GIC version `gic`.
+pub fn machine_args_for(gic: u8) -> Vec<String> {
     [
         "-M",
-        "virt,gic-version=3,virtualization=on,its=off",
+        machine(gic),
         "-cpu",
         "cortex-a57",
         "-smp",
@@ -130,5 +174,16 @@ impl BootFirst {
             out.extend(loader(file, *addr));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod gic_tests {
+    use super::*;
+
+    #[test]
+    fn machine_per_gic_version() {
+        assert_eq!(machine(3), "virt,gic-version=3,virtualization=on,its=off");
+        assert_eq!(machine(2), "virt,gic-version=2,virtualization=on");
     }
 }

@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// linux-image-arm64.
     #[arg(long, value_name = "PACKAGE|ABI", value_parser = guest::kernel::Choice::parse)]
     pub kernel: Option<guest::kernel::Choice>,
+    /// GIC version of the QEMU machine (2: `gic-version=2`, the system
+    /// configuration configs/qemu-virt-gicv2.toml).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub gic: u8,
 }
 
 /// The memory size in MiB; at least 1 GiB (RAM starts at 0x4000_0000 on

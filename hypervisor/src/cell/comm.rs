@@ -10,7 +10,7 @@ pub const HEADER_LEN: usize = 100;
 
 /// The start of the comm region page for a cell that starts (the caller
 /// zeroes the page and copies this to offset 0).
-pub fn header(console: &[u8; 32], vpci_irq_base: u32, gic: (u64, u64), cell_flags: u32, pci_mmconfig_base: u64) -> [u8; HEADER_LEN] {
+pub fn header(console: &[u8; 32], vpci_irq_base: u32, gic: (u8, u64, u64, u64), cell_flags: u32, pci_mmconfig_base: u64) -> [u8; HEADER_LEN] {
     let mut page = [0u8; HEADER_LEN];
     page[0..6].copy_from_slice(b"JHCOMM");
     page[6..8].copy_from_slice(&COMM_REVISION.to_le_bytes());
@@ -26,9 +26,12 @@ pub fn header(console: &[u8; 32], vpci_irq_base: u32, gic: (u64, u64), cell_flag
     page[24..56].copy_from_slice(console);
     // Where inmates find the virtual PCI host's ECAM (0: none).
     page[56..64].copy_from_slice(&pci_mmconfig_base.to_le_bytes());
-    page[64] = 3;
-    page[72..80].copy_from_slice(&gic.0.to_le_bytes());
-    page[88..96].copy_from_slice(&gic.1.to_le_bytes());
+    // gic_version, gicd_base, gicc_base (GICv2: where GICV is mapped),
+    // gicr_base (GICv3).
+    page[64] = gic.0;
+    page[72..80].copy_from_slice(&gic.1.to_le_bytes());
+    page[80..88].copy_from_slice(&gic.2.to_le_bytes());
+    page[88..96].copy_from_slice(&gic.3.to_le_bytes());
     page[96..100].copy_from_slice(&vpci_irq_base.to_le_bytes());
     page
 }
@@ -52,7 +55,7 @@ mod tests {
         desc[114] = 1; // MMIO
         desc[132] = 0b10; // CPU 1
         let view = CellView::parse(&desc).unwrap();
-        let page = header(&view.console_bytes(), view.vpci_irq_base(), (0x0800_0000, 0x080a_0000), 0x4000_0000, 0x08e0_0000);
+        let page = header(&view.console_bytes(), view.vpci_irq_base(), (3, 0x0800_0000, 0, 0x080a_0000), 0x4000_0000, 0x08e0_0000);
         assert_eq!(&page[0..6], b"JHCOMM");
         assert_eq!(u16::from_le_bytes([page[6], page[7]]), 2);
         assert_eq!(&page[8..12], &[0; 4], "RUNNING");

@@ -315,7 +315,8 @@ pub fn set_loadable(_root: RootCaller, id: u64, force: bool) -> i64 {
 
 /// HC_CELL_START (`force`: sysHyper extension, see `shutdown`).
 pub fn start(_root: &RootCaller, id: u64, force: bool) -> i64 {
-    let (_, _, gicd, gicr) = hv_gic();
+    let (version, _, gicd, gicr) = hv_gic();
+    let gicc = if version == 2 { crate::hv::get().map_or(0, |h| h.gic_v2.0) } else { 0 };
     let ecam = crate::hv::get().and_then(|h| h.pci).map_or(0, |h| h.mmconfig_base);
     errno(transact(
         id,
@@ -328,7 +329,7 @@ pub fn start(_root: &RootCaller, id: u64, force: bool) -> i64 {
             if let Some(page) = cell.comm.as_ref() {
                 page.zero();
                 let d = &cell.desc;
-                page.write_bytes(0, &super::comm::header(&d.console, d.vpci_irq_base, (gicd, gicr), cell.flags, ecam));
+                page.write_bytes(0, &super::comm::header(&d.console, d.vpci_irq_base, (version, gicd, gicc, gicr), cell.flags, ecam));
             }
             let comm = cell.comm.as_ref().map(PoolPage::phys);
             let Some(scope) = cell.stage2.scope() else {

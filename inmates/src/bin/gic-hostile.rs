@@ -85,6 +85,11 @@ mod demo {
         };
         own.init(false);
         let mut seen = 0u32;
+        // GICv2: SPIs are routed by ITARGETSR bytes (one bit per CPU
+        // interface), there are no redistributor frames and no SGI
+        // system registers (GICD_SGIR instead, through gic::send_sgi).
+        let v2 = gic::is_v2();
+        let route_read = |spi: usize| if v2 { u64::from(r8(gicd + 0x800 + spi)) } else { r64(gicd + 0x6000 + 8 * spi) };
 
         // 1. Foreign SPI state must read as 0.
         let (en, en_bit) = bit(gicd + 0x100, FOREIGN_SPI);
@@ -94,7 +99,7 @@ mod demo {
         let reads = [
             (r32(en) & en_bit != 0, V_ENABLE),
             (r32(pend) & pend_bit != 0, V_PENDING),
-            (r64(router) != 0, V_ROUTE),
+            (route_read(FOREIGN_SPI) != 0, V_ROUTE),
             (r8(prio) != 0, V_PRIORITY),
         ];
         for (nonzero, flag) in reads {
@@ -106,7 +111,7 @@ mod demo {
             "gic-hostile: SPI {FOREIGN_SPI} reads: enable {:#x} pending {:#x} route {:#x} priority {:#x}",
             r32(en),
             r32(pend),
-            r64(router),
+            route_read(FOREIGN_SPI),
             r8(prio)
         );
 
@@ -116,12 +121,16 @@ mod demo {
         w32(clr, clr_bit);
         w32(en_next, en_next_bit);
         w32(pend, pend_bit);
-        w64(router, cpu::mpidr() & 0xff_00ff_ffff);
+        if v2 {
+            w8(gicd + 0x800 + FOREIGN_SPI, 0xff);
+        } else {
+            w64(router, cpu::mpidr() & 0xff_00ff_ffff);
+        }
         w8(prio, 0);
         w32(gicd, 0);
 
         // 3. Other CPUs' redistributors.
-        for n in 0..MAX_CPUS {
+        for n in (0..MAX_CPUS).filter(|_| !v2) {
             let frame = gicr + n * GICR_FRAME;
             if frame == own.redistributor() {
                 continue;
@@ -140,18 +149,29 @@ mod demo {
         // 4. SGIs to root CPUs, targeted and broadcast.
         gic::send_sgi(SGI_TO_ROOT, qemu_virt_mpidr(0));
         gic::send_sgi(SGI_TO_ROOT, qemu_virt_mpidr(1));
-        // SAFETY: ICC_SGI1R_EL1 with IRM = 1: SGI to every other CPU (the
-        // hypervisor must keep it inside this cell).
-        unsafe {
-            core::arch::asm!("msr S3_0_C12_C11_5, {}", "isb",
-                in(reg) (1u64 << 40) | (u64::from(SGI_TO_ROOT) << 24), options(nomem, nostack));
+        if v2 {
+            // GICD_SGIR, "all but self" (the hypervisor keeps it inside
+            // this cell).
+            w32(gicd + 0xf00, (1 << 24) | SGI_TO_ROOT);
+        } else {
+            // SAFETY: ICC_SGI1R_EL1 with IRM = 1: SGI to every other CPU
+            // (the hypervisor must keep it inside this cell).
+            unsafe {
+                core::arch::asm!("msr S3_0_C12_C11_5, {}", "isb",
+                    in(reg) (1u64 << 40) | (u64::from(SGI_TO_ROOT) << 24), options(nomem, nostack));
+            }
         }
 
         // 5. Control: the own SPI can be enabled, routed and disabled.
         let (own_en, own_bit) = bit(gicd + 0x100, OWN_SPI);
         own.enable_spi(OWN_SPI as u32);
         let enabled = r32(own_en) & own_bit != 0;
-        let routed = r64(gicd + 0x6000 + 8 * OWN_SPI) == cpu::mpidr() & 0xff_00ff_ffff;
+        let routed = if v2 {
+            // This CPU's interface: the banked ITARGETSR0 byte names it.
+            r8(gicd + 0x800 + OWN_SPI) == r8(gicd + 0x800)
+        } else {
+            r64(gicd + 0x6000 + 8 * OWN_SPI) == cpu::mpidr() & 0xff_00ff_ffff
+        };
         own.disable_spi(OWN_SPI as u32);
         let disabled = r32(own_en) & own_bit == 0;
         let control = enabled && routed && disabled;

@@ -41,7 +41,8 @@ mod demo {
             cpu::park();
         };
         own.init(false);
-        let sgi = own.redistributor() + GICR_SGI;
+        // GICv2: the banked registers are GICD's, at the same offsets.
+        let sgi = if syshyper_inmates::gic::is_v2() { gicd } else { own.redistributor() + GICR_SGI };
         w32(sgi + 0x180, (1 << 15) | (1 << 25));
         w32(sgi + 0x080, 0);
         w32(sgi + 0x0d00, 0);

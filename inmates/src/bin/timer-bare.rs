@@ -34,9 +34,11 @@ mod demo {
         };
         gic.init(false);
         exceptions::set_irq_handler(on_irq);
-        // SAFETY: this CPU's GICR_ISENABLER0, trapped and emulated.
+        // GICv2: the banked ISENABLER0 is GICD's, at 0x100.
+        let isenabler0 = if syshyper_inmates::gic::is_v2() { gicd + 0x100 } else { gic.redistributor() + GICR_ISENABLER0 };
+        // SAFETY: this CPU's ISENABLER0, trapped and emulated.
         unsafe {
-            ((gic.redistributor() + GICR_ISENABLER0) as *mut u32).write_volatile(1 << VIRT_TIMER_INTID);
+            (isenabler0 as *mut u32).write_volatile(1 << VIRT_TIMER_INTID);
         }
         PERIOD.store(ticks::ns_to_ticks(PERIOD_NS, timer::frequency()).max(1), Ordering::Relaxed);
         timer::set_deadline(timer::counter() + PERIOD.load(Ordering::Relaxed));

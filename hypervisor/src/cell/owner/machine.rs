@@ -62,4 +62,7 @@ impl Hw for Machine {
     fn adopt_spi(&mut self, irq: u32) {
         crate::irqchip::set_owner(irq, 0);
     }
+    fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
+        crate::irqchip::cell_mapping()
+    }
 }

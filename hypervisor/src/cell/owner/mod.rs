@@ -71,6 +71,21 @@ pub trait Hw: TableMemory {
     fn release_spi(&mut self, irq: u32);
     /// Records the root as the owner of SPI `irq` at enable.
     fn adopt_spi(&mut self, irq: u32);
+    /// The interrupt controller's own mapping every cell gets, (ipa, pa,
+    /// size), device memory: GICv2's GICV at the GICC address (not a
+    /// configured region; the GIC's regions are reserved, so no configured
+    /// region overlaps it).
+    fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
+        None
+    }
+}
+
+/// Maps [`Hw::chip_mapping`] into a stage 2 being built.
+fn map_chip(hw: &mut impl Hw, t: &mut PageTable) -> Result<()> {
+    if let Some((ipa, pa, size)) = hw.chip_mapping() {
+        t.map(hw, ipa, pa, size, Attrs::DEVICE)?;
+    }
+    Ok(())
 }
 
 /// What a non-root cell holds besides its description.
@@ -153,7 +168,7 @@ pub fn build_root(hw: &mut impl Hw, desc: &CellDesc, hidden: &[Span], read_only:
         for &p in read_only {
             t.map(hw, p, p, PAGE_SIZE, Attrs::RO)?;
         }
-        Ok(())
+        map_chip(hw, &mut t)
     })();
     match r {
         Ok(()) => Ok(t),
@@ -214,6 +229,7 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
         for r in desc.mapped() {
             stage2.map(hw, r.virt, r.phys, r.size, r.attrs())?;
         }
+        map_chip(hw, &mut stage2)?;
         if let Some(c) = desc.comm() {
             let page = hw.alloc_table().ok_or(Error::NoMemory)?;
             comm = Some(page);

@@ -80,6 +80,9 @@ fn mmio_write(addr: u64, v: u32) {
 /// Root CPU 0's redistributor: SGI/PPI enables and pending bits must read
 /// as 0 and writes must be dropped.
 fn gicr_foreign_frame(mb: Mailbox) {
+    if gic_v2() {
+        return hv_banked_v2(mb);
+    }
     let sgi_base = GICR_BASE + 0x1_0000;
     mb.write(STAGE, STAGE_ATTEMPTED);
     mmio_write(sgi_base + 0x100, 0xffff_ffff); // ISENABLER0
@@ -96,10 +99,16 @@ fn gicd_foreign_spi(mb: Mailbox) {
     mb.write(STAGE, STAGE_ATTEMPTED);
     mmio_write(GICD_BASE + 0x184, 1 << 1); // ICENABLER1: disable INTID 33
     mmio_write(GICD_BASE + 0x204, 1 << 1); // ISPENDR1
-                                           // SAFETY: IROUTER33, trapped like every GICD register.
-    unsafe {
-        ((GICD_BASE + 0x6000 + 33 * 8) as *mut u64).write_volatile(cpu::mpidr() & 0xff_00ff_ffff)
-    };
+                                           if gic_v2() {
+        // SAFETY: ITARGETSR byte of 33, trapped like every GICD register:
+        // all eight CPU interfaces.
+        unsafe { ((GICD_BASE + 0x800 + 33) as *mut u8).write_volatile(0xff) };
+    } else {
+        // SAFETY: IROUTER33, trapped like every GICD register.
+        unsafe {
+            ((GICD_BASE + 0x6000 + 33 * 8) as *mut u64).write_volatile(cpu::mpidr() & 0xff_00ff_ffff)
+        };
+    }
     mmio_write(GICD_BASE, 0); // CTLR: try to switch the distributor off
     mb.set_result(0, i64::from(mmio_read(GICD_BASE + 0x104))); // ISENABLER1
     mb.set_result(1, i64::from(mmio_read(GICD_BASE + 0x204)));
@@ -190,6 +199,16 @@ fn trapped_sysregs(mb: Mailbox) {
             options(nostack)
         )
     };
+    if gic_v2() {
+        // No SGI system registers on GICv2 (they are UNDEFINED): the same
+        // SGIs through GICD_SGIR, trapped and filtered to this cell.
+        mmio_write(GICD_BASE + 0xf00, (1 << 16) | 1); // root CPU 0
+        mmio_write(GICD_BASE + 0xf00, (1 << 18) | 2); // the victim's CPU 2
+        mmio_write(GICD_BASE + 0xf00, (1 << 24) | 15); // management SGI, all others
+        mmio_write(GICD_BASE + 0xf00, (0xd << 16) | 3);
+        mb.write(STAGE, STAGE_SURVIVED);
+        return;
+    }
     write_sgi1r(sgi1r(1, 1 << 0, false)); // root CPU 0
     write_sgi1r(sgi1r(2, 1 << 2, false)); // the victim's CPU 2
     write_sgi1r(sgi1r(15, 0, true)); // the hypervisor's management SGI, everyone
@@ -204,6 +223,15 @@ fn trapped_sysregs(mb: Mailbox) {
 fn sgi_flood(mb: Mailbox) {
     mb.write(STAGE, STAGE_ATTEMPTED);
     for i in 0..SGI_FLOOD_COUNT {
+        if gic_v2() {
+            // GICD_SGIR: every interface but 1 (this cell's CPU), then
+            // all but self.
+            let sgi = (i % 16) as u32;
+            mmio_write(GICD_BASE + 0xf00, (0xfd << 16) | sgi);
+            mmio_write(GICD_BASE + 0xf00, (1 << 24) | sgi);
+            mb.set_result(0, i as i64 + 1);
+            continue;
+        }
         write_sgi1r(sgi1r(i % 16, 0xffff & !(1 << 1), false));
         write_sgi1r(sgi1r(i % 16, 0, true));
         mb.set_result(0, i as i64 + 1);
@@ -247,5 +275,26 @@ fn system_reset(mb: Mailbox) {
         return;
     }
     mb.set_result(0, boots);
+    mb.write(STAGE, STAGE_SURVIVED);
+}
+
+/// Whether the machine's GIC is a GICv2 (the comm region says so).
+fn gic_v2() -> bool {
+    syshyper_inmates::cell::comm_region().is_some_and(|c| c.gic_version() == 2)
+}
+
+/// GICv2 has no redistributor frames: the banked interrupts are GICD's,
+/// and the hypervisor's own two (management SGI 15, maintenance PPI 25)
+/// are what a cell must not reach. Disable and pend them, then read
+/// their enable and pending bits and GICD_SGIR: all must read 0.
+fn hv_banked_v2(mb: Mailbox) {
+    const HV: u32 = (1 << 15) | (1 << 25);
+    mb.write(STAGE, STAGE_ATTEMPTED);
+    mmio_write(GICD_BASE + 0x180, HV); // ICENABLER0
+    mmio_write(GICD_BASE + 0x200, HV); // ISPENDR0
+    mmio_write(GICD_BASE + 0x380, HV); // ICACTIVER0
+    mb.set_result(0, i64::from(mmio_read(GICD_BASE + 0x100) & HV));
+    mb.set_result(1, i64::from(mmio_read(GICD_BASE + 0x200) & HV));
+    mb.set_result(2, i64::from(mmio_read(GICD_BASE + 0xf00)));
     mb.write(STAGE, STAGE_SURVIVED);
 }

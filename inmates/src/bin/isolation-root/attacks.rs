@@ -234,9 +234,15 @@ fn root_gic_view() -> [u64; 3] {
     // SAFETY: the root owns SPI 33 and reads its own view of the emulated
     // distributor (trapped accesses, no side effects on reads).
     unsafe {
+        // GICv2: routing is SPI 33's ITARGETSR byte.
+        let route = if syshyper_inmates::gic::is_v2_at(GICD_BASE as usize) {
+            u64::from(((GICD_BASE + 0x800 + 33) as *const u8).read_volatile())
+        } else {
+            ((GICD_BASE + 0x6000 + 33 * 8) as *const u64).read_volatile()
+        };
         [
             u64::from(((GICD_BASE + 0x104) as *const u32).read_volatile()),
-            ((GICD_BASE + 0x6000 + 33 * 8) as *const u64).read_volatile(),
+            route,
             u64::from((GICD_BASE as *const u32).read_volatile()),
         ]
     }

@@ -13,7 +13,7 @@
 use crate::lifecycle::{addr_of, file, launch, ms, shared_page, usage, wait_ns, warm_up};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use syshyper_inmates::bundle::Bundle;
-use syshyper_inmates::gic::{Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
+use syshyper_inmates::gic::{self, Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
 use syshyper_inmates::hvc;
 use syshyper_inmates::hypercall::*;
 use syshyper_inmates::timer::{self, VIRT_TIMER_INTID};
@@ -100,10 +100,12 @@ pub fn run(bundle: &Bundle) {
             return;
         }
     };
+    // GICv2 has no redistributor: the banked registers are GICD's.
+    let banked = if gic::is_v2() { QEMU_VIRT_GICD } else { QEMU_VIRT_GICR };
     check_eq!(
-        "gic: CPU 0's redistributor is the first frame",
+        "gic: CPU 0's banked interrupts are where the GIC version puts them",
         gic.redistributor(),
-        QEMU_VIRT_GICR
+        banked
     );
     gic.init(false);
     exceptions::set_irq_handler(on_irq);
@@ -256,13 +258,15 @@ struct RootView {
 
 fn root_view(gic: &Gic) -> RootView {
     let d = QEMU_VIRT_GICD;
+    // GICv2: routing is the ITARGETSR byte, the banked enables are GICD's.
+    let v2 = gic::is_v2();
     RootView {
         gicd_ctlr: r32(d),
         enable_32_63: r32(d + 0x104),
         pending_32_63: r32(d + 0x204),
-        route_33: r64(d + 0x6000 + 8 * UART_SPI),
+        route_33: if v2 { u64::from(r8(d + 0x800 + UART_SPI)) } else { r64(d + 0x6000 + 8 * UART_SPI) },
         priority_33: r8(d + 0x400 + UART_SPI),
-        own_sgi_ppi_enable: r32(gic.redistributor() + 0x1_0100),
+        own_sgi_ppi_enable: if v2 { r32(d + 0x100) } else { r32(gic.redistributor() + 0x1_0100) },
     }
 }
 
