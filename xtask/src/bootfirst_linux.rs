@@ -21,7 +21,7 @@ use crate::paths::Paths;
 use crate::qemu::{self, BootFirst};
 use crate::run_linux::RunArgs;
 use crate::systests::{Boot, Expect, SysTest};
-use crate::{cmd, guest, runner};
+use crate::{guest, runner};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -118,17 +118,7 @@ pub fn prepare_linux(
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &workdir.join("driver"))?;
     println!("[boot-first] syshyper tool ({MUSL_TARGET})");
-    cmd::run(p.cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "syshyper-tools",
-        "--bin",
-        "syshyper",
-        "--target",
-        MUSL_TARGET,
-    ]))?;
-    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let tool = crate::images::build_musl_tool(p)?;
     let mut files = guest::standard_files(
         &ko,
         &tool,

@@ -16,10 +16,9 @@
 
 use crate::harness::Ctx;
 use crate::systests::{Boot, Expect, SysTest};
-use crate::{cmd, guest};
+use crate::guest;
 use anyhow::Result;
 
-const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
 
 /// Helpers every test script starts with: the kernel log check, then the
 /// check helpers whose `summary` runs it.
@@ -55,17 +54,7 @@ fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Res
     let p = &ctx.paths;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
-    cmd::run(p.cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "syshyper-tools",
-        "--bin",
-        "syshyper",
-        "--target",
-        MUSL_TARGET,
-    ]))?;
-    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let tool = crate::images::build_musl_tool(p)?;
     let mut files = guest::standard_files(
         &ko,
         &tool,

@@ -13,9 +13,8 @@ use super::runs::{self, Limits};
 use anyhow::{Context, Result};
 use std::time::Duration;
 use xtask::paths::Paths;
-use xtask::{cmd, guest};
+use xtask::guest;
 
-const MUSL_TARGET: &str = "aarch64-unknown-linux-musl";
 const BENCH_SRC: &str = "guest/bench/ivnet-bench.rs";
 const BENCH_DEST: &str = "/usr/bin/ivnet-bench";
 const SCRIPT: &str = "guest/bench/ivnet.sh";
@@ -33,17 +32,7 @@ pub fn run(p: &Paths, a: &Artifacts) -> Result<RunOutput> {
     let bench = build_musl_program(p, BENCH_SRC, &dir.join("ivnet-bench"))?;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &dir.join("driver"))?;
-    cmd::run(p.cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "syshyper-tools",
-        "--bin",
-        "syshyper",
-        "--target",
-        MUSL_TARGET,
-    ]))?;
-    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let tool = xtask::images::build_musl_tool(p)?;
     let mut files = guest::standard_files(
         &ko,
         &tool,

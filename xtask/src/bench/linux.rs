@@ -106,17 +106,7 @@ pub fn run(p: &Paths, a: &Artifacts) -> Result<RunOutput> {
     let workload = build_workload(p, &dir)?;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &dir.join("driver"))?;
-    cmd::run(p.cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "syshyper-tools",
-        "--bin",
-        "syshyper",
-        "--target",
-        MUSL_TARGET,
-    ]))?;
-    let tool = p.release_dir(Some(MUSL_TARGET)).join("syshyper");
+    let tool = xtask::images::build_musl_tool(p)?;
     // The bench's own configs (qemu-virt.cell among them); no inmate is
     // needed, and a small initramfs keeps the boot short.
     let mut files = guest::standard_files(
