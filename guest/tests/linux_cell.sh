@@ -91,6 +91,12 @@ for round in 1 2; do
 	check "every CPU works $round" every_cpu_works
 done
 
+# A cell that halts itself (PSCI SYSTEM_OFF from `poweroff -f`) ends
+# SHUT_DOWN, and the root takes its CPUs back at destroy.
+check "halting cell linux" jailhouse cell linux $C/linux-cell.cell $L/Image -i $L/initramfs.cpio.gz -c "$BOOTARGS syshyper.poweroff"
+check "halting cell ends SHUT_DOWN" state_becomes 1 "shut down" 120
+check "halted cell destroy" jailhouse cell destroy linux-cell
+check "CPUs 2-3 back online after the halt" cpus_online 0-3
 check "crashing cell linux" jailhouse cell linux $C/linux-cell.cell $L/Image -i $L/initramfs.cpio.gz -c "$BOOTARGS syshyper.crash"
 check "crashing cell ends FAILED" state_becomes 1 failed 120
 check "root data unchanged" sha256sum -c $W/data.sum

@@ -701,6 +701,10 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("cell destroy 2"),
     pass!("CPUs 2-3 back online 2"),
     pass!("every CPU works 2"),
+    pass!("halting cell linux"),
+    pass!("halting cell ends SHUT_DOWN"),
+    pass!("halted cell destroy"),
+    pass!("CPUs 2-3 back online after the halt"),
     pass!("crashing cell linux"),
     Expect { regex: r"\[linux-cell\] linux-cell: crashing on purpose", check: None },
     Expect { regex: r"parked: the Linux boot stub was entered again", check: None },
@@ -713,7 +717,7 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 43)),
+        check: Some(|c| passed_exactly(c, 47)),
     },
 ];
 

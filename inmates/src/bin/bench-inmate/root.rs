@@ -85,9 +85,9 @@ fn el2_latency(cpu: u64) {
 pub fn run() -> ! {
     let mailbox = Mailbox::root();
     mailbox.clear();
-    // SAFETY: 0x4800_0000..0x4c00_0000 is root RAM holding the bundle
-    // (contracts.md); nothing writes it while this program runs.
     let bytes: &'static [u8] =
+        // SAFETY: 0x4800_0000..0x4c00_0000 is root RAM holding the bundle
+        // (contracts.md); nothing writes it while this program runs.
         unsafe { core::slice::from_raw_parts(BUNDLE_ADDR as *const u8, BUNDLE_MAX_SIZE) };
     let bundle = Bundle::parse(bytes).unwrap_or_else(|_| fail("bundle does not parse"));
     let base = (0..16).map(|_| probes::baseline()).min().unwrap_or(0);
