@@ -194,6 +194,15 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
             "the system configuration's maintenance_irq is {maintenance_irq}; this GIC implementation uses PPI {}",
             chip.maintenance_irq())));
     }
+    // A GICv2 driver must not program a GICv3 (or anything else) because a
+    // configuration says so: the distributor identifies itself first.
+    if chip == irqchip::Chip::GicV2 {
+        let rev = irqchip::gicv2::arch_rev(io.gic[0]);
+        if rev != 2 {
+            return Err(refuse(-ENODEV, format_args!(
+                "the system configuration names GIC version 2, but the distributor at {gicd:#x} reports architecture revision {rev}")));
+        }
+    }
     let cell_map = chip.cell_mapping(irqchip::Bases { gicd, gicr, v2: sys.gic_v2() });
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first, cell_map };
     irqchip::init_global(chip, &setup);

@@ -20,6 +20,8 @@ mod inject;
 mod phys;
 #[cfg(target_os = "none")]
 pub use chip::{access, GicV2};
+#[cfg(target_os = "none")]
+pub use phys::arch_rev;
 
 /// Bytes of the CPU interface (GICC) and of its virtual twin (GICV): two
 /// pages, GICC_DIR in the second.

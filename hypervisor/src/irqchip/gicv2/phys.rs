@@ -64,6 +64,18 @@ fn write_sized(va: u64, size: u8, v: u32) {
     unsafe { crate::arch::device::write(va, size, u64::from(v)) }
 }
 
+/// GICD_PIDR2 in a GICv2 distributor's 4 KiB frame; ArchRev is bits [7:4].
+const GICD_PIDR2_V2: u64 = 0xfe8;
+
+/// The architecture revision the distributor mapped at `gicd_va` reports
+/// where a GICv2 keeps its ID registers: 2 for a GICv2 (GIC-400 and
+/// QEMU's model read 0x2b there), 0 for a GICv3 (reserved, RAZ at that
+/// offset). Read before anything is written, so a configuration naming
+/// the wrong version is refused without touching the controller.
+pub fn arch_rev(gicd_va: u64) -> u32 {
+    (read(gicd_va + GICD_PIDR2_V2) >> 4) & 0xf
+}
+
 pub(super) fn gicd_read(off: u64) -> u32 {
     read(GICD_VA.load(Ordering::Relaxed) + off)
 }
