@@ -20,11 +20,12 @@ impl Regs for Device {
         if !self.live() {
             return 0;
         }
-        // SAFETY: `base` is the configured debug UART, mapped as device
-        // memory in the EL2 table for the hypervisor's lifetime (one page,
+        // `base` is the configured debug UART, mapped as device memory in
+        // the EL2 table for the hypervisor's lifetime (one page,
         // memmap::build_el2_map); the drivers' offsets lie within its
         // register block, naturally aligned. A device read has no effect
         // on memory.
+        // SAFETY: the mapping and offsets just described.
         unsafe { ((self.base + off) as *const u8).read_volatile() }
     }
     fn read32(&self, off: u64) -> u32 {
