@@ -15,6 +15,7 @@ use crate::mm::paging::{Attrs, MemType};
 use crate::mm::PAGE_SIZE;
 use crate::sysconfig::{mem_flags, CellView};
 use alloc::vec::Vec;
+use crate::pci::passthru::{Cap, PtDev};
 use syshyper_config::ivshmem::{self, Ivshmem, VirtualHost};
 
 /// Cell flags the hypervisor understands (Jailhouse's cell-config.h).
@@ -80,6 +81,9 @@ pub struct Platform {
     pub max_cpus: u64,
     /// The virtual PCI host (ECAM), if the system configuration has one.
     pub pci: Option<VirtualHost>,
+    /// The real PCI host bridge's ECAM, whose devices can be passed
+    /// through (`pci::passthru::PHYS_ECAM`).
+    pub phys_ecam: Option<Span>,
 }
 
 /// What a region is to the hypervisor.
@@ -190,6 +194,9 @@ pub struct CellDesc {
     /// The ivshmem functions, checked one by one (docs/ivshmem.md); the
     /// checks across cells of a link run when the cell joins its links.
     pub ivshmem: Vec<Ivshmem>,
+    /// Real PCI devices passed through (type "device"), shown on the
+    /// virtual PCI host at their own BDF (docs/passthrough.md).
+    pub passthru: Vec<PtDev>,
 }
 
 fn bad(why: core::fmt::Arguments) -> Error {
@@ -222,6 +229,7 @@ impl CellDesc {
             console: view.console_bytes(),
             vpci_irq_base: view.vpci_irq_base(),
             ivshmem: Vec::new(),
+            passthru: Vec::new(),
         })
     }
 
@@ -264,7 +272,56 @@ impl CellDesc {
 
     /// Whether the cell has functions on the virtual PCI host.
     pub fn has_pci(&self) -> bool {
-        !self.ivshmem.is_empty()
+        !self.ivshmem.is_empty() || !self.passthru.is_empty()
+    }
+
+    /// Describes and checks the configuration's passed-through devices:
+    /// on the virtual host's buses, not where an ivshmem function of the
+    /// cell is, each at most once, their capabilities well formed, their
+    /// page of the real ECAM root memory (the root gives it up).
+    fn describe_passthru(&mut self, view: &CellView<'_>, p: &Platform, root: &CellDesc) -> Result<()> {
+        use syshyper_config::flags::pci::TYPE_DEVICE;
+        let Some(cfg) = view.config() else { return Ok(()) };
+        let devs = cfg.pci_devices().iter().filter(|d| d.pci_type == TYPE_DEVICE);
+        let count = devs.clone().count();
+        if count == 0 {
+            return Ok(());
+        }
+        let (Some(host), Some(ecam)) = (p.pci, p.phys_ecam) else {
+            return Err(bad(format_args!("PCI devices need a virtual PCI host (pci_mmconfig_base) and a physical host bridge")));
+        };
+        self.passthru.try_reserve_exact(count)?;
+        for d in devs {
+            let bdf = d.bdf.get();
+            if bdf >> 8 > u16::from(host.end_bus) {
+                return Err(bad(format_args!("PCI device {bdf:#06x}: bus beyond the virtual host's last bus {}", host.end_bus)));
+            }
+            if self.ivshmem.iter().any(|i| i.bdf == bdf) || self.passthru.iter().any(|x| x.bdf == bdf) {
+                return Err(bad(format_args!("PCI device {bdf:#06x}: a second function at that BDF")));
+            }
+            let page = u64::from(bdf) << 12;
+            let cfg_page = ecam.start.checked_add(page).filter(|a| a.saturating_add(PAGE_SIZE) <= ecam.end);
+            let Some(cfg_page) = cfg_page.filter(|&a| root.covers(&Span { start: a, end: a.saturating_add(PAGE_SIZE) })) else {
+                return Err(bad(format_args!("PCI device {bdf:#06x}: its config space is not in the root cell's memory")));
+            };
+            let first = usize::from(d.caps_start.get());
+            let caps = cfg
+                .pci_caps()
+                .get(first..first.saturating_add(usize::from(d.num_caps.get())))
+                .ok_or_else(|| bad(format_args!("PCI device {bdf:#06x}: capabilities beyond the list")))?
+                .iter()
+                .map(|c| Cap { id: c.id.get(), start: c.start.get(), len: c.len.get(), flags: c.flags.get() });
+            let mask = d.bar_mask.map(|m| m.get());
+            let dev = PtDev::new(bdf, mask, cfg_page, caps).map_err(|e| bad(format_args!("PCI device {bdf:#06x}: {e}")))?;
+            self.passthru.push(dev);
+        }
+        Ok(())
+    }
+
+    /// The pages of the real ECAM that leave the root with the cell's
+    /// passed-through devices.
+    pub fn cfg_pages(&self) -> impl Iterator<Item = Span> + '_ {
+        self.passthru.iter().map(|d| Span { start: d.cfg_page, end: d.cfg_page.saturating_add(PAGE_SIZE) })
     }
 
     /// Describes and validates a non-root cell. `root` is the root cell's
@@ -305,6 +362,7 @@ impl CellDesc {
             chip.irqs().filter(|i| SPI_RANGE.contains(i)).for_each(|irq| d.spis.insert(irq));
         }
         d.describe_ivshmem(view, p, Some(root))?;
+        d.describe_passthru(view, p, root)?;
         for dev in &d.ivshmem {
             ivshmem::check_rootshared(dev).map_err(|e| bad(format_args!("{e}")))?;
         }
@@ -322,7 +380,7 @@ impl CellDesc {
     }
 
     /// The virtual PCI host's ECAM, if the cell sees it (it has ivshmem
-    /// functions).
+    /// functions or passed-through devices).
     pub fn ecam(&self, p: &Platform) -> Option<Span> {
         p.pci.filter(|_| self.has_pci()).and_then(|h| Span::sized(h.mmconfig_base, h.ecam_size()))
     }

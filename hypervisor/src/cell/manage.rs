@@ -121,6 +121,12 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
     // (`CellDesc::claims`), also against ROOTSHARED or page regions of
     // this cell over another cell's memory.
     for other in cells.iter().skip(1) {
+        if let Some(d) = desc.passthru.iter().find(|d| other.desc.passthru.iter().any(|o| o.bdf == d.bdf)) {
+            return Err(crate::error::refuse(
+                Error::Busy,
+                format_args!("PCI device {} belongs to cell {}", crate::pci::passthru::Bdf(d.bdf), other.id),
+            ));
+        }
         if let Some(span) = desc.conflict_with(&other.desc) {
             return Err(crate::error::refuse(
                 Error::Busy,
@@ -171,6 +177,13 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
     };
     root.cpus &= !mask;
     claims.hand_to(id);
+    // Its devices left the root (config space and BARs unmapped from it):
+    // stopped before the cell gets them, so no DMA the root started
+    // runs on into the cell's hands.
+    crate::mmio::quiesce_passthru(&mmio);
+    for d in &desc.passthru {
+        crate::pci::passthru::log_assigned(id, desc.name(), d);
+    }
     let Holdings { stage2, vmid, comm } = holdings;
     let flags = desc.flags;
     cells.push(Cell {
@@ -209,6 +222,7 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
         gicd_base: gicd,
         max_cpus: hv.layout.max_cpus,
         pci: hv.pci,
+        phys_ecam: Some(crate::pci::passthru::PHYS_ECAM),
     }
 }
 
@@ -363,6 +377,9 @@ pub fn destroy(_root: RootCaller, id: u64, force: bool) -> i64 {
         |hw, r, cell| owner::prepare_destroy(hw, r, &cell.desc),
         |cells, idx, reserve| {
             let cell = cells.remove(idx);
+            // Its CPUs are parked: its devices stop before the root sees
+            // their config space again.
+            crate::mmio::quiesce_passthru(&cell.mmio);
             let Cell { id, vmid, cpus: mask, desc, stage2, comm, .. } = cell;
             let (Some(root), Some(stage2)) = (cells.first_mut(), stage2.into_table()) else {
                 return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`

@@ -121,9 +121,18 @@ fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
         // Held across the handler: a sub-page window stays mapped as long
         // as the table that owns it, and the table lives in the cell list.
         let mut cells = crate::cell::CELLS.lock();
-        let Some(c) = cells.iter_mut().find(|c| c.id == cell) else { return false };
-        match c.mmio.lookup(access.addr, u64::from(access.size)).map(|(e, off)| (*e, off)) {
+        let Some(idx) = cells.iter().position(|c| c.id == cell) else { return false };
+        let hit = cells.get(idx).and_then(|c| c.mmio.lookup(access.addr, u64::from(access.size)).map(|(e, off)| (*e, off)));
+        // The root's accesses to the real ECAM pages of devices passed
+        // through to a cell (unmapped from it): no device there.
+        if hit.is_none() && cell == 0 && cells.iter().skip(1).any(|c| c.desc.cfg_pages().any(|s| s.start <= access.addr && access.addr < s.end)) {
+            access.complete(frame, da, if access.write.is_some() { 0 } else { ones(access.size) });
+            return true;
+        }
+        let Some(c) = cells.get_mut(idx) else { return false };
+        match hit {
             Some((Entry { handler: Handler::VirtUart, .. }, off)) => console_access(c, off, access),
+            Some((Entry { handler: Handler::PciEcam, .. }, off)) => Some(ecam_access(c, off, access)),
             Some((entry, off)) => dispatch(&entry, cell, off, access),
             // Not a fixed entry: a register BAR the cell programmed?
             None if c.desc.has_pci() => crate::ivshmem::bar_access(cell, access.addr, access.size, access.write),
@@ -137,6 +146,62 @@ fn table_path(frame: &mut TrapFrame, esr: Esr, ipa: u64, cell: u32) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// A read of `size` bytes with every bit set (an absent PCI function).
+#[cfg(target_os = "none")]
+fn ones(size: u8) -> u64 {
+    u64::MAX >> 64u32.saturating_sub(u32::from(size).saturating_mul(8))
+}
+
+/// An access to the cell's virtual PCI host: a passed-through device's
+/// config space (filtered, `pci::passthru`), else its ivshmem functions.
+#[cfg(target_os = "none")]
+fn ecam_access(c: &mut crate::cell::Cell, off: u64, a: &Access) -> u64 {
+    use crate::pci::{ecam, passthru};
+    let crate::cell::Cell { desc, mmio, id, .. } = c;
+    let found = ecam::decode(off).and_then(|acc| {
+        desc.passthru.iter().zip(mmio.cfg.iter_mut()).find(|(d, _)| d.bdf == acc.bdf).map(|(d, w)| (acc, d, w))
+    });
+    let Some((acc, dev, win)) = found else { return crate::ivshmem::ecam_access(*id, off, a.size, a.write) };
+    if !ecam::well_formed(acc.reg, a.size) {
+        return if a.write.is_some() { 0 } else { ones(a.size) };
+    }
+    let mut hw = El2Cfg(win.va);
+    match a.write {
+        None => u64::from(passthru::read(dev, &win.state, &mut hw, acc.reg, a.size)),
+        Some(v) => {
+            passthru::write(dev, &mut win.state, &mut hw, acc.reg, a.size, v as u32);
+            0
+        }
+    }
+}
+
+/// A passed-through function's real config space through its EL2 window.
+#[cfg(target_os = "none")]
+struct El2Cfg(u64);
+
+#[cfg(target_os = "none")]
+impl crate::pci::passthru::CfgHw for El2Cfg {
+    fn read32(&mut self, reg: u16) -> u32 {
+        // `reg` < 1000h (an ECAM offset within the function): inside the
+        // mapped page.
+        device::read(self.0.wrapping_add(u64::from(reg)), 4) as u32
+    }
+
+    fn write(&mut self, reg: u16, size: u8, value: u32) {
+        device::write(self.0.wrapping_add(u64::from(reg)), size, u64::from(value));
+    }
+}
+
+/// Stops the passed-through devices of `table`'s cell (decoding, DMA,
+/// INTx) as they change hands: at create, before the cell runs, and at
+/// destroy, before the root maps their config space again.
+#[cfg(target_os = "none")]
+pub fn quiesce_passthru(table: &Table) {
+    for w in &table.cfg {
+        crate::pci::passthru::quiesce(&mut El2Cfg(w.va));
     }
 }
 

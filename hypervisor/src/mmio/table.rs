@@ -69,13 +69,26 @@ pub struct Table<W: Window> {
     entries: Vec<Entry>,
     /// The virtual console's state, when the cell has one.
     pub vuart: Option<super::vuart::VirtUart>,
+    /// The EL2 mappings of the real config spaces of the cell's
+    /// passed-through devices, in the description's order.
+    pub cfg: Vec<CfgWindow>,
     window: PhantomData<W>,
+}
+
+/// A passed-through device's page of the real ECAM, mapped at EL2, and
+/// the cell's state of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CfgWindow {
+    pub bdf: u16,
+    /// EL2 address of its 4 KiB of config space.
+    pub va: u64,
+    pub state: crate::pci::passthru::PtState,
 }
 
 impl<W: Window> Table<W> {
     /// A table with no entries (allocates nothing).
     pub fn empty() -> Self {
-        Self { entries: Vec::new(), vuart: None, window: PhantomData }
+        Self { entries: Vec::new(), vuart: None, cfg: Vec::new(), window: PhantomData }
     }
 
     /// The table of a cell (the root included) with `desc`: the interrupt
@@ -136,6 +149,12 @@ impl<W: Window> Table<W> {
             let sp = SubPage { phys: r.phys, size: r.size, flags: r.flags, va, pages };
             table.entries.push(Entry { base: r.virt, size: r.size, handler: Handler::SubPage(sp) });
         }
+        table.cfg.try_reserve_exact(desc.passthru.len())?;
+        for d in &desc.passthru {
+            // On failure `table` drops here and unmaps what was mapped.
+            let va = W::map(d.cfg_page, 1)?;
+            table.cfg.push(CfgWindow { bdf: d.bdf, va, state: Default::default() });
+        }
         // In place, no allocation.
         table.entries.sort_unstable_by_key(|e| (e.base, e.size));
         Ok(table)
@@ -173,6 +192,9 @@ impl<W: Window> Drop for Table<W> {
             if let Handler::SubPage(sp) = e.handler {
                 W::unmap(sp.va, sp.pages);
             }
+        }
+        for c in &self.cfg {
+            W::unmap(c.va, 1);
         }
     }
 }

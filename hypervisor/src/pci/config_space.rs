@@ -74,7 +74,7 @@ pub fn read_dword(dev: &Ivshmem, r: &CfgRegs, dword: u16) -> u32 {
 }
 
 /// Byte lanes of an access of `size` bytes at `reg`, within its dword.
-fn lanes(reg: u16, size: u8) -> (u32, u32) {
+pub(crate) fn lanes(reg: u16, size: u8) -> (u32, u32) {
     let shift = u32::from(reg & 3) << 3;
     let mask = match size {
         1 => 0xff,

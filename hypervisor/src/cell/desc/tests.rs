@@ -45,6 +45,7 @@ pub(crate) fn platform() -> Platform {
         gicd_base: GICD,
         max_cpus: 4,
         pci: Some(syshyper_config::ivshmem::VirtualHost { mmconfig_base: 0x08e0_0000, end_bus: 0 }),
+        phys_ecam: Some(Span { start: 0x40_1000_0000, end: 0x40_2000_0000 }),
     }
 }
 

@@ -124,9 +124,18 @@ fn root_pieces(root: &CellDesc, span: Span) -> impl Iterator<Item = (Span, Attrs
         .filter_map(move |r| r.phys_span().intersect(&span).and_then(below_ipa_limit).map(|s| (s, r.attrs())))
 }
 
-/// Reserve for giving `regions` back to the root.
-fn map_back_reserve<'a>(root: &CellDesc, regions: impl Iterator<Item = &'a crate::cell::desc::Region>) -> usize {
-    regions.map(|r| root_pieces(root, r.phys_span()).count()).sum::<usize>() * TABLES_PER_RANGE
+/// Reserve for giving `spans` back to the root.
+fn map_back_reserve(root: &CellDesc, spans: impl Iterator<Item = Span>) -> usize {
+    spans.map(|s| root_pieces(root, s).count()).sum::<usize>() * TABLES_PER_RANGE
+}
+
+/// Everything that leaves the root's stage 2 while the cell exists: its
+/// owned memory and the pages of the real PCI ECAM of its passed-through
+/// devices (which the cell does not map: it reaches them through its
+/// virtual PCI host; the root's accesses there are trapped and read as
+/// no device, `pci::passthru`).
+fn taken(desc: &CellDesc) -> impl Iterator<Item = Span> + '_ {
+    desc.owned().map(|r| r.phys_span()).chain(desc.cfg_pages())
 }
 
 /// Removes `span` from the root's stage 2 (commit step).
@@ -213,8 +222,7 @@ fn release_holdings(hw: &mut impl Hw, h: Holdings) {
 /// Validates and prepares the creation of cell `id` (VMID `vmid`) from
 /// `desc`: its memory owned by nobody else, its interrupts the root's.
 pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, vmid: u16) -> Result<CreatePlan> {
-    for r in desc.owned() {
-        let span = r.phys_span();
+    for span in taken(desc) {
         if let Some(other) = root.ledger.other_owner(&span, id) {
             return Err(refuse(Error::Busy, format_args!("memory {:#x}-{:#x} belongs to cell {other}", span.start, span.end)));
         }
@@ -222,7 +230,7 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
     if let Some(irq) = desc.spis.iter().find(|&i| hw.spi_owner(i) != Some(0)) {
         return Err(refuse(Error::Busy, format_args!("interrupt {irq} is not the root cell's")));
     }
-    root.ledger.reserve(desc.owned().count())?;
+    root.ledger.reserve(taken(desc).count())?;
     let mut stage2 = PageTable::stage2(hw, vmid)?;
     let mut comm = None;
     let built = (|| -> Result<()> {
@@ -242,7 +250,7 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
         release_holdings(hw, holdings);
         return Err(e);
     }
-    match Reserve::take(hw, desc.owned().count() * TABLES_PER_RANGE) {
+    match Reserve::take(hw, taken(desc).count() * TABLES_PER_RANGE) {
         Ok(reserve) => Ok(CreatePlan { holdings, reserve }),
         Err(e) => {
             release_holdings(hw, holdings);
@@ -255,11 +263,11 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
 /// it, the SPIs go to the cell (routed to `target_mpidr`). Cannot fail.
 pub fn commit_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, plan: CreatePlan, target_mpidr: u64) -> Holdings {
     let CreatePlan { holdings, mut reserve } = plan;
-    for r in desc.owned() {
-        unmap_from_root(hw, root, &mut reserve, r.phys_span());
+    for span in taken(desc) {
+        unmap_from_root(hw, root, &mut reserve, span);
     }
-    for r in desc.owned() {
-        root.ledger.insert(r.phys_span(), id);
+    for span in taken(desc) {
+        root.ledger.insert(span, id);
     }
     for irq in desc.spis.iter() {
         hw.assign_spi(irq, id as u8, target_mpidr);
@@ -274,7 +282,7 @@ pub fn commit_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id:
 /// Prepares set_loadable: the reserve for mapping the loadable memory
 /// back into the root.
 pub fn prepare_loadable(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Result<Reserve> {
-    Reserve::take(hw, map_back_reserve(root.desc, desc.owned().filter(|r| r.loadable())))
+    Reserve::take(hw, map_back_reserve(root.desc, desc.owned().filter(|r| r.loadable()).map(|r| r.phys_span())))
 }
 
 /// Commits set_loadable: the root maps the cell's loadable memory again
@@ -334,7 +342,7 @@ pub fn commit_start(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, cell
 /// the root, taken before anything of the cell is touched, so destroy
 /// never stops half-way.
 pub fn prepare_destroy(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Result<Reserve> {
-    Reserve::take(hw, map_back_reserve(root.desc, desc.owned()))
+    Reserve::take(hw, map_back_reserve(root.desc, taken(desc)))
 }
 
 /// Commits a destroy (the cell's CPUs are parked and will be handed back
@@ -344,8 +352,8 @@ pub fn prepare_destroy(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Re
 pub fn commit_destroy(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, h: Holdings, mut reserve: Reserve) {
     hw.invalidate(h.stage2.scope(), ALL.0, ALL.1);
     release_holdings(hw, h);
-    for r in desc.owned() {
-        map_to_root(hw, root, &mut reserve, r.phys_span());
+    for span in taken(desc) {
+        map_to_root(hw, root, &mut reserve, span);
     }
     root.ledger.release(id);
     for irq in SPI_RANGE {
