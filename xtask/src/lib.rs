@@ -23,4 +23,5 @@ pub mod setup;
 pub mod sysconfig;
 pub mod systests;
 pub mod systests_ivshmem;
+pub mod systests_passthru;
 pub mod systests_linux;

@@ -105,6 +105,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     DESTROY_RACE_TEST,
     // ivshmem between root-test and the ivshmem-demo cell (systests_ivshmem.rs).
     crate::systests_ivshmem::ROOT_IVSHMEM,
+    // PCI passthrough of QEMU's edu to the dma-test cell (systests_passthru.rs).
+    crate::systests_passthru::ROOT_PASSTHRU,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -127,7 +129,7 @@ const fn expect(regex: &'static str) -> Expect {
     Expect { regex, check: None }
 }
 
-const ROOT_TEST_PASSED: Expect = Expect {
+pub const ROOT_TEST_PASSED: Expect = Expect {
     regex: r"root-test: (\d+) passed, 0 failed",
     check: Some(some_passed),
 };

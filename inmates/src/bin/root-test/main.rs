@@ -42,6 +42,8 @@ mod ivshmem;
 #[cfg(target_os = "none")]
 mod lifecycle;
 #[cfg(target_os = "none")]
+mod passthru;
+#[cfg(target_os = "none")]
 mod psci_suite;
 #[cfg(target_os = "none")]
 mod reg_leaks;
@@ -108,6 +110,9 @@ mod program {
             }
             if super::vpci::wanted(b) {
                 super::vpci::run(b);
+            }
+            if super::passthru::wanted(b) {
+                super::passthru::run(b);
             }
         }
         super::psci_suite::run();

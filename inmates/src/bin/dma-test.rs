@@ -1,0 +1,200 @@
+//! dma-test: a bare-metal cell that owns QEMU's `edu` PCI device, passed
+//! through (configs/test-passthru.toml, docs/passthrough.md). It finds the
+//! device on its virtual PCI host, checks the filtered config space
+//! (identity, no other function, BAR fixed and sized from the
+//! configuration's mask, capabilities hidden), enables memory decoding
+//! and bus mastering, talks to the device's registers in its mapped BAR0,
+//! copies a buffer by DMA through the device and back inside its own
+//! memory (checksum compared) and takes the device's INTx.
+//!
+//! Each check prints a `[PASS]`/`[FAIL]` line; the tally goes to the
+//! root-shared page for root-test (`passthru.rs`): word 1 passed, word 2
+//! failed, word 3 the command register it left, word 0 [`DONE`] last.
+//! Then it powers its cell off.
+//!
+//! edu's registers (QEMU docs/specs/edu.rst): 00h identification
+//! 010000EDh, 04h liveness (reads the inverse of what was written), 24h
+//! interrupt status, 60h raise, 64h acknowledge, 80h DMA source, 88h
+//! destination, 90h count, 98h command (bit 0 start/busy, bit 1 direction:
+//! 0 RAM to the device's buffer at device address 40000h, 1 back; bit 2
+//! interrupt when done). A DMA completes 100 ms (virtual) after its start.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {}
+
+#[cfg(target_os = "none")]
+mod demo {
+    use syshyper_inmates::gic::{self, Gic};
+    use syshyper_inmates::{barrier, cell, check, check_eq, cpu, println, psci, ticks, timer};
+
+    /// Where root-test finds the tally complete.
+    pub const DONE: u32 = 0xd0a7_e57;
+    /// edu at 00:05.0, as QEMU is told (`addr=05.0`) and the cell's
+    /// configuration passes it through.
+    const BDF: u64 = 5 << 3;
+    /// BAR0 as root-test programmed it (the firmware's job), mapped 1:1
+    /// into the cell by its configuration.
+    const BAR0: u64 = 0x1000_0000;
+    const BAR0_MASK: u32 = 0xfff0_0000;
+    /// The cell's DMA buffer: a region mapped 1:1 (guest = physical), so
+    /// the device address is the same with and without an SMMU.
+    const BUF: u64 = 0x7f31_0000;
+    const BACK: u64 = BUF + 0x8000;
+    /// Inside edu's 4 KiB buffer.
+    const EDU_BUF: u64 = 0x4_0000;
+    const LEN: u64 = 1024;
+
+    syshyper_inmates::entry!(main);
+
+    fn rd32(a: u64) -> u32 {
+        // SAFETY: the virtual ECAM (trapped) or edu's BAR0 (mapped as
+        // device memory by the cell's configuration); aligned.
+        unsafe { (a as *const u32).read_volatile() }
+    }
+
+    fn wr32(a: u64, v: u32) {
+        // SAFETY: as `rd32`.
+        unsafe { (a as *mut u32).write_volatile(v) }
+    }
+
+    fn wr64(a: u64, v: u64) {
+        // SAFETY: edu's DMA registers in BAR0 take 64-bit accesses.
+        unsafe { (a as *mut u64).write_volatile(v) }
+    }
+
+    fn rd8(a: u64) -> u8 {
+        // SAFETY: one byte of the virtual ECAM (trapped).
+        unsafe { (a as *const u8).read_volatile() }
+    }
+
+    /// Polls `done` for at most `ms` milliseconds of counter time.
+    fn wait_ms(ms: u64, mut done: impl FnMut() -> bool) -> bool {
+        let end = timer::counter().saturating_add(ticks::ns_to_ticks(ms * 1_000_000, timer::frequency()));
+        while timer::counter() < end {
+            if done() {
+                return true;
+            }
+            cpu::cpu_relax();
+        }
+        done()
+    }
+
+    /// Fills `len` bytes at `at` with a reproducible pattern; returns
+    /// their checksum.
+    fn fill(at: u64, len: u64) -> u64 {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut sum = 0u64;
+        for i in 0..len / 8 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // SAFETY: inside the cell's DMA region (64 KiB at BUF).
+            unsafe { ((at + 8 * i) as *mut u64).write_volatile(x) };
+            sum = sum.rotate_left(5) ^ x;
+        }
+        sum
+    }
+
+    fn checksum(at: u64, len: u64) -> u64 {
+        let mut sum = 0u64;
+        for i in 0..len / 8 {
+            // SAFETY: as in `fill`.
+            let x = unsafe { ((at + 8 * i) as *const u64).read_volatile() };
+            sum = sum.rotate_left(5) ^ x;
+        }
+        sum
+    }
+
+    /// One DMA of `len` bytes; `to_ram`: from the device's buffer. True
+    /// when the device reports it done in time.
+    fn dma(src: u64, dst: u64, len: u64, to_ram: bool) -> bool {
+        wr64(BAR0 + 0x80, src);
+        wr64(BAR0 + 0x88, dst);
+        wr64(BAR0 + 0x90, len);
+        wr64(BAR0 + 0x98, 1 | if to_ram { 2 } else { 0 });
+        wait_ms(3000, || rd32(BAR0 + 0x98) & 1 == 0)
+    }
+
+    fn config_space(ecam: u64) -> bool {
+        let cfg = |reg: u64| ecam + (BDF << 12) + reg;
+        if !check_eq!("dma-test: edu on the virtual PCI host", rd32(cfg(0)), 0x11e8_1234) {
+            return false;
+        }
+        check_eq!("dma-test: no other function of the device", rd32(cfg(1 << 12)), u32::MAX);
+        check_eq!("dma-test: header type 0, single function", rd8(cfg(0x0e)), 0);
+        check_eq!("dma-test: BAR0 at its physical address", rd32(cfg(0x10)), BAR0 as u32);
+        wr32(cfg(0x10), u32::MAX);
+        check_eq!("dma-test: BAR0 sizing reads the configured mask", rd32(cfg(0x10)), BAR0_MASK);
+        wr32(cfg(0x10), BAR0 as u32);
+        wr32(cfg(0x10), 0x2000_0000);
+        check_eq!("dma-test: BAR0 cannot be moved", rd32(cfg(0x10)), BAR0 as u32);
+        check_eq!("dma-test: unlisted capabilities (edu's MSI) are hidden", (rd8(cfg(0x34)), rd32(cfg(0x04)) & (1 << 20)), (0, 0));
+        check_eq!("dma-test: interrupt pin A", rd8(cfg(0x3d)), 1);
+        wr32(cfg(0x04), 0x6);
+        check_eq!("dma-test: memory decoding and bus mastering on", rd32(cfg(0x04)) & 0x6, 0x6);
+        true
+    }
+
+    fn registers_and_dma() {
+        check_eq!("dma-test: edu identification in the mapped BAR0", rd32(BAR0), 0x0100_00ed);
+        wr32(BAR0 + 4, 0x1234_5678);
+        check_eq!("dma-test: edu liveness register", rd32(BAR0 + 4), !0x1234_5678);
+        let sum = fill(BUF, LEN);
+        // The device reads memory, not this CPU's caches.
+        barrier::clean_invalidate(BUF, LEN);
+        barrier::clean_invalidate(BACK, LEN);
+        let there = dma(BUF, EDU_BUF, LEN, false);
+        check!("dma-test: DMA from cell memory to the device completes", there);
+        let back = there && dma(EDU_BUF, BACK, LEN, true);
+        check!("dma-test: DMA from the device to cell memory completes", back);
+        barrier::clean_invalidate(BACK, LEN);
+        check_eq!("dma-test: the copy's checksum is the original's", checksum(BACK, LEN), sum);
+    }
+
+    /// INTx: QEMU virt routes INTA-D of device d to SPIs 3-6 swizzled,
+    /// INTID 32 + 3 + (d + pin - 1) % 4.
+    fn intx(ecam: u64) {
+        let pin = u64::from(rd8(ecam + (BDF << 12) + 0x3d));
+        let intid = 32 + 3 + ((BDF >> 3) + pin.saturating_sub(1)) % 4;
+        let (gicd, gicr) = cell::comm_region().map_or((0, 0), |c| (c.gicd_base() as usize, c.gicr_base() as usize));
+        // SAFETY: the comm region's GIC bases (the hypervisor's emulation).
+        let Ok(g) = (unsafe { Gic::new(gicd, gicr) }) else {
+            check!("dma-test: GIC", false);
+            return;
+        };
+        g.init(false);
+        g.enable_spi(intid as u32);
+        wr32(BAR0 + 0x60, 1);
+        let mut got = 1023;
+        wait_ms(1000, || {
+            got = gic::acknowledge();
+            got != 1023
+        });
+        check_eq!("dma-test: edu's INTx arrives as its swizzled SPI", got, intid as u32);
+        check_eq!("dma-test: edu interrupt status", rd32(BAR0 + 0x24), 1);
+        wr32(BAR0 + 0x64, 1);
+        if got != 1023 {
+            gic::end_of_interrupt(got);
+        }
+        check_eq!("dma-test: acknowledged", rd32(BAR0 + 0x24), 0);
+    }
+
+    fn main() -> ! {
+        println!("dma-test: started");
+        let ecam = cell::comm_region().map_or(0, |c| c.pci_mmconfig_base());
+        if check!("dma-test: a virtual PCI host", ecam != 0) && config_space(ecam) {
+            registers_and_dma();
+            intx(ecam);
+        }
+        let t = check::tally();
+        println!("dma-test: {} passed, {} failed", t.passed, t.failed);
+        if let Some(p) = cell::shared_page() {
+            p.write(1, t.passed);
+            p.write(2, t.failed);
+            p.write(3, rd32(ecam + (BDF << 12) + 4) & 0xffff);
+            p.write(0, DONE);
+        }
+        psci::system_off()
+    }
+}

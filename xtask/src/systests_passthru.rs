@@ -1,0 +1,69 @@
+//! System test of PCI passthrough in boot-first mode (docs/passthrough.md):
+//! QEMU virt with an SMMUv3 in front of its PCIe host bridge and QEMU's
+//! `edu` device at 00:05.0; root-test (suite
+//! inmates/src/bin/root-test/passthru.rs) hands edu to the dma-test cell
+//! (inmates/src/bin/dma-test.rs, configs/test-passthru.toml) and back.
+
+use crate::harness::Ctx;
+use crate::qemu::{self, BootFirst};
+use crate::systests::{Boot, BundleFile, Expect, SysTest};
+use anyhow::Result;
+
+const fn expect(regex: &'static str) -> Expect {
+    Expect { regex, check: None }
+}
+
+const BUNDLE: &[BundleFile] = &[
+    BundleFile { name: "mode:passthru", path: "configs/test-passthru.cell" },
+    BundleFile { name: "passthru/test-passthru.cell", path: "configs/test-passthru.cell" },
+    BundleFile { name: "passthru/dma-test.bin", path: "inmates/dma-test.bin" },
+];
+
+/// What QEMU adds for the test: the SMMU (bypassing while no driver
+/// enables it) and edu at a fixed slot, its DMA mask widened from the
+/// default 28 bits so it reaches the cell's buffer at 0x7f31_0000.
+pub const PASSTHRU_QEMU_ARGS: &[&str] = &["-M", "iommu=smmuv3,its=on", "-device", "edu,addr=05.0,dma_mask=0xffffffffffffffff"];
+
+fn args(ctx: &Ctx) -> Result<Vec<String>> {
+    let images = ctx.paths.images();
+    let boot = BootFirst {
+        hv_image: images.join("syshyper.bin"),
+        system_config: images.join(qemu::system_config_for_gic("configs/qemu-virt.cell")),
+        root_program: Some(images.join("inmates/root-test.bin")),
+        bundle: BUNDLE.iter().map(|f| (f.name.to_string(), images.join(f.path))).collect(),
+        ..BootFirst::default()
+    };
+    let mut args = qemu::machine_args();
+    args.extend(PASSTHRU_QEMU_ARGS.iter().map(|s| s.to_string()));
+    args.extend(boot.qemu_args(&ctx.workdir)?);
+    Ok(args)
+}
+
+/// The device leaves the root, works in the cell (config space, BAR,
+/// DMA inside the cell's memory, INTx), comes back quiesced; 100 cycles.
+pub const ROOT_PASSTHRU: SysTest = SysTest {
+    name: "root-passthru",
+    boot: Boot::Custom(args),
+    bundle: BUNDLE,
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] passthru: the root sees edu at 00:05\.0"),
+        expect(r"PCI device 00:05\.0 passed through WITHOUT an SMMU: its DMA is unconfined"),
+        expect(r"\[PASS\] passthru: while the cell has 00:05\.0 the root reads no device there"),
+        expect(r"\[PASS\] dma-test: edu on the virtual PCI host"),
+        expect(r"\[PASS\] dma-test: BAR0 sizing reads the configured mask"),
+        expect(r"\[PASS\] dma-test: unlisted capabilities \(edu's MSI\) are hidden"),
+        expect(r"\[PASS\] dma-test: the copy's checksum is the original's"),
+        expect(r"\[PASS\] dma-test: edu's INTx arrives as its swizzled SPI"),
+        expect(r"dma-test: \d+ passed, 0 failed"),
+        expect(r"\[PASS\] passthru: dma-test failed none of its checks"),
+        expect(r"\[PASS\] passthru: the root's write while the cell had it was ignored"),
+        expect(r"\[PASS\] passthru: returned quiesced"),
+        expect(r"\[PASS\] passthru: pool usage and cell count unchanged after 100 assign/unassign cycles"),
+        crate::systests::ROOT_TEST_PASSED,
+    ],
+    forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
+};
