@@ -29,7 +29,7 @@ mod demo {
     use syshyper_inmates::{barrier, cell, check, check_eq, cpu, println, psci, ticks, timer};
 
     /// Where root-test finds the tally complete.
-    pub const DONE: u32 = 0xd0a7_e57;
+    pub const DONE: u32 = 0x0d0a_7e57;
     /// edu at 00:05.0, as QEMU is told (`addr=05.0`) and the cell's
     /// configuration passes it through.
     const BDF: u64 = 5 << 3;

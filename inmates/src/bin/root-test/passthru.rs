@@ -19,7 +19,7 @@ const PHYS_ECAM: u64 = 0x40_1000_0000;
 const EDU: u64 = PHYS_ECAM + (5 << 15);
 const BAR0: u64 = 0x1000_0000;
 /// dma-test's "tally complete" word (inmates/src/bin/dma-test.rs).
-const DONE: u32 = 0xd0a7_e57;
+const DONE: u32 = 0x0d0a_7e57;
 const EDU_ID: u32 = 0x11e8_1234;
 
 pub fn wanted(b: &Bundle) -> bool {
