@@ -190,6 +190,9 @@ pub struct CellDesc {
     /// The ivshmem functions, checked one by one (docs/ivshmem.md); the
     /// checks across cells of a link run when the cell joins its links.
     pub ivshmem: Vec<Ivshmem>,
+    /// The stream ids (SMMUv3: PCI requester ids) of the cell's DMA
+    /// devices, sorted, each once.
+    pub streams: Vec<u32>,
 }
 
 fn bad(why: core::fmt::Arguments) -> Error {
@@ -222,6 +225,12 @@ impl CellDesc {
             console: view.console_bytes(),
             vpci_irq_base: view.vpci_irq_base(),
             ivshmem: Vec::new(),
+            streams: {
+                let mut v: Vec<u32> = view.stream_ids().collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
         })
     }
 

@@ -49,9 +49,10 @@ fn errno<T: Into<i64>>(r: Result<T>) -> i64 {
 /// and the ledger (the caller holds the cell list).
 fn with_root<R>(root: &mut Cell, f: impl FnOnce(&mut Machine, &mut Root<'_>) -> R) -> Result<R> {
     let mut ledger = LEDGER.lock();
-    let Cell { stage2, desc, .. } = root;
+    let Cell { stage2, desc, dma, .. } = root;
     let stage2 = stage2.table_mut().ok_or(Error::Invalid)?;
-    Ok(f(&mut Machine, &mut Root { stage2, desc, ledger: &mut ledger }))
+    let dma = dma.as_mut().and_then(OwnedTable::table_mut);
+    Ok(f(&mut Machine, &mut Root { stage2, desc, ledger: &mut ledger, dma }))
 }
 
 /// HC_CELL_CREATE: `gpa` is the root guest-physical address of the config.
@@ -171,7 +172,7 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
     };
     root.cpus &= !mask;
     claims.hand_to(id);
-    let Holdings { stage2, vmid, comm } = holdings;
+    let Holdings { stage2, vmid, comm, dma } = holdings;
     let flags = desc.flags;
     cells.push(Cell {
         id,
@@ -181,6 +182,7 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
         flags,
         desc,
         stage2: OwnedTable::from_table(stage2),
+        dma: dma.map(OwnedTable::from_table),
         comm: comm.map(PoolPage::adopt),
         mmio,
         lifecycle: Default::default(),
@@ -363,16 +365,18 @@ pub fn destroy(_root: RootCaller, id: u64, force: bool) -> i64 {
         |hw, r, cell| owner::prepare_destroy(hw, r, &cell.desc),
         |cells, idx, reserve| {
             let cell = cells.remove(idx);
-            let Cell { id, vmid, cpus: mask, desc, stage2, comm, .. } = cell;
+            let Cell { id, vmid, cpus: mask, desc, stage2, comm, dma, .. } = cell;
             let (Some(root), Some(stage2)) = (cells.first_mut(), stage2.into_table()) else {
                 return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
-            let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys) };
+            let dma = dma.and_then(OwnedTable::into_table);
+            let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys), dma };
             // Its peers see it go before its memory and CPUs do.
             crate::ivshmem::leave(id);
             with_root(root, |hw, r| owner::commit_destroy(hw, r, &desc, id, h, reserve))?;
             root.cpus |= mask;
             cpus::hand_to_root(mask);
+            crate::iommu::forget(id);
             log::info!("destroyed cell {id}");
             Ok(0)
         },
