@@ -25,6 +25,9 @@ pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) ->
         // through DISABLING: no ring of the root's own can post to a CPU
         // after that CPU cleared its queue and SGI 15.
         crate::ivshmem::retire_root();
+        // The SMMU back to how the hypervisor found it (translation
+        // off): Linux, which never drove it, gets the DMA it had before.
+        crate::iommu::shutdown();
         DISABLING.store(true, Ordering::Release);
     }
     crate::irqchip::hand_back();

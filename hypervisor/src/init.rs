@@ -207,6 +207,11 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first, cell_map };
     irqchip::init_global(chip, &setup);
 
+    // The SMMU before the root's tables: whether the root needs a DMA
+    // mirror depends on the unit.
+    if let Some((base, size)) = crate::iommu::unit_region(&sys) {
+        crate::iommu::init(base, size)?;
+    }
     let root = create_root_cell(&sys, hv)
         .map_err(|e| refuse(e, format_args!("cannot map the root cell's memory regions")))?;
     println!("root cell \"{}\": CPUs {:#x}, stage-2 root {:#x}",
@@ -226,7 +231,9 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     let [g0, g1, g2, g3] = irqchip::regions().slots();
     // The virtual PCI host's ECAM stays trapped too, if the root sees it.
     let ecam = desc.ecam(&cell::manage::platform(hv)).map_or((0, 0), |s| (s.start, s.len()));
-    let hidden = [(hv.phys_base, hv.hv_size), (g0.base, g0.size), (g1.base, g1.size), (g2.base, g2.size), (g3.base, g3.size), ecam]
+    // The SMMU is the hypervisor's: the root never maps its registers.
+    let smmu = crate::iommu::unit_region(sys).unwrap_or((0, 0));
+    let hidden = [(hv.phys_base, hv.hv_size), (g0.base, g0.size), (g1.base, g1.size), (g2.base, g2.size), (g3.base, g3.size), ecam, smmu]
         .map(|(b, s)| if b != 0 && s != 0 { Span::sized(b, s).unwrap_or(Span { start: 0, end: 0 }) } else { Span { start: 0, end: 0 } });
     // Only two pages of hypervisor memory stay readable to the root: the
     // image header (the driver reads it when adopting a boot-first
@@ -236,12 +243,26 @@ fn create_root_cell(sys: &SystemView<'_>, hv: &Hv) -> Result<Cell, i64> {
     let stage2 = owner::build_root(&mut Machine, &desc, &hidden, &read_only).map_err(|e| e.errno())?;
     owner::adopt_root_irqs(&mut Machine, &desc);
     let cpus = view.cpu_mask();
+    // With a stage-1-only SMMU the root's devices walk a mirror of its
+    // stage 2 (without the read-only header and console pages).
+    let dma = if crate::iommu::present() && crate::iommu::needs_mirror() {
+        Some(owner::build_root_dma(&mut Machine, &desc, &hidden).map_err(|e| e.errno())?)
+    } else {
+        None
+    };
+    let domain = crate::iommu::DmaDomain { cell: 0, vmid: 0, s2_root: stage2.root(), mirror: dma.as_ref().map(|t| t.root()) };
+    owner::attach_root_streams(&mut Machine, &desc, domain).map_err(|e| e.errno())?;
+    if crate::iommu::present() && !desc.streams.is_empty() {
+        println!("SMMU: root streams {:x?} translate through the root's {}", desc.streams,
+            if dma.is_some() { "DMA mirror" } else { "stage 2" });
+    }
     let stage2 = OwnedTable::from_table(stage2);
+    let dma = dma.map(OwnedTable::from_table);
     // The root's sub-page regions are trapped and forwarded like a cell's.
     let mmio = crate::mmio::Table::for_cell(&desc, &cell::manage::platform(hv)).map_err(|e| e.errno())?;
     // The root's ivshmem functions join their links, running.
     crate::ivshmem::join(0, &desc.ivshmem, true).map_err(|e| e.errno())?;
-    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, comm: None, mmio, lifecycle: Default::default() })
+    Ok(Cell { id: 0, vmid: 0, cpus, state: CellState::Running, flags: view.flags(), desc, stage2, dma, comm: None, mmio, lifecycle: Default::default() })
 }
 
 fn cpu_init(cpu: u64) -> Result<(), i64> {
@@ -288,6 +309,9 @@ fn late_launch_finish(cpu: u64) -> ! {
     };
     if err != 0 || hv.is_none() {
         frame.x[0] = (if err != 0 { err } else { -EINVAL }) as u64;
+        // A unit brought up by global init goes back off (every CPU
+        // may call this; the first does the work).
+        crate::iommu::shutdown();
         let gic_taken = percpu(cpu as usize).is_some_and(|p| p.present.load(Ordering::Acquire) && irqchip::cpu_taken(p));
         if gic_taken && crate::arch::percpu_ptr() != 0 {
             irqchip::hand_back();

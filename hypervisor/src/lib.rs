@@ -21,6 +21,8 @@ pub mod arch;
 pub mod errno;
 pub mod error;
 pub mod fdt_cpus;
+#[allow(unsafe_code)]
+pub mod iommu;
 pub mod irqchip;
 pub mod ivshmem;
 pub mod layout;

@@ -52,7 +52,13 @@ impl TableMemory for PoolMem {
     fn invalidate(&mut self, scope: TlbScope, va: u64, size: u64) {
         match scope {
             TlbScope::El2 => crate::arch::tlbi_el2(va, size),
-            TlbScope::Stage2 { vmid, root } => crate::arch::tlbi_stage2(vmid, root, va, size),
+            TlbScope::Stage2 { vmid, root } => {
+                crate::arch::tlbi_stage2(vmid, root, va, size);
+                // Devices translating with this VMID hold TLB entries
+                // too: the walker's step completes for them as well.
+                crate::iommu::tlbi_stage2(vmid);
+            }
+            TlbScope::Dma => crate::iommu::tlbi_dma(),
         }
     }
 }

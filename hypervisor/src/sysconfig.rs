@@ -145,6 +145,11 @@ impl<'a> CellView<'a> {
         self.cfg.map_or(0, |c| c.vpci_irq_base())
     }
 
+    /// The stream ids (SMMUv3: PCI requester ids) of the cell's devices.
+    pub fn stream_ids(&self) -> impl Iterator<Item = u32> + 'a {
+        self.cfg.map(|c| c.stream_ids()).unwrap_or(&[]).iter().map(|s| s.get())
+    }
+
     /// The parsed configuration (none for `empty`).
     pub fn config(&self) -> Option<&CellConfig<'a>> {
         self.cfg.as_ref()
@@ -193,6 +198,15 @@ impl<'a> SystemView<'a> {
     /// (gic_version, maintenance_irq, gicd_base, gicr_base).
     pub fn gic(&self) -> (u8, u8, u64, u64) {
         (self.cfg.gic_version(), self.cfg.maintenance_irq(), self.cfg.gicd_base(), self.cfg.gicr_base())
+    }
+
+    /// The SMMUv3 units: (base, size).
+    pub fn smmuv3_units(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
+        self.cfg
+            .iommu_units()
+            .iter()
+            .filter(|u| u.iommu_type.get() == syshyper_config::flags::iommu::SMMUV3)
+            .map(|u| (u.base.get(), u64::from(u.size.get())))
     }
 
     /// GICv2's other bases: (gicc_base, gich_base, gicv_base).

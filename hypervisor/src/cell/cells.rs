@@ -29,6 +29,9 @@ pub struct Cell {
     /// The validated description, parsed once at create.
     pub desc: super::desc::CellDesc,
     pub stage2: OwnedTable,
+    /// The stage-1 DMA mirror of `stage2`, when the SMMU has no stage 2
+    /// and the cell has streams (the root: always, with such an SMMU).
+    pub dma: Option<OwnedTable>,
     /// The comm region page (non-root cells).
     pub comm: Option<PoolPage>,
     /// Trapped MMIO regions and their handlers (GIC, sub-page regions,

@@ -197,6 +197,9 @@ pub struct CellDesc {
     /// Real PCI devices passed through (type "device"), shown on the
     /// virtual PCI host at their own BDF (docs/passthrough.md).
     pub passthru: Vec<PtDev>,
+    /// The stream ids (SMMUv3: PCI requester ids) of the cell's DMA
+    /// devices, sorted, each once.
+    pub streams: Vec<u32>,
 }
 
 fn bad(why: core::fmt::Arguments) -> Error {
@@ -230,6 +233,12 @@ impl CellDesc {
             vpci_irq_base: view.vpci_irq_base(),
             ivshmem: Vec::new(),
             passthru: Vec::new(),
+            streams: {
+                let mut v: Vec<u32> = view.stream_ids().collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
         })
     }
 

@@ -49,9 +49,10 @@ fn errno<T: Into<i64>>(r: Result<T>) -> i64 {
 /// and the ledger (the caller holds the cell list).
 fn with_root<R>(root: &mut Cell, f: impl FnOnce(&mut Machine, &mut Root<'_>) -> R) -> Result<R> {
     let mut ledger = LEDGER.lock();
-    let Cell { stage2, desc, .. } = root;
+    let Cell { stage2, desc, dma, .. } = root;
     let stage2 = stage2.table_mut().ok_or(Error::Invalid)?;
-    Ok(f(&mut Machine, &mut Root { stage2, desc, ledger: &mut ledger }))
+    let dma = dma.as_mut().and_then(OwnedTable::table_mut);
+    Ok(f(&mut Machine, &mut Root { stage2, desc, ledger: &mut ledger, dma }))
 }
 
 /// HC_CELL_CREATE: `gpa` is the root guest-physical address of the config.
@@ -182,9 +183,17 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
     // runs on into the cell's hands.
     crate::mmio::quiesce_passthru(&mmio);
     for d in &desc.passthru {
-        crate::pci::passthru::log_assigned(id, desc.name(), d);
+        use crate::pci::passthru::Dma;
+        // On QEMU virt (and SMMUv3 generally for PCI) the stream id is
+        // the requester id: the BDF.
+        let dma = match (crate::iommu::present(), desc.streams.binary_search(&u32::from(d.bdf)).is_ok()) {
+            (false, _) => Dma::Unconfined,
+            (true, true) => Dma::Confined,
+            (true, false) => Dma::Aborted,
+        };
+        crate::pci::passthru::log_assigned(id, desc.name(), d, dma);
     }
-    let Holdings { stage2, vmid, comm } = holdings;
+    let Holdings { stage2, vmid, comm, dma } = holdings;
     let flags = desc.flags;
     cells.push(Cell {
         id,
@@ -194,6 +203,7 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
         flags,
         desc,
         stage2: OwnedTable::from_table(stage2),
+        dma: dma.map(OwnedTable::from_table),
         comm: comm.map(PoolPage::adopt),
         mmio,
         lifecycle: Default::default(),
@@ -380,16 +390,18 @@ pub fn destroy(_root: RootCaller, id: u64, force: bool) -> i64 {
             // Its CPUs are parked: its devices stop before the root sees
             // their config space again.
             crate::mmio::quiesce_passthru(&cell.mmio);
-            let Cell { id, vmid, cpus: mask, desc, stage2, comm, .. } = cell;
+            let Cell { id, vmid, cpus: mask, desc, stage2, comm, dma, .. } = cell;
             let (Some(root), Some(stage2)) = (cells.first_mut(), stage2.into_table()) else {
                 return Err(giving_back(reserve, Error::Invalid, 0)); // excluded by `transact`
             };
-            let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys) };
+            let dma = dma.and_then(OwnedTable::into_table);
+            let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys), dma };
             // Its peers see it go before its memory and CPUs do.
             crate::ivshmem::leave(id);
             with_root(root, |hw, r| owner::commit_destroy(hw, r, &desc, id, h, reserve))?;
             root.cpus |= mask;
             cpus::hand_to_root(mask);
+            crate::iommu::forget(id);
             log::info!("destroyed cell {id}");
             Ok(0)
         },

@@ -61,6 +61,9 @@ pub enum TlbScope {
     /// and VTTBR_EL2 must then hold a matching pair, so a speculative
     /// walk meanwhile can only cache that VMID's own translations.
     Stage2 { vmid: u16, root: PhysAddr },
+    /// A DMA mirror: a stage-1 table only an SMMU walks (`iommu`); its
+    /// invalidation is the SMMU's, not the CPUs'.
+    Dma,
 }
 
 /// Where table pages come from, how they are read and written, and how
@@ -203,6 +206,15 @@ impl PageTable {
     pub fn stage2(mem: &mut impl TableMemory, vmid: u16) -> Result<Self, MapError> {
         let mut t = Self::new(mem, Regime::Stage2, 39, 1)?;
         t.scope = TlbScope::Stage2 { vmid, root: t.root };
+        Ok(t)
+    }
+
+    /// An empty DMA mirror: a 39-bit stage-1 table in the EL2 descriptor
+    /// format (start level 1) for an SMMU without stage 2; its
+    /// break-before-make invalidations go to the SMMU ([`TlbScope::Dma`]).
+    pub fn dma(mem: &mut impl TableMemory) -> Result<Self, MapError> {
+        let mut t = Self::new(mem, Regime::El2, 39, 1)?;
+        t.scope = TlbScope::Dma;
         Ok(t)
     }
 

@@ -253,23 +253,31 @@ impl core::fmt::Display for Bdf {
     }
 }
 
-/// Whether DMA of passed-through devices is confined to their cell's
-/// memory: only with an SMMU translating their streams through the
-/// cell's stage 2, which this build does not drive (docs/passthrough.md).
-pub fn dma_confined() -> bool {
-    false
+/// How the DMA of a passed-through device is confined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dma {
+    /// The SMMU translates its stream through the cell's stage 2.
+    Confined,
+    /// An SMMU is there, but the cell's configuration does not list the
+    /// device's stream: the SMMU aborts every DMA of it.
+    Aborted,
+    /// No SMMU: the device reaches all of physical memory.
+    Unconfined,
 }
 
 /// Says on the console that cell `id` got device `d`, and plainly when
 /// its DMA is not confined.
-pub fn log_assigned(id: u32, name: &str, d: &PtDev) {
-    if dma_confined() {
-        log::info!("cell {id} ({name}): PCI device {} passed through", Bdf(d.bdf));
-    } else {
-        log::warn!(
-            "cell {id} ({name}): PCI device {} passed through WITHOUT an SMMU: its DMA is unconfined and can reach all memory (the root's, other cells', the hypervisor's)",
-            Bdf(d.bdf)
-        );
+pub fn log_assigned(id: u32, name: &str, d: &PtDev, dma: Dma) {
+    let bdf = Bdf(d.bdf);
+    match dma {
+        Dma::Confined => log::info!("cell {id} ({name}): PCI device {bdf} passed through, its DMA confined to the cell's memory by the SMMU (stream {:#x})", d.bdf),
+        Dma::Aborted => log::warn!(
+            "cell {id} ({name}): PCI device {bdf} passed through, but its stream {:#x} is not in the cell's stream_ids: the SMMU aborts all its DMA",
+            d.bdf
+        ),
+        Dma::Unconfined => log::warn!(
+            "cell {id} ({name}): PCI device {bdf} passed through WITHOUT an SMMU: its DMA is unconfined and can reach all memory (the root's, other cells', the hypervisor's)"
+        ),
     }
 }
 

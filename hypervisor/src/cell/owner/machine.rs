@@ -65,4 +65,19 @@ impl Hw for Machine {
     fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
         crate::irqchip::cell_mapping()
     }
+    fn dma_mirror(&self) -> bool {
+        crate::iommu::present() && crate::iommu::needs_mirror()
+    }
+    fn stream_owner(&self, sid: u32) -> Option<u32> {
+        crate::iommu::stream_owner(sid)
+    }
+    fn prepare_stream(&mut self, sid: u32) -> crate::error::Result<()> {
+        crate::iommu::prepare_stream(sid)
+    }
+    fn assign_stream(&mut self, sid: u32, d: crate::iommu::DmaDomain) {
+        crate::iommu::assign_stream(sid, d);
+    }
+    fn abort_stream(&mut self, sid: u32) {
+        crate::iommu::abort_stream(sid);
+    }
 }

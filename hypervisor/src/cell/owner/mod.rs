@@ -34,8 +34,23 @@
 //!
 //! The generic part is pure over [`Hw`], so the host tests run it against
 //! a fake; `machine` (the pool, the remap window, the GIC) and `cpus` are the
-//! target's halves. Designed so PCI devices and SMMU stream ids join as
-//! further kinds of holdings with their own validate/prepare/commit.
+//! target's halves.
+//!
+//! DMA streams (SMMU stream ids, `iommu`) are holdings too: validate (a
+//! cell's stream is nobody else's), prepare (its stream-table page), and
+//! commit, ordered so no device ever reaches memory its owner does not
+//! hold:
+//! * create: the cell's memory leaves the root (root VMID invalidated on
+//!   CPUs and SMMU by the walker) → the cell's VMID invalidated (CPUs and
+//!   SMMU: it may have been a destroyed cell's) → its streams re-pointed
+//!   at its stage 2 (STE rewritten, CFGI_STE, TLBI of the old VMID, SYNC);
+//! * destroy: its streams re-pointed first (back to the root if the root
+//!   lists them, else aborted; the cell's VMID invalidated on the SMMU
+//!   and SYNCed), so no DMA of the cell's devices is in flight through
+//!   the cell's translation when its memory goes back to the root.
+//! On an SMMU without stage 2, each stage 2 has a stage-1 DMA mirror
+//! (`Holdings::dma`, `Root::dma`) edited by the same commits, with
+//! reserves doubled for its splits.
 
 extern crate alloc;
 
@@ -50,6 +65,7 @@ mod tests;
 
 use crate::cell::desc::{CellDesc, Kind, Span, IPA_LIMIT, SPI_RANGE};
 use crate::error::{refuse, Error, Result};
+use crate::iommu::DmaDomain;
 use crate::mm::paging::{Attrs, PageTable, TableMemory, TlbScope};
 use crate::mm::{PhysAddr, PAGE_SIZE};
 use ledger::Ledger;
@@ -78,6 +94,33 @@ pub trait Hw: TableMemory {
     fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
         None
     }
+    /// Whether DMA translates through stage-1 mirrors of the stage-2
+    /// tables (an SMMU without stage 2).
+    fn dma_mirror(&self) -> bool {
+        false
+    }
+    /// The cell stream `sid` translates for (`None`: aborted, or no SMMU).
+    fn stream_owner(&self, _sid: u32) -> Option<u32> {
+        None
+    }
+    /// Prepare: room for `sid`'s stream-table entry.
+    fn prepare_stream(&mut self, _sid: u32) -> Result<()> {
+        Ok(())
+    }
+    /// Commit: `sid` translates through `d`; when this returns the unit
+    /// holds nothing of the stream's previous translation.
+    fn assign_stream(&mut self, _sid: u32, _d: DmaDomain) {}
+    /// Commit: `sid` is aborted; likewise complete on return.
+    fn abort_stream(&mut self, _sid: u32) {}
+}
+
+/// Reserve multiplier: every root edit is done twice with a DMA mirror.
+fn copies(hw: &impl Hw) -> usize {
+    if hw.dma_mirror() {
+        2
+    } else {
+        1
+    }
 }
 
 /// Maps [`Hw::chip_mapping`] into a stage 2 being built.
@@ -95,6 +138,15 @@ pub struct Holdings {
     pub vmid: u16,
     /// The comm page (a pool page), if the cell has a comm region.
     pub comm: Option<PhysAddr>,
+    /// The stage-1 DMA mirror of `stage2` (SMMU without stage 2).
+    pub dma: Option<PageTable>,
+}
+
+impl Holdings {
+    /// What the cell's streams translate through.
+    pub fn domain(&self, cell: u32) -> DmaDomain {
+        DmaDomain { cell, vmid: self.vmid, s2_root: self.stage2.root(), mirror: self.dma.as_ref().map(PageTable::root) }
+    }
 }
 
 /// The root's side of every hand-over: its live stage 2, its description
@@ -104,6 +156,15 @@ pub struct Root<'a> {
     pub stage2: &'a mut PageTable,
     pub desc: &'a CellDesc,
     pub ledger: &'a mut Ledger,
+    /// The root's stage-1 DMA mirror (SMMU without stage 2).
+    pub dma: Option<&'a mut PageTable>,
+}
+
+impl Root<'_> {
+    /// What the root's streams translate through.
+    pub fn domain(&self) -> DmaDomain {
+        DmaDomain { cell: 0, vmid: 0, s2_root: self.stage2.root(), mirror: self.dma.as_deref().map(PageTable::root) }
+    }
 }
 
 /// The whole guest-physical address space of a cell.
@@ -145,6 +206,11 @@ fn unmap_from_root(hw: &mut impl Hw, root: &mut Root<'_>, reserve: &mut Reserve,
     if let Err(e) = root.stage2.unmap(&mut d, s.start, s.len()) {
         log::error!("ownership: unmapping {:#x}-{:#x} from the root failed ({e:?})", s.start, s.end);
     }
+    if let Some(m) = root.dma.as_deref_mut() {
+        if let Err(e) = m.unmap(&mut d, s.start, s.len()) {
+            log::error!("ownership: unmapping {:#x}-{:#x} from the root's DMA mirror failed ({e:?})", s.start, s.end);
+        }
+    }
 }
 
 /// Maps `span` back into the root's stage 2 where the root has memory
@@ -156,6 +222,11 @@ fn map_to_root(hw: &mut impl Hw, root: &mut Root<'_>, reserve: &mut Reserve, spa
         if let Err(e) = root.stage2.map(&mut d, s.start, s.start, s.len(), attrs) {
             log::error!("ownership: mapping {:#x}-{:#x} back into the root failed ({e:?})", s.start, s.end);
         }
+        if let Some(m) = root.dma.as_deref_mut() {
+            if let Err(e) = m.map(&mut d, s.start, s.start, s.len(), attrs) {
+                log::error!("ownership: mapping {:#x}-{:#x} back into the root's DMA mirror failed ({e:?})", s.start, s.end);
+            }
+        }
     }
 }
 
@@ -163,7 +234,30 @@ fn map_to_root(hw: &mut impl Hw, root: &mut Root<'_>, reserve: &mut Reserve, spa
 /// `hidden` (hypervisor memory, the trapped GIC), plus `read_only` pages
 /// (which may lie inside `hidden`).
 pub fn build_root(hw: &mut impl Hw, desc: &CellDesc, hidden: &[Span], read_only: &[PhysAddr]) -> Result<PageTable> {
-    let mut t = PageTable::stage2(hw, 0)?;
+    let t = PageTable::stage2(hw, 0)?;
+    fill_root(hw, t, desc, hidden, read_only, true)
+}
+
+/// The root's DMA mirror (SMMU without stage 2): as its stage 2, without
+/// the read-only hypervisor pages and the interrupt controller.
+pub fn build_root_dma(hw: &mut impl Hw, desc: &CellDesc, hidden: &[Span]) -> Result<PageTable> {
+    let t = PageTable::dma(hw)?;
+    fill_root(hw, t, desc, hidden, &[], false)
+}
+
+/// Attaches the root's streams (enable): each translates through the
+/// root's stage 2 (or mirror) from now on.
+pub fn attach_root_streams(hw: &mut impl Hw, desc: &CellDesc, d: DmaDomain) -> Result<()> {
+    for &sid in &desc.streams {
+        hw.prepare_stream(sid)?;
+    }
+    for &sid in &desc.streams {
+        hw.assign_stream(sid, d);
+    }
+    Ok(())
+}
+
+fn fill_root(hw: &mut impl Hw, mut t: PageTable, desc: &CellDesc, hidden: &[Span], read_only: &[PhysAddr], chip: bool) -> Result<PageTable> {
     let r = (|| -> Result<()> {
         for r in desc.regions.iter().filter(|r| r.kind == Kind::Owned) {
             t.map(hw, r.virt, r.phys, r.size, r.attrs())?;
@@ -177,7 +271,10 @@ pub fn build_root(hw: &mut impl Hw, desc: &CellDesc, hidden: &[Span], read_only:
         for &p in read_only {
             t.map(hw, p, p, PAGE_SIZE, Attrs::RO)?;
         }
-        map_chip(hw, &mut t)
+        if chip {
+            map_chip(hw, &mut t)?;
+        }
+        Ok(())
     })();
     match r {
         Ok(()) => Ok(t),
@@ -213,6 +310,12 @@ impl CreatePlan {
 }
 
 fn release_holdings(hw: &mut impl Hw, h: Holdings) {
+    if let Some(m) = h.dma {
+        // No stream translates through it any more (destroy re-pointed
+        // them first); the unit's cached walks of it go before its pages.
+        hw.invalidate(TlbScope::Dma, ALL.0, ALL.1);
+        m.destroy(hw);
+    }
     h.stage2.destroy(hw);
     if let Some(p) = h.comm {
         hw.free_table(p);
@@ -230,9 +333,16 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
     if let Some(irq) = desc.spis.iter().find(|&i| hw.spi_owner(i) != Some(0)) {
         return Err(refuse(Error::Busy, format_args!("interrupt {irq} is not the root cell's")));
     }
+    for &sid in &desc.streams {
+        if let Some(other) = hw.stream_owner(sid).filter(|&o| o != 0) {
+            return Err(refuse(Error::Busy, format_args!("DMA stream {sid:#x} belongs to cell {other}")));
+        }
+        hw.prepare_stream(sid)?;
+    }
     root.ledger.reserve(taken(desc).count())?;
     let mut stage2 = PageTable::stage2(hw, vmid)?;
     let mut comm = None;
+    let mut dma = None;
     let built = (|| -> Result<()> {
         for r in desc.mapped() {
             stage2.map(hw, r.virt, r.phys, r.size, r.attrs())?;
@@ -243,14 +353,20 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
             comm = Some(page);
             stage2.map(hw, c.virt, page, PAGE_SIZE, c.attrs())?;
         }
+        if hw.dma_mirror() && !desc.streams.is_empty() {
+            let mut m = PageTable::dma(hw)?;
+            let r = desc.mapped().try_for_each(|r| m.map(hw, r.virt, r.phys, r.size, r.attrs()));
+            dma = Some(m);
+            r?;
+        }
         Ok(())
     })();
-    let holdings = Holdings { stage2, vmid, comm };
+    let holdings = Holdings { stage2, vmid, comm, dma };
     if let Err(e) = built {
         release_holdings(hw, holdings);
         return Err(e);
     }
-    match Reserve::take(hw, taken(desc).count() * TABLES_PER_RANGE) {
+    match Reserve::take(hw, taken(desc).count() * TABLES_PER_RANGE * copies(hw)) {
         Ok(reserve) => Ok(CreatePlan { holdings, reserve }),
         Err(e) => {
             release_holdings(hw, holdings);
@@ -273,8 +389,14 @@ pub fn commit_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id:
         hw.assign_spi(irq, id as u8, target_mpidr);
     }
     // The VMID may have been a destroyed cell's: nothing of it may be
-    // used for this one.
+    // used for this one (CPUs and, through the pool's hook, the SMMU).
     hw.invalidate(holdings.stage2.scope(), ALL.0, ALL.1);
+    // Only now the cell's devices: their memory left the root above, so
+    // from here on they reach the cell's memory and nothing else.
+    let d = holdings.domain(id);
+    for &sid in &desc.streams {
+        hw.assign_stream(sid, d);
+    }
     reserve.give_back(hw);
     holdings
 }
@@ -282,7 +404,7 @@ pub fn commit_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id:
 /// Prepares set_loadable: the reserve for mapping the loadable memory
 /// back into the root.
 pub fn prepare_loadable(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Result<Reserve> {
-    Reserve::take(hw, map_back_reserve(root.desc, desc.owned().filter(|r| r.loadable()).map(|r| r.phys_span())))
+    Reserve::take(hw, map_back_reserve(root.desc, desc.owned().filter(|r| r.loadable()).map(|r| r.phys_span())) * copies(hw))
 }
 
 /// Commits set_loadable: the root maps the cell's loadable memory again
@@ -298,7 +420,7 @@ pub fn commit_loadable(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, m
 /// Prepares a start: the reserve for unmapping the loadable memory from
 /// the root again (splits of root blocks at the region edges).
 pub fn prepare_start(hw: &mut impl Hw, desc: &CellDesc) -> Result<Reserve> {
-    Reserve::take(hw, desc.owned().filter(|r| r.loadable()).count() * TABLES_PER_RANGE)
+    Reserve::take(hw, desc.owned().filter(|r| r.loadable()).count() * TABLES_PER_RANGE * copies(hw))
 }
 
 /// Commits a start (the caller filled the comm page and will release
@@ -342,7 +464,7 @@ pub fn commit_start(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, cell
 /// the root, taken before anything of the cell is touched, so destroy
 /// never stops half-way.
 pub fn prepare_destroy(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Result<Reserve> {
-    Reserve::take(hw, map_back_reserve(root.desc, taken(desc)))
+    Reserve::take(hw, map_back_reserve(root.desc, taken(desc)) * copies(hw))
 }
 
 /// Commits a destroy (the cell's CPUs are parked and will be handed back
@@ -350,6 +472,20 @@ pub fn prepare_destroy(hw: &mut impl Hw, root: &Root<'_>, desc: &CellDesc) -> Re
 /// tables and comm page freed; its memory returns to the root and leaves
 /// the ledger; its SPIs return to the root with the root's configuration.
 pub fn commit_destroy(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, h: Holdings, mut reserve: Reserve) {
+    // The cell's devices first: when each stream is re-pointed the unit
+    // has dropped the cell's VMID, so nothing of the cell's translation
+    // is used for DMA once its memory is the root's again (below).
+    let rd = root.domain();
+    for &sid in &desc.streams {
+        if hw.stream_owner(sid) != Some(id) {
+            continue;
+        }
+        if root.desc.streams.binary_search(&sid).is_ok() {
+            hw.assign_stream(sid, rd);
+        } else {
+            hw.abort_stream(sid);
+        }
+    }
     hw.invalidate(h.stage2.scope(), ALL.0, ALL.1);
     release_holdings(hw, h);
     for span in taken(desc) {

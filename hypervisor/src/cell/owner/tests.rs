@@ -13,6 +13,8 @@ enum Step {
     Tlbi(TlbScope, u64, u64),
     Clean(u64, u64),
     Ic,
+    /// A stream re-pointed: (sid, new owner; None = aborted).
+    Stream(u32, Option<u32>),
 }
 
 #[derive(Default)]
@@ -23,6 +25,10 @@ struct FakeHw {
     /// SPIs whose root configuration was saved by assign_spi.
     saved: BTreeMap<u32, bool>,
     steps: Vec<Step>,
+    /// DMA through stage-1 mirrors.
+    mirror: bool,
+    /// Stream -> (owner, domain).
+    streams: BTreeMap<u32, (u32, DmaDomain)>,
 }
 
 impl TableMemory for FakeHw {
@@ -64,6 +70,20 @@ impl Hw for FakeHw {
     }
     fn adopt_spi(&mut self, irq: u32) {
         self.spis.insert(irq, 0);
+    }
+    fn dma_mirror(&self) -> bool {
+        self.mirror
+    }
+    fn stream_owner(&self, sid: u32) -> Option<u32> {
+        self.streams.get(&sid).map(|s| s.0)
+    }
+    fn assign_stream(&mut self, sid: u32, d: DmaDomain) {
+        self.streams.insert(sid, (d.cell, d));
+        self.steps.push(Step::Stream(sid, Some(d.cell)));
+    }
+    fn abort_stream(&mut self, sid: u32) {
+        self.streams.remove(&sid);
+        self.steps.push(Step::Stream(sid, None));
     }
 }
 
@@ -110,7 +130,7 @@ impl World {
     }
 
     fn split(&mut self) -> (&mut FakeHw, Root<'_>) {
-        (&mut self.hw, Root { stage2: &mut self.root_pt, desc: &self.root_desc, ledger: &mut self.ledger })
+        (&mut self.hw, Root { stage2: &mut self.root_pt, desc: &self.root_desc, ledger: &mut self.ledger, dma: None })
     }
 
     fn root_maps(&self, pa: u64) -> bool {
@@ -305,4 +325,90 @@ fn the_reserve_bound_covers_worst_case_edges() {
     }
     assert_eq!(w.snapshot(), initial);
     check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
+}
+
+/// A cell owning stream 8, which the root lists too, and stream 16,
+/// which only the cell lists.
+fn dma_cell() -> CellDesc {
+    let mut d = cell();
+    d.streams = vec![8, 16];
+    d
+}
+
+#[test]
+fn streams_follow_memory_in_the_safe_order() {
+    let mut rd = root_desc();
+    rd.streams = vec![8];
+    let mut w = World::with_root(rd);
+    let root_dom = DmaDomain { cell: 0, vmid: 0, s2_root: w.root_pt.root(), mirror: None };
+    let desc = w.root_desc.clone();
+    attach_root_streams(&mut w.hw, &desc, root_dom).unwrap();
+    assert_eq!(w.hw.stream_owner(8), Some(0));
+    assert_eq!(w.hw.stream_owner(16), None, "undescribed streams are nobody's (aborted)");
+
+    let desc = dma_cell();
+    w.hw.steps.clear();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
+    let steps = w.hw.steps.clone();
+    let pos = |f: &dyn Fn(&Step) -> bool| steps.iter().position(|s| f(s)).unwrap();
+    let root_unmap = pos(&|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 0, .. }, va, size) if va <= LOAD && LOAD < va + size));
+    let hroot = h.stage2.root();
+    let cell_inval = pos(&|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 1, root }, 0, _) if root == hroot));
+    let given = pos(&|s| *s == Step::Stream(8, Some(1)));
+    assert!(root_unmap < cell_inval && cell_inval < given, "{steps:x?}");
+    assert_eq!(w.hw.streams[&8].1, h.domain(1));
+    assert_eq!(w.hw.streams[&8].1.s2_root, h.stage2.root());
+
+    // A second cell cannot take a stream the first holds.
+    let mut other = dma_cell();
+    other.regions.clear();
+    let (hw, mut root) = w.split();
+    assert_eq!(prepare_create(hw, &mut root, &other, 2, 2).map(|_| ()).unwrap_err(), Error::Busy);
+
+    w.hw.steps.clear();
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+    w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
+    let steps = w.hw.steps.clone();
+    let pos = |f: &dyn Fn(&Step) -> bool| steps.iter().position(|s| f(s)).unwrap();
+    let back = pos(&|s| *s == Step::Stream(8, Some(0)));
+    let aborted = pos(&|s| *s == Step::Stream(16, None));
+    let cell_inval = pos(&|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 1, root }, 0, _) if root == hroot));
+    assert!(back < cell_inval && aborted < cell_inval, "streams leave the cell before its memory: {steps:x?}");
+    assert!(w.root_maps(LOAD));
+    assert_eq!(w.hw.streams[&8].1, root_dom);
+    assert_eq!(w.hw.stream_owner(16), None);
+}
+
+#[test]
+fn dma_mirror_follows_the_root_and_leaks_nothing() {
+    let mut w = World::new();
+    w.hw.mirror = true;
+    let p = platform();
+    let mut hidden = vec![p.hv];
+    hidden.extend(p.reserved_io.iter().copied());
+    let rd = w.root_desc.clone();
+    let mut mirror = build_root_dma(&mut w.hw, &rd, &hidden).unwrap();
+    assert!(mirror.translate(&w.hw.mem, LOAD).is_some());
+    assert!(mirror.translate(&w.hw.mem, p.hv.start).is_none(), "no hypervisor page, not even read-only ones");
+    let initial = w.hw.mem.pages.clone();
+    let desc = dma_cell();
+    let h = {
+        let World { hw, root_pt, root_desc, ledger } = &mut w;
+        let mut root = Root { stage2: root_pt, desc: root_desc, ledger, dma: Some(&mut mirror) };
+        let plan = prepare_create(hw, &mut root, &desc, 1, 1).unwrap();
+        commit_create(hw, &mut root, &desc, 1, plan, 0)
+    };
+    assert!(mirror.translate(&w.hw.mem, LOAD).is_none(), "the cell's memory left the root's DMA view");
+    let cm = h.dma.as_ref().expect("a cell with streams gets a mirror");
+    assert_eq!(cm.translate(&w.hw.mem, 0x100_0000).map(|t| t.0), Some(0x6000_3000));
+    assert!(w.hw.steps.iter().any(|s| matches!(s, Step::Tlbi(TlbScope::Dma, ..))));
+    {
+        let World { hw, root_pt, root_desc, ledger } = &mut w;
+        let mut root = Root { stage2: root_pt, desc: root_desc, ledger, dma: Some(&mut mirror) };
+        let r = prepare_destroy(hw, &mut root, &desc).unwrap();
+        commit_destroy(hw, &mut root, &desc, 1, h, r);
+    }
+    assert!(mirror.translate(&w.hw.mem, LOAD).is_some(), "and came back");
+    assert_eq!(w.hw.mem.pages, initial, "nothing leaked");
 }
