@@ -107,6 +107,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     crate::systests_ivshmem::ROOT_IVSHMEM,
     // PCI passthrough of QEMU's edu to the dma-test cell (systests_passthru.rs).
     crate::systests_passthru::ROOT_PASSTHRU,
+    crate::systests_passthru::ROOT_PASSTHRU_SMMU,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,

@@ -24,13 +24,32 @@ const BUNDLE: &[BundleFile] = &[
 /// default 28 bits so it reaches the cell's buffer at 0x7f31_0000.
 pub const PASSTHRU_QEMU_ARGS: &[&str] = &["-M", "iommu=smmuv3,its=on", "-device", "edu,addr=05.0,dma_mask=0xffffffffffffffff"];
 
+/// With the SMMU named in the system configuration: the DMA attacks too,
+/// against uart-demo as the other cell.
+const BUNDLE_SMMU: &[BundleFile] = &[
+    BundleFile { name: "mode:passthru", path: "configs/test-passthru.cell" },
+    BundleFile { name: "mode:passthru-smmu", path: "configs/test-passthru.cell" },
+    BundleFile { name: "passthru/test-passthru.cell", path: "configs/test-passthru.cell" },
+    BundleFile { name: "passthru/dma-test.bin", path: "inmates/dma-test.bin" },
+    BundleFile { name: "passthru/uart-demo.cell", path: "configs/uart-demo.cell" },
+    BundleFile { name: "passthru/uart-demo.bin", path: "inmates/uart-demo.bin" },
+];
+
 fn args(ctx: &Ctx) -> Result<Vec<String>> {
+    args_for(ctx, &qemu::system_config_for_gic("configs/qemu-virt.cell"), BUNDLE)
+}
+
+fn args_smmu(ctx: &Ctx) -> Result<Vec<String>> {
+    args_for(ctx, "configs/qemu-virt-smmu.cell", BUNDLE_SMMU)
+}
+
+fn args_for(ctx: &Ctx, config: &str, bundle: &[BundleFile]) -> Result<Vec<String>> {
     let images = ctx.paths.images();
     let boot = BootFirst {
         hv_image: images.join("syshyper.bin"),
-        system_config: images.join(qemu::system_config_for_gic("configs/qemu-virt.cell")),
+        system_config: images.join(config),
         root_program: Some(images.join("inmates/root-test.bin")),
-        bundle: BUNDLE.iter().map(|f| (f.name.to_string(), images.join(f.path))).collect(),
+        bundle: bundle.iter().map(|f| (f.name.to_string(), images.join(f.path))).collect(),
         ..BootFirst::default()
     };
     let mut args = qemu::machine_args();
@@ -64,6 +83,37 @@ pub const ROOT_PASSTHRU: SysTest = SysTest {
         crate::systests::ROOT_TEST_PASSED,
     ],
     forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
+};
+
+/// The same with QEMU's SMMUv3 driven by the hypervisor: the device's
+/// DMA inside the cell works, DMA into root memory, another cell's RAM
+/// and hypervisor memory is blocked with an SMMU event naming stream and
+/// address, and the cell keeps running.
+pub const ROOT_PASSTHRU_SMMU: SysTest = SysTest {
+    name: "root-passthru-smmu",
+    boot: Boot::Custom(args_smmu),
+    bundle: BUNDLE_SMMU,
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"\[PASS\] passthru: the root sees edu at 00:05\.0"),
+        expect(r"PCI device 00:05\.0 passed through, its DMA confined to the cell's memory by the SMMU \(stream 0x28\)"),
+        expect(r"\[PASS\] dma-test: the copy's checksum is the original's"),
+        expect(r"SMMU: .*stream 0x28 \(00:05\.0\) write address 0x4[0-9a-f]{7}, owner cell \d+"),
+        expect(r"SMMU: .*stream 0x28 \(00:05\.0\) write address 0x7fa00000, owner cell \d+"),
+        expect(r"SMMU: .*stream 0x28 \(00:05\.0\) write address 0x7fc00000, owner cell \d+"),
+        expect(r"dma-test: still running after the stray DMA"),
+        expect(r"dma-test: \d+ passed, 0 failed"),
+        expect(r"\[PASS\] passthru: DMA into root memory blocked: the root's data is intact"),
+        expect(r"\[PASS\] passthru: DMA into hypervisor memory blocked: its header is intact"),
+        expect(r"\[PASS\] passthru: the cell kept running through its blocked DMA"),
+        expect(r"\[PASS\] passthru: DMA into another cell's memory blocked: its RAM still holds its image"),
+        expect(r"\[PASS\] passthru: pool usage and cell count unchanged after 100 assign/unassign cycles"),
+        crate::systests::ROOT_TEST_PASSED,
+    ],
+    forbid: &["WITHOUT an SMMU"],
     exit_status: 0,
     timeout_s: 60,
 };

@@ -7,6 +7,15 @@
 //! copies a buffer by DMA through the device and back inside its own
 //! memory (checksum compared) and takes the device's INTx.
 //!
+//! With `attack=1` on its command line (root-test passes it only when
+//! the system configuration has the SMMU: without one these transfers
+//! would land) it then points DMA at the addresses `root=`, `cell=` and
+//! `hv=` (the root's checksummed buffer, another cell's RAM, hypervisor
+//! memory), 64 bytes each from the device's buffer. The SMMU must block
+//! each: root-test checks that nothing changed there and that the
+//! hypervisor logged an event naming the stream and address. The cell
+//! keeps running (docs/passthrough.md: the policy).
+//!
 //! Each check prints a `[PASS]`/`[FAIL]` line; the tally goes to the
 //! root-shared page for root-test (`passthru.rs`): word 1 passed, word 2
 //! failed, word 3 the command register it left, word 0 [`DONE`] last.
@@ -25,8 +34,9 @@ fn main() {}
 
 #[cfg(target_os = "none")]
 mod demo {
+    use syshyper_inmates::cmdline::Cmdline;
     use syshyper_inmates::gic::{self, Gic};
-    use syshyper_inmates::{barrier, cell, check, check_eq, cpu, println, psci, ticks, timer};
+    use syshyper_inmates::{barrier, cell, check, check_eq, console, cpu, println, psci, ticks, timer};
 
     /// Where root-test finds the tally complete.
     pub const DONE: u32 = 0x0d0a_7e57;
@@ -180,12 +190,33 @@ mod demo {
         check_eq!("dma-test: acknowledged", rd32(BAR0 + 0x24), 0);
     }
 
+    /// DMA from the device's buffer to addresses outside the cell: each
+    /// completes as far as the device can tell (the SMMU aborts the
+    /// write; edu does not report it).
+    fn attack(line: &Cmdline) {
+        for name in ["root", "cell", "hv"] {
+            let target = line.int(name, 0) as u64;
+            if target == 0 {
+                continue;
+            }
+            println!("dma-test: DMA of 64 bytes to {name} memory at {target:#x}");
+            let done = dma(EDU_BUF, target, 64, true);
+            check!("dma-test: the stray DMA ends (the device sees no error)", done, "to {name} at {target:#x}");
+        }
+        println!("dma-test: still running after the stray DMA");
+    }
+
     fn main() -> ! {
         println!("dma-test: started");
+        let copy = console::cmdline_copy();
+        let line = Cmdline::new(&copy);
         let ecam = cell::comm_region().map_or(0, |c| c.pci_mmconfig_base());
         if check!("dma-test: a virtual PCI host", ecam != 0) && config_space(ecam) {
             registers_and_dma();
             intx(ecam);
+            if line.bool("attack", false) {
+                attack(&line);
+            }
         }
         let t = check::tally();
         println!("dma-test: {} passed, {} failed", t.passed, t.failed);
