@@ -52,6 +52,8 @@ mod root_subpage;
 #[cfg(target_os = "none")]
 mod secondary;
 #[cfg(target_os = "none")]
+mod smmu;
+#[cfg(target_os = "none")]
 mod subpage;
 #[cfg(target_os = "none")]
 mod vpci;
@@ -108,6 +110,9 @@ mod program {
             }
             if super::vpci::wanted(b) {
                 super::vpci::run(b);
+            }
+            if super::smmu::wanted(b) {
+                super::smmu::run(b);
             }
         }
         super::psci_suite::run();
