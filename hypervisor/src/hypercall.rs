@@ -49,6 +49,12 @@ pub fn handle(frame: &mut TrapFrame) -> i64 {
     // calling CPU's cell; without it they are not reachable.
     let root = || RootCaller::check().ok_or(crate::error::Error::NotPermitted.errno());
     let as_root = |f: &dyn Fn(RootCaller) -> i64| root().map_or_else(|e| e, f);
+    // SMMU events are drained here (see `iommu`): every hypercall but the
+    // console's and the statistics reads, which must stay cheap. Without
+    // a unit this is one atomic load.
+    if c != code::DEBUG_CONSOLE_PUTC && !is_statistics_read(c) {
+        crate::iommu::poll();
+    }
     match c {
         code::DISABLE => match RootCaller::check() {
             Some(r) => crate::disable::disable(r, frame),

@@ -195,6 +195,9 @@ fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
             } else {
                 qemu::machine_args()
             };
+            if config.ends_with(qemu::SMMU_SYSTEM_CONFIG) {
+                qemu::with_smmu(&mut args);
+            }
             args.extend(boot.qemu_args(&ctx.workdir)?);
             Ok(args)
         }

@@ -44,6 +44,30 @@ pub fn system_config_for_gic(config: &str) -> String {
 /// The system configuration of QEMU virt with `gic-version=2`.
 pub const GICV2_SYSTEM_CONFIG: &str = "qemu-virt-gicv2.cell";
 
+/// The system configuration that names QEMU virt's SMMUv3: a boot-first
+/// test with it gets [`with_smmu`]'s machine.
+pub const SMMU_SYSTEM_CONFIG: &str = "qemu-virt-smmu.cell";
+
+/// Turns [`machine_args`] into the machine with an SMMUv3 in front of the
+/// PCIe host bridge (`iommu=smmuv3`, registers at 0x09050000) and two
+/// `edu` DMA test devices (which need MSI, so the GICv3 ITS is on) at
+/// 00:01.0 and 00:02.0 (stream ids 0x8, 0x10)
+/// whose DMA mask (28 bits by default, which would fold addresses above
+/// 256 MiB into low memory) is widened to 40 bits.
+pub fn with_smmu(args: &mut Vec<String>) {
+    if let Some(i) = args.iter().position(|a| a == "-M") {
+        if let Some(m) = args.get_mut(i + 1) {
+            // edu needs MSI, which QEMU offers only with the ITS.
+            *m = m.replace("its=off", "its=on");
+            m.push_str(",iommu=smmuv3");
+        }
+    }
+    for addr in ["01.0", "02.0"] {
+        args.push("-device".into());
+        args.push(format!("edu,addr={addr},dma_mask=0xffffffffff"));
+    }
+}
+
 /// The `-M` value for GIC version `gic`.
 fn machine(gic: u8) -> &'static str {
     if gic == 2 {

@@ -97,6 +97,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     REGIONS_TEST,
     VPCI_TEST,
     HVMEM_TEST,
+    SMMU_TEST,
     REGS_TEST,
     EXHAUST_TEST,
     SUBPAGE_TEST,
@@ -342,6 +343,38 @@ const HVMEM_TEST: SysTest = SysTest {
         ROOT_TEST_PASSED,
     ],
     forbid: &[],
+    exit_status: 0,
+    timeout_s: 60,
+};
+
+/// Suite "smmu" (root-test/smmu.rs): QEMU virt with an SMMUv3 and two
+/// edu DMA devices; the root's devices are confined to root memory, a
+/// stream handed to a cell is confined to the cell's, and comes back.
+const SMMU_TEST: SysTest = SysTest {
+    name: "root-smmu",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt-smmu.cell",
+    },
+    bundle: &[BundleFile { name: "smmu/smmu-cell.cell", path: "configs/smmu-cell.cell" }],
+    start_bundle_cells: false,
+    interact: None,
+    expect: &[
+        expect(r"SMMUv3 at 0x9050000: stage [12]"),
+        expect(r"SMMU: root streams \[8, 10\] translate through"),
+        expect(r"\[PASS\] smmu: root edu copies within root memory \(checksum\)"),
+        expect(r"SMMU: F_(TRANSLATION|PERMISSION) stream 0x8 \(00:01\.0\) write address 0x7fc00000, owner cell 0"),
+        expect(r"\[PASS\] smmu: DMA write into hypervisor memory blocked \(header intact\)"),
+        expect(r"SMMU: F_(TRANSLATION|PERMISSION) stream 0x8 \(00:01\.0\) read address 0x7fc02000, owner cell 0"),
+        expect(r"\[PASS\] smmu: DMA read of hypervisor memory returns no hypervisor bytes"),
+        expect(r"\[PASS\] smmu: edu 00:02.0 copies for the root"),
+        expect(r"SMMU: F_TRANSLATION stream 0x10 \(00:02\.0\) write address 0x[0-9a-f]+, owner cell 1"),
+        expect(r"\[PASS\] smmu: a cell's device cannot write root memory"),
+        expect(r"\[PASS\] smmu: the fault is recorded for the cell"),
+        expect(r"\[PASS\] smmu: edu 00:02.0 copies for the root again"),
+        ROOT_TEST_PASSED,
+    ],
+    forbid: &["command queue stuck", "not confirmed", "C_BAD_STE", "C_BAD_CD"],
     exit_status: 0,
     timeout_s: 60,
 };

@@ -473,6 +473,8 @@ pub fn cell_info(_root: RootCaller, id: u64, what: u64) -> i64 {
             let name = cell.desc.name().as_bytes().iter().take(32).skip(k);
             name.take(7).enumerate().fold(0i64, |v, (i, &b)| v | i64::from(b) << (8 * i))
         }
+        // DMA faults the SMMU recorded for the cell's streams.
+        6 => crate::iommu::faults(cell.id).min(i64::MAX as u64) as i64,
         _ => Error::Invalid.errno(),
     }
 }

@@ -51,7 +51,7 @@ pub fn needs_mirror() -> bool {
 /// root's streams are attached by [`attach_root`]. Errors are errnos.
 pub fn init(base: u64, size: u64) -> Result<(), i64> {
     use crate::errno::*;
-    if size < super::smmuv3::regs::FRAME_SIZE || size > SMMU_ROOM || base % crate::mm::PAGE_SIZE != 0 {
+    if !(super::smmuv3::regs::FRAME_SIZE..=SMMU_ROOM).contains(&size) || !base.is_multiple_of(crate::mm::PAGE_SIZE) {
         crate::println!("sysHyper: enable refused: SMMUv3 at {base:#x}: size {size:#x} is not usable");
         return Err(-EINVAL);
     }
@@ -173,19 +173,26 @@ pub fn poll() {
         return;
     }
     let State { smmu, streams, faults, .. } = s;
-    smmu.drain(|e| {
+    // A device retrying a blocked transfer word by word fills the queue
+    // in a moment: the first events of each drain are printed, the rest
+    // only counted (and summed up in one line).
+    let mut seen = 0u32;
+    let overflow = smmu.drain(|e| {
         let owner = streams.iter().find(|x| x.0 == e.sid).map(|x| x.1);
-        crate::println!(
-            "SMMU: {} stream {:#x} ({:02x}:{:02x}.{}) {} address {:#x}, owner {}",
-            e.name(),
-            e.sid,
-            (e.sid >> 8) & 0xff,
-            (e.sid >> 3) & 0x1f,
-            e.sid & 7,
-            if e.write { "write" } else { "read" },
-            e.addr,
-            owner.map_or(alloc::string::String::from("none"), |c| alloc::format!("cell {c}"))
-        );
+        seen += 1;
+        if seen <= PRINTED_PER_DRAIN {
+            crate::println!(
+                "SMMU: {} stream {:#x} ({:02x}:{:02x}.{}) {} address {:#x}, owner {}",
+                e.name(),
+                e.sid,
+                (e.sid >> 8) & 0xff,
+                (e.sid >> 3) & 0x1f,
+                e.sid & 7,
+                if e.write { "write" } else { "read" },
+                e.addr,
+                owner.map_or(alloc::string::String::from("none"), |c| alloc::format!("cell {c}"))
+            );
+        }
         if let Some(c) = owner {
             match faults.iter_mut().find(|f| f.0 == c) {
                 Some(f) => f.1 += 1,
@@ -193,7 +200,14 @@ pub fn poll() {
             }
         }
     });
+    if seen > PRINTED_PER_DRAIN {
+        crate::println!("SMMU: {} more events{}", seen - PRINTED_PER_DRAIN,
+            if overflow { " (the event queue overflowed: fault counts are lower bounds)" } else { "" });
+    }
 }
+
+/// Events printed in full per drain.
+const PRINTED_PER_DRAIN: u32 = 2;
 
 /// DMA faults recorded for `cell` (and forgotten when it is destroyed).
 pub fn faults(cell: u32) -> u64 {

@@ -48,6 +48,7 @@
 //!   lists them, else aborted; the cell's VMID invalidated on the SMMU
 //!   and SYNCed), so no DMA of the cell's devices is in flight through
 //!   the cell's translation when its memory goes back to the root.
+//!
 //! On an SMMU without stage 2, each stage 2 has a stage-1 DMA mirror
 //! (`Holdings::dma`, `Root::dma`) edited by the same commits, with
 //! reserves doubled for its splits.

@@ -351,7 +351,7 @@ fn streams_follow_memory_in_the_safe_order() {
     let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
     let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
     let steps = w.hw.steps.clone();
-    let pos = |f: &dyn Fn(&Step) -> bool| steps.iter().position(|s| f(s)).unwrap();
+    let pos = |f: &dyn Fn(&Step) -> bool| steps.iter().position(f).unwrap();
     let root_unmap = pos(&|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 0, .. }, va, size) if va <= LOAD && LOAD < va + size));
     let hroot = h.stage2.root();
     let cell_inval = pos(&|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 1, root }, 0, _) if root == hroot));
@@ -370,7 +370,7 @@ fn streams_follow_memory_in_the_safe_order() {
     let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
     w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
     let steps = w.hw.steps.clone();
-    let pos = |f: &dyn Fn(&Step) -> bool| steps.iter().position(|s| f(s)).unwrap();
+    let pos = |f: &dyn Fn(&Step) -> bool| steps.iter().position(f).unwrap();
     let back = pos(&|s| *s == Step::Stream(8, Some(0)));
     let aborted = pos(&|s| *s == Step::Stream(16, None));
     let cell_inval = pos(&|s| matches!(*s, Step::Tlbi(TlbScope::Stage2 { vmid: 1, root }, 0, _) if root == hroot));
@@ -406,7 +406,7 @@ fn dma_mirror_follows_the_root_and_leaks_nothing() {
     {
         let World { hw, root_pt, root_desc, ledger } = &mut w;
         let mut root = Root { stage2: root_pt, desc: root_desc, ledger, dma: Some(&mut mirror) };
-        let r = prepare_destroy(hw, &mut root, &desc).unwrap();
+        let r = prepare_destroy(hw, &root, &desc).unwrap();
         commit_destroy(hw, &mut root, &desc, 1, h, r);
     }
     assert!(mirror.translate(&w.hw.mem, LOAD).is_some(), "and came back");

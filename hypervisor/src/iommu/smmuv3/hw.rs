@@ -238,16 +238,24 @@ impl Smmu {
             return Ok(self.strtab);
         }
         let i = (sid >> STRTAB_SPLIT) as usize;
-        if self.l2[i] == 0 {
-            let p = self.page()?;
-            for s in 0..STES_PER_PAGE {
-                self.write_ste_words(p, s, Ste::Abort.words());
+        match self.l2.get(i).copied() {
+            None => Err(SmmuError::BadStream),
+            Some(p) if p != 0 => Ok(p),
+            Some(_) => {
+                let p = self.page()?;
+                for s in 0..STES_PER_PAGE {
+                    self.write_ste_words(p, s, Ste::Abort.words());
+                }
+                // The level-2 page is complete before the level-1
+                // descriptor that makes the unit read it.
+                crate::arch::dsb_ish();
+                if let Some(slot) = self.l2.get_mut(i) {
+                    *slot = p;
+                }
+                PoolMem.write(self.strtab, i, l1_desc(p, STRTAB_SPLIT));
+                Ok(p)
             }
-            crate::arch::dsb_ish();
-            self.l2[i] = p;
-            PoolMem.write(self.strtab, i, l1_desc(p, STRTAB_SPLIT));
         }
-        Ok(self.l2[i])
     }
 
     /// The context descriptor of `vmid`'s stage-1 mirror at `ttb`
@@ -259,11 +267,12 @@ impl Smmu {
             self.cds.push(p);
         }
         let base = (usize::from(vmid) % 64) * 8;
+        let cds = self.cds.get(page).copied().ok_or(SmmuError::NoMemory)?;
         let w = cd_words(ttb, vmid, self.oas);
         for (i, v) in w.iter().enumerate() {
-            PoolMem.write(self.cds[page], base + i, *v);
+            PoolMem.write(cds, base + i, *v);
         }
-        Ok(self.cds[page] + base as u64 * 8)
+        Ok(cds + base as u64 * 8)
     }
 
     /// Points stream `sid` at `ste`, break-before-make: the entry goes
@@ -326,8 +335,9 @@ impl Smmu {
         Ok(())
     }
 
-    /// Takes every pending event off the queue.
-    pub fn drain(&mut self, mut each: impl FnMut(Event)) {
+    /// Takes every pending event off the queue; true if the unit
+    /// reported an overflow (events were lost) since the last drain.
+    pub fn drain(&mut self, mut each: impl FnMut(Event)) -> bool {
         let q = Idx { log2: EVTQ_LOG2 };
         let mask = (2 << EVTQ_LOG2) - 1;
         let prod = self.r32(EVENTQ_PROD);
@@ -343,7 +353,9 @@ impl Smmu {
             cons = q.next(cons);
         }
         // Acknowledge an overflow (OVFLG, bit 31) along with the index.
+        let overflow = (prod ^ self.r32(EVENTQ_CONS)) & (1 << 31) != 0;
         self.w32(EVENTQ_CONS, cons | (prod & (1 << 31)));
+        overflow
     }
 
     /// Whether events are waiting (two register reads).

@@ -117,6 +117,6 @@ fn unknown_codes() {
     check_eq!("hc: cell info of the root: CPUs 0-3", hvc(0x100, 0, 0) & 0xf, 0xf);
     check_eq!("hc: cell info of the root: name", hvc(0x100, 0, 1), i64::from_le_bytes(*b"QEMU-VI\0"));
     check_eq!("hc: cell info of an unknown cell is ENOENT", hvc(0x100, 77, 0), -ENOENT);
-    check_eq!("hc: cell info item 6 is EINVAL", hvc(0x100, 0, 6), -EINVAL);
+    check_eq!("hc: cell info item 7 is EINVAL", hvc(0x100, 0, 7), -EINVAL);
     check_eq!("hc: code 2^32 is ENOSYS", hvc(1 << 32, 0, 0), -ENOSYS);
 }

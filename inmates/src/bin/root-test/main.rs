@@ -54,6 +54,8 @@ mod root_subpage;
 #[cfg(target_os = "none")]
 mod secondary;
 #[cfg(target_os = "none")]
+mod smmu;
+#[cfg(target_os = "none")]
 mod subpage;
 #[cfg(target_os = "none")]
 mod vpci;
@@ -113,6 +115,9 @@ mod program {
             }
             if super::passthru::wanted(b) {
                 super::passthru::run(b);
+            }
+            if super::smmu::wanted(b) {
+                super::smmu::run(b);
             }
         }
         super::psci_suite::run();

@@ -1,0 +1,181 @@
+//! Suite "smmu" (QEMU virt with `iommu=smmuv3` and two `edu` devices,
+//! configs/qemu-virt-smmu.toml): DMA of the root's devices goes through
+//! the SMMU.
+//! * edu 00:01.0 (stream 0x8, the root's) copies a buffer within root
+//!   memory through its 4 KiB device buffer: the copy is exact;
+//! * pointed at hypervisor memory — a write over the image header (a page
+//!   the root may read, so it can see it intact) and a read of hypervisor
+//!   code — the transfers are blocked: the header is unchanged, what comes
+//!   back holds no hypervisor bytes, the hypervisor prints an SMMU event
+//!   naming the stream and address (the harness checks), and the root's
+//!   fault count (SYSHYPER_CELL_GET_INFO 6) grows;
+//! * edu 00:02.0 (stream 0x10) copies for the root, is handed to a cell
+//!   (smmu-cell lists the stream) by cell create — now its write into root
+//!   memory is blocked and counted for that cell — and comes back to the
+//!   root at destroy, copying again.
+//!
+//! Events are drained when the root makes a hypercall (see the
+//! hypervisor's `iommu`): the suite makes one after each blocked transfer.
+use crate::lifecycle::{file, ms, wait_ns};
+use syshyper_inmates::bundle::Bundle;
+use syshyper_inmates::hvc;
+use syshyper_inmates::hypercall::INFO_NUM_CELLS;
+use syshyper_inmates::pci::{Bdf, Ecam, CFG_BAR0, CFG_COMMAND, CMD_MASTER, CMD_MEMORY};
+use syshyper_inmates::{check, check_eq, println};
+
+pub const SMMU_CELL: &str = "smmu/smmu-cell.cell";
+
+/// QEMU virt's high ECAM (the root maps it, configs/qemu-virt-smmu.toml).
+const ECAM: usize = 0x40_1000_0000;
+/// Free PCI MMIO for the two BARs (QEMU virt: 0x10000000-0x3efeffff).
+const BAR_BASE: [u64; 2] = [0x1000_0000, 0x1010_0000];
+const EDU: (u16, u16) = (0x1234, 0x11e8);
+/// edu registers (QEMU docs/specs/edu.rst).
+const EDU_ID: u64 = 0x00;
+const DMA_SRC: u64 = 0x80;
+const DMA_DST: u64 = 0x88;
+const DMA_LEN: u64 = 0x90;
+const DMA_CMD: u64 = 0x98;
+const CMD_RUN: u64 = 1;
+/// Direction bit: set = device buffer to memory.
+const CMD_TO_RAM: u64 = 2;
+/// The device's buffer, in its own address space.
+const EDU_BUF: u64 = 0x40000;
+/// Bytes per transfer: less than the 4 KiB buffer, as QEMU 7.2's edu
+/// refuses (with a hardware error that stops the machine) a transfer
+/// that ends exactly at the buffer's end.
+const LEN: usize = 2048;
+
+const HV: u64 = 0x7fc0_0000;
+
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+static mut SRC: Page = Page([0; 4096]);
+static mut DST: Page = Page([0; 4096]);
+
+fn src() -> u64 {
+    core::ptr::addr_of!(SRC) as u64
+}
+fn dst() -> u64 {
+    core::ptr::addr_of!(DST) as u64
+}
+fn read_buf(addr: u64) -> [u8; LEN] {
+    let mut out = [0u8; LEN];
+    for (i, b) in out.iter_mut().enumerate() {
+        // SAFETY: one of this program's two buffers (or a page the root
+        // maps), read with volatile loads: a device writes it by DMA.
+        *b = unsafe { ((addr + i as u64) as *const u8).read_volatile() };
+    }
+    out
+}
+fn fill(addr: u64, f: impl Fn(usize) -> u8) {
+    for i in 0..LEN {
+        // SAFETY: one of this program's two buffers; volatile, as above.
+        unsafe { ((addr + i as u64) as *mut u8).write_volatile(f(i)) };
+    }
+}
+
+fn reg_read(bar: u64, off: u64) -> u64 {
+    // SAFETY: the edu BAR this suite assigned, inside the root's
+    // permissive MMIO region; with the MMU off it is device memory.
+    unsafe { ((bar + off) as *const u32).read_volatile() as u64 }
+}
+fn reg_write(bar: u64, off: u64, v: u64) {
+    // SAFETY: as in `reg_read`; edu takes 64-bit writes at 0x80-0x98.
+    unsafe { ((bar + off) as *mut u64).write_volatile(v) };
+}
+
+/// Runs one transfer and waits until the device reports it done (it
+/// completes aborted transfers too, only without data).
+fn dma(bar: u64, from: u64, to: u64, len: usize, to_ram: bool) -> bool {
+    reg_write(bar, DMA_SRC, from);
+    reg_write(bar, DMA_DST, to);
+    reg_write(bar, DMA_LEN, len as u64);
+    reg_write(bar, DMA_CMD, CMD_RUN | if to_ram { CMD_TO_RAM } else { 0 });
+    wait_ns(ms(3000), || reg_read(bar, DMA_CMD) & CMD_RUN == 0)
+}
+
+/// Copies `from` (memory) to `to` (memory) through the device's buffer.
+fn copy(bar: u64, from: u64, to: u64) -> bool {
+    dma(bar, from, EDU_BUF, LEN, false) && dma(bar, EDU_BUF, to, LEN, true)
+}
+
+fn checksum(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Faults recorded for `cell` (a hypercall: drains the event queue first).
+fn faults(cell: u64) -> i64 {
+    hvc::hvc(0x100, cell, 6)
+}
+
+pub fn wanted(b: &Bundle) -> bool {
+    b.find(SMMU_CELL).is_some()
+}
+
+pub fn run(bundle: &Bundle) {
+    let Some(cell_cfg) = file(bundle, "smmu: files", SMMU_CELL) else { return };
+    // SAFETY: QEMU virt's ECAM, 1 bus, mapped by the root's configuration.
+    let ecam = unsafe { Ecam::at(ECAM, 1) };
+    let devs = [Bdf::new(0, 1, 0), Bdf::new(0, 2, 0)];
+    for (i, &d) in devs.iter().enumerate() {
+        if !check_eq!("smmu: edu device present", ecam.vendor_device(d), EDU) {
+            return;
+        }
+        ecam.write32(d, CFG_BAR0, BAR_BASE[i] as u32);
+        ecam.write32(d, CFG_COMMAND, CMD_MEMORY | CMD_MASTER);
+        if !check_eq!("smmu: edu BAR0 answers", reg_read(BAR_BASE[i], EDU_ID) & 0xff, 0xed) {
+            return;
+        }
+    }
+    let (a, b) = (BAR_BASE[0], BAR_BASE[1]);
+
+    // 1. A copy within root memory.
+    fill(src(), |i| (i * 7 + 3) as u8);
+    fill(dst(), |_| 0);
+    let done = copy(a, src(), dst());
+    let (s, d) = (read_buf(src()), read_buf(dst()));
+    check!("smmu: root edu copies within root memory (checksum)", done && checksum(&s) == checksum(&d) && s == d,
+        "done {done}, {:#x} vs {:#x}", checksum(&s), checksum(&d));
+    let f0 = faults(0);
+    check_eq!("smmu: no fault recorded for the root so far", f0, 0);
+
+    // 2. Writing over the hypervisor's header page.
+    let header = read_buf(HV);
+    let done = dma(a, EDU_BUF, HV, 64, true);
+    let f1 = faults(0);
+    println!("smmu: edu 00:01.0 aimed at hypervisor memory {HV:#x} (write), root faults {f0} -> {f1}");
+    check!("smmu: DMA write into hypervisor memory blocked (header intact)", done && read_buf(HV) == header);
+    check!("smmu: the fault is recorded for the root", f1 > f0, "{f0} -> {f1}");
+
+    // 3. Reading hypervisor code into root memory.
+    let code = HV + 0x2000;
+    fill(dst(), |_| 0x5a);
+    let done = dma(a, code, EDU_BUF, LEN, false) && dma(a, EDU_BUF, dst(), LEN, true);
+    let f2 = faults(0);
+    let d = read_buf(dst());
+    let uniform = d.iter().all(|&x| x == d[0]);
+    println!("smmu: edu 00:01.0 aimed at hypervisor memory {code:#x} (read), root faults {f1} -> {f2}, got {:#x} x {LEN}", d[0]);
+    check!("smmu: DMA read of hypervisor memory returns no hypervisor bytes", done && uniform && f2 > f1,
+        "done {done}, uniform {uniform}, faults {f1} -> {f2}");
+
+    // 4. Stream 0x10: the root's, the cell's, the root's again.
+    fill(dst(), |_| 0);
+    check!("smmu: edu 00:02.0 copies for the root", copy(b, src(), dst()) && read_buf(dst()) == s);
+    let id = hvc::cell_create(cell_cfg.as_ptr() as u64);
+    if !check!("smmu: smmu-cell created (stream 0x10 handed over)", id > 0, "{id}") {
+        return;
+    }
+    let id = id as u64;
+    fill(dst(), |_| 0xa5);
+    let done = dma(b, EDU_BUF, dst(), LEN, true);
+    let fc = faults(id);
+    let intact = read_buf(dst()).iter().all(|&x| x == 0xa5);
+    println!("smmu: edu 00:02.0 (now smmu-cell's) aimed at root memory {:#x}, cell faults {fc}", dst());
+    check!("smmu: a cell's device cannot write root memory", done && intact);
+    check!("smmu: the fault is recorded for the cell", fc > 0, "{fc}");
+    check_eq!("smmu: smmu-cell destroyed (stream 0x10 back to the root)", hvc::cell_destroy(id), 0);
+    fill(dst(), |_| 0);
+    check!("smmu: edu 00:02.0 copies for the root again", copy(b, src(), dst()) && read_buf(dst()) == s);
+    check_eq!("smmu: cells left", hvc::hypervisor_info(INFO_NUM_CELLS), 1);
+}
