@@ -44,6 +44,22 @@ pub fn run(system: &Path, cells: &[PathBuf], live: bool) -> anyhow::Result<()> {
             }
         }
     }
+    // Passed-through devices without an SMMU: allowed (Jailhouse's
+    // board configurations do it), said plainly.
+    let smmu = SystemConfig::parse_exact(&sys_bytes).is_ok_and(|s| s.iommu_units().iter().any(|u| u.base.get() != 0));
+    for c in &parsed {
+        for d in c.config.pci_devices().iter().filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_DEVICE) {
+            let bdf = d.bdf.get();
+            let name = format!("{:02x}:{:02x}.{}", bdf >> 8, (bdf >> 3) & 0x1f, bdf & 7);
+            if !smmu {
+                eprintln!("warning: {}: PCI device {name} is passed through but the system configuration names no SMMU: its DMA is unconfined (it can reach all memory)", c.file);
+                warnings += 1;
+            } else if !c.config.stream_ids().iter().any(|s| s.get() == u32::from(bdf)) {
+                eprintln!("warning: {}: PCI device {name} is passed through but its stream {bdf:#x} is not in stream_ids: the SMMU aborts all its DMA", c.file);
+                warnings += 1;
+            }
+        }
+    }
     if let Some(state) = &state {
         let sys = SystemConfig::parse_exact(&sys_bytes).ok();
         let named: Vec<(String, CellConfig<'_>)> = parsed.iter().map(|c| (c.file.to_string(), c.config)).collect();

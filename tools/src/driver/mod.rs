@@ -6,6 +6,7 @@ mod args;
 mod console;
 mod ioctl;
 mod lifecycle;
+mod passthru;
 mod sysfs;
 mod trace;
 mod watch;
@@ -237,6 +238,10 @@ pub fn create(path: &Path, force: bool) -> Result<()> {
     }
     let cell = CellConfig::parse_with_limit(&bytes, MAX_CELL_CONFIG_SIZE)
         .map_err(|e| anyhow::anyhow!("{}: invalid cell configuration: {e}", path.display()))?;
+    let bound = passthru::still_bound(&cell, Path::new("/sys/bus/pci/devices"));
+    if !bound.is_empty() {
+        bail!("{}", passthru::refusal(&bound));
+    }
     let config = &bytes[..cell.total_size()];
     let arg = ioctl::cell_create(config);
     lifecycle::call("cell create", ioctl::CELL_CREATE, Some(&arg), force, None)
