@@ -282,3 +282,52 @@ fn a_root_with_a_malformed_ivshmem_function_is_refused() {
         assert_eq!(CellDesc::for_root(&CellView::parse(&bytes).unwrap(), &platform()).unwrap_err(), Error::Invalid, "{base}");
     }
 }
+
+/// A cell (CPU 1) with `devices` (TOML `[[cell.pci_device]]` tables and
+/// `[[cell.pci_cap]]`s) and nothing else on the virtual host.
+fn device_cell(devices: &str) -> Vec<u8> {
+    let text = format!(
+        "[cell]\nname = \"d\"\ncpus = \"1\"\n\
+         [[cell.memory]]\nphys = \"0x10000000\"\nsize = \"1 MiB\"\nflags = [\"read\", \"write\", \"io\"]\n{devices}"
+    );
+    syshyper_config::source::compile(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+const EDU: &str = "[[cell.pci_device]]\ntype = \"device\"\nbdf = \"00:05.0\"\nbar_mask = [\"0xfff00000\", \"0\", \"0\", \"0\", \"0\", \"0\"]\n";
+
+/// The root, with the real host bridge's ECAM as an io region.
+fn root_with_ecam() -> CellDesc {
+    let mut r = root();
+    r.regions.push(Region { phys: 0x40_1000_0000, virt: 0x40_1000_0000, size: 0x1000_0000, flags: RW | mem_flags::IO, kind: Kind::Owned });
+    r
+}
+
+#[test]
+fn passed_through_devices_are_described() {
+    let bytes = device_cell(EDU);
+    let d = CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &root_with_ecam()).unwrap();
+    assert!(d.has_pci(), "the cell sees the virtual host");
+    assert_eq!(d.passthru.len(), 1);
+    assert_eq!((d.passthru[0].bdf, d.passthru[0].bar_mask[0]), (0x28, 0xfff0_0000));
+    assert_eq!(d.cfg_pages().collect::<Vec<_>>(), [Span { start: 0x40_1002_8000, end: 0x40_1002_9000 }], "00:05.0's page of the real ECAM");
+    assert_eq!(d.ecam(&platform()), Some(Span { start: 0x08e0_0000, end: 0x08f0_0000 }));
+}
+
+#[test]
+fn passed_through_devices_are_checked() {
+    let refused = |devices: &str, root: &CellDesc, p: &Platform| {
+        CellDesc::for_cell(&CellView::parse(&device_cell(devices)).unwrap(), p, root).unwrap_err()
+    };
+    let (r, p) = (root_with_ecam(), platform());
+    assert_eq!(refused(EDU, &root(), &p), Error::Invalid, "config page not root memory");
+    let mut no_host = platform();
+    no_host.pci = None;
+    assert_eq!(refused(EDU, &r, &no_host), Error::Invalid, "no virtual PCI host");
+    let mut no_bridge = platform();
+    no_bridge.phys_ecam = None;
+    assert_eq!(refused(EDU, &r, &no_bridge), Error::Invalid, "no physical host bridge");
+    let bus1 = EDU.replace("00:05.0", "01:00.0");
+    assert_eq!(refused(&bus1, &r, &p), Error::Invalid, "bus beyond the virtual host's");
+    let cap = format!("{}caps_start = 0\nnum_caps = 1\n[[cell.pci_cap]]\nid = 5\nstart = \"0x42\"\nlen = 8\n", EDU);
+    assert_eq!(refused(&cap, &r, &p), Error::Invalid, "unaligned capability");
+}
