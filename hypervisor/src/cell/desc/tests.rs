@@ -285,7 +285,7 @@ fn a_root_with_a_malformed_ivshmem_function_is_refused() {
 
 /// A cell (CPU 1) with `devices` (TOML `[[cell.pci_device]]` tables and
 /// `[[cell.pci_cap]]`s) and nothing else on the virtual host.
-fn device_cell(devices: &str) -> Vec<u8> {
+pub(crate) fn device_cell(devices: &str) -> Vec<u8> {
     let text = format!(
         "[cell]\nname = \"d\"\ncpus = \"1\"\n\
          [[cell.memory]]\nphys = \"0x10000000\"\nsize = \"1 MiB\"\nflags = [\"read\", \"write\", \"io\"]\n{devices}"
@@ -293,10 +293,10 @@ fn device_cell(devices: &str) -> Vec<u8> {
     syshyper_config::source::compile(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-const EDU: &str = "[[cell.pci_device]]\ntype = \"device\"\nbdf = \"00:05.0\"\nbar_mask = [\"0xfff00000\", \"0\", \"0\", \"0\", \"0\", \"0\"]\n";
+pub(crate) const EDU: &str = "[[cell.pci_device]]\ntype = \"device\"\nbdf = \"00:05.0\"\nbar_mask = [\"0xfff00000\", \"0\", \"0\", \"0\", \"0\", \"0\"]\n";
 
 /// The root, with the real host bridge's ECAM as an io region.
-fn root_with_ecam() -> CellDesc {
+pub(crate) fn root_with_ecam() -> CellDesc {
     let mut r = root();
     r.regions.push(Region { phys: 0x40_1000_0000, virt: 0x40_1000_0000, size: 0x1000_0000, flags: RW | mem_flags::IO, kind: Kind::Owned });
     r

@@ -412,3 +412,36 @@ fn dma_mirror_follows_the_root_and_leaks_nothing() {
     assert!(mirror.translate(&w.hw.mem, LOAD).is_some(), "and came back");
     assert_eq!(w.hw.mem.pages, initial, "nothing leaked");
 }
+
+/// 00:05.0's page of the real ECAM (desc tests' `EDU`).
+const EDU_CFG: u64 = 0x40_1002_8000;
+
+fn edu_cell() -> CellDesc {
+    use crate::cell::desc::tests::{device_cell, root_with_ecam, EDU};
+    let bytes = device_cell(EDU);
+    CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &root_with_ecam()).unwrap()
+}
+
+#[test]
+fn a_passed_through_device_takes_its_config_page_from_the_root_and_gives_it_back() {
+    let mut w = World::with_root(crate::cell::desc::tests::root_with_ecam());
+    let initial = w.snapshot();
+    assert!(w.root_maps(EDU_CFG));
+    let desc = edu_cell();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
+    assert!(!w.root_maps(EDU_CFG), "the root's accesses to the device's config space trap");
+    assert!(w.root_maps(EDU_CFG - 0x1000) && w.root_maps(EDU_CFG + 0x1000), "only that function's page");
+    assert!(h.stage2.translate(&w.hw.mem, EDU_CFG).is_none(), "the cell reaches it through its virtual host only");
+    // Another cell with the same device: refused, nothing changed.
+    let before = w.snapshot();
+    let (hw, mut root) = w.split();
+    assert_eq!(prepare_create(hw, &mut root, &edu_cell(), 2, 2).unwrap_err(), Error::Busy);
+    assert!(w.snapshot() == before);
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+    w.hw.mem.limit = Some(0);
+    w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
+    w.hw.mem.limit = None;
+    assert!(w.root_maps(EDU_CFG));
+    assert_eq!(w.snapshot(), initial);
+}
