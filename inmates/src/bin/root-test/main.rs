@@ -68,7 +68,30 @@ mod program {
 
     syshyper_inmates::entry!(main);
 
+    /// Bytes of root-test's own stack.
+    const STACK_SIZE: usize = 64 * 1024;
+
+    /// root-test's stack. The library's 8 KiB boot stack is what a cell's
+    /// inmate can afford in its 64 KiB of RAM, but root-test's suites go
+    /// deeper (configurations copied and mutated on the stack, check
+    /// lines formatted) and overflowed it into the .bss statics linked
+    /// below it (psci_suite's counter, once the layout put it there).
+    #[repr(C, align(16))]
+    struct Stack(core::cell::UnsafeCell<[u8; STACK_SIZE]>);
+
+    // SAFETY: only CPU 0 uses it, as its stack from `main` on.
+    unsafe impl Sync for Stack {}
+
+    static STACK: Stack = Stack(core::cell::UnsafeCell::new([0; STACK_SIZE]));
+
     fn main() -> ! {
+        let top = (STACK.0.get() as usize + STACK_SIZE) & !0xf;
+        // SAFETY: moves CPU 0 to a stack nothing else uses and never
+        // returns to the boot stack's frames.
+        unsafe { core::arch::asm!("mov sp, {top}", "b {run}", top = in(reg) top, run = sym run, options(noreturn)) }
+    }
+
+    extern "C" fn run() -> ! {
         panic::exit_on_panic();
         println!("root-test: started on MPIDR {:#x}", cpu::mpidr());
         let bundle = super::bundle_info::run();
