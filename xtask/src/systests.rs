@@ -372,6 +372,7 @@ const SMMU_TEST: SysTest = SysTest {
         expect(r"\[PASS\] smmu: a cell's device cannot write root memory"),
         expect(r"\[PASS\] smmu: the fault is recorded for the cell"),
         expect(r"\[PASS\] smmu: edu 00:02.0 copies for the root again"),
+        expect(r"\[PASS\] smmu: 100 stream hand-over cycles keep the pool constant"),
         ROOT_TEST_PASSED,
     ],
     forbid: &["command queue stuck", "not confirmed", "C_BAD_STE", "C_BAD_CD"],

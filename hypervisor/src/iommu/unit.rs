@@ -232,7 +232,10 @@ pub fn unit_region(sys: &crate::sysconfig::SystemView<'_>) -> Option<(u64, u64)>
 /// and its pages back to the pool.
 pub fn shutdown() {
     PRESENT.store(false, Ordering::Release);
-    if let Some(mut s) = STATE.lock().take() {
+    // Out of the lock before any table edit (the pool's invalidation
+    // hook takes it).
+    let taken = STATE.lock().take();
+    if let Some(mut s) = taken {
         s.smmu.shutdown();
         let _ = crate::memmap::unmap_el2(SMMU_VA, s.size);
         crate::arch::tlbi_el2(SMMU_VA, s.size);

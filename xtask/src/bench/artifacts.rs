@@ -25,6 +25,9 @@ pub const CONFIGS: &[&str] = &[
     "bench-mem-512m",
     "ivshmem-demo",
     "linux-cell",
+    "qemu-virt-smmu",
+    "smmu-cell",
+    "uart-demo",
 ];
 
 #[derive(Debug, Clone)]

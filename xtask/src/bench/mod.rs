@@ -60,7 +60,11 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     let a = artifacts::Artifacts::new(p);
     artifacts::build(p, &a)?;
     let native = runs::native(&a)?;
-    let hv = runs::syshyper(&a)?;
+    let mut hv = runs::syshyper(&a)?;
+    // The SMMU run's figures join the sysHyper run's (names "smmu_*").
+    let smmu = runs::smmu(&a)?;
+    hv.samples.extend(smmu.samples);
+    hv.errors.extend(smmu.errors.into_iter().map(|e| format!("smmu: {e}")));
     let fp = footprint(&a)?;
     let mut linux_failed = false;
     let mut linux = if args.no_linux {

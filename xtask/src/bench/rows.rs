@@ -169,6 +169,22 @@ pub fn build(
     push("ivnet_tcp_per_MiB", INSTR, None, stat(linux, "ivnet_stream_per_mib", Sample::mean));
     // `cell linux` of configs/linux-cell.toml until its /init reports.
     push("linux_cell_start_to_init", INSTR, None, stat(linux, "with_linuxcell", Sample::min));
+    // The SMMU run (bench-inmate/smmu.rs, merged into the sysHyper run's
+    // samples): a stream hand-over is what creating / destroying a cell
+    // with one stream costs more than the same cell without; the root's
+    // fixed loop with its edu device idle, and while the device's
+    // transfer into hypervisor memory faults word by word (the "native"
+    // column holds the idle figure: equal means the faults cost the root
+    // nothing — they are drained on hypercalls, not by interrupt).
+    let diff = |a: &str, b: &str| stat(hv, a, Sample::mean).zip(stat(hv, b, Sample::mean)).map(|(x, y)| x - y);
+    push("smmu_stream_handover_root_to_cell", INSTR, None, diff("smmu_create_stream", "smmu_create_no_stream"));
+    push("smmu_stream_handover_cell_to_root", INSTR, None, diff("smmu_destroy_stream", "smmu_destroy_no_stream"));
+    push(
+        "smmu_root_loop_while_faulting",
+        INSTR,
+        stat(hv, "smmu_root_loop_idle", Sample::mean),
+        stat(hv, "smmu_root_loop_faulting", Sample::mean),
+    );
     let known = |v: u64| (v > 0).then_some(v as f64);
     push("image_size", "bytes", None, known(fp.image_bytes));
     push("core_size", "bytes", None, known(fp.core_bytes));

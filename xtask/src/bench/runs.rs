@@ -150,6 +150,27 @@ pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
     )
 }
 
+/// The SMMU run: bench-inmate as the root of configs/qemu-virt-smmu.toml
+/// on the machine with QEMU's SMMUv3 and two edu devices
+/// (bench-inmate/smmu.rs).
+pub fn smmu(a: &Artifacts) -> Result<RunOutput> {
+    let boot = BootFirst {
+        hv_image: a.hv_image.clone(),
+        system_config: a.config("qemu-virt-smmu"),
+        root_program: Some(a.high_bin.clone()),
+        bundle: vec![
+            ("smmu-cell.cell".to_string(), a.config("smmu-cell")),
+            ("uart-demo.cell".to_string(), a.config("uart-demo")),
+        ],
+        ..BootFirst::default()
+    };
+    let mut args = qemu::machine_args();
+    qemu::with_smmu(&mut args);
+    args.extend(icount_args());
+    args.extend(boot.qemu_args(&a.dir.join("smmu-run"))?);
+    run("smmu", args, "BENCH-DONE root", a.dir.join("smmu.log"), &BARE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

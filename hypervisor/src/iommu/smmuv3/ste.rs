@@ -34,6 +34,9 @@ impl Ste {
             Ste::Abort => w[0] = V | CFG_ABORT,
             Ste::Stage2 { vmid, ttb, ps } => {
                 w[0] = V | CFG_S2;
+                // SHCFG = incoming shareability (stage 1 is bypassed):
+                // the stage-2 attributes then decide, as for the CPUs.
+                w[1] = 1 << 44;
                 w[2] = u64::from(vmid)
                     | T0SZ << 32
                     | S2SL0_L1 << 38

@@ -28,6 +28,8 @@ mod probes;
 #[cfg(target_os = "none")]
 mod root;
 #[cfg(target_os = "none")]
+mod smmu;
+#[cfg(target_os = "none")]
 mod smp;
 #[cfg(target_os = "none")]
 mod stats;

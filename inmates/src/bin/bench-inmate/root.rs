@@ -90,6 +90,10 @@ pub fn run() -> ! {
         // (contracts.md); nothing writes it while this program runs.
         unsafe { core::slice::from_raw_parts(BUNDLE_ADDR as *const u8, BUNDLE_MAX_SIZE) };
     let bundle = Bundle::parse(bytes).unwrap_or_else(|_| fail("bundle does not parse"));
+    // The SMMU run has its own machine and measurements.
+    if bundle.find("smmu-cell.cell").is_some() {
+        super::smmu::run(&bundle)
+    }
     let base = (0..16).map(|_| probes::baseline()).min().unwrap_or(0);
     stats::value("root_baseline", base as i64);
     stats::value("pool_size", hvc::hypervisor_info(INFO_MEM_POOL_SIZE));

@@ -12,14 +12,15 @@
 //! * edu 00:02.0 (stream 0x10) copies for the root, is handed to a cell
 //!   (smmu-cell lists the stream) by cell create — now its write into root
 //!   memory is blocked and counted for that cell — and comes back to the
-//!   root at destroy, copying again.
+//!   root at destroy, copying again; 100 more such cycles leave the page
+//!   pool as it was.
 //!
 //! Events are drained when the root makes a hypercall (see the
 //! hypervisor's `iommu`): the suite makes one after each blocked transfer.
 use crate::lifecycle::{file, ms, wait_ns};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::hvc;
-use syshyper_inmates::hypercall::INFO_NUM_CELLS;
+use syshyper_inmates::hypercall::{INFO_MEM_POOL_USED, INFO_NUM_CELLS};
 use syshyper_inmates::pci::{Bdf, Ecam, CFG_BAR0, CFG_COMMAND, CMD_MASTER, CMD_MEMORY};
 use syshyper_inmates::{check, check_eq, println};
 
@@ -59,14 +60,18 @@ fn src() -> u64 {
 fn dst() -> u64 {
     core::ptr::addr_of!(DST) as u64
 }
-fn read_buf(addr: u64) -> [u8; LEN] {
-    let mut out = [0u8; LEN];
-    for (i, b) in out.iter_mut().enumerate() {
-        // SAFETY: one of this program's two buffers (or a page the root
-        // maps), read with volatile loads: a device writes it by DMA.
-        *b = unsafe { ((addr + i as u64) as *const u8).read_volatile() };
-    }
-    out
+/// Byte `i` of a buffer (no copies: the boot stack is small, and a
+/// buffer-sized array on it overruns into .bss).
+fn byte(addr: u64, i: usize) -> u8 {
+    // SAFETY: one of this program's two buffers or a page the root maps,
+    // read with volatile loads: a device writes it by DMA.
+    unsafe { ((addr + i as u64) as *const u8).read_volatile() }
+}
+fn same(a: u64, b: u64, len: usize) -> bool {
+    (0..len).all(|i| byte(a, i) == byte(b, i))
+}
+fn all(addr: u64, v: u8) -> bool {
+    (0..LEN).all(|i| byte(addr, i) == v)
 }
 fn fill(addr: u64, f: impl Fn(usize) -> u8) {
     for i in 0..LEN {
@@ -100,8 +105,8 @@ fn copy(bar: u64, from: u64, to: u64) -> bool {
     dma(bar, from, EDU_BUF, LEN, false) && dma(bar, EDU_BUF, to, LEN, true)
 }
 
-fn checksum(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
+fn checksum(addr: u64) -> u64 {
+    (0..LEN).fold(0xcbf2_9ce4_8422_2325u64, |h, i| (h ^ u64::from(byte(addr, i))).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Faults recorded for `cell` (a hypercall: drains the event queue first).
@@ -134,18 +139,19 @@ pub fn run(bundle: &Bundle) {
     fill(src(), |i| (i * 7 + 3) as u8);
     fill(dst(), |_| 0);
     let done = copy(a, src(), dst());
-    let (s, d) = (read_buf(src()), read_buf(dst()));
-    check!("smmu: root edu copies within root memory (checksum)", done && checksum(&s) == checksum(&d) && s == d,
-        "done {done}, {:#x} vs {:#x}", checksum(&s), checksum(&d));
+    let (cs, cd) = (checksum(src()), checksum(dst()));
+    check!("smmu: root edu copies within root memory (checksum)", done && cs == cd && same(src(), dst(), LEN),
+        "done {done}, {cs:#x} vs {cd:#x}");
     let f0 = faults(0);
     check_eq!("smmu: no fault recorded for the root so far", f0, 0);
 
     // 2. Writing over the hypervisor's header page.
-    let header = read_buf(HV);
+    let mut header = [0u8; 64];
+    header.iter_mut().enumerate().for_each(|(i, b)| *b = byte(HV, i));
     let done = dma(a, EDU_BUF, HV, 64, true);
     let f1 = faults(0);
     println!("smmu: edu 00:01.0 aimed at hypervisor memory {HV:#x} (write), root faults {f0} -> {f1}");
-    check!("smmu: DMA write into hypervisor memory blocked (header intact)", done && read_buf(HV) == header);
+    check!("smmu: DMA write into hypervisor memory blocked (header intact)", done && header.iter().enumerate().all(|(i, &b)| byte(HV, i) == b));
     check!("smmu: the fault is recorded for the root", f1 > f0, "{f0} -> {f1}");
 
     // 3. Reading hypervisor code into root memory.
@@ -153,15 +159,15 @@ pub fn run(bundle: &Bundle) {
     fill(dst(), |_| 0x5a);
     let done = dma(a, code, EDU_BUF, LEN, false) && dma(a, EDU_BUF, dst(), LEN, true);
     let f2 = faults(0);
-    let d = read_buf(dst());
-    let uniform = d.iter().all(|&x| x == d[0]);
-    println!("smmu: edu 00:01.0 aimed at hypervisor memory {code:#x} (read), root faults {f1} -> {f2}, got {:#x} x {LEN}", d[0]);
+    let first = byte(dst(), 0);
+    let uniform = all(dst(), first);
+    println!("smmu: edu 00:01.0 aimed at hypervisor memory {code:#x} (read), root faults {f1} -> {f2}, got {first:#x} x {LEN}");
     check!("smmu: DMA read of hypervisor memory returns no hypervisor bytes", done && uniform && f2 > f1,
         "done {done}, uniform {uniform}, faults {f1} -> {f2}");
 
     // 4. Stream 0x10: the root's, the cell's, the root's again.
     fill(dst(), |_| 0);
-    check!("smmu: edu 00:02.0 copies for the root", copy(b, src(), dst()) && read_buf(dst()) == s);
+    check!("smmu: edu 00:02.0 copies for the root", copy(b, src(), dst()) && same(src(), dst(), LEN));
     let id = hvc::cell_create(cell_cfg.as_ptr() as u64);
     if !check!("smmu: smmu-cell created (stream 0x10 handed over)", id > 0, "{id}") {
         return;
@@ -170,12 +176,24 @@ pub fn run(bundle: &Bundle) {
     fill(dst(), |_| 0xa5);
     let done = dma(b, EDU_BUF, dst(), LEN, true);
     let fc = faults(id);
-    let intact = read_buf(dst()).iter().all(|&x| x == 0xa5);
+    let intact = all(dst(), 0xa5);
     println!("smmu: edu 00:02.0 (now smmu-cell's) aimed at root memory {:#x}, cell faults {fc}", dst());
     check!("smmu: a cell's device cannot write root memory", done && intact);
     check!("smmu: the fault is recorded for the cell", fc > 0, "{fc}");
     check_eq!("smmu: smmu-cell destroyed (stream 0x10 back to the root)", hvc::cell_destroy(id), 0);
     fill(dst(), |_| 0);
-    check!("smmu: edu 00:02.0 copies for the root again", copy(b, src(), dst()) && read_buf(dst()) == s);
+    check!("smmu: edu 00:02.0 copies for the root again", copy(b, src(), dst()) && same(src(), dst(), LEN));
+    // 100 more hand-overs root -> cell -> root: the pool stays as it was
+    // (the stream table's level-2 page was allocated by the first).
+    let used = hvc::hypervisor_info(INFO_MEM_POOL_USED);
+    let mut ok = true;
+    for _ in 0..100 {
+        let id = hvc::cell_create(cell_cfg.as_ptr() as u64);
+        ok &= id > 0 && hvc::cell_destroy(id as u64) == 0;
+    }
+    check!("smmu: 100 stream hand-over cycles keep the pool constant",
+        ok && hvc::hypervisor_info(INFO_MEM_POOL_USED) == used, "ok {ok}, used {used} -> {}", hvc::hypervisor_info(INFO_MEM_POOL_USED));
+    fill(dst(), |_| 0);
+    check!("smmu: edu 00:02.0 still copies for the root after them", copy(b, src(), dst()) && same(src(), dst(), LEN));
     check_eq!("smmu: cells left", hvc::hypervisor_info(INFO_NUM_CELLS), 1);
 }
