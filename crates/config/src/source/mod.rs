@@ -109,6 +109,48 @@ pub fn show(bytes: &[u8]) -> Result<String, SourceError> {
     Ok(format!(
         "# sysHyper {kind} configuration (Jailhouse .cell revision {})\n{}",
         crate::flags::REVISION,
-        to_toml(&doc)?
+        name_streams(&to_toml(&doc)?)
     ))
+}
+
+/// After a `stream_ids` line of plain numbers, a comment naming each as
+/// the PCI function it is when read as a requester id (bus << 8 |
+/// device << 3 | function: the stream id of a PCI device behind an
+/// SMMUv3), e.g. `# 0x8 = 00:01.0`.
+fn name_streams(toml: &str) -> String {
+    let mut out = String::with_capacity(toml.len());
+    for line in toml.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let Some(list) = line.strip_prefix("stream_ids = [").and_then(|l| l.strip_suffix(']')) else { continue };
+        let ids: Option<Vec<u32>> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| match x.strip_prefix("0x") {
+                Some(h) => u32::from_str_radix(h, 16).ok(),
+                None => x.parse().ok(),
+            })
+            .collect();
+        if let Some(ids) = ids.filter(|v| !v.is_empty()) {
+            let names: Vec<String> = ids
+                .iter()
+                .map(|&i| format!("{i:#x} = {:02x}:{:02x}.{}", (i >> 8) & 0xff, (i >> 3) & 0x1f, i & 7))
+                .collect();
+            out.push_str(&format!("# as PCI requester ids (SMMUv3 stream ids): {}\n", names.join(", ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod stream_name_tests {
+    #[test]
+    fn plain_stream_ids_are_named_as_pci_functions() {
+        let t = super::name_streams("[cell]\nstream_ids = [8, 16, 0x109]\nname = \"x\"\n");
+        assert!(t.contains("# as PCI requester ids (SMMUv3 stream ids): 0x8 = 00:01.0, 0x10 = 00:02.0, 0x109 = 01:01.1\nname"), "{t}");
+        // Anything but plain numbers (MMU-500 id/mask pairs) is left alone.
+        let t = super::name_streams("stream_ids = [{ id = 1, mask = 2 }]\n");
+        assert!(!t.contains('#'), "{t}");
+    }
 }

@@ -368,7 +368,9 @@ impl Smmu {
     /// `s2_root`, or its stage-1 mirror at `mirror` (stage-1 mode).
     pub fn target(&mut self, vmid: u16, s2_root: PhysAddr, mirror: Option<PhysAddr>, ps: u8) -> Result<Ste, SmmuError> {
         if self.stage2 {
-            Ok(Ste::Stage2 { vmid, ttb: s2_root, ps })
+            // The CPUs' output size, but no more than the unit's (a larger
+            // S2PS makes the entry ill-formed).
+            Ok(Ste::Stage2 { vmid, ttb: s2_root, ps: ps.min(self.oas) })
         } else {
             let ttb = mirror.ok_or(SmmuError::Unsupported("stage-1 unit without a DMA mirror"))?;
             let cd = self.cd_for(vmid, ttb)?;
