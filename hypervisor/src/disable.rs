@@ -30,6 +30,15 @@ pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) ->
         crate::iommu::shutdown();
         DISABLING.store(true, Ordering::Release);
     }
+    // How deep this CPU's EL2 stack went since the enable (the per-CPU
+    // area is sized from it: crate::stack).
+    let cpu = crate::percpu::this_cpu_id();
+    let (low, top) = crate::stack::bounds(&hv.layout, crate::hv::VIRT_BASE, u64::from(cpu));
+    log::info!(
+        "CPU {cpu}: EL2 stack high-water {} of {} bytes",
+        crate::stack::used(&hv.layout, crate::hv::VIRT_BASE, u64::from(cpu)),
+        top.saturating_sub(low)
+    );
     crate::irqchip::hand_back();
     frame.x[0] = 0;
     let stub = crate::init::stub_vectors();

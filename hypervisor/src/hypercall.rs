@@ -114,6 +114,11 @@ fn cpu_get_info(cpu: u64, kind: u64) -> i64 {
             CpuState::Failed => 2,
             _ => 0,
         },
+        // Root only: the depth reached may come from a previous owner.
+        crate::stack::CPU_INFO_STACK_USED if caller == 0 => {
+            let hv = crate::hv::get().map(|h| h.layout);
+            hv.map_or(-EINVAL, |l| crate::stack::used(&l, crate::hv::VIRT_BASE, cpu) as i64)
+        }
         k if (1000..1000u64.saturating_add(NUM_STATS as u64)).contains(&k) => {
             pc.stat(k.wrapping_sub(1000) as usize).map_or(-EINVAL, |v| (v & i64::MAX as u64) as i64)
         }

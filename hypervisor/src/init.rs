@@ -92,6 +92,8 @@ fn my_frame(cpu: u64) -> &'static mut TrapFrame {
 
 #[no_mangle]
 extern "C" fn rust_entry(cpu: u64, mode: u64, phys_base: u64) -> ! {
+    // Before anything deep runs on this stack (global init included).
+    crate::stack::paint(&Layout::from_header(header()), VIRT_BASE, cpu);
     let mode = mode as usize;
     // Every CPU computes the same value, so the racing stores agree.
     PHYS_BASE.store(phys_base, Ordering::Release);

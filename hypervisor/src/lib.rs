@@ -32,6 +32,8 @@ pub mod pci;
 #[allow(unsafe_code)]
 pub mod percpu;
 pub mod rendezvous;
+#[allow(unsafe_code)]
+pub mod stack;
 pub mod sync;
 pub mod sysconfig;
 pub mod trace;

@@ -75,6 +75,14 @@ pub struct PerCpu {
     pub irq_pending: [AtomicU32; 32],
     /// Linux's physical GIC CPU interface state at enable (PMR, IGRPEN1, CTLR).
     pub linux_gic: [AtomicU64; 3],
+    /// Nonzero: the IRQ vector may acknowledge and inject the common
+    /// interrupts itself (set by the GICv3 per-CPU init; the assembly
+    /// fast path in `arch/aarch64/vectors.rs` reads it).
+    pub irq_fast: AtomicU32,
+    /// Interrupts the assembly fast path injected: each one is an exit
+    /// ([`Stat::Total`]) and a virtual interrupt ([`Stat::Virq`]), added
+    /// to both when read, so the path pays one counter instead of two.
+    pub fast_irqs: AtomicU64,
     /// Trap ring, post-mortem record, latency histograms (issue 18).
     pub trace: crate::trace::CpuTrace,
 }
@@ -92,6 +100,8 @@ impl PerCpu {
             s.store(0, Ordering::Relaxed);
         }
         self.park_request.store(false, Ordering::Relaxed);
+        self.irq_fast.store(0, Ordering::Relaxed);
+        self.fast_irqs.store(0, Ordering::Relaxed);
         self.gicr_frame.store(u32::MAX, Ordering::Relaxed);
         self.vsgi_pending.store(0, Ordering::Relaxed);
         for p in &self.irq_pending {
@@ -103,15 +113,21 @@ impl PerCpu {
 
     /// Counts one event. Only the CPU itself counts, so a plain load and
     /// store suffice (other CPUs only read).
+    #[inline(always)]
     pub fn count(&self, stat: Stat) {
         if let Some(s) = self.stats.get(stat as usize) {
             s.store(s.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         }
     }
 
-    /// A statistic's value.
+    /// A statistic's value (the fast path's interrupts included).
     pub fn stat(&self, n: usize) -> Option<u64> {
-        self.stats.get(n).map(|s| s.load(Ordering::Relaxed))
+        let fast = if n == Stat::Total as usize || n == Stat::Virq as usize {
+            self.fast_irqs.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        self.stats.get(n).map(|s| s.load(Ordering::Relaxed).wrapping_add(fast))
     }
 
     /// Current state.
@@ -223,6 +239,7 @@ impl PerCpu {
         for s in &self.stats {
             s.store(0, Ordering::Relaxed);
         }
+        self.fast_irqs.store(0, Ordering::Relaxed);
         self.trace.clear();
     }
 }

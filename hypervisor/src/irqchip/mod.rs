@@ -174,6 +174,9 @@ impl Chip {
     }
 }
 
+/// `acked` of [`IrqChip::handle_irq`] when nothing was acknowledged yet.
+pub const NOT_ACKED: u32 = u32::MAX;
+
 /// What an interrupt taken at EL2 asks of the trap handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IrqOutcome {
@@ -213,8 +216,11 @@ pub trait IrqChip: Sync {
     /// Gives this CPU's interface back to Linux (disable, failed enable).
     fn hand_back(&self);
     /// The interrupt entry: acknowledge, inject, handle the hypervisor's
-    /// own. `cpu` is this CPU's block (the trap handler has it at hand).
-    fn handle_irq(&self, cpu: &crate::percpu::PerCpu) -> IrqOutcome;
+    /// own. `cpu` is this CPU's block (the trap handler has it at hand);
+    /// `acked` is the INTID the assembly fast path already acknowledged
+    /// (only on CPUs whose `PerCpu::irq_fast` the implementation set), or
+    /// [`NOT_ACKED`].
+    fn handle_irq(&self, cpu: &crate::percpu::PerCpu, acked: u32) -> IrqOutcome;
     /// Injects `intid` into this CPU's vCPU (`hw`: a physical interrupt
     /// deactivated by the guest's EOI).
     fn inject(&self, intid: u32, hw: bool);
@@ -356,8 +362,8 @@ pub fn hand_back() {
 /// See [`IrqChip::handle_irq`]. The fast path: one load and a
 /// compare-and-branch, then a direct call of the implementation's entry.
 #[inline(always)]
-pub fn handle_irq(cpu: &crate::percpu::PerCpu) -> IrqOutcome {
-    dispatch!(IrqOutcome::Resume, handle_irq(cpu))
+pub fn handle_irq(cpu: &crate::percpu::PerCpu, acked: u32) -> IrqOutcome {
+    dispatch!(IrqOutcome::Resume, handle_irq(cpu, acked))
 }
 
 #[cfg(target_os = "none")]

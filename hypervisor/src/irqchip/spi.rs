@@ -15,7 +15,9 @@ pub const INTIDS: usize = 1024;
 /// the SPI back, and for INTIDs never handed out. Never a cell id.
 pub const NO_OWNER: u8 = 0xff;
 
-/// Owner cell of each INTID; lock-free, read on the interrupt path.
+/// Owner cell of each INTID; lock-free, read on the interrupt path
+/// (transparent: the assembly fast path indexes it as a byte array).
+#[repr(transparent)]
 pub struct SpiOwners([AtomicU8; INTIDS]);
 
 impl SpiOwners {
@@ -46,7 +48,11 @@ impl Default for SpiOwners {
     }
 }
 
-static OWNERS: SpiOwners = SpiOwners::new();
+/// The map. Public for the interrupt fast path only
+/// (`arch/aarch64/vectors.rs` reads it by symbol, with load-acquire as
+/// [`SpiOwners::get`]); everything else goes through [`owner`] and
+/// [`set_owner`].
+pub static OWNERS: SpiOwners = SpiOwners::new();
 
 /// Gives SPI `irq` to `cell` ([`NO_OWNER`]: to nobody).
 pub fn set_owner(irq: u32, cell: u8) {

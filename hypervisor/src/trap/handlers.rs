@@ -134,15 +134,18 @@ fn other_sync(frame: &mut TrapFrame, esr: Esr) {
     }
 }
 
-/// The interrupt fast path. Only x0-x18, x29 and x30 of `frame` are
-/// valid; returns true when the frame was rewritten as a whole (the CPU
+/// The interrupt path (the vector's assembly fast path injects the
+/// common case itself and comes here for the rest). Only x0-x18, x29 and
+/// x30 of `frame` are valid; `acked` is the INTID the vector already
+/// acknowledged, or `irqchip::NOT_ACKED`; `entry` the CNTPCT the vector
+/// read. Returns true when the frame was rewritten as a whole (the CPU
 /// parked and restarted), so the vector restores all of it.
 #[no_mangle]
-extern "C" fn trap_lower_irq(frame: &mut TrapFrame) -> bool {
+extern "C" fn trap_lower_irq(frame: &mut TrapFrame, acked: u32, entry: u64) -> bool {
     let cpu = this_cpu();
-    cpu.trace.enter_irq(arch::counter());
+    cpu.trace.enter_irq(entry);
     cpu.count(Stat::Total);
-    if crate::irqchip::handle_irq(cpu) == crate::irqchip::IrqOutcome::Park {
+    if crate::irqchip::handle_irq(cpu, acked) == crate::irqchip::IrqOutcome::Park {
         park_on_request(frame);
         return true;
     }

@@ -8,6 +8,7 @@
 //! table into README.md between the bench markers.
 
 mod artifacts;
+mod breakdown;
 mod ivnet;
 mod linux;
 mod parse;
@@ -35,6 +36,10 @@ pub struct BenchArgs {
     /// Skip only the ivshmem-net run (root Linux and a Linux cell).
     #[arg(long)]
     pub no_ivnet: bool,
+    /// Skip the traced run that splits the interrupt path into phases
+    /// (the `irq_path_*` rows).
+    #[arg(long)]
+    pub no_breakdown: bool,
 }
 
 fn footprint(a: &artifacts::Artifacts) -> Result<rows::Footprint> {
@@ -66,6 +71,11 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     hv.samples.extend(smmu.samples);
     hv.errors.extend(smmu.errors.into_iter().map(|e| format!("smmu: {e}")));
     let fp = footprint(&a)?;
+    let breakdown = if args.no_breakdown {
+        Vec::new()
+    } else {
+        breakdown::run(&a, &p.images().join("syshyper.elf"))?
+    };
     let mut linux_failed = false;
     let mut linux = if args.no_linux {
         parse::RunOutput::default()
@@ -90,7 +100,8 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         }
     }
     let mut missing = Vec::new();
-    let rows = rows::build(&native, &hv, &fp, &linux, &mut missing);
+    let mut rows = rows::build(&native, &hv, &fp, &linux, &mut missing);
+    rows::add_breakdown(&mut rows, &breakdown);
     let row = |name: &str| rows.iter().find(|r| r.name == name).and_then(|r| r.syshyper);
     let el2 = match (row("irq_latency_min"), row("el2_irq_inject_median_bucket")) {
         (Some(cell), Some(low)) => rows::el2_matches_cell(cell, low),
@@ -99,6 +110,16 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     match &el2 {
         Ok(()) => println!("[bench] EL2 injection delay median agrees with irq_latency (minus the vector path)"),
         Err(e) => println!("[bench] {e}"),
+    }
+    // The per-CPU area (PerCpu block, stack, trap frame) is sized from the
+    // stack's high-water mark: at most half of it may be used.
+    let stack = match row("el2_stack_high_water") {
+        Some(used) if used * 2.0 <= fp.percpu_bytes as f64 => Ok(()),
+        Some(used) => Err(format!("EL2 stack high-water {used} bytes exceeds half the per-CPU area ({})", fp.percpu_bytes)),
+        None => Err("no EL2 stack high-water figure".to_string()),
+    };
+    if let Err(e) = &stack {
+        println!("[bench] {e}");
     }
 
     let table = report::markdown(&rows);
@@ -151,6 +172,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     Ok(
         if unexpected.is_empty()
             && el2.is_ok()
+            && stack.is_ok()
             && !linux_failed
             && [&native, &hv, &linux].iter().all(|o| o.errors.is_empty())
         {

@@ -121,6 +121,11 @@ pub fn native(a: &Artifacts) -> Result<RunOutput> {
 }
 
 pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
+    syshyper_with(a, "syshyper", &[])
+}
+
+/// The sysHyper run with `extra` QEMU arguments, logged as `<name>.log`.
+pub fn syshyper_with(a: &Artifacts, name: &str, extra: &[String]) -> Result<RunOutput> {
     let mut bundle = vec![
         ("bench-cell.cell".to_string(), a.config("bench-cell")),
         ("bench-inmate.bin".to_string(), a.cell_bin.clone()),
@@ -140,12 +145,13 @@ pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
     };
     let mut args = qemu::machine_args();
     args.extend(icount_args());
+    args.extend(extra.iter().cloned());
     args.extend(boot.qemu_args(&a.dir.join("syshyper-run"))?);
     run(
-        "syshyper",
+        name,
         args,
         "BENCH-DONE root",
-        a.dir.join("syshyper.log"),
+        a.dir.join(format!("{name}.log")),
         &BARE,
     )
 }

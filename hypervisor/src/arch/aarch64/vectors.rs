@@ -4,6 +4,9 @@
 //! system registers stay live and only general registers are saved.
 
 use super::consts::FRAME_SIZE;
+use super::regval::ich;
+use crate::percpu::PerCpu;
+use crate::trace::CpuTrace;
 
 core::arch::global_asm!(
     r#"
@@ -57,18 +60,18 @@ core::arch::global_asm!(
     b       __restore_frame
 .endm
 
-/* The interrupt fast path saves only what the Rust handler may clobber
- * (x0-x18, x29, x30); x19-x28 stay live across it (callee-saved), and ELR
- * and SPSR stay in their registers because EL2 runs with interrupts masked.
+/* Interrupts: x0-x5 are saved here, the rest only if the Rust handler
+ * runs (__irq_save_rest). The IRQ entry first tries the assembly fast
+ * path (__irq_fast); the FIQ entry always goes to Rust, unacknowledged.
  * The handler returns nonzero when it rewrote the whole frame (the CPU
  * parked and was restarted elsewhere): then the full frame is restored. */
-.macro VECTOR_IRQ handler
+.macro VECTOR_IRQ_ENTRY target
     .balign 0x80
-    SAVE_CALLER_SAVED
-    mov     x0, sp
-    bl      \handler
-    cbnz    w0, __restore_frame
-    b       __irq_return
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    b       \target
 .endm
 
 .section .text
@@ -84,14 +87,128 @@ __el2_vectors:
     VECTOR  trap_hyp_fault
     VECTOR  trap_hyp_fault
     VECTOR  trap_lower_sync     /* lower EL, AArch64 */
-    VECTOR_IRQ trap_lower_irq
-    VECTOR_IRQ trap_lower_irq
+    VECTOR_IRQ_ENTRY __irq_fast
+    VECTOR_IRQ_ENTRY __irq_slow
     VECTOR  trap_lower_serror
     VECTOR  trap_lower_aarch32  /* lower EL, AArch32 */
     VECTOR  trap_lower_aarch32
     VECTOR  trap_lower_aarch32
     VECTOR  trap_lower_aarch32
 
+/* The interrupt fast path (the common case of the Rust path in
+ * irqchip/gicv3/inject.rs, for CPUs whose PerCpu.irq_fast says their
+ * interface is GICv3's): a PPI other than the maintenance interrupt, or
+ * an SPI the CPU's cell owns, is acknowledged, dropped in priority and
+ * put pending with HW = 1 into a free list register (the guest's EOI
+ * deactivates it physically), counted (PerCpu.fast_irqs) and timed
+ * (CpuTrace.fast: one log2 bucket of EL2 entry to list register); then
+ * straight back. Everything else (SGIs, the maintenance interrupt, an
+ * SPI of another cell, nothing pending, no free list register) goes to
+ * the Rust handler with the INTID already acknowledged in x1.
+ * x0: PerCpu, x1: INTID, x2: entry time, x3-x5: scratch.
+ * The global labels split the path into the phases the bench's breakdown
+ * counts (xtask/src/bench/breakdown.rs): dispatch, acknowledge and
+ * classify, inject, account, restore. */
+.global __irq_fast
+__irq_fast:
+    mrs     x2, cntpct_el0
+    mrs     x0, tpidr_el2
+    ldr     w3, [x0, #{irq_fast}]
+    cbz     w3, __irq_slow
+.global __irq_fast_ack
+__irq_fast_ack:
+    mrs     x1, s3_0_c12_c12_0          /* ICC_IAR1_EL1 */
+    and     w1, w1, #0xffffff
+    sub     w3, w1, #16
+    cmp     w3, #16
+    b.hs    __irq_fast_spi
+    cmp     w1, #{maint}                /* a PPI: all but maintenance */
+    b.eq    __irq_save_rest
+.global __irq_fast_inject
+__irq_fast_inject:
+    mrs     x3, s3_4_c12_c11_5          /* ICH_ELRSR_EL2 */
+    and     x3, x3, #0xffff             /* at most 16 list registers */
+    cbz     x3, __irq_save_rest
+    msr     s3_0_c12_c12_1, x1          /* ICC_EOIR1_EL1: priority drop */
+    mov     x4, #{lr_base}              /* pending, HW, group 1, priority */
+    orr     x4, x4, x1                  /* vINTID */
+    orr     x4, x4, x1, lsl #32         /* pINTID */
+    rbit    x3, x3
+    clz     x3, x3                      /* lowest free list register */
+    adr     x5, 3f
+    add     x5, x5, x3, lsl #3
+    br      x5
+3:  msr     s3_4_c12_c12_0, x4 ; b 4f   /* ICH_LR0_EL2 */
+    msr     s3_4_c12_c12_1, x4 ; b 4f
+    msr     s3_4_c12_c12_2, x4 ; b 4f
+    msr     s3_4_c12_c12_3, x4 ; b 4f
+    msr     s3_4_c12_c12_4, x4 ; b 4f
+    msr     s3_4_c12_c12_5, x4 ; b 4f
+    msr     s3_4_c12_c12_6, x4 ; b 4f
+    msr     s3_4_c12_c12_7, x4 ; b 4f
+    msr     s3_4_c12_c13_0, x4 ; b 4f   /* ICH_LR8_EL2 */
+    msr     s3_4_c12_c13_1, x4 ; b 4f
+    msr     s3_4_c12_c13_2, x4 ; b 4f
+    msr     s3_4_c12_c13_3, x4 ; b 4f
+    msr     s3_4_c12_c13_4, x4 ; b 4f
+    msr     s3_4_c12_c13_5, x4 ; b 4f
+    msr     s3_4_c12_c13_6, x4 ; b 4f
+    msr     s3_4_c12_c13_7, x4 ; b 4f
+.global __irq_fast_account
+__irq_fast_account:
+4:  ldr     x3, [x0, #{fast_irqs}]
+    add     x3, x3, #1
+    str     x3, [x0, #{fast_irqs}]
+    mrs     x3, cntpct_el0
+    sub     x3, x3, x2
+    clz     x3, x3
+    add     x3, x0, x3, lsl #2
+    ldr     w4, [x3, #{fast_hist}]
+    add     w4, w4, #1
+    str     w4, [x3, #{fast_hist}]
+.global __irq_fast_restore
+__irq_fast_restore:
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{frame}
+    eret
+.global __irq_fast_spi
+__irq_fast_spi:
+    sub     w3, w1, #32                 /* an SPI (32..1019) of this cell */
+    cmp     w3, #988
+    b.hs    __irq_save_rest
+    adrp    x3, {owners}
+    add     x3, x3, :lo12:{owners}
+    add     x3, x3, x1
+    ldarb   w3, [x3]                    /* acquire, as spi::owner() */
+    cmp     w3, #{no_owner}
+    b.eq    __irq_save_rest
+    ldr     w4, [x0, #{cell}]
+    and     w4, w4, #0xff
+    cmp     w3, w4
+    b.eq    __irq_fast_inject
+    b       __irq_save_rest
+
+/* The Rust interrupt path, nothing acknowledged yet (the FIQ entry, or
+ * a CPU without the fast path). */
+.global __irq_slow
+__irq_slow:
+    mrs     x2, cntpct_el0
+    mov     w1, #{not_acked}
+/* x1: the acknowledged INTID or NOT_ACKED, x2: the entry time. */
+__irq_save_rest:
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    str     x18, [sp, #144]
+    stp     x29, x30, [sp, #232]
+    mov     x0, sp
+    bl      trap_lower_irq
+    cbnz    w0, __restore_frame
 __irq_return:
     RESTORE_CALLER_SAVED
     eret
@@ -113,4 +230,13 @@ __restore_frame:
     eret
 "#,
     frame = const FRAME_SIZE,
+    irq_fast = const core::mem::offset_of!(PerCpu, irq_fast),
+    fast_irqs = const core::mem::offset_of!(PerCpu, fast_irqs),
+    cell = const core::mem::offset_of!(PerCpu, cell),
+    fast_hist = const core::mem::offset_of!(PerCpu, trace) + CpuTrace::FAST_OFFSET,
+    maint = const crate::irqchip::gicv3::redist::MAINTENANCE_IRQ,
+    owners = sym crate::irqchip::spi::OWNERS,
+    no_owner = const crate::irqchip::spi::NO_OWNER,
+    lr_base = const ich::LR_PENDING | ich::LR_HW | ich::LR_GROUP1 | ich::LR_PRIO,
+    not_acked = const crate::irqchip::NOT_ACKED,
 );

@@ -35,7 +35,8 @@ impl IrqChip for GicV2 {
         inject::hand_back()
     }
     #[inline(never)]
-    fn handle_irq(&self, cpu: &PerCpu) -> IrqOutcome {
+    fn handle_irq(&self, cpu: &PerCpu, _acked: u32) -> IrqOutcome {
+        // No fast path on GICv2 (irq_fast stays 0): never acknowledged.
         inject::handle_irq(cpu)
     }
     #[inline(never)]

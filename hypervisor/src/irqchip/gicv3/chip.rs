@@ -32,8 +32,8 @@ impl IrqChip for GicV3 {
         inject::hand_back()
     }
     #[inline(always)]
-    fn handle_irq(&self, cpu: &PerCpu) -> IrqOutcome {
-        inject::handle_irq(cpu)
+    fn handle_irq(&self, cpu: &PerCpu, acked: u32) -> IrqOutcome {
+        inject::handle_irq(cpu, acked)
     }
     fn inject(&self, intid: u32, hw: bool) {
         inject::inject(intid, hw)

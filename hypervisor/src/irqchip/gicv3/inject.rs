@@ -124,12 +124,13 @@ pub use crate::irqchip::{pending, IrqOutcome};
 
 /// The interrupt path: acknowledge everything pending, inject what belongs
 /// to this CPU's cell, handle the hypervisor's own SGI. `cpu` is this
-/// CPU's block. Inlined into the trap handler: the dispatch in
-/// `irqchip` plus one frame instead of two keeps the entry as short as a
-/// direct call was before the interface.
+/// CPU's block; `acked` the INTID the assembly fast path acknowledged
+/// (`arch/aarch64/vectors.rs`, which injects the common case itself and
+/// comes here for the rest), or NOT_ACKED. Inlined into the trap handler:
+/// the dispatch in `irqchip` plus one frame instead of two.
 #[inline(always)]
-pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
-    let intid = cpuif::ack();
+pub fn handle_irq(cpu: &PerCpu, acked: u32) -> IrqOutcome {
+    let intid = if acked == crate::irqchip::NOT_ACKED { cpuif::ack() } else { acked };
     // The common case first, with the fewest tests: one device or timer
     // interrupt (a PPI, or an SPI this cell owns) is injected and the CPU
     // returns at once; another pending one traps again right away.
@@ -310,6 +311,7 @@ fn set_physically_pending(cpu: &PerCpu, intid: u32) {
 /// group enable and EOI mode are restored, the virtual interface is off.
 pub fn hand_back() {
     let cpu = this_cpu();
+    cpu.irq_fast.store(0, Ordering::Relaxed);
     // Virtual SGIs other CPUs posted for us become real ones. The swap is
     // the point after which `emulate_sgi` sends senders' SGIs physically
     // (it sees LEFT_EL2 in the same word, total order of RMWs on one

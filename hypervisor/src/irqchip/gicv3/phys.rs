@@ -228,6 +228,9 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
     let vmcr = if boot_first { 0 } else { crate::arch::regval::ich::vmcr_from_physical(pmr, igrpen1, ctlr) };
     cpuif::set_ich_vmcr(vmcr);
     cpuif::set_ich_hcr(ICH_HCR_EN);
+    // The IRQ vector may now acknowledge and inject the common interrupts
+    // itself (system-register interface, list registers ready).
+    cpu.irq_fast.store(1, Ordering::Relaxed);
     true
 }
 

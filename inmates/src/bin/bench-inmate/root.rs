@@ -183,6 +183,10 @@ pub fn run() -> ! {
         println!("BENCH-ERROR destroy bench-cell: {r}");
     }
     super::ivshmem::run(&bundle, base);
+    // The deepest any CPU's EL2 stack went (sysHyper's CPU_GET_INFO kind
+    // 2000, root only): what the per-CPU area's size must hold.
+    let stack = (0..4).map(|c| hvc::cpu_info(c, 2000)).max().unwrap_or(-1);
+    stats::value("el2_stack_max", stack);
     println!("BENCH-DONE root");
     psci::system_off()
 }
