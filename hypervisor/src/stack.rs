@@ -18,10 +18,12 @@ const FRAME_SIZE: usize = core::mem::size_of::<crate::trap::TrapFrame>();
 pub const CPU_INFO_STACK_USED: u64 = 2000;
 
 /// The paint ("STACKHWM").
+#[cfg(target_os = "none")]
 const PAINT: u64 = 0x5354_4143_4b48_574d;
 
 /// Bytes below the painting function's own stack pointer left unpainted
 /// (nothing of it lives there; a margin all the same).
+#[cfg(target_os = "none")]
 const MARGIN: u64 = 256;
 
 /// `[low, top)` of CPU `cpu`'s stack as virtual addresses: from the first
