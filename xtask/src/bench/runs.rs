@@ -121,8 +121,18 @@ pub fn native(a: &Artifacts) -> Result<RunOutput> {
 }
 
 pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
+    syshyper_with(a, "bench-cell", "syshyper")
+}
+
+/// The same run with the bench cell in direct interrupt delivery
+/// (configs/bench-cell-direct.toml under the name the root loads).
+pub fn syshyper_direct(a: &Artifacts) -> Result<RunOutput> {
+    syshyper_with(a, "bench-cell-direct", "syshyper-direct")
+}
+
+fn syshyper_with(a: &Artifacts, cell: &str, name: &str) -> Result<RunOutput> {
     let mut bundle = vec![
-        ("bench-cell.cell".to_string(), a.config("bench-cell")),
+        ("bench-cell.cell".to_string(), a.config(cell)),
         ("bench-inmate.bin".to_string(), a.cell_bin.clone()),
         ("ivshmem-demo.cell".to_string(), a.config("ivshmem-demo")),
         ("ivshmem-demo.bin".to_string(), a.ivshmem_bin.clone()),
@@ -140,12 +150,12 @@ pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
     };
     let mut args = qemu::machine_args();
     args.extend(icount_args());
-    args.extend(boot.qemu_args(&a.dir.join("syshyper-run"))?);
+    args.extend(boot.qemu_args(&a.dir.join(format!("{name}-run")))?);
     run(
-        "syshyper",
+        name,
         args,
         "BENCH-DONE root",
-        a.dir.join("syshyper.log"),
+        a.dir.join(format!("{name}.log")),
         &BARE,
     )
 }

@@ -85,7 +85,7 @@ __el2_vectors:
     VECTOR  trap_hyp_fault
     VECTOR  trap_lower_sync     /* lower EL, AArch64 */
     VECTOR_IRQ trap_lower_irq
-    VECTOR_IRQ trap_lower_irq
+    VECTOR_IRQ trap_lower_fiq
     VECTOR  trap_lower_serror
     VECTOR  trap_lower_aarch32  /* lower EL, AArch32 */
     VECTOR  trap_lower_aarch32

@@ -244,6 +244,9 @@ fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
 
 /// Sends the management SGI to `target`.
 pub fn kick(target: &PerCpu) {
+    if super::direct::is_direct(target) {
+        return super::direct::kick(target);
+    }
     cpuif::send_sgi(sgi_value(target.mpidr.load(Ordering::Relaxed), MGMT_SGI));
 }
 
@@ -251,6 +254,10 @@ pub fn kick(target: &PerCpu) {
 /// the sender's own cell only.
 pub fn emulate_sgi(value: u64) {
     let me = this_cpu();
+    if super::direct::is_direct(me) {
+        super::direct::emulate_sgi(me, value);
+        return;
+    }
     let cell = me.cell.load(Ordering::Relaxed);
     let value = crate::arch::regval::sgi1r::Sgi1r(value);
     let sgi = value.intid();

@@ -154,6 +154,26 @@ const ATTACKS: &[Attack] = &[
         "that cell restarts, machine stays",
         Expect::Answers(|mb| mb.result(0) == 3),
     ),
+    // The CPU interface (docs/direct-delivery.md): what a direct-mode cell
+    // reaches physically, and what it leaves behind for the next owner.
+    attack(
+        ICC_WRITES,
+        "ICC PMR/CTLR/AP1R/EOIR/DIR/SGIxR/IGRPEN1",
+        "own CPU only; root destroys it",
+        Expect::Answers(|_| true),
+    ),
+    attack(
+        LEAVE_ACTIVE,
+        "timer left active+pending, AP1R set",
+        "acknowledged; root destroys it",
+        Expect::Answers(|mb| mb.result(0) == 27),
+    ),
+    attack(
+        CLEAN_TIMER,
+        "next cell on that CPU: timer x3",
+        "3 timer interrupts (clean CPU)",
+        Expect::Answers(|mb| mb.result(0) == 3),
+    ),
 ];
 
 /// How long an attack may take to show its outcome.
@@ -170,7 +190,14 @@ pub fn run(env: &Env) {
     };
     let pool_v = pool_used();
     for a in ATTACKS {
-        one(env, a, victim, pool_v);
+        one(env, env.hostile_cfg, "", a, victim, pool_v);
+    }
+    // Every attack again with the hostile cell in direct interrupt
+    // delivery, same expectations (docs/direct-delivery.md).
+    if let Some(cfg) = env.hostile_direct_cfg {
+        for a in ATTACKS {
+            one(env, cfg, "direct: ", a, victim, pool_v);
+        }
     }
     crate::bad_calls::run(env, victim, pool_v);
     crate::config_race::run(env, pool_v);
@@ -259,16 +286,17 @@ fn vsgi_counts() -> (i64, i64) {
     (cpu_info(0, stat), cpu_info(2, stat))
 }
 
-fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
+fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) {
     let mb = env.hostile_mb;
-    if a.id == GICD_FOREIGN_SPI {
+    let name = text(format_args!("{mode}{}", a.name));
+    if matches!(a.id, GICD_FOREIGN_SPI | ICC_WRITES) {
         enable_spi33();
     }
     let gic_before = root_gic_view();
     let sgis_before = vsgi_counts();
-    let id = hvc::cell_create(addr_of(env.hostile_cfg));
+    let id = hvc::cell_create(addr_of(cfg));
     if id <= 0 {
-        check!(a.name, false, "create returned {id}");
+        check!(name.as_str(), false, "create returned {id}");
         row(
             a.name,
             a.expected,
@@ -279,7 +307,7 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
     let l = env.load(id, HOSTILE_RAM, mb, a.id, victim as u64);
     let s = hvc::cell_start(id as u64);
     if l != 0 || s != 0 {
-        check!(a.name, false, "load {l}, start {s}");
+        check!(name.as_str(), false, "load {l}, start {s}");
     }
     let state = || hvc::cell_state(id as u64);
     wait_ms(SETTLE_MS, || {
@@ -292,22 +320,22 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
         sleep_ms(WATCH_MS);
     }
     let (stage, st) = (mb.read(STAGE), state());
-    let mut obs = describe(stage, st, mb);
+    let mut obs = describe(mode, stage, st, mb);
     let mut ok = match a.expect {
         Expect::Fails => st == CELL_FAILED && stage == STAGE_ATTEMPTED,
         Expect::Answers(f) => st == CELL_RUNNING && stage == STAGE_SURVIVED && f(&mb),
         Expect::Stays => st == CELL_RUNNING && stage == STAGE_ATTEMPTED,
         Expect::Stops => st == CELL_SHUT_DOWN && stage == STAGE_ATTEMPTED,
     };
-    if a.id == GICD_FOREIGN_SPI && root_gic_view() != gic_before {
+    if matches!(a.id, GICD_FOREIGN_SPI | ICC_WRITES) && root_gic_view() != gic_before {
         let _ = write!(obs, "; root GIC view changed");
         ok = false;
     }
-    if matches!(a.id, TRAPPED_SYSREGS | SGI_FLOOD) && vsgi_counts() != sgis_before {
+    if matches!(a.id, TRAPPED_SYSREGS | SGI_FLOOD | ICC_WRITES) && vsgi_counts() != sgis_before {
         let _ = write!(obs, "; SGIs reached CPU 0/2");
         ok = false;
     }
-    check!(a.name, ok, "{}", obs.as_str());
+    check!(name.as_str(), ok, "{}", obs.as_str());
     let d = hvc::cell_destroy(id as u64);
     let mut detail = Text::new();
     let unharmed =
@@ -317,12 +345,12 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
     }
     let cpu1 = cpu_info(1, CPU_INFO_STATE);
     let unharmed = unharmed && cpu1 == CPU_STATE_RUNNING;
-    let name = text(format_args!(
+    let after = text(format_args!(
         "after {}: root, victim, hypervisor unharmed",
-        a.name
+        name.as_str()
     ));
     check!(
-        name.as_str(),
+        after.as_str(),
         unharmed,
         "{} cpu1 state {cpu1}",
         detail.as_str()
@@ -333,8 +361,9 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
     row(a.name, a.expected, &obs);
 }
 
-fn describe(stage: u64, state: i64, mb: Mailbox) -> Text {
+fn describe(mode: &str, stage: u64, state: i64, mb: Mailbox) -> Text {
     let mut t = Text::new();
+    let _ = write!(t, "{mode}");
     let _ = match state {
         CELL_FAILED => write!(t, "cell FAILED"),
         CELL_SHUT_DOWN => write!(t, "cell SHUT_DOWN"),

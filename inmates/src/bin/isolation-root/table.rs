@@ -5,7 +5,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use syshyper_inmates::println;
 
-const MAX_ROWS: usize = 96;
+const MAX_ROWS: usize = 128;
 const TEXT: usize = 72;
 
 /// All-zero when empty (`None` texts), so the table lives in .bss and the
