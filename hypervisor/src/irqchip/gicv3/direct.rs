@@ -140,10 +140,7 @@ pub fn emulate_sgi(me: &PerCpu, value: u64) {
 /// A direct-mode cell's priority write (IPRIORITYR, `size` bytes of
 /// `v`): each byte clamped to [`CELL_MIN_PRIO`] or lower priority.
 pub fn clamp_priorities(v: u64, size: u8) -> u64 {
-    (0..u32::from(size)).fold(0, |acc, i| {
-        let b = ((v >> (8 * i)) & 0xff) as u8;
-        acc | u64::from(b.max(CELL_MIN_PRIO)) << (8 * i)
-    })
+    super::dist::clamp_priorities(v, size, CELL_MIN_PRIO)
 }
 
 /// Whether this CPU runs a direct-mode cell (for the trapped accesses).

@@ -42,6 +42,16 @@ const ID_REGS: u64 = 0xffd0;
 /// Size of the GICD frame that is trapped.
 pub const GICD_SIZE: u64 = 0x1_0000;
 
+/// An IPRIORITYR write of `size` bytes (`v`) with every byte raised to at
+/// least `min` (a numerically higher value is a lower priority): the
+/// priorities of a direct-mode cell, kept below the hypervisor's.
+pub fn clamp_priorities(v: u64, size: u8, min: u8) -> u64 {
+    (0..u32::from(size.min(8))).fold(0, |acc, i| {
+        let b = ((v >> (8 * i)) & 0xff) as u8;
+        acc | u64::from(b.max(min)) << (8 * i)
+    })
+}
+
 /// Builds a mask with `bits` bits per interrupt for the `n` interrupts
 /// starting at `first`, set where `owns` says so.
 fn mask(first: u32, n: u32, bits: u32, owns: &impl Fn(u32) -> bool) -> u64 {
@@ -92,6 +102,16 @@ pub fn merge(current: u64, written: u64, mask: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_priorities_never_outrank_the_minimum() {
+        assert_eq!(clamp_priorities(0x00, 1, 0x10), 0x10);
+        assert_eq!(clamp_priorities(0xa0, 1, 0x10), 0xa0);
+        assert_eq!(clamp_priorities(0xa008_1000, 4, 0x10), 0xa010_1010);
+        assert_eq!(clamp_priorities(0xffff_ffff, 4, 0x10), 0xffff_ffff);
+        // Bytes beyond the access size are not produced.
+        assert_eq!(clamp_priorities(0x0000_0000, 2, 0x10), 0x1010);
+    }
 
     fn cell_owns_144(irq: u32) -> bool {
         irq == 144 || irq == 33

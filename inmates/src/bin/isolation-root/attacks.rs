@@ -176,8 +176,9 @@ const ATTACKS: &[Attack] = &[
     ),
 ];
 
-/// How long an attack may take to show its outcome.
-const SETTLE_MS: u64 = 3000;
+/// How long an attack may take to show its outcome (a bound: the wait ends
+/// as soon as it shows; the SGI flood takes seconds on a loaded host).
+const SETTLE_MS: u64 = 8000;
 /// After STAGE_ATTEMPTED, how long a CPU that must stay off or spinning is
 /// watched.
 const WATCH_MS: u64 = 100;
@@ -281,6 +282,22 @@ fn enable_spi33() {
     unsafe { ((GICD_BASE + 0x104) as *mut u32).write_volatile(1 << 1) };
 }
 
+/// SPI 33's active bit in the root's (emulated) distributor view.
+fn spi33_active() -> bool {
+    // SAFETY: the root owns SPI 33; GICD_ISACTIVER1 reads are trapped and
+    // have no side effects.
+    unsafe { ((GICD_BASE + 0x304) as *const u32).read_volatile() & (1 << 1) != 0 }
+}
+
+/// Sets (or clears) SPI 33 active: what the root's handler of it would
+/// hold while the ICC_WRITES attack writes its INTID to ICC_EOIR1/DIR.
+fn set_spi33_active(on: bool) {
+    let reg = if on { 0x304 } else { 0x384 };
+    // SAFETY: the root owns SPI 33 (the UART, not used by this program's
+    // interrupts); ISACTIVER1/ICACTIVER1 writes are trapped and emulated.
+    unsafe { ((GICD_BASE + reg) as *mut u32).write_volatile(1 << 1) };
+}
+
 fn vsgi_counts() -> (i64, i64) {
     let stat = CPU_STAT_BASE + 6;
     (cpu_info(0, stat), cpu_info(2, stat))
@@ -293,6 +310,9 @@ fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) 
         enable_spi33();
     }
     let gic_before = root_gic_view();
+    if a.id == ICC_WRITES {
+        set_spi33_active(true);
+    }
     let sgis_before = vsgi_counts();
     let id = hvc::cell_create(addr_of(cfg));
     if id <= 0 {
@@ -327,6 +347,27 @@ fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) 
         Expect::Stays => st == CELL_RUNNING && stage == STAGE_ATTEMPTED,
         Expect::Stops => st == CELL_SHUT_DOWN && stage == STAGE_ATTEMPTED,
     };
+    // Recorded, not judged: an ICC_EOIR1_EL1 of a foreign INTID is
+    // architecturally UNPREDICTABLE, and QEMU deactivates it when the
+    // cell reaches the physical register (docs/direct-delivery.md, "What
+    // is not closed").
+    if a.id == ICC_WRITES {
+        let still = spi33_active();
+        let _ = write!(obs, "; root's active SPI 33 {}", if still { "still active" } else { "DEACTIVATED" });
+        set_spi33_active(false);
+    }
+    // The timer reached the cell through list registers (trapped) or
+    // without any exit (direct): the hypervisor's count of interrupts it
+    // injected on CPU 1 for this cell (cleared at create) tells which.
+    if a.id == CLEAN_TIMER {
+        let injected = cpu_info(1, CPU_STAT_BASE + 5);
+        let direct = !mode.is_empty();
+        let _ = write!(obs, "; {injected} injected");
+        if direct && injected != 0 || !direct && injected < 3 {
+            let _ = write!(obs, " (want {})", if direct { "0" } else { ">= 3" });
+            ok = false;
+        }
+    }
     if matches!(a.id, GICD_FOREIGN_SPI | ICC_WRITES) && root_gic_view() != gic_before {
         let _ = write!(obs, "; root GIC view changed");
         ok = false;
