@@ -102,6 +102,18 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         Err(e) => println!("[bench] {e}"),
     }
 
+    // Direct delivery must not pass through EL2: its worst timer latency
+    // stays below the trapped path's best (docs/direct-delivery.md).
+    let direct_ok = match (row("direct_irq_latency_max"), row("irq_latency_min")) {
+        (Some(direct), Some(trapped)) if direct < trapped => {
+            println!("[bench] direct delivery: timer latency max {direct} < trapped min {trapped}");
+            true
+        }
+        (d, t) => {
+            println!("[bench] direct delivery: timer latency max {d:?} not below trapped min {t:?}");
+            false
+        }
+    };
     let table = report::markdown(&rows);
     write(&a.dir.join("results.json"), &report::json(&rows))?;
     write(&a.dir.join("results.md"), &table)?;
@@ -152,6 +164,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     Ok(
         if unexpected.is_empty()
             && el2.is_ok()
+            && direct_ok
             && !linux_failed
             && [&native, &hv, &direct, &linux].iter().all(|o| o.errors.is_empty())
         {
