@@ -228,6 +228,13 @@ pub fn set_hcr_direct() {
     isb();
 }
 
+/// Whether physical IRQs go to EL1 on this CPU (HCR_EL2.IMO clear): a
+/// CPU in direct interrupt delivery, seen from one of its traps.
+#[inline(always)]
+pub fn irqs_to_el1() -> bool {
+    read_sysreg!(hcr_el2) & (1 << 4) == 0
+}
+
 /// Back to HCR_EL2 with IRQs and FIQs routed to EL2 (`regval::hcr_guest`)
 /// when a CPU leaves direct mode, so its interrupt state and its routing
 /// always agree.

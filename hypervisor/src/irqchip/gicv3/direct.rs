@@ -11,7 +11,7 @@ use super::phys::*;
 use super::redist::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use crate::arch::gicv3 as cpuif;
 use crate::irqchip::IrqOutcome;
-use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
+use crate::percpu::{present_cpus, PerCpu, Stat};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Per CPU (by id): runs a cell in direct mode.
@@ -141,9 +141,4 @@ pub fn emulate_sgi(me: &PerCpu, value: u64) {
 /// `v`): each byte clamped to [`CELL_MIN_PRIO`] or lower priority.
 pub fn clamp_priorities(v: u64, size: u8) -> u64 {
     super::dist::clamp_priorities(v, size, CELL_MIN_PRIO)
-}
-
-/// Whether this CPU runs a direct-mode cell (for the trapped accesses).
-pub fn this_cpu_direct() -> bool {
-    is_direct(this_cpu())
 }

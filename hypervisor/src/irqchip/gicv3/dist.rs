@@ -17,6 +17,9 @@ pub enum Action {
     /// Read `value & mask`; write only the bits in `mask`, keeping the
     /// others (read-modify-write under the distributor lock).
     Merge(u64),
+    /// IPRIORITYR: as `Merge`, with the written priorities of a
+    /// direct-mode cell clamped (`clamp_priorities`); reads as `Merge`.
+    Priority(u64),
     /// IROUTER of `irq`: write only after checking the target CPU.
     Route(u32),
 }
@@ -81,7 +84,7 @@ pub fn classify(off: u64, size: u8, owns: impl Fn(u32) -> bool) -> Result<Action
             if off < ISENABLER { Action::Const(m) } else { Action::Masked(m) }
         }
         IPRIORITYR..ITARGETSR if size == 1 || size == 4 => {
-            Action::Merge(mask((off - IPRIORITYR) as u32, bits_per_access / 8, 8, &spi))
+            Action::Priority(mask((off - IPRIORITYR) as u32, bits_per_access / 8, 8, &spi))
         }
         ICFGR..IGRPMODR if size == 4 => Action::Merge(mask(((off - ICFGR) * 4) as u32, 16, 2, &spi)),
         // Group modifier: RAZ/WI (only the root's configuration counts).
@@ -143,10 +146,10 @@ mod tests {
 
     #[test]
     fn priority_bytes() {
-        assert_eq!(classify(0x400 + 144, 1, cell_owns_144), Ok(Action::Merge(0xff)));
-        assert_eq!(classify(0x400 + 145, 1, cell_owns_144), Ok(Action::Merge(0)));
-        assert_eq!(classify(0x400 + 144, 4, cell_owns_144), Ok(Action::Merge(0xff)));
-        assert_eq!(classify(0x400 + 32, 4, cell_owns_144), Ok(Action::Merge(0xff00)), "INTID 33 is byte 1");
+        assert_eq!(classify(0x400 + 144, 1, cell_owns_144), Ok(Action::Priority(0xff)));
+        assert_eq!(classify(0x400 + 145, 1, cell_owns_144), Ok(Action::Priority(0)));
+        assert_eq!(classify(0x400 + 144, 4, cell_owns_144), Ok(Action::Priority(0xff)));
+        assert_eq!(classify(0x400 + 32, 4, cell_owns_144), Ok(Action::Priority(0xff00)), "INTID 33 is byte 1");
     }
 
     #[test]

@@ -12,7 +12,6 @@ use core::sync::atomic::Ordering;
 #[allow(clippy::result_unit_err)]
 pub fn gicd_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
     let action = dist::classify(off, size, move |irq| owner(irq) == Some(cell)).map_err(|_| ())?;
-    let write = if (0x400..0x800).contains(&off) { direct_priorities(write, size) } else { write };
     Ok(perform(action, gicd(off), size, write, cell))
 }
 
@@ -32,20 +31,18 @@ pub fn gicr_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u
             let v = redist::fix_typer(real, last);
             Ok(if off == 0xc { v >> 32 } else if size == 4 { v & 0xffff_ffff } else { v })
         }
-        Ok(RAction::Plain(a)) => {
-            let write = if (0x1_0400..0x1_0420).contains(&off) { direct_priorities(write, size) } else { write };
-            Ok(perform(a, va, size, write, cell))
-        }
+        Ok(RAction::Plain(a)) => Ok(perform(a, va, size, write, cell)),
     }
 }
 
 /// A priority write of a direct-mode cell, clamped so that none of its
 /// interrupts can outrank the hypervisor's Group 0 (`direct`).
 #[inline(never)]
-fn direct_priorities(write: Option<u64>, size: u8) -> Option<u64> {
-    match write {
-        Some(v) if super::direct::this_cpu_direct() => Some(super::direct::clamp_priorities(v, size)),
-        w => w,
+fn direct_priorities(v: u64, size: u8) -> u64 {
+    if crate::arch::irqs_to_el1() {
+        super::direct::clamp_priorities(v, size)
+    } else {
+        v
     }
 }
 
@@ -57,9 +54,18 @@ fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u
         (Action::Const(_), Some(_)) => 0,
         (Action::ReadOnly, None) => mmio_read(va, size),
         (Action::ReadOnly, Some(_)) => 0,
-        (Action::Masked(m), None) | (Action::Merge(m), None) => mmio_read(va, size) & m,
+        (Action::Masked(m), None) | (Action::Merge(m), None) | (Action::Priority(m), None) => {
+            mmio_read(va, size) & m
+        }
         (Action::Masked(m), Some(v)) => {
             mmio_write(va, size, v & m);
+            0
+        }
+        (Action::Priority(m), Some(v)) => {
+            let v = direct_priorities(v, size);
+            let _guard = DIST_LOCK.lock();
+            let cur = mmio_read(va, size);
+            mmio_write(va, size, dist::merge(cur, v, m));
             0
         }
         (Action::Merge(m), Some(v)) => {
