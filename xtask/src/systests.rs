@@ -619,6 +619,8 @@ const ISOLATION_FILES: &[BundleFile] = &[
     BundleFile { name: "hostile-cell.bin", path: "inmates/hostile-cell.bin" },
     BundleFile { name: "hostile.cell", path: "configs/hostile-cell.cell" },
     BundleFile { name: "victim.cell", path: "configs/victim-cell.cell" },
+    // Every attack again with direct interrupt delivery.
+    BundleFile { name: "hostile-direct.cell", path: "configs/hostile-cell-direct.cell" },
 ];
 
 /// Attacks of hostile cells next to a victim cell, bad management calls,

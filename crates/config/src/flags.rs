@@ -66,12 +66,18 @@ pub mod cell {
     pub const PASSIVE_COMMREG: u32 = 0x1;
     pub const TEST_DEVICE: u32 = 0x2;
     pub const AARCH32: u32 = 0x4;
+    /// sysHyper extension (not a Jailhouse flag; Jailhouse's hypervisor
+    /// does not look at this bit): the cell's own interrupts are delivered
+    /// by the GIC straight to its CPUs at EL1 (docs/direct-delivery.md).
+    /// Bit 24, far from both ends Jailhouse allocates from.
+    pub const DIRECT_IRQS: u32 = 0x0100_0000;
     pub const VCONSOLE_PERMITTED: u32 = 0x4000_0000;
     pub const VCONSOLE_ACTIVE: u32 = 0x8000_0000;
     pub const NAMES: &[(&str, u64)] = &[
         ("passive_commreg", PASSIVE_COMMREG as u64),
         ("test_device", TEST_DEVICE as u64),
         ("aarch32", AARCH32 as u64),
+        ("direct_irqs", DIRECT_IRQS as u64),
         ("vconsole_permitted", VCONSOLE_PERMITTED as u64),
         ("vconsole_active", VCONSOLE_ACTIVE as u64),
     ];

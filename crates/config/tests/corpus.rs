@@ -311,6 +311,11 @@ fn cell_and_system_flags_are_jailhouses() {
         assert_eq!(u32_at(&b, CELL_FLAGS), value, "{name}");
         round_trip(name, &b);
     }
+    // sysHyper's extension bit (docs/config-compat.md): outside every bit
+    // Jailhouse defines.
+    let b = cell("name = \"c\"\ncpus = \"1\"\nflags = [\"direct_irqs\"]\n");
+    assert_eq!(u32_at(&b, CELL_FLAGS), 0x0100_0000);
+    round_trip("direct_irqs", &b);
     // JAILHOUSE_SYS_VIRTUAL_DEBUG_CONSOLE = 1, system flags @8.
     let sys = system_v2();
     assert_eq!(u32_at(&sys, 8), 1);
@@ -489,7 +494,7 @@ fn full_system_and_every_field_cell_pass() {
     // cell flag, a comm region, a placeholder region and a sub-page UART.
     let every = cell(
         r#"name = "abcdefghijklmnopqrstuvwxyz01234"
-flags = ["passive_commreg", "test_device", "aarch32", "vconsole_permitted", "vconsole_active"]
+flags = ["passive_commreg", "test_device", "aarch32", "direct_irqs", "vconsole_permitted", "vconsole_active"]
 cpus = "1,3"
 cpu_set_size = 16
 cpu_reset_address = "0x1000"

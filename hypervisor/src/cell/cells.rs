@@ -69,6 +69,10 @@ pub fn activate_for_this_cpu() {
     let id = crate::percpu::this_cpu().cell.load(core::sync::atomic::Ordering::Relaxed);
     if let Some(c) = CELLS.lock().iter().find(|c| c.id == id) {
         crate::arch::activate_stage2(c.stage2.root(), c.vmid, true);
+        // A cell asking for direct interrupt delivery (never the root).
+        if id != 0 && c.flags & syshyper_config::flags::cell::DIRECT_IRQS != 0 {
+            crate::irqchip::enter_direct(crate::percpu::this_cpu());
+        }
     }
 }
 

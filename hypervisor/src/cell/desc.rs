@@ -18,8 +18,10 @@ use alloc::vec::Vec;
 use crate::pci::passthru::{Cap, PtDev};
 use syshyper_config::ivshmem::{self, Ivshmem, VirtualHost};
 
-/// Cell flags the hypervisor understands (Jailhouse's cell-config.h).
-pub const CELL_FLAGS_KNOWN: u32 = 0x1 | 0x2 | 0x4 | 0x4000_0000 | 0x8000_0000;
+/// Cell flags the hypervisor understands (Jailhouse's cell-config.h, and
+/// sysHyper's `direct_irqs` extension).
+pub const CELL_FLAGS_KNOWN: u32 =
+    0x1 | 0x2 | 0x4 | syshyper_config::flags::cell::DIRECT_IRQS | 0x4000_0000 | 0x8000_0000;
 /// Memory flags the hypervisor understands: READ..NO_HUGEPAGES, IO_UNALIGNED,
 /// the four access widths.
 pub const MEM_FLAGS_KNOWN: u64 = 0x1ff | 0x8000 | (0xf << 16);
@@ -339,6 +341,12 @@ impl CellDesc {
         let mut d = Self::header(view)?;
         if d.flags & !CELL_FLAGS_KNOWN != 0 {
             return Err(bad(format_args!("unknown cell flags {:#x}", d.flags & !CELL_FLAGS_KNOWN)));
+        }
+        // Direct delivery takes the cell's interrupts past the virtual
+        // interface, where ivshmem's virtual INTx are raised
+        // (docs/direct-delivery.md): refused rather than silently lost.
+        if d.flags & syshyper_config::flags::cell::DIRECT_IRQS != 0 && view.config().is_some_and(|c| !c.pci_devices().is_empty()) {
+            return Err(bad(format_args!("direct_irqs with virtual PCI devices (ivshmem INTx would never arrive)")));
         }
         if d.name_len == 0 {
             return Err(bad(format_args!("the cell has no name")));

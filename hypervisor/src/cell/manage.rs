@@ -457,6 +457,9 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
     }
     log::info!("cell {id} reset itself");
     crate::trap::reset_frame(frame, entry, 0);
+    // The CPU's interrupt mode afresh for its cell (direct delivery left
+    // at the reset, entered again here if the cell asks for it).
+    crate::cell::activate_for_this_cpu();
 }
 
 /// sysHyper extension (hypercall 0x100, root only): what a driver that

@@ -396,6 +396,26 @@ pub fn raise_virtual(cell: u8, intid: u32) {
 }
 
 #[cfg(target_os = "none")]
+/// Puts this CPU into direct interrupt delivery for its cell
+/// (docs/direct-delivery.md); GICv3 only: false (trap-and-inject stays)
+/// on another chip.
+pub fn enter_direct(cpu: &crate::percpu::PerCpu) -> bool {
+    if chip() == Some(Chip::GicV3) {
+        gicv3::direct::enter(cpu);
+        return true;
+    }
+    false
+}
+
+#[cfg(target_os = "none")]
+/// A FIQ taken from a cell: on a direct-mode CPU, the hypervisor's
+/// Group-0 interrupts (`Some`); `None` on any other CPU, whose FIQs go
+/// the interrupt path.
+pub fn handle_fiq(cpu: &crate::percpu::PerCpu) -> Option<IrqOutcome> {
+    (chip() == Some(Chip::GicV3) && gicv3::direct::is_direct(cpu)).then(|| gicv3::direct::handle_fiq(cpu))
+}
+
+#[cfg(target_os = "none")]
 /// See [`IrqChip::emulate_sgi`].
 pub fn emulate_sgi(value: u64) {
     dispatch!((), emulate_sgi(value))

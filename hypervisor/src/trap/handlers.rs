@@ -154,6 +154,25 @@ extern "C" fn trap_lower_irq(frame: &mut TrapFrame, acked: u32, entry: u64) -> b
     false
 }
 
+/// A FIQ from a lower EL: the hypervisor's Group-0 interrupts on a CPU
+/// of a direct-mode cell, else the interrupt path (FIQs there are only
+/// stray Group-0 interrupts, which it drops).
+#[no_mangle]
+extern "C" fn trap_lower_fiq(frame: &mut TrapFrame, acked: u32, entry: u64) -> bool {
+    let cpu = this_cpu();
+    match crate::irqchip::handle_fiq(cpu) {
+        None => trap_lower_irq(frame, acked, entry),
+        Some(outcome) => {
+            cpu.count(Stat::Total);
+            if outcome == crate::irqchip::IrqOutcome::Park {
+                park_on_request(frame);
+                return true;
+            }
+            false
+        }
+    }
+}
+
 /// Parks after a management request (cell shutdown or destroy).
 fn park_on_request(frame: &mut TrapFrame) {
     let cpu = this_cpu();

@@ -19,6 +19,7 @@ pub const HIGH_BASE: u64 = 0x4020_0000;
 pub const CONFIGS: &[&str] = &[
     "qemu-virt",
     "bench-cell",
+    "bench-cell-direct",
     "bench-mem-64k",
     "bench-mem-16m",
     "bench-mem-128m",

@@ -112,7 +112,7 @@ pub fn run(a: &Artifacts, elf: &Path) -> Result<Vec<(&'static str, u64)>> {
         log.display().to_string(),
     ]
     .into();
-    runs::syshyper_with(a, "breakdown", &extra)?;
+    runs::syshyper_with(a, "bench-cell", "breakdown", &extra)?;
     let text = std::fs::read_to_string(&log).with_context(|| format!("cannot read {}", log.display()))?;
     let Some(counts) = split(&text, vector, &starts, eret) else {
         bail!("no interrupt exit through the fast path in {}", log.display());

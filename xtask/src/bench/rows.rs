@@ -63,6 +63,36 @@ fn stat(run: &RunOutput, name: &str, f: Stat) -> Option<f64> {
     run.get(name).and_then(f)
 }
 
+/// The direct-delivery rows (docs/direct-delivery.md): the bench cell's
+/// timer interrupt latency with `direct_irqs`, idle and with the root
+/// busy, beside the same native series; placed after the trapped
+/// `irq_latency_root_busy_max` row.
+pub fn add_direct(rows: &mut Vec<Row>, native: &RunOutput, direct: &RunOutput, missing: &mut Vec<String>) {
+    let mut new = Vec::new();
+    for (prefix, key) in [
+        ("direct_irq_latency", "irq_latency"),
+        ("direct_irq_latency_root_busy", "irq_latency_busy"),
+    ] {
+        for (suffix, f) in [("min", Sample::min as Stat), ("mean", Sample::mean), ("max", Sample::max)] {
+            let name = format!("{prefix}_{suffix}");
+            match stat(direct, key, f) {
+                Some(s) => new.push(Row {
+                    name,
+                    unit: INSTR,
+                    native: stat(native, key, f),
+                    syshyper: Some(s),
+                }),
+                None => missing.push(name),
+            }
+        }
+    }
+    let at = rows
+        .iter()
+        .position(|r| r.name == "irq_latency_root_busy_max")
+        .map_or(rows.len(), |i| i + 1);
+    rows.splice(at..at, new);
+}
+
 /// Builds every row; `missing` gets the names of rows without a sysHyper
 /// figure (they are left out of the table).
 pub fn build(
@@ -324,5 +354,26 @@ mod tests {
             syshyper: Some(3.0),
         };
         assert_eq!(r.ratio(), None);
+    }
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::super::parse::parse;
+    use super::*;
+
+    #[test]
+    fn direct_rows_follow_the_trapped_busy_row() {
+        let native = parse("BENCH irq_latency n=2 min=1 max=3 sum=4\nBENCH irq_latency_busy n=1 min=2 max=2 sum=2\n");
+        let hv = parse("BENCH irq_latency n=2 min=100 max=300 sum=400\nBENCH irq_latency_busy n=1 min=90 max=90 sum=90\n");
+        let direct = parse("BENCH irq_latency n=2 min=1 max=5 sum=6\n");
+        let mut missing = Vec::new();
+        let mut rows = build(&native, &hv, &Footprint::default(), &RunOutput::default(), &mut missing);
+        add_direct(&mut rows, &native, &direct, &mut missing);
+        let pos = |n: &str| rows.iter().position(|r| r.name == n);
+        assert_eq!(pos("direct_irq_latency_min"), pos("irq_latency_root_busy_max").map(|p| p + 1));
+        let mean = rows.iter().find(|r| r.name == "direct_irq_latency_mean").unwrap();
+        assert_eq!((mean.native, mean.syshyper), (Some(2.0), Some(3.0)));
+        assert!(missing.contains(&"direct_irq_latency_root_busy_max".to_string()));
     }
 }

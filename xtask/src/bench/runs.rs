@@ -121,13 +121,20 @@ pub fn native(a: &Artifacts) -> Result<RunOutput> {
 }
 
 pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
-    syshyper_with(a, "syshyper", &[])
+    syshyper_with(a, "bench-cell", "syshyper", &[])
 }
 
-/// The sysHyper run with `extra` QEMU arguments, logged as `<name>.log`.
-pub fn syshyper_with(a: &Artifacts, name: &str, extra: &[String]) -> Result<RunOutput> {
+/// The same run with the bench cell in direct interrupt delivery
+/// (configs/bench-cell-direct.toml under the name the root loads).
+pub fn syshyper_direct(a: &Artifacts) -> Result<RunOutput> {
+    syshyper_with(a, "bench-cell-direct", "syshyper-direct", &[])
+}
+
+/// The sysHyper run with cell config `cell` and `extra` QEMU arguments,
+/// logged as `<name>.log`.
+pub fn syshyper_with(a: &Artifacts, cell: &str, name: &str, extra: &[String]) -> Result<RunOutput> {
     let mut bundle = vec![
-        ("bench-cell.cell".to_string(), a.config("bench-cell")),
+        ("bench-cell.cell".to_string(), a.config(cell)),
         ("bench-inmate.bin".to_string(), a.cell_bin.clone()),
         ("ivshmem-demo.cell".to_string(), a.config("ivshmem-demo")),
         ("ivshmem-demo.bin".to_string(), a.ivshmem_bin.clone()),
@@ -146,7 +153,7 @@ pub fn syshyper_with(a: &Artifacts, name: &str, extra: &[String]) -> Result<RunO
     let mut args = qemu::machine_args();
     args.extend(icount_args());
     args.extend(extra.iter().cloned());
-    args.extend(boot.qemu_args(&a.dir.join("syshyper-run"))?);
+    args.extend(boot.qemu_args(&a.dir.join(format!("{name}-run")))?);
     run(
         name,
         args,

@@ -55,6 +55,15 @@ pub fn send_sgi(value: u64) {
     isb();
 }
 
+/// Sends a Group-0 SGI (ICC_SGI0R_EL1 value): the management kick of a
+/// direct-mode CPU, where SGI 15 is Group 0 and an SGI generated through
+/// ICC_SGI1R_EL1 (Group 1) would not be forwarded to it.
+pub fn send_sgi0(value: u64) {
+    super::dsb_ish();
+    write_sysreg!(icc_sgi0r_el1, value);
+    isb();
+}
+
 /// Number of list registers.
 pub fn num_lrs() -> usize {
     (ICH_VTR_EL2.read(ICH_VTR_EL2::ListRegs) + 1) as usize
@@ -162,3 +171,54 @@ pub fn take_cpu_interface() {
     write_sysreg!(icc_igrpen1_el1, ICC_IGRPEN1_ENABLE);
     isb();
 }
+
+/// The physical interface as a direct-mode cell gets it
+/// (docs/direct-delivery.md): EOImode 0, so the cell's own ICC_EOIR1_EL1
+/// (physical: HCR_EL2.IMO clear) drops the priority and deactivates in
+/// one write, as a guest expects (its ICC_CTLR_EL1 accesses are virtual
+/// and cannot choose); all priorities unmasked (the cell's ICC_PMR_EL1 is
+/// virtual too), no active priority of either group, Group 0 (the
+/// hypervisor's FIQs) enabled, Group 1 disabled until the cell enables it,
+/// as after a reset.
+pub fn enter_direct() {
+    write_sysreg!(icc_ctlr_el1, 0);
+    write_sysreg!(icc_pmr_el1, PMR_UNMASK_ALL);
+    clear_physical_active_priorities();
+    write_sysreg!(icc_igrpen1_el1, 0);
+    write_sysreg!(icc_igrpen0_el1, 1);
+    isb();
+}
+
+/// Back from direct mode to the interface [`take_cpu_interface`] set up:
+/// EOImode 1, Group 0 off, Group 1 on, no priority mask, binary point 0,
+/// and no active priority the cell left behind (it reaches ICC_AP1Rn_EL1
+/// physically and may have written any bits).
+pub fn leave_direct() {
+    write_sysreg!(icc_igrpen0_el1, 0);
+    clear_physical_active_priorities();
+    write_sysreg!(icc_pmr_el1, PMR_UNMASK_ALL);
+    write_sysreg!(icc_bpr1_el1, BPR1_FULL_PREEMPTION);
+    write_sysreg!(icc_ctlr_el1, ICC_CTLR_EOIMODE);
+    write_sysreg!(icc_igrpen1_el1, ICC_IGRPEN1_ENABLE);
+    isb();
+}
+
+/// Clears the physical active priorities of both groups, as many
+/// registers as ICC_CTLR_EL1.PRIbits implements (5 bits: one per group,
+/// 6: two, 7 or 8: four).
+fn clear_physical_active_priorities() {
+    let pri_bits = ((ICC_CTLR_EL1.get() >> 8) & 7) + 1;
+    write_sysreg!(icc_ap0r0_el1, 0);
+    write_sysreg!(icc_ap1r0_el1, 0);
+    if pri_bits >= 6 {
+        write_sysreg!(icc_ap0r1_el1, 0);
+        write_sysreg!(icc_ap1r1_el1, 0);
+    }
+    if pri_bits >= 7 {
+        write_sysreg!(icc_ap0r2_el1, 0);
+        write_sysreg!(icc_ap1r2_el1, 0);
+        write_sysreg!(icc_ap0r3_el1, 0);
+        write_sysreg!(icc_ap1r3_el1, 0);
+    }
+}
+

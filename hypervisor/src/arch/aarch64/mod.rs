@@ -221,6 +221,28 @@ pub fn hcr_guest(irqs: bool) -> u64 {
     regval::hcr_guest(irqs)
 }
 
+/// Switches this CPU's HCR_EL2 to direct interrupt delivery
+/// (`regval::hcr_direct`), after [`activate_stage2`].
+pub fn set_hcr_direct() {
+    HCR_EL2.set(regval::hcr_direct());
+    isb();
+}
+
+/// Whether physical IRQs go to EL1 on this CPU (HCR_EL2.IMO clear): a
+/// CPU in direct interrupt delivery, seen from one of its traps.
+#[inline(always)]
+pub fn irqs_to_el1() -> bool {
+    read_sysreg!(hcr_el2) & (1 << 4) == 0
+}
+
+/// Back to HCR_EL2 with IRQs and FIQs routed to EL2 (`regval::hcr_guest`)
+/// when a CPU leaves direct mode, so its interrupt state and its routing
+/// always agree.
+pub fn set_hcr_trapped() {
+    HCR_EL2.set(regval::hcr_guest(true));
+    isb();
+}
+
 /// VTCR_EL2 for this CPU's physical address range (`regval::vtcr`).
 pub fn vtcr() -> u64 {
     regval::vtcr(ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange))

@@ -35,6 +35,17 @@ pub fn hcr_guest(irqs: bool) -> u64 {
     v.value
 }
 
+/// HCR_EL2 for a CPU of a cell with direct interrupt delivery
+/// (docs/direct-delivery.md): as [`hcr_guest`] with physical IRQs left
+/// to EL1 (IMO clear: the GIC's Group 1, the cell's own interrupts, is
+/// taken by the cell without an exit) and FIQs routed to EL2 (FMO set:
+/// Group 0, everything the hypervisor keeps, arrives here). FMO alone
+/// still traps the SGI-generation registers and sends the cell's
+/// ICC_PMR/CTLR/DIR/RPR accesses to the virtual interface.
+pub fn hcr_direct() -> u64 {
+    hcr_guest(false) | HCR_EL2::FMO::EnableVirtualFIQ.value
+}
+
 /// HCR_EL2 once the hypervisor leaves for good (`__el2_shutdown_phys`):
 /// everything off except RW, so Linux's EL1 stays AArch64.
 pub const HCR_EL1_ONLY: u64 = HCR_EL2::RW::EL1IsAarch64.value;
@@ -350,6 +361,8 @@ mod tests {
         // VM | SWIO | FB | BSU=IS | TSC | TSW | RW, plus IMO | FMO.
         assert_eq!(hcr_guest(false), 0x8048_0603);
         assert_eq!(hcr_guest(true), 0x8048_061b);
+        // FMO (bit 3) without IMO (bit 4).
+        assert_eq!(hcr_direct(), 0x8048_060b);
         assert_eq!(HCR_EL1_ONLY, 1 << 31);
     }
 

@@ -62,7 +62,8 @@ core::arch::global_asm!(
 
 /* Interrupts: x0-x5 are saved here, the rest only if the Rust handler
  * runs (__irq_save_rest). The IRQ entry first tries the assembly fast
- * path (__irq_fast); the FIQ entry always goes to Rust, unacknowledged.
+ * path (__irq_fast); the FIQ entry (__fiq_slow) always goes to Rust,
+ * unacknowledged.
  * The handler returns nonzero when it rewrote the whole frame (the CPU
  * parked and was restarted elsewhere): then the full frame is restored. */
 .macro VECTOR_IRQ_ENTRY target
@@ -88,7 +89,7 @@ __el2_vectors:
     VECTOR  trap_hyp_fault
     VECTOR  trap_lower_sync     /* lower EL, AArch64 */
     VECTOR_IRQ_ENTRY __irq_fast
-    VECTOR_IRQ_ENTRY __irq_slow
+    VECTOR_IRQ_ENTRY __fiq_slow
     VECTOR  trap_lower_serror
     VECTOR  trap_lower_aarch32  /* lower EL, AArch32 */
     VECTOR  trap_lower_aarch32
@@ -190,14 +191,9 @@ __irq_fast_spi:
     b.eq    __irq_fast_inject
     b       __irq_save_rest
 
-/* The Rust interrupt path, nothing acknowledged yet (the FIQ entry, or
- * a CPU without the fast path). */
-.global __irq_slow
-__irq_slow:
-    mrs     x2, cntpct_el0
-    mov     w1, #{not_acked}
-/* x1: the acknowledged INTID or NOT_ACKED, x2: the entry time. */
-__irq_save_rest:
+/* The rest of the caller-saved registers, after VECTOR_IRQ_ENTRY saved
+ * x0-x5 (x19-x28 stay live across the Rust handler: callee-saved). */
+.macro SAVE_IRQ_REST
     stp     x6, x7, [sp, #48]
     stp     x8, x9, [sp, #64]
     stp     x10, x11, [sp, #80]
@@ -206,6 +202,29 @@ __irq_save_rest:
     stp     x16, x17, [sp, #128]
     str     x18, [sp, #144]
     stp     x29, x30, [sp, #232]
+.endm
+
+/* The FIQ entry: the hypervisor's Group-0 interrupts on a CPU of a
+ * direct-delivery cell (docs/direct-delivery.md), nothing acknowledged. */
+.global __fiq_slow
+__fiq_slow:
+    mrs     x2, cntpct_el0
+    mov     w1, #{not_acked}
+    SAVE_IRQ_REST
+    mov     x0, sp
+    bl      trap_lower_fiq
+    cbnz    w0, __restore_frame
+    b       __irq_return
+
+/* The Rust interrupt path, nothing acknowledged yet (a CPU without the
+ * fast path). */
+.global __irq_slow
+__irq_slow:
+    mrs     x2, cntpct_el0
+    mov     w1, #{not_acked}
+/* x1: the acknowledged INTID or NOT_ACKED, x2: the entry time. */
+__irq_save_rest:
+    SAVE_IRQ_REST
     mov     x0, sp
     bl      trap_lower_irq
     cbnz    w0, __restore_frame

@@ -39,6 +39,9 @@ impl IrqChip for GicV3 {
         inject::inject(intid, hw)
     }
     fn kick(&self, target: &PerCpu) {
+        if super::direct::is_direct(target) {
+            return super::direct::kick(target);
+        }
         inject::kick(target)
     }
     fn inject_virtual(&self, target: &PerCpu, intid: u32) {

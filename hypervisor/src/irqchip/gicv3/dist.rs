@@ -17,6 +17,9 @@ pub enum Action {
     /// Read `value & mask`; write only the bits in `mask`, keeping the
     /// others (read-modify-write under the distributor lock).
     Merge(u64),
+    /// IPRIORITYR: as `Merge`, with the written priorities of a
+    /// direct-mode cell clamped (`clamp_priorities`); reads as `Merge`.
+    Priority(u64),
     /// IROUTER of `irq`: write only after checking the target CPU.
     Route(u32),
 }
@@ -41,6 +44,16 @@ const IROUTER_END: u64 = 0x7fe0;
 const ID_REGS: u64 = 0xffd0;
 /// Size of the GICD frame that is trapped.
 pub const GICD_SIZE: u64 = 0x1_0000;
+
+/// An IPRIORITYR write of `size` bytes (`v`) with every byte raised to at
+/// least `min` (a numerically higher value is a lower priority): the
+/// priorities of a direct-mode cell, kept below the hypervisor's.
+pub fn clamp_priorities(v: u64, size: u8, min: u8) -> u64 {
+    (0..u32::from(size.min(8))).fold(0, |acc, i| {
+        let b = ((v >> (8 * i)) & 0xff) as u8;
+        acc | u64::from(b.max(min)) << (8 * i)
+    })
+}
 
 /// Builds a mask with `bits` bits per interrupt for the `n` interrupts
 /// starting at `first`, set where `owns` says so.
@@ -71,7 +84,7 @@ pub fn classify(off: u64, size: u8, owns: impl Fn(u32) -> bool) -> Result<Action
             if off < ISENABLER { Action::Const(m) } else { Action::Masked(m) }
         }
         IPRIORITYR..ITARGETSR if size == 1 || size == 4 => {
-            Action::Merge(mask((off - IPRIORITYR) as u32, bits_per_access / 8, 8, &spi))
+            Action::Priority(mask((off - IPRIORITYR) as u32, bits_per_access / 8, 8, &spi))
         }
         ICFGR..IGRPMODR if size == 4 => Action::Merge(mask(((off - ICFGR) * 4) as u32, 16, 2, &spi)),
         // Group modifier: RAZ/WI (only the root's configuration counts).
@@ -92,6 +105,16 @@ pub fn merge(current: u64, written: u64, mask: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_priorities_never_outrank_the_minimum() {
+        assert_eq!(clamp_priorities(0x00, 1, 0x10), 0x10);
+        assert_eq!(clamp_priorities(0xa0, 1, 0x10), 0xa0);
+        assert_eq!(clamp_priorities(0xa008_1000, 4, 0x10), 0xa010_1010);
+        assert_eq!(clamp_priorities(0xffff_ffff, 4, 0x10), 0xffff_ffff);
+        // Bytes beyond the access size are not produced.
+        assert_eq!(clamp_priorities(0x0000_0000, 2, 0x10), 0x1010);
+    }
 
     fn cell_owns_144(irq: u32) -> bool {
         irq == 144 || irq == 33
@@ -123,10 +146,10 @@ mod tests {
 
     #[test]
     fn priority_bytes() {
-        assert_eq!(classify(0x400 + 144, 1, cell_owns_144), Ok(Action::Merge(0xff)));
-        assert_eq!(classify(0x400 + 145, 1, cell_owns_144), Ok(Action::Merge(0)));
-        assert_eq!(classify(0x400 + 144, 4, cell_owns_144), Ok(Action::Merge(0xff)));
-        assert_eq!(classify(0x400 + 32, 4, cell_owns_144), Ok(Action::Merge(0xff00)), "INTID 33 is byte 1");
+        assert_eq!(classify(0x400 + 144, 1, cell_owns_144), Ok(Action::Priority(0xff)));
+        assert_eq!(classify(0x400 + 145, 1, cell_owns_144), Ok(Action::Priority(0)));
+        assert_eq!(classify(0x400 + 144, 4, cell_owns_144), Ok(Action::Priority(0xff)));
+        assert_eq!(classify(0x400 + 32, 4, cell_owns_144), Ok(Action::Priority(0xff00)), "INTID 33 is byte 1");
     }
 
     #[test]

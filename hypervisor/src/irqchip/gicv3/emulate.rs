@@ -35,6 +35,17 @@ pub fn gicr_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u
     }
 }
 
+/// A priority write of a direct-mode cell, clamped so that none of its
+/// interrupts can outrank the hypervisor's Group 0 (`direct`).
+#[inline(never)]
+fn direct_priorities(v: u64, size: u8) -> u64 {
+    if crate::arch::irqs_to_el1() {
+        super::direct::clamp_priorities(v, size)
+    } else {
+        v
+    }
+}
+
 #[inline(always)]
 fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u64 {
     match (action, write) {
@@ -43,9 +54,18 @@ fn perform(action: Action, va: u64, size: u8, write: Option<u64>, cell: u8) -> u
         (Action::Const(_), Some(_)) => 0,
         (Action::ReadOnly, None) => mmio_read(va, size),
         (Action::ReadOnly, Some(_)) => 0,
-        (Action::Masked(m), None) | (Action::Merge(m), None) => mmio_read(va, size) & m,
+        (Action::Masked(m), None) | (Action::Merge(m), None) | (Action::Priority(m), None) => {
+            mmio_read(va, size) & m
+        }
         (Action::Masked(m), Some(v)) => {
             mmio_write(va, size, v & m);
+            0
+        }
+        (Action::Priority(m), Some(v)) => {
+            let v = direct_priorities(v, size);
+            let _guard = DIST_LOCK.lock();
+            let cur = mmio_read(va, size);
+            mmio_write(va, size, dist::merge(cur, v, m));
             0
         }
         (Action::Merge(m), Some(v)) => {

@@ -244,6 +244,10 @@ fn sgi_value(mpidr: u64, sgi: u32) -> u64 {
 }
 
 /// Sends the management SGI to `target`.
+/// Never a direct-mode CPU: the management path's kick (`GicV3::kick`)
+/// tells those apart; the other callers kick CPUs of trapped cells only
+/// (a virtual SGI's target shares the trapped sender's cell, ivshmem
+/// cells are never direct).
 pub fn kick(target: &PerCpu) {
     cpuif::send_sgi(sgi_value(target.mpidr.load(Ordering::Relaxed), MGMT_SGI));
 }
@@ -252,6 +256,12 @@ pub fn kick(target: &PerCpu) {
 /// the sender's own cell only.
 pub fn emulate_sgi(value: u64) {
     let me = this_cpu();
+    // A direct-mode CPU runs with HCR_EL2.IMO clear: one register test,
+    // no memory access, on the trapped SGI path.
+    if crate::arch::irqs_to_el1() {
+        super::direct::emulate_sgi(me, value);
+        return;
+    }
     let cell = me.cell.load(Ordering::Relaxed);
     let value = crate::arch::regval::sgi1r::Sgi1r(value);
     let sgi = value.intid();

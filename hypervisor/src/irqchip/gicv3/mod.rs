@@ -10,6 +10,8 @@ pub mod snapshot;
 #[cfg(target_os = "none")]
 mod chip;
 #[cfg(target_os = "none")]
+pub mod direct;
+#[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod emulate;
 #[cfg(target_os = "none")]

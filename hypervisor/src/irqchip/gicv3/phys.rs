@@ -278,6 +278,10 @@ pub(super) fn wait_dist_rwp() {
 /// Clears the virtual interface and resets the banked interrupts of this
 /// CPU's redistributor for a CPU entering a context afresh.
 pub fn reset_cpu() {
+    // Direct mode ends at every hand-over (the next context enters it
+    // again if its cell asks); `reset_banked` below restores the groups
+    // and priorities it changed.
+    super::direct::leave(this_cpu());
     let frame = this_cpu().gicr_frame.load(Ordering::Relaxed);
     if frame != u32::MAX {
         reset_banked(u64::from(frame));

@@ -58,7 +58,7 @@ pub fn classify(off: u64, size: u8, own: bool, last: bool) -> Result<RAction, Ba
                 return Err(BadAccess);
             }
             let m = (0..n).filter(|i| HV_PRIVATE & (1 << (first + i)) == 0).fold(0u64, |m, i| m | 0xff << (8 * i));
-            plain(Action::Merge(m))
+            plain(Action::Priority(m))
         }
         0x1_0c04 if size == 4 => plain(Action::Merge(!(0b11u64 << (2 * (MAINTENANCE_IRQ - 16))) & 0xffff_ffff)),
         0x1_0c00 if size == 4 => plain(Action::ReadOnly),
@@ -81,9 +81,9 @@ mod tests {
         let a = classify(0x1_0180, 4, true, true).unwrap();
         assert_eq!(a, RAction::Plain(Action::Masked(0xfdff_7fff)));
         let p = classify(0x1_040c, 4, true, true).unwrap();
-        assert_eq!(p, RAction::Plain(Action::Merge(0x00ff_ffff)), "byte 3 of IPRIORITYR3 is SGI 15");
-        assert_eq!(classify(0x1_040f, 1, true, true).unwrap(), RAction::Plain(Action::Merge(0)));
-        assert_eq!(classify(0x1_041b, 1, true, true).unwrap(), RAction::Plain(Action::Merge(0xff)), "PPI 27");
+        assert_eq!(p, RAction::Plain(Action::Priority(0x00ff_ffff)), "byte 3 of IPRIORITYR3 is SGI 15");
+        assert_eq!(classify(0x1_040f, 1, true, true).unwrap(), RAction::Plain(Action::Priority(0)));
+        assert_eq!(classify(0x1_041b, 1, true, true).unwrap(), RAction::Plain(Action::Priority(0xff)), "PPI 27");
     }
 
     #[test]
@@ -94,8 +94,8 @@ mod tests {
             assert_eq!(m & (1 << 15), 0, "{off:#x}");
             assert_eq!(m & (1 << 27), 1 << 27, "{off:#x}: the timer PPI stays the cell's");
         }
-        assert_eq!(classify(0x1_0418, 4, true, true).unwrap(), RAction::Plain(Action::Merge(0xffff_00ff)), "byte 1 is PPI 25");
-        assert_eq!(classify(0x1_0419, 1, true, true).unwrap(), RAction::Plain(Action::Merge(0)));
+        assert_eq!(classify(0x1_0418, 4, true, true).unwrap(), RAction::Plain(Action::Priority(0xffff_00ff)), "byte 1 is PPI 25");
+        assert_eq!(classify(0x1_0419, 1, true, true).unwrap(), RAction::Plain(Action::Priority(0)));
         assert_eq!(classify(0x1_0c04, 4, true, true).unwrap(), RAction::Plain(Action::Merge(0xfff3_ffff)));
     }
 

@@ -32,6 +32,13 @@ pub const MASKED_ENDLESS_LOOP: u64 = 20;
 pub const FOREIGN_HVC_IMM: u64 = 21;
 pub const PSCI_SYSTEM_OFF: u64 = 22;
 pub const PSCI_SYSTEM_RESET: u64 = 23;
+/// GIC CPU-interface registers that would reach other CPUs or interrupts
+/// the cell does not own (ICC_PMR/CTLR/BPR1/AP1R0/EOIR1/DIR/SGI*R/IGRPEN1).
+pub const ICC_WRITES: u64 = 24;
+/// Leaves its timer interrupt active and pending and active priorities set.
+pub const LEAVE_ACTIVE: u64 = 25;
+/// On the CPU a LEAVE_ACTIVE cell had: its timer interrupt must arrive.
+pub const CLEAN_TIMER: u64 = 26;
 
 /// Addresses the attacks aim at (root-physical = what the root sees).
 pub const ROOT_TARGET: u64 = 0x5000_0000;

@@ -38,6 +38,9 @@ pub fn run(mb: Mailbox, attack: u64) {
         FOREIGN_HVC_IMM => foreign_hvc(mb),
         PSCI_SYSTEM_OFF => system_off(mb),
         PSCI_SYSTEM_RESET => system_reset(mb),
+        ICC_WRITES => super::direct::icc_writes(mb),
+        LEAVE_ACTIVE => super::direct::leave_active(mb),
+        CLEAN_TIMER => super::direct::clean_timer(mb),
         _ => {}
     }
 }

@@ -14,6 +14,8 @@ mod attack_ids;
 #[cfg(target_os = "none")]
 mod attacks;
 #[cfg(target_os = "none")]
+mod direct;
+#[cfg(target_os = "none")]
 mod mailbox;
 #[cfg(target_os = "none")]
 mod stage1;

@@ -154,10 +154,31 @@ const ATTACKS: &[Attack] = &[
         "that cell restarts, machine stays",
         Expect::Answers(|mb| mb.result(0) == 3),
     ),
+    // The CPU interface (docs/direct-delivery.md): what a direct-mode cell
+    // reaches physically, and what it leaves behind for the next owner.
+    attack(
+        ICC_WRITES,
+        "ICC PMR/CTLR/AP1R/EOIR/DIR/SGIxR/IGRPEN1",
+        "own CPU only; root destroys it",
+        Expect::Answers(|_| true),
+    ),
+    attack(
+        LEAVE_ACTIVE,
+        "timer left active+pending, AP1R set",
+        "acknowledged; root destroys it",
+        Expect::Answers(|mb| mb.result(0) == 27),
+    ),
+    attack(
+        CLEAN_TIMER,
+        "next cell on that CPU: timer x3",
+        "3 timer interrupts (clean CPU)",
+        Expect::Answers(|mb| mb.result(0) == 3),
+    ),
 ];
 
-/// How long an attack may take to show its outcome.
-const SETTLE_MS: u64 = 3000;
+/// How long an attack may take to show its outcome (a bound: the wait ends
+/// as soon as it shows; the SGI flood takes seconds on a loaded host).
+const SETTLE_MS: u64 = 8000;
 /// After STAGE_ATTEMPTED, how long a CPU that must stay off or spinning is
 /// watched.
 const WATCH_MS: u64 = 100;
@@ -170,7 +191,14 @@ pub fn run(env: &Env) {
     };
     let pool_v = pool_used();
     for a in ATTACKS {
-        one(env, a, victim, pool_v);
+        one(env, env.hostile_cfg, "", a, victim, pool_v);
+    }
+    // Every attack again with the hostile cell in direct interrupt
+    // delivery, same expectations (docs/direct-delivery.md).
+    if let Some(cfg) = env.hostile_direct_cfg {
+        for a in ATTACKS {
+            one(env, cfg, "direct: ", a, victim, pool_v);
+        }
     }
     crate::bad_calls::run(env, victim, pool_v);
     crate::config_race::run(env, pool_v);
@@ -254,21 +282,41 @@ fn enable_spi33() {
     unsafe { ((GICD_BASE + 0x104) as *mut u32).write_volatile(1 << 1) };
 }
 
+/// SPI 33's active bit in the root's (emulated) distributor view.
+fn spi33_active() -> bool {
+    // SAFETY: the root owns SPI 33; GICD_ISACTIVER1 reads are trapped and
+    // have no side effects.
+    unsafe { ((GICD_BASE + 0x304) as *const u32).read_volatile() & (1 << 1) != 0 }
+}
+
+/// Sets (or clears) SPI 33 active: what the root's handler of it would
+/// hold while the ICC_WRITES attack writes its INTID to ICC_EOIR1/DIR.
+fn set_spi33_active(on: bool) {
+    let reg = if on { 0x304 } else { 0x384 };
+    // SAFETY: the root owns SPI 33 (the UART, not used by this program's
+    // interrupts); ISACTIVER1/ICACTIVER1 writes are trapped and emulated.
+    unsafe { ((GICD_BASE + reg) as *mut u32).write_volatile(1 << 1) };
+}
+
 fn vsgi_counts() -> (i64, i64) {
     let stat = CPU_STAT_BASE + 6;
     (cpu_info(0, stat), cpu_info(2, stat))
 }
 
-fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
+fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) {
     let mb = env.hostile_mb;
-    if a.id == GICD_FOREIGN_SPI {
+    let name = text(format_args!("{mode}{}", a.name));
+    if matches!(a.id, GICD_FOREIGN_SPI | ICC_WRITES) {
         enable_spi33();
     }
     let gic_before = root_gic_view();
+    if a.id == ICC_WRITES {
+        set_spi33_active(true);
+    }
     let sgis_before = vsgi_counts();
-    let id = hvc::cell_create(addr_of(env.hostile_cfg));
+    let id = hvc::cell_create(addr_of(cfg));
     if id <= 0 {
-        check!(a.name, false, "create returned {id}");
+        check!(name.as_str(), false, "create returned {id}");
         row(
             a.name,
             a.expected,
@@ -279,7 +327,7 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
     let l = env.load(id, HOSTILE_RAM, mb, a.id, victim as u64);
     let s = hvc::cell_start(id as u64);
     if l != 0 || s != 0 {
-        check!(a.name, false, "load {l}, start {s}");
+        check!(name.as_str(), false, "load {l}, start {s}");
     }
     let state = || hvc::cell_state(id as u64);
     wait_ms(SETTLE_MS, || {
@@ -292,22 +340,43 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
         sleep_ms(WATCH_MS);
     }
     let (stage, st) = (mb.read(STAGE), state());
-    let mut obs = describe(stage, st, mb);
+    let mut obs = describe(mode, stage, st, mb);
     let mut ok = match a.expect {
         Expect::Fails => st == CELL_FAILED && stage == STAGE_ATTEMPTED,
         Expect::Answers(f) => st == CELL_RUNNING && stage == STAGE_SURVIVED && f(&mb),
         Expect::Stays => st == CELL_RUNNING && stage == STAGE_ATTEMPTED,
         Expect::Stops => st == CELL_SHUT_DOWN && stage == STAGE_ATTEMPTED,
     };
-    if a.id == GICD_FOREIGN_SPI && root_gic_view() != gic_before {
+    // Recorded, not judged: an ICC_EOIR1_EL1 of a foreign INTID is
+    // architecturally UNPREDICTABLE, and QEMU deactivates it when the
+    // cell reaches the physical register (docs/direct-delivery.md, "What
+    // is not closed").
+    if a.id == ICC_WRITES {
+        let still = spi33_active();
+        let _ = write!(obs, "; root's active SPI 33 {}", if still { "still active" } else { "DEACTIVATED" });
+        set_spi33_active(false);
+    }
+    // The timer reached the cell through list registers (trapped) or
+    // without any exit (direct): the hypervisor's count of interrupts it
+    // injected on CPU 1 for this cell (cleared at create) tells which.
+    if a.id == CLEAN_TIMER {
+        let injected = cpu_info(1, CPU_STAT_BASE + 5);
+        let direct = !mode.is_empty();
+        let _ = write!(obs, "; {injected} injected");
+        if direct && injected != 0 || !direct && injected < 3 {
+            let _ = write!(obs, " (want {})", if direct { "0" } else { ">= 3" });
+            ok = false;
+        }
+    }
+    if matches!(a.id, GICD_FOREIGN_SPI | ICC_WRITES) && root_gic_view() != gic_before {
         let _ = write!(obs, "; root GIC view changed");
         ok = false;
     }
-    if matches!(a.id, TRAPPED_SYSREGS | SGI_FLOOD) && vsgi_counts() != sgis_before {
+    if matches!(a.id, TRAPPED_SYSREGS | SGI_FLOOD | ICC_WRITES) && vsgi_counts() != sgis_before {
         let _ = write!(obs, "; SGIs reached CPU 0/2");
         ok = false;
     }
-    check!(a.name, ok, "{}", obs.as_str());
+    check!(name.as_str(), ok, "{}", obs.as_str());
     let d = hvc::cell_destroy(id as u64);
     let mut detail = Text::new();
     let unharmed =
@@ -317,12 +386,12 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
     }
     let cpu1 = cpu_info(1, CPU_INFO_STATE);
     let unharmed = unharmed && cpu1 == CPU_STATE_RUNNING;
-    let name = text(format_args!(
+    let after = text(format_args!(
         "after {}: root, victim, hypervisor unharmed",
-        a.name
+        name.as_str()
     ));
     check!(
-        name.as_str(),
+        after.as_str(),
         unharmed,
         "{} cpu1 state {cpu1}",
         detail.as_str()
@@ -333,8 +402,9 @@ fn one(env: &Env, a: &Attack, victim: i64, pool_v: i64) {
     row(a.name, a.expected, &obs);
 }
 
-fn describe(stage: u64, state: i64, mb: Mailbox) -> Text {
+fn describe(mode: &str, stage: u64, state: i64, mb: Mailbox) -> Text {
     let mut t = Text::new();
+    let _ = write!(t, "{mode}");
     let _ = match state {
         CELL_FAILED => write!(t, "cell FAILED"),
         CELL_SHUT_DOWN => write!(t, "cell SHUT_DOWN"),

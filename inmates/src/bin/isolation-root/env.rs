@@ -17,6 +17,9 @@ const ROOT_PATTERN_BYTES: usize = 256 * 1024;
 pub struct Env {
     pub bundle: Bundle<'static>,
     pub hostile_cfg: &'static [u8],
+    /// The same cell with direct interrupt delivery (`direct_irqs`), if
+    /// the bundle has it: every attack runs a second time in it.
+    pub hostile_direct_cfg: Option<&'static [u8]>,
     pub victim_cfg: &'static [u8],
     pub image: &'static [u8],
     pub hostile_mb: Mailbox,
@@ -44,6 +47,7 @@ impl Env {
         fill_root_pattern();
         Some(Self {
             hostile_cfg: bundle.find("hostile.cell")?.data,
+            hostile_direct_cfg: bundle.find("hostile-direct.cell").map(|f| f.data),
             victim_cfg: bundle.find("victim.cell")?.data,
             image: bundle.find("hostile-cell.bin")?.data,
             bundle,

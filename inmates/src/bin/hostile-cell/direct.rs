@@ -1,0 +1,141 @@
+//! Attacks on what a cell reaches of the GIC CPU interface, aimed at
+//! direct delivery (docs/direct-delivery.md): there a cell writes
+//! ICC_IAR1/EOIR1/HPPIR1/BPR1/IGRPEN1/AP1Rn physically, while
+//! ICC_PMR/CTLR/DIR/RPR go to the virtual interface and the SGI
+//! registers trap. Run in both modes: with trapped delivery every one of
+//! these registers is virtual.
+use super::attack_ids::*;
+use super::mailbox::*;
+use core::arch::asm;
+use syshyper_inmates::gic::Gic;
+use syshyper_inmates::timer::{self, VIRT_TIMER_INTID};
+
+/// Root's UART SPI, and this cell's management-SGI and maintenance IDs.
+const ROOT_SPI: u64 = 33;
+const HV_SGI: u64 = 15;
+const HV_PPI: u64 = 25;
+/// ICC_AP1R0_EL1 bits of group priorities 0x10 and below (bit n is
+/// priority n << 3 with 5 priority bits): everything a cell's own
+/// interrupts can reach.
+const CELL_ACTIVE_PRIORITIES: u64 = 0xffff_fffc;
+/// Timer interrupts the clean-CPU check waits for.
+pub const CLEAN_TIMER_ROUNDS: i64 = 3;
+
+macro_rules! msr {
+    ($reg:literal, $v:expr) => {
+        // SAFETY: a GIC CPU-interface register of this CPU; the attack
+        // checks that it reaches nothing outside this cell.
+        unsafe { asm!(concat!("msr ", $reg, ", {}"), "isb", in(reg) ($v as u64), options(nomem, nostack)) }
+    };
+}
+
+macro_rules! mrs {
+    ($reg:literal) => {{
+        let v: u64;
+        // SAFETY: as in `msr!`; reads of this CPU's interface.
+        unsafe { asm!(concat!("mrs {}, ", $reg), out(reg) v, options(nomem, nostack)) };
+        v
+    }};
+}
+
+/// Writes every CPU-interface register that could reach another CPU or
+/// an interrupt the cell does not own, then stays running (IRQs
+/// unmasked) so the root can destroy it: the management interrupt must
+/// still get through the active priorities it set.
+pub fn icc_writes(mb: Mailbox) {
+    mb.write(STAGE, STAGE_ATTEMPTED);
+    msr!("s3_0_c4_c6_0", 0); // ICC_PMR_EL1: mask everything
+    msr!("s3_0_c12_c12_4", 0); // ICC_CTLR_EL1: EOImode 0, CBPR 0
+    msr!("s3_0_c12_c12_3", 7); // ICC_BPR1_EL1
+    msr!("s3_0_c12_c9_0", CELL_ACTIVE_PRIORITIES); // ICC_AP1R0_EL1
+    for intid in [ROOT_SPI, HV_SGI, HV_PPI] {
+        msr!("s3_0_c12_c12_1", intid); // ICC_EOIR1_EL1
+        msr!("s3_0_c12_c11_1", intid); // ICC_DIR_EL1
+    }
+    // SGIs to root CPU 0, victim CPU 2 and CPU 3, one broadcast (IRM),
+    // through all three SGI registers, and the management SGI itself.
+    for sgi in [1u64, HV_SGI] {
+        let list = (sgi << 24) | 0b1101;
+        msr!("s3_0_c12_c11_5", list); // ICC_SGI1R_EL1
+        msr!("s3_0_c12_c11_5", (sgi << 24) | (1 << 40));
+        msr!("s3_0_c12_c11_6", list); // ICC_ASGI1R_EL1
+        msr!("s3_0_c12_c11_7", list); // ICC_SGI0R_EL1
+        msr!("s3_0_c12_c11_7", (sgi << 24) | (1 << 40));
+    }
+    msr!("s3_0_c12_c12_7", 0); // ICC_IGRPEN1_EL1: this CPU's group 1 off
+    mb.set_result(0, mrs!("s3_0_c12_c9_0") as i64); // what AP1R0 holds now
+    mb.write(STAGE, STAGE_SURVIVED);
+    // SAFETY: unmasks this CPU's interrupts only.
+    unsafe { asm!("msr daifclr, #0xf", options(nomem, nostack)) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Leaves its timer interrupt acknowledged and never ended (active, and
+/// pending again as the timer stays asserted), with active priorities
+/// set, then spins: whoever gets this CPU next must find it clean.
+pub fn leave_active(mb: Mailbox) {
+    let Some(gic) = own_gic() else {
+        mb.set_result(0, -1);
+        mb.write(STAGE, STAGE_SURVIVED);
+        return;
+    };
+    gic.enable_private(VIRT_TIMER_INTID);
+    msr!("s3_0_c12_c12_7", 1); // ICC_IGRPEN1_EL1
+    timer::set_timeout(1);
+    mb.write(STAGE, STAGE_ATTEMPTED);
+    let got = wait_ack(1_000_000);
+    msr!("s3_0_c12_c9_0", CELL_ACTIVE_PRIORITIES);
+    mb.set_result(0, got);
+    mb.write(STAGE, STAGE_SURVIVED);
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// On the CPU a `leave_active` cell had: the timer interrupt must come
+/// [`CLEAN_TIMER_ROUNDS`] times (acknowledged by polling, IRQs masked).
+pub fn clean_timer(mb: Mailbox) {
+    let Some(gic) = own_gic() else {
+        mb.set_result(0, -1);
+        mb.write(STAGE, STAGE_SURVIVED);
+        return;
+    };
+    mb.write(STAGE, STAGE_ATTEMPTED);
+    gic.enable_private(VIRT_TIMER_INTID);
+    msr!("s3_0_c4_c6_0", 0xff); // ICC_PMR_EL1
+    msr!("s3_0_c12_c12_7", 1); // ICC_IGRPEN1_EL1
+    let mut rounds = 0;
+    for _ in 0..CLEAN_TIMER_ROUNDS {
+        timer::set_timeout(100);
+        if wait_ack(1_000_000) == i64::from(VIRT_TIMER_INTID) {
+            timer::stop();
+            msr!("s3_0_c12_c12_1", VIRT_TIMER_INTID); // ICC_EOIR1_EL1
+            rounds += 1;
+        }
+    }
+    mb.set_result(0, rounds);
+    mb.write(STAGE, STAGE_SURVIVED);
+}
+
+/// Polls ICC_IAR1_EL1 (IRQs masked) until an interrupt comes: its INTID,
+/// or -1 after `polls` tries.
+fn wait_ack(polls: u32) -> i64 {
+    for _ in 0..polls {
+        let intid = mrs!("s3_0_c12_c12_0") & 0xff_ffff;
+        if intid < 1020 {
+            return intid as i64;
+        }
+        core::hint::spin_loop();
+    }
+    -1
+}
+
+fn own_gic() -> Option<Gic> {
+    // SAFETY: QEMU virt's GICv3 (the hostile config's platform); every
+    // access is trapped and emulated for this cell's own frame.
+    let gic = unsafe { Gic::new(GICD_BASE as usize, GICR_BASE as usize) }.ok()?;
+    gic.init(false);
+    Some(gic)
+}
