@@ -133,7 +133,7 @@ pub fn syshyper(a: &Artifacts) -> Result<RunOutput> {
     }
     let boot = BootFirst {
         hv_image: a.hv_image.clone(),
-        system_config: a.config("qemu-virt"),
+        system_config: a.config(qemu::system_config_for_gic("qemu-virt.cell").trim_end_matches(".cell")),
         root_program: Some(a.high_bin.clone()),
         bundle,
         ..BootFirst::default()
