@@ -185,6 +185,9 @@ const CELLS_TEST_GICV2: SysTest = SysTest {
         root: "inmates/root-test.bin",
         config: "configs/qemu-virt-gicv2.cell",
     },
+    // On QEMU's GICv2 model each injected interrupt takes a second exit
+    // (irqchip/gicv2/phys.rs, eoi_quirk): 36-42 s on a loaded host.
+    timeout_s: 60,
     ..CELLS_TEST
 };
 
