@@ -307,6 +307,11 @@ RAM only in the first: 0x7fa10000-0x7faeffff, 0x7fbff000-0x7fbfffff
 MMIO only in the first: 0x0-0x7ffffff
 MMIO only in the second: 0x9001000-0x900ffff, 0x9011000-0x901ffff, 0x9021000-0x902ffff, 0x9031000-0x9ffffff, 0xa004000-0xfffffff, 0x3f000000-0x3fffffff
 EOF
+	# The GICv2 machine's config also maps the GICv2m MSI frame, which
+	# config create leaves with the GIC it belongs to.
+	if [ "$SYS_CONFIG" = qemu-virt-gicv2.cell ]; then
+		sed -i 's/^MMIO only in the second: /&0x8020000-0x8020fff, /' $W/cmp.want
+	fi
 	cmp $W/cmp.want $W/cmp.out
 }
 check "config create" syshyper config create --name QEMU-VIRT -o $W/gen.toml
