@@ -11,8 +11,8 @@ step() { echo; echo "### $*"; }
 step "loading the driver"
 insmod /lib/modules/syshyper.ko
 
-step "jailhouse enable $C/qemu-virt.cell"
-jailhouse enable $C/qemu-virt.cell
+step "jailhouse enable $C/$SYS_CONFIG"
+jailhouse enable $C/$SYS_CONFIG
 jailhouse cell list
 
 step "creating, loading and starting the gic-demo cell"

@@ -12,7 +12,8 @@
 # phases alternate CYCLES times and the host keeps the fastest run per side.
 set -e
 W=/usr/bin/root-workload
-C=/etc/syshyper/configs/qemu-virt.cell
+# The machine's system configuration (/init exports SYS_CONFIG per GIC version).
+C=/etc/syshyper/configs/${SYS_CONFIG:-qemu-virt.cell}
 REPS=3
 CYCLES=6
 

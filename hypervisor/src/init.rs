@@ -198,12 +198,17 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     }
     // A GICv2 driver must not program a GICv3 (or anything else) because a
     // configuration says so: the distributor identifies itself first.
-    if chip == irqchip::Chip::GicV2 {
-        let rev = irqchip::gicv2::arch_rev(io.gic[0]);
-        if rev != 2 {
-            return Err(refuse(-ENODEV, format_args!(
-                "the system configuration names GIC version 2, but the distributor at {gicd:#x} reports architecture revision {rev}")));
-        }
+    // And the other way round: a GICv3 configuration on a GICv2 would
+    // have the GICv3 driver touch redistributors that do not exist (an
+    // external abort at EL2). GICv2's PIDR2 offset reads 0 on a GICv3.
+    let rev = irqchip::gicv2::arch_rev(io.gic[0]);
+    if chip == irqchip::Chip::GicV2 && rev != 2 {
+        return Err(refuse(-ENODEV, format_args!(
+            "the system configuration names GIC version 2, but the distributor at {gicd:#x} reports architecture revision {rev}")));
+    }
+    if chip == irqchip::Chip::GicV3 && rev == 2 {
+        return Err(refuse(-ENODEV, format_args!(
+            "the system configuration names GIC version 3, but the distributor at {gicd:#x} is a GICv2 (architecture revision 2)")));
     }
     let cell_map = chip.cell_mapping(irqchip::Bases { gicd, gicr, v2: sys.gic_v2() });
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first, cell_map };

@@ -69,7 +69,7 @@ pub fn with_smmu(args: &mut Vec<String>) {
 }
 
 /// The `-M` value for GIC version `gic`.
-fn machine(gic: u8) -> &'static str {
+pub fn machine(gic: u8) -> &'static str {
     if gic == 2 {
         "virt,gic-version=2,virtualization=on"
     } else {

@@ -94,6 +94,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     CELLS_TEST,
     CELLS_TEST_GICV2,
     GIC_TEST,
+    GIC_TEST_GICV2,
     REGIONS_TEST,
     VPCI_TEST,
     HVMEM_TEST,
@@ -124,6 +125,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     crate::systests_linux::LINUX_UNRESERVED,
     crate::systests_linux::LINUX_ADOPT,
     crate::systests_linux::LINUX_ISOLATION,
+    crate::systests_linux::LINUX_ISOLATION_GICV2,
     crate::systests_linux::LINUX_CELL_TEST,
 ];
 
@@ -187,7 +189,22 @@ const CELLS_TEST_GICV2: SysTest = SysTest {
         root: "inmates/root-test.bin",
         config: "configs/qemu-virt-gicv2.cell",
     },
+    // On QEMU's GICv2 model each injected interrupt takes a second exit
+    // (irqchip/gicv2/phys.rs, eoi_quirk): 36-42 s on a loaded host.
+    timeout_s: 60,
     ..CELLS_TEST
+};
+
+/// The "gic" suite on QEMU virt with `gic-version=2` (CI's GICv2
+/// representative of interrupt virtualisation, ~6 s): the root's own
+/// timer, gic-demo, SGIs in a cell, the hostile and leftover cells.
+const GIC_TEST_GICV2: SysTest = SysTest {
+    name: "root-gic-gicv2",
+    boot: Boot::First {
+        root: "inmates/root-test.bin",
+        config: "configs/qemu-virt-gicv2.cell",
+    },
+    ..GIC_TEST
 };
 
 const GIC_DEMO_LINE: Expect =
@@ -230,7 +247,9 @@ const GIC_TEST: SysTest = SysTest {
         expect(r"gic-hostile: done, foreign reads not zero: 0x0\b"),
         expect(r"\[PASS\] gic: root GIC state unchanged by the hostile cell"),
         expect(r"\[PASS\] gic: no SGI from the hostile cell reached the root"),
-        expect(r"gic-leftover: done, groups read back 0xffffffff 0x1000\b"),
+        // GICv3: the cell wrote group 1 and reads it back; GICv2: the
+        // hypervisor keeps every interrupt's group (IGROUPR RAZ/WI).
+        expect(r"gic-leftover: done, groups read back (0xffffffff 0x1000|0x0 0x0)\b"),
         expect(r"\[PASS\] gic: leftover cell destroyed despite its group-0 state"),
         expect(r"\[PASS\] gic: SPI 140 back in the root's configuration"),
         expect(r"timer-bare: 5 timer interrupts"),

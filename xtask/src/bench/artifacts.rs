@@ -18,6 +18,7 @@ pub const HIGH_BASE: u64 = 0x4020_0000;
 /// Configs the runs use (configs/<name>.toml).
 pub const CONFIGS: &[&str] = &[
     "qemu-virt",
+    "qemu-virt-gicv2",
     "bench-cell",
     "bench-cell-direct",
     "bench-mem-64k",

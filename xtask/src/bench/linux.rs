@@ -156,7 +156,7 @@ mod tests {
         let (off, on) = (at("others 0\n"), at("others 1\n"));
         assert!(off < without && without < on && on < enable);
         assert!(script.contains("/sys/devices/system/cpu/cpu$c/online"));
-        assert!(script.contains("C=/etc/syshyper/configs/qemu-virt.cell"));
+        assert!(script.contains("C=/etc/syshyper/configs/${SYS_CONFIG:-qemu-virt.cell}"));
         assert!(script.contains(&format!("W={WORKLOAD_DEST}")));
     }
 

@@ -40,6 +40,11 @@ pub struct BenchArgs {
     /// (the `irq_path_*` rows).
     #[arg(long)]
     pub no_breakdown: bool,
+    /// GIC version of the QEMU machine (2: `gic-version=2` with
+    /// configs/qemu-virt-gicv2.toml). A GICv2 run never rewrites README's
+    /// table (that one is GICv3's); its results stay in target/bench.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub gic: u8,
 }
 
 fn footprint(a: &artifacts::Artifacts) -> Result<rows::Footprint> {
@@ -58,6 +63,7 @@ fn write(path: &std::path::Path, text: &str) -> Result<()> {
 }
 
 pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
+    xtask::qemu::set_gic(args.gic);
     if !args.no_build {
         xtask::setup::setup(false)?;
         xtask::images::build_all(p)?;
@@ -145,7 +151,9 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     write(&a.dir.join("results.svg"), &report::svg(&rows))?;
     println!("\n{table}");
     println!("[bench] wrote {}/results.{{json,md,svg}}", a.dir.display());
-    if !args.no_readme {
+    if args.gic != 3 {
+        println!("[bench] GICv{} run: README.md's table (GICv3) left alone", args.gic);
+    } else if !args.no_readme {
         let path = p.root.join("README.md");
         let readme = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;

@@ -145,7 +145,7 @@ pub fn syshyper_with(a: &Artifacts, cell: &str, name: &str, extra: &[String]) ->
     }
     let boot = BootFirst {
         hv_image: a.hv_image.clone(),
-        system_config: a.config("qemu-virt"),
+        system_config: a.config(qemu::system_config_for_gic("qemu-virt.cell").trim_end_matches(".cell")),
         root_program: Some(a.high_bin.clone()),
         bundle,
         ..BootFirst::default()

@@ -181,7 +181,7 @@ pub fn linux_qemu_args(guest: &Guest, initramfs: &Path, append: &str) -> Vec<Str
         cmdline.push_str(append);
     }
     [
-        "-M", "virt,gic-version=3,virtualization=on,its=off",
+        "-M", crate::qemu::machine(crate::qemu::gic()),
         "-cpu", "cortex-a57",
         "-smp", "4",
         "-m", "1G",

@@ -72,6 +72,23 @@ const fn region(phys: u64, size: u64, flags: u64) -> MemRegion {
     MemRegion { phys, virt: EXTRA_VIRT, size, flags }
 }
 
+/// QEMU virt's GICv2 virtual interface control (GICH) and virtual CPU
+/// interface (GICV): what a GICv2 has in place of redistributors.
+const GICH: u64 = 0x0803_0000;
+const GICV: u64 = 0x0804_0000;
+
+/// A case's region on a GICv2: a region over a redistributor frame
+/// becomes one over GICH (the rootshared case) or GICV (the owned case),
+/// frames the hypervisor keeps for itself alike (the GICD cases stay:
+/// GICD is at the same address).
+fn on_gicv2(r: MemRegion) -> MemRegion {
+    match r.phys {
+        GICR0 => MemRegion { phys: GICH, size: 0x1000, ..r },
+        p if p == GICR0 + 0x2_0000 => MemRegion { phys: GICV, size: 0x2000, ..r },
+        _ => r,
+    }
+}
+
 const RW: u64 = MEM_READ | MEM_WRITE;
 const SHARED_IO: u64 = RW | MEM_IO | MEM_ROOTSHARED;
 
@@ -146,7 +163,10 @@ pub fn run(bundle: &Bundle) {
     }
     check_eq!("regions: control destroyed", hvc::cell_destroy(warm as u64), 0);
     let before = usage();
+    // SAFETY: QEMU virt's distributor, trapped for the root; a read.
+    let v2 = unsafe { syshyper_inmates::gic::is_v2_at(GICD as usize) };
     for (name, cell, extra) in REFUSED {
+        let extra = if v2 { on_gicv2(extra) } else { extra };
         let Some(b) = Built::new(base, cell, extra) else {
             check!("regions: build config", false, "{cell}");
             continue;

@@ -73,19 +73,31 @@ fn on_another_cpu() {
     }
     let ready = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) != 0);
     check!("vpci: CPU 3 ready", ready);
-    let irouter = 0x0800_0000 + 0x6000 + 8 * u64::from(INTX);
-    // SAFETY: GICD_IROUTER of SPI 128, the root's (trapped and checked by
-    // the hypervisor).
-    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(OTHER_CPU)) };
+    route_intx(OTHER_CPU);
     wr(BAR0 + 8, 1);
     wr(BAR0 + 0xc, 0);
     let got = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) > 1);
     check!("vpci: CPU 3 took an INTx", got);
     check_eq!("vpci: a doorbell rung on CPU 0 reaches CPU 3, where SPI 128 is routed", OTHER_GOT.load(Ordering::Acquire), INTX);
-    // SAFETY: as above: SPI 128 back to CPU 0.
-    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(0)) };
+    route_intx(0);
     wr(BAR0 + 8, 0);
     crate::secondary::wait_for(10_000_000, || psci::affinity_info(qemu_virt_mpidr(OTHER_CPU)) == 1);
+}
+
+/// Routes SPI 128 to root CPU `cpu`: GICD_IROUTER on a GICv3, the
+/// ITARGETSR byte on a GICv2 (QEMU virt: CPU n has interface n).
+fn route_intx(cpu: u64) {
+    if syshyper_inmates::gic::is_v2() {
+        let itargetsr = 0x0800_0000 + 0x800 + u64::from(INTX);
+        // SAFETY: GICD_ITARGETSR byte of SPI 128, the root's (trapped and
+        // checked by the hypervisor).
+        unsafe { (itargetsr as *mut u8).write_volatile(1 << (cpu & 7)) };
+        return;
+    }
+    let irouter = 0x0800_0000 + 0x6000 + 8 * u64::from(INTX);
+    // SAFETY: GICD_IROUTER of SPI 128, the root's (trapped and checked by
+    // the hypervisor).
+    unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(cpu)) };
 }
 
 /// Polls for an interrupt for up to `ms_max` ms of counter time and
