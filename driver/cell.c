@@ -33,6 +33,7 @@ struct sh_cell *sh_cell_new(const struct jh_cell_desc *config, size_t size,
 			    unsigned int id)
 {
 	struct sh_cell *cell = kzalloc(sizeof(*cell), GFP_KERNEL);
+	u32 n;
 
 	if (!cell)
 		return NULL;
@@ -50,6 +51,10 @@ struct sh_cell *sh_cell_new(const struct jh_cell_desc *config, size_t size,
 		return cell;
 	cell->config_size = size;
 	strscpy(cell->name, config->name, sizeof(cell->name));
+	/* The size was checked (sh_cell_config_size) before any caller got here. */
+	for (n = 0; n < config->num_pci_devices; n++)
+		if (sh_cell_pci_devices(config)[n].type == JH_PCI_TYPE_DEVICE)
+			cell->pt_devices++;
 	sh_cpu_set_to_mask(config, &cell->cpus, NULL);
 	return cell;
 }
@@ -207,6 +212,9 @@ int sh_cmd_cell_create(struct jh_cell_create __user *arg)
 		pr_warn(SH_PREFIX "no sysfs entry for cell \"%s\"\n", cell->name);
 	pr_info(SH_PREFIX "created cell \"%s\" (id %u) on CPUs %*pbl\n",
 		cell->name, cell->id, cpumask_pr_args(&cpus));
+	if (sh_cell_dma_unconfined(cell) == 1)
+		pr_notice(SH_PREFIX "cell \"%s\" has %u PCI device(s) passed through and the system has no SMMU: their DMA is unconfined (it can reach all memory)\n",
+			  cell->name, cell->pt_devices);
 	kfree(config);
 	return 0;
 

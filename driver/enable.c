@@ -242,6 +242,18 @@ static int sh_check_root_cpus(const cpumask_t *root, unsigned int max_cpus)
 	return 0;
 }
 
+/* As the hypervisor: an SMMUv3 unit confines the DMA of listed streams. */
+static bool sh_config_has_smmu(const struct jh_system *config)
+{
+	unsigned int n;
+
+	for (n = 0; n < JH_MAX_IOMMU_UNITS; n++)
+		if (config->iommu_units[n].type == JH_IOMMU_SMMUV3 &&
+		    config->iommu_units[n].base)
+			return true;
+	return false;
+}
+
 static int sh_do_enable(struct jh_system *config, size_t config_size)
 {
 	const struct jh_memory *mem = &config->hypervisor_memory;
@@ -333,6 +345,7 @@ static int sh_do_enable(struct jh_system *config, size_t config_size)
 		sh_console = NULL;
 
 	sh_enabled = true;
+	sh_smmu = sh_config_has_smmu(config);
 	sh_root_cell = root;
 	list_add(&root->entry, &sh_cells);
 	if (sh_sysfs_cell_add(root))

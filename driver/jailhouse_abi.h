@@ -65,6 +65,7 @@ struct jh_console {
 #define SH_HC_CELL_GET_INFO		0x100
 #define SH_CELL_INFO_CPUS		0
 #define SH_CELL_INFO_NAME		1
+#define SH_CELL_INFO_DMA_FAULTS		6
 /*
  * sysHyper extensions (docs/lifecycle.md): x2 = JH_HC_CELL_CREATE, _START,
  * _SET_LOADABLE or _DESTROY, x1 its argument: the same call without
@@ -135,6 +136,17 @@ struct jh_cell_desc {
 	struct jh_console_desc console;
 } __packed;
 
+/* An iommu_units entry of the system config (28 bytes). */
+#define JH_MAX_IOMMU_UNITS	8
+#define JH_IOMMU_SMMUV3		3
+
+struct jh_iommu {
+	__u32 type;
+	__u64 base;
+	__u32 size;
+	__u8 data[12];
+} __packed;
+
 /* The system config: only the fields the driver reads are named. */
 #define JH_SYS_VIRTUAL_DEBUG_CONSOLE	0x0001
 
@@ -150,7 +162,9 @@ struct jh_system {
 	__u8 pci_mmconfig_end_bus;
 	__u8 pci_is_virtual;
 	__u16 pci_domain;
-	__u8 other[356 - 88];
+	/* Unused units are all zero; sysfs.c looks for an SMMU among them. */
+	struct jh_iommu iommu_units[JH_MAX_IOMMU_UNITS];
+	__u8 other[356 - 88 - JH_MAX_IOMMU_UNITS * 28];
 	struct jh_cell_desc root_cell;
 } __packed;
 
@@ -163,6 +177,7 @@ struct jh_system {
 #define JH_STREAM_ID_SIZE	4
 
 /* A pci_devices entry (JH_PCI_DEVICE_SIZE bytes). */
+#define JH_PCI_TYPE_DEVICE	1
 #define JH_PCI_TYPE_IVSHMEM	3
 
 struct jh_pci_device {
@@ -246,6 +261,8 @@ static_assert(offsetof(struct jh_system, root_cell) == 356);
 static_assert(offsetof(struct jh_system, pci_mmconfig_base) == 76);
 static_assert(offsetof(struct jh_system, pci_domain) == 86);
 static_assert(sizeof(struct jh_system) == 488);
+static_assert(offsetof(struct jh_system, iommu_units) == 88);
+static_assert(sizeof(struct jh_iommu) == 28);
 static_assert(sizeof(struct jh_pci_device) == JH_PCI_DEVICE_SIZE);
 static_assert(offsetof(struct jh_pci_device, shmem_regions_start) == 48);
 static_assert(sizeof(struct jh_cell_id) == 40);

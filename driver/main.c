@@ -16,6 +16,7 @@ struct device *sh_dev;
 struct kobject *sh_cells_dir;
 LIST_HEAD(sh_cells);
 struct sh_cell *sh_root_cell;
+bool sh_smmu;
 struct jh_console *sh_console;
 
 static long sh_ioctl(struct file *file, unsigned int ioctl, unsigned long arg)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/devices/jailhouse as Jailhouse lays it out: hypervisor attributes,
- * cells/<id>/{name,state,cpus_*} and cells/<id>/statistics[/cpu<n>].
+ * cells/<id>/{name,state,cpus_*}, cells/<id>/statistics[/cpu<n>] and, sysHyper's,
+ * cells/<id>/{dma_unconfined,dma_faults}.
  *
  * Cell attributes never take sh_lock: cells are removed with it held, and
  * removal waits for readers. A read racing with disable reaches Linux's
@@ -130,7 +131,44 @@ static ssize_t cpus_failed_list_show(struct kobject *k, struct kobj_attribute *a
 	return sysfs_emit(buf, "%*pbl\n", cpumask_pr_args(&failed));
 }
 
+/*
+ * 1: the cell has passed-through PCI devices and the system configuration
+ * names no SMMU, so their DMA reaches all memory; 0: it has none, or the
+ * SMMU confines them; -1: unknown (a cell adopted at boot: the driver has
+ * no configuration of it).
+ */
+int sh_cell_dma_unconfined(const struct sh_cell *cell)
+{
+	if (!cell->config)
+		return -1;
+	return cell->pt_devices && !READ_ONCE(sh_smmu);
+}
+
+static ssize_t dma_unconfined_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	int v = sh_cell_dma_unconfined(to_cell(k));
+
+	if (v < 0)
+		return sysfs_emit(buf, "unknown\n");
+	return sysfs_emit(buf, "%d\n", v);
+}
+
+/* The SMMU's faults for the cell's streams (0 without an SMMU). */
+static ssize_t dma_faults_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	long val;
+
+	if (!READ_ONCE(sh_enabled))
+		return -ENODEV;
+	val = sh_hypercall(SH_HC_CELL_GET_INFO, to_cell(k)->id, SH_CELL_INFO_DMA_FAULTS);
+	if (val < 0)
+		return val;
+	return sysfs_emit(buf, "%ld\n", val);
+}
+
 static struct kobj_attribute sh_attr_name = __ATTR_RO(name);
+static struct kobj_attribute sh_attr_dma_unconfined = __ATTR_RO(dma_unconfined);
+static struct kobj_attribute sh_attr_dma_faults = __ATTR_RO(dma_faults);
 static struct kobj_attribute sh_attr_state = __ATTR_RO(state);
 static struct kobj_attribute sh_attr_cpus_assigned = __ATTR_RO(cpus_assigned);
 static struct kobj_attribute sh_attr_cpus_assigned_list = __ATTR_RO(cpus_assigned_list);
@@ -147,6 +185,8 @@ static struct attribute *sh_cell_attrs[] = {
 	&sh_attr_postmortem.attr,
 	&sh_attr_latency.attr,
 	&sh_attr_restarts.attr,
+	&sh_attr_dma_unconfined.attr,
+	&sh_attr_dma_faults.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(sh_cell);

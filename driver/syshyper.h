@@ -29,6 +29,8 @@ struct sh_cell {
 	size_t config_size;
 	/* Adopted at boot with no way to learn its CPUs (cpus is empty). */
 	bool cpus_unknown;
+	/* PCI devices of type "device" in its configuration (passed through). */
+	unsigned int pt_devices;
 };
 
 /* Driver state, guarded by sh_lock. */
@@ -40,6 +42,8 @@ extern struct device *sh_dev;
 extern struct kobject *sh_cells_dir;
 extern struct list_head sh_cells;
 extern struct sh_cell *sh_root_cell;
+/* The enabled system configuration names an SMMUv3 (set at enable). */
+extern bool sh_smmu;
 extern struct jh_console *sh_console;
 
 /* el2.c: the exception levels, the hyp stub and hypercalls */
@@ -105,6 +109,7 @@ void sh_console_save_last(void);
 void sh_console_forget_last(void);
 
 /* sysfs.c */
+int sh_cell_dma_unconfined(const struct sh_cell *cell);
 int sh_sysfs_init(void);
 void sh_sysfs_exit(void);
 int sh_sysfs_cell_add(struct sh_cell *cell);

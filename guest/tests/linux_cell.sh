@@ -74,6 +74,7 @@ sha256sum $W/data >$W/data.sum
 for round in 1 2; do
 	check "cell linux $round" jailhouse cell linux $C/linux-cell.cell $L/Image -i $L/initramfs.cpio.gz -c "$BOOTARGS syshyper.round=$round"
 	check "cell running $round" is $S/cells/1/state running
+	check "sysfs: no passed-through device, DMA not unconfined $round" is $S/cells/1/dma_unconfined 0
 	check "CPUs 2-3 left Linux $round" cpus_online 0-1
 	check "cell reached /init $round" console_has "\[linux-cell\] linux-cell: running round $round" 120
 	check "Linux works while the cell runs $round" progresses
@@ -104,5 +105,27 @@ check "Linux works after the crash" progresses
 check "failed cell destroy" jailhouse cell destroy linux-cell
 check "CPUs 2-3 back online after the crash" cpus_online 0-3
 check "every CPU works after the crash" every_cpu_works
+
+# DMA confinement in sysfs and `cell list` (docs/passthrough.md): the
+# dma-test cell's configuration passes PCI device 00:05.0 through (an
+# empty slot on this machine; the cell is created, never started) and
+# this system configuration names no SMMU, so its DMA is unconfined.
+list_says_unconfined() {
+	jailhouse cell list >$W/list.txt
+	cat $W/list.txt
+	grep -q "^1 .*test-passthru .* 0 UNCONFINED$" $W/list.txt &&
+		grep -q "^0 .* 0$" $W/list.txt &&
+		grep -q "^note: cell 1 (test-passthru) .*DMA is unconfined" $W/list.txt &&
+		[ "$(grep -c '^note:' $W/list.txt)" = 1 ]
+}
+check "passthrough cell create" jailhouse cell create $C/test-passthru.cell
+check "sysfs: the passthrough cell's DMA unconfined" is $S/cells/1/dma_unconfined 1
+check "sysfs: no DMA faults without an SMMU" is $S/cells/1/dma_faults 0
+check "sysfs: the root's DMA not unconfined" is $S/cells/0/dma_unconfined 0
+check "cell list: DMA UNCONFINED and a note" list_says_unconfined
+check "hypervisor console: DMA unconfined at create" console_has "PCI device 00:05.0 passed through WITHOUT an SMMU: its DMA is unconfined" 10
+check "dmesg: DMA unconfined at create" sh -c "dmesg | grep -q 'cell \"test-passthru\" has 1 PCI device(s) passed through and the system has no SMMU: their DMA is unconfined'"
+check "passthrough cell destroy" jailhouse cell destroy test-passthru
+check "CPUs 2-3 back online after the passthrough cell" cpus_online 0-3
 check "disable" jailhouse disable
 summary

@@ -84,6 +84,8 @@ mod tests {
             cpus: String::new(),
             failed: String::new(),
             restarts: "0".into(),
+            dma_faults: "0".into(),
+            dma_unconfined: "0".into(),
             dir: PathBuf::new(),
         }
     }

@@ -27,6 +27,13 @@ pub struct Cell {
     pub failed: String,
     /// Starts after the first ("-" when the driver does not say).
     pub restarts: String,
+    /// DMA faults the SMMU recorded for the cell's streams ("-" when the
+    /// driver does not say).
+    pub dma_faults: String,
+    /// The driver's `dma_unconfined`: "1" when the cell has passed-through
+    /// PCI devices and the system has no SMMU, "0", "unknown" (a cell
+    /// adopted at boot) or "-" (a driver without the attribute).
+    pub dma_unconfined: String,
     pub dir: PathBuf,
 }
 
@@ -64,6 +71,8 @@ pub fn cells(root: &Path) -> Result<Vec<Cell>> {
             cpus: read(&path.join("cpus_assigned_list"))?,
             failed: read(&path.join("cpus_failed_list")).unwrap_or_default(),
             restarts: read(&path.join("restarts")).unwrap_or_else(|_| "-".into()),
+            dma_faults: read(&path.join("dma_faults")).unwrap_or_else(|_| "-".into()),
+            dma_unconfined: read(&path.join("dma_unconfined")).unwrap_or_else(|_| "-".into()),
             dir: path,
         });
     }
@@ -71,13 +80,25 @@ pub fn cells(root: &Path) -> Result<Vec<Cell>> {
     Ok(out)
 }
 
-/// `cell list` output.
+/// `cell list` output: Jailhouse's columns, then sysHyper's restarts and
+/// DMA column (the SMMU's fault count, or UNCONFINED), and a plain note
+/// below the table for each cell whose DMA nothing confines.
 pub fn list_table(cells: &[Cell]) -> String {
-    let mut s = format!("{:<8}{:<24}{:<18}{:<24}{:<16}{}\n", "ID", "Name", "State", "Assigned CPUs", "Failed CPUs", "Restarts");
+    let mut s = format!(
+        "{:<8}{:<24}{:<18}{:<24}{:<16}{:<10}{}\n",
+        "ID", "Name", "State", "Assigned CPUs", "Failed CPUs", "Restarts", "DMA faults"
+    );
     for c in cells {
-        let row = format!("{:<8}{:<24}{:<18}{:<24}{:<16}{}", c.id, c.name, c.state, c.cpus, c.failed, c.restarts);
+        let dma = if c.dma_unconfined == "1" { format!("{} UNCONFINED", c.dma_faults) } else { c.dma_faults.clone() };
+        let row = format!("{:<8}{:<24}{:<18}{:<24}{:<16}{:<10}{}", c.id, c.name, c.state, c.cpus, c.failed, c.restarts, dma);
         s.push_str(row.trim_end());
         s.push('\n');
+    }
+    for c in cells.iter().filter(|c| c.dma_unconfined == "1") {
+        s.push_str(&format!(
+            "note: cell {} ({}) has PCI devices passed through and the system has no SMMU: their DMA is unconfined (it can reach all memory)\n",
+            c.id, c.name
+        ));
     }
     s
 }
@@ -157,6 +178,8 @@ mod tests {
             cpus: "1".into(),
             failed: String::new(),
             restarts: "3".into(),
+            dma_faults: "0".into(),
+            dma_unconfined: "0".into(),
             dir: PathBuf::new(),
         }
     }
@@ -169,8 +192,22 @@ mod tests {
         assert!(lines[0].contains("Failed CPUs"));
         assert!(lines[1].starts_with("1       gic-demo"));
         assert!(lines[1].contains("running"));
-        assert!(lines[0].ends_with("Restarts") && lines[1].ends_with(" 3"), "{t}");
+        assert!(lines[0].ends_with("Restarts  DMA faults") && lines[1].ends_with(" 3         0"), "{t}");
+        assert_eq!(lines.len(), 2, "no note for a confined cell: {t}");
         assert_eq!(list_table(&[]).lines().count(), 1);
+    }
+
+    #[test]
+    fn list_says_plainly_when_dma_is_unconfined() {
+        let open = Cell { id: 2, name: "vblk".into(), dma_unconfined: "1".into(), ..cell() };
+        let t = list_table(&[cell(), open]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[1].ends_with(" 0"), "{t}");
+        assert!(lines[2].ends_with(" 0 UNCONFINED"), "{t}");
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[3].starts_with("note: cell 2 (vblk)") && lines[3].contains("DMA is unconfined"), "{t}");
+        let unknown = Cell { dma_unconfined: "unknown".into(), dma_faults: "-".into(), ..cell() };
+        assert_eq!(list_table(&[unknown]).lines().count(), 2);
     }
 
     #[test]

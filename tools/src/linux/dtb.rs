@@ -7,7 +7,7 @@
 //! bindings Linux's drivers use (arm,gic-v3 or arm,cortex-a15-gic,
 //! arm,armv8-timer, arm,pl011, pci-host-ecam-generic).
 
-use super::machine::{Machine, GICC_V2_SIZE, GICD_SIZE, GICD_V2_SIZE, UART_SIZE};
+use super::machine::{Machine, PciHost, GICC_V2_SIZE, GICD_SIZE, GICD_V2_SIZE, UART_SIZE};
 use anyhow::{anyhow, Result};
 use vm_fdt::{FdtReserveEntry, FdtWriter};
 
@@ -18,8 +18,40 @@ const SPI: u32 = 0;
 const PPI: u32 = 1;
 const LEVEL_HIGH: u32 = 4;
 const EDGE_RISING: u32 = 1;
-/// PCI address space code of 32-bit memory (phys.hi of a range).
+/// PCI address space codes of 32-bit and 64-bit memory (phys.hi of a range).
 const PCI_MEM32: u32 = 0x0200_0000;
+const PCI_MEM64: u32 = 0x0300_0000;
+/// phys.hi bits of the device number (interrupt-map keys).
+const PCI_DEVICE_BITS: u32 = 0xf800;
+
+/// Without passed-through devices the INTx of a function depends on its
+/// pin only (docs/ivshmem.md); with them, on the device number too.
+fn intx_mask(p: &PciHost) -> [u32; 4] {
+    if p.passthru.is_empty() {
+        [0, 0, 0, 7]
+    } else {
+        [PCI_DEVICE_BITS, 0, 0, 7]
+    }
+}
+
+/// interrupt-map entries: child (phys.hi, mid, lo, pin) -> GIC SPI.
+/// ivshmem: pin n -> SPI vpci_irq_base + n - 1, edge (per device when
+/// keyed by device); a passed-through device: its real, level-triggered
+/// SPIs.
+fn intx_map(p: &PciHost) -> Vec<u32> {
+    let entry = |hi: u32, pin: u32, spi: u32, kind: u32| [hi, 0, 0, pin, GIC_PHANDLE, 0, 0, SPI, spi, kind];
+    let pins = |hi: u32, spis: [u32; 4], kind: u32| (1u32..=4).zip(spis).flat_map(move |(pin, spi)| entry(hi, pin, spi, kind));
+    if p.passthru.is_empty() {
+        return pins(0, p.intx_spi, EDGE_RISING).collect();
+    }
+    let mut devices: Vec<u32> = p.bdfs.iter().map(|&b| (u32::from(b) << 8) & PCI_DEVICE_BITS).collect();
+    devices.dedup();
+    let mut map: Vec<u32> = devices.into_iter().flat_map(|hi| pins(hi, p.intx_spi, EDGE_RISING)).collect();
+    for d in &p.passthru {
+        map.extend(pins((u32::from(d.bdf) << 8) & PCI_DEVICE_BITS, d.intx_spi, LEVEL_HIGH));
+    }
+    map
+}
 
 /// Boot parameters that go into /chosen.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -142,18 +174,16 @@ fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8
         f.property_u32("linux,pci-domain", u32::from(p.domain))?;
         f.property_array_u32("bus-range", &[0, u32::from(p.end_bus)])?;
         f.property_array_u64("reg", &[p.ecam, (u64::from(p.end_bus) + 1) << 20])?;
-        f.property_array_u32(
-            "ranges",
-            &[PCI_MEM32, hi(p.mem_base), lo(p.mem_base), hi(p.mem_base), lo(p.mem_base), hi(p.mem_size), lo(p.mem_size)],
-        )?;
-        // The INTx of a function depends on its pin only (docs/ivshmem.md):
-        // pin n -> SPI vpci_irq_base + n - 1, edge.
-        f.property_array_u32("interrupt-map-mask", &[0, 0, 0, 7])?;
-        let map: Vec<u32> = (1u32..=4)
-            .zip(p.intx_spi)
-            .flat_map(|(pin, spi)| [0, 0, 0, pin, GIC_PHANDLE, 0, 0, SPI, spi, EDGE_RISING])
-            .collect();
-        f.property_array_u32("interrupt-map", &map)?;
+        let mut ranges = vec![PCI_MEM32, hi(p.mem_base), lo(p.mem_base), hi(p.mem_base), lo(p.mem_base), hi(p.mem_size), lo(p.mem_size)];
+        // Passed-through BARs: windows at their physical address (guest =
+        // PCI = CPU address), above 4 GiB as 64-bit memory.
+        for &(base, size) in &p.bar_windows {
+            let space = if base + size > 1 << 32 { PCI_MEM64 } else { PCI_MEM32 };
+            ranges.extend([space, hi(base), lo(base), hi(base), lo(base), hi(size), lo(size)]);
+        }
+        f.property_array_u32("ranges", &ranges)?;
+        f.property_array_u32("interrupt-map-mask", &intx_mask(p))?;
+        f.property_array_u32("interrupt-map", &intx_map(p))?;
         f.end_node(n)?;
     }
 
@@ -161,6 +191,13 @@ fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8
     f.property_string("bootargs", &chosen.bootargs)?;
     if let Some(uart) = m.uart {
         f.property_string("stdout-path", &format!("/pl011@{uart:x}"))?;
+    }
+    // Passed-through BARs are fixed (the hypervisor ignores writes to
+    // them): Linux must take every BAR as it finds it instead of
+    // assigning its own. Machine::of refuses ivshmem next to them, whose
+    // BARs the guest places.
+    if m.pci.as_ref().is_some_and(|p| !p.passthru.is_empty()) {
+        f.property_u32("linux,pci-probe-only", 1)?;
     }
     if let Some((start, end)) = chosen.initrd {
         f.property_u64("linux,initrd-start", start)?;

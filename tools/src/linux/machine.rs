@@ -42,6 +42,28 @@ pub struct PciHost {
     pub intx_spi: [u32; 4],
     /// Its ivshmem functions (bus/device/function).
     pub bdfs: Vec<u16>,
+    /// Passed-through PCI devices (type "device", docs/passthrough.md).
+    pub passthru: Vec<Passthru>,
+    /// (address, size) of the passed-through devices' BARs: the cell's
+    /// I/O memory regions other than its console, identity-mapped
+    /// PCI memory windows whose BARs Linux must keep where they are.
+    pub bar_windows: Vec<(u64, u64)>,
+}
+
+/// A real PCI function the cell owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passthru {
+    pub bdf: u16,
+    /// SPI number (INTID - 32) of its INTA..INTD on the real host bridge.
+    pub intx_spi: [u32; 4],
+}
+
+/// QEMU virt's INTx routing of its PCIe host bridge: pin p (1 = INTA) of
+/// device d raises SPI 3 + (d + p - 1) % 4 (INTIDs 35-38), level
+/// triggered; the hypervisor's pci::passthru says the same.
+pub fn qemu_virt_intx_spis(bdf: u16) -> [u32; 4] {
+    let d = u32::from((bdf >> 3) & 0x1f);
+    [1u32, 2, 3, 4].map(|p| 3 + (d + p - 1) % 4)
 }
 
 /// Everything the device tree describes.
@@ -74,12 +96,35 @@ fn section_indices(cell: &CellConfig<'_>) -> Vec<usize> {
     out
 }
 
+/// The cell's I/O memory regions other than its console's page: with a
+/// passed-through device, its BARs (at guest = physical address).
+fn bar_windows(cell: &CellConfig<'_>) -> Vec<(u64, u64)> {
+    let console = cell.console().address.get();
+    cell.memory_regions()
+        .iter()
+        .filter(|r| r.flags.get() & mem::IO != 0 && r.size.get() != 0 && r.phys_start.get() != console)
+        .map(|r| (r.virt_start.get(), r.size.get()))
+        .collect()
+}
+
 impl Machine {
     /// The machine `cell` describes on the system `sys`.
     pub fn of(cell: &CellConfig<'_>, sys: &SystemConfig<'_>) -> Result<Self> {
         let gic_version = sys.gic_version();
         if !matches!(gic_version, 2 | 3) {
             bail!("only GICv2 and GICv3 systems are supported (the system config says GICv{gic_version})");
+        }
+        let passthru: Vec<Passthru> = cell
+            .pci_devices()
+            .iter()
+            .filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_DEVICE)
+            .map(|d| Passthru { bdf: d.bdf.get(), intx_spi: qemu_virt_intx_spis(d.bdf.get()) })
+            .collect();
+        let ivshmem = cell.pci_devices().iter().any(|d| d.pci_type == syshyper_config::flags::pci::TYPE_IVSHMEM);
+        if !passthru.is_empty() && ivshmem {
+            // Fixed BARs need linux,pci-probe-only, under which Linux
+            // would leave ivshmem's guest-placed BARs unassigned.
+            bail!("a Linux cell with both ivshmem and passed-through PCI devices is not supported yet (docs/passthrough.md)");
         }
         let per_cluster = if gic_version == 2 { 8 } else { 16 };
         let cpus: Vec<Cpu> = cell
@@ -114,7 +159,14 @@ impl Machine {
                     mem_base: host.mmconfig_base + host.ecam_size(),
                     mem_size: PCI_MEM_SIZE,
                     intx_spi: [base, base + 1, base + 2, base + 3],
-                    bdfs: cell.pci_devices().iter().map(|d| d.bdf.get()).collect(),
+                    bdfs: cell
+                        .pci_devices()
+                        .iter()
+                        .filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_IVSHMEM)
+                        .map(|d| d.bdf.get())
+                        .collect(),
+                    passthru: passthru.clone(),
+                    bar_windows: if passthru.is_empty() { Vec::new() } else { bar_windows(cell) },
                 })
             }
             _ => None,

@@ -140,7 +140,9 @@ mod tests {
     fn dts(dtb: &[u8]) -> String {
         let dir = std::env::temp_dir().join(format!("syshyper-dtb-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("cell.dtb");
+        // One file per call: tests run in parallel in this process.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let file = dir.join(format!("cell-{}.dtb", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
         std::fs::write(&file, dtb).unwrap();
         let out = Command::new("dtc").args(["-I", "dtb", "-O", "dts", "-W", "no-unique_unit_address"]).arg(&file).output().expect("dtc (device-tree-compiler) is installed");
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -184,6 +186,63 @@ mod tests {
         assert!(p.layout.kernel_end <= start && end <= p.layout.dtb);
         // Everything loaded lies in the LOADABLE region (the first 64 MiB).
         assert_eq!(p.layout.dtb, 0x73e0_0000);
+    }
+
+    /// linux-cell.toml's CPUs and RAM with a passed-through device at
+    /// 00:05.0 (BAR at 0x10000000) instead of ivshmem-net.
+    const PASSTHRU_CELL: &str = r#"
+[cell]
+name = "linux-pt"
+flags = ["passive_commreg"]
+cpus = "2-3"
+cpu_reset_address = "0x70000000"
+console = { address = "0x09000000", size = "4 KiB", type = "pl011", flags = ["mmio"] }
+
+[[cell.memory]]
+phys = "0x70000000"
+virt = "0x70000000"
+size = "64 MiB"
+flags = ["read", "write", "execute", "loadable"]
+
+[[cell.memory]]
+phys = "0x10000000"
+size = "16 KiB"
+flags = ["read", "write", "io"]
+
+[[cell.irqchip]]
+address = "0x08000000"
+pin_base = 32
+irqs = "36"
+
+[[cell.pci_device]]
+type = "device"
+domain = 0
+bdf = "00:05.0"
+bar_mask = ["0x0", "0x0", "0x0", "0x0", "0xffffc000", "0xffffffff"]
+"#;
+
+    #[test]
+    fn a_passed_through_device_gets_its_window_its_spis_and_probe_only() {
+        let cell = syshyper_config::source::compile(PASSTHRU_CELL).unwrap();
+        let sys = compiled("qemu-virt.toml");
+        let p = plan(&cell, &sys, kernel(0x100_0000), None, None, "").unwrap();
+        let s = dts(&p.dtb);
+        // The BAR's window at its physical address, after the ivshmem window.
+        assert!(s.contains("ranges = <0x2000000 0x00 0x8f00000 0x00 0x8f00000 0x00 0x100000 0x2000000 0x00 0x10000000 0x00 0x10000000 0x00 0x4000>"), "{s}");
+        // Keyed by device number: device 5's INTA..D = SPIs 4, 5, 6, 3, level.
+        assert!(s.contains("interrupt-map-mask = <0xf800 0x00 0x00 0x07>"), "{s}");
+        assert!(s.contains("0x2800 0x00 0x00 0x01 0x01 0x00 0x00 0x00 0x04 0x04"), "{s}");
+        assert!(s.contains("0x2800 0x00 0x00 0x04 0x01 0x00 0x00 0x00 0x03 0x04"), "{s}");
+        assert!(s.contains("linux,pci-probe-only = <0x01>"), "{s}");
+        // Without one: pin-only map, no probe-only (linux-cell.toml).
+        let plain = dts(&plan(&compiled("linux-cell.toml"), &sys, kernel(0x100_0000), None, None, "").unwrap().dtb);
+        assert!(plain.contains("interrupt-map-mask = <0x00 0x00 0x00 0x07>") && !plain.contains("probe-only"), "{plain}");
+        // Both kinds in one Linux cell: refused (probe-only would leave
+        // ivshmem's BARs unassigned).
+        let both = format!("{PASSTHRU_CELL}\n[[cell.pci_device]]\ntype = \"ivshmem\"\ndomain = 1\nbdf = \"00:01.0\"\nbar_mask = [\"0xfffff000\", \"0x0\", \"0x0\", \"0x0\", \"0x0\", \"0x0\"]\nshmem_regions_start = 0\nshmem_dev_id = 1\nshmem_peers = 2\nshmem_protocol = \"0x1\"\n[[cell.memory]]\nphys = \"0x7fb00000\"\nsize = \"4 KiB\"\nflags = [\"read\"]\n[[cell.memory]]\nphys = \"0x7fb01000\"\nsize = \"4 KiB\"\nflags = [\"read\"]\n");
+        let both = syshyper_config::source::compile(&both).unwrap();
+        let Err(err) = plan(&both, &sys, kernel(0x100_0000), None, None, "") else { panic!("ivshmem next to a passed-through device accepted") };
+        assert!(format!("{err:#}").contains("both ivshmem and passed-through"), "{err:#}");
     }
 
     #[test]
