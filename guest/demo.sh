@@ -5,18 +5,22 @@
 set -e
 C=/etc/syshyper/configs
 I=/etc/syshyper/inmates
+# The platform's configurations (`cargo xtask run --platform zcu102` sets
+# SYSTEM=zcu102 CELL=zcu102-gic-demo before this script).
+SYSTEM=${SYSTEM:-qemu-virt}
+CELL=${CELL:-gic-demo}
 
 step() { echo; echo "### $*"; }
 
 step "loading the driver"
 insmod /lib/modules/syshyper.ko
 
-step "jailhouse enable $C/qemu-virt.cell"
-jailhouse enable $C/qemu-virt.cell
+step "jailhouse enable $C/$SYSTEM.cell"
+jailhouse enable $C/$SYSTEM.cell
 jailhouse cell list
 
 step "creating, loading and starting the gic-demo cell"
-jailhouse cell create $C/gic-demo.cell
+jailhouse cell create $C/$CELL.cell
 jailhouse cell load gic-demo $I/gic-demo.bin
 jailhouse cell start gic-demo
 jailhouse cell list
