@@ -40,9 +40,15 @@ fn try_inject(intid: u32, hw: bool) -> bool {
             }
         }
     }
-    match lr::free_lr(gich_read(lr::ELRSR0), gich_read(lr::ELRSR1), n) {
+    // A free entry is one ELRSR names that carries no EOI request still
+    // to be served (the guest completed it, the maintenance interrupt has
+    // not run yet): its physical interrupt awaits our deactivation.
+    let busy_eoi = if eoi_quirk() { eoi_done() } else { 0 };
+    let free = lr::free_lr(gich_read(lr::ELRSR0) & !(busy_eoi as u32), gich_read(lr::ELRSR1) & !((busy_eoi >> 32) as u32), n);
+    match free {
         Some(i) => {
-            write_lr(i, lr::pending(intid, hw, 0, PRIO));
+            let entry = if hw && eoi_quirk() { lr::software_deactivated(intid, PRIO) } else { lr::pending(intid, hw, 0, PRIO) };
+            write_lr(i, entry);
             true
         }
         None => false,
@@ -103,6 +109,28 @@ fn deactivate(iar: u32) {
     gicc_write(GICC_DIR, iar);
 }
 
+/// The list registers whose EOI-flagged entry the guest completed
+/// (GICH_EISR1:EISR0).
+fn eoi_done() -> u64 {
+    u64::from(gich_read(lr::EISR1)) << 32 | u64::from(gich_read(lr::EISR0))
+}
+
+/// Deactivates the physical interrupts of the entries the guest completed
+/// (`phys::eoi_quirk`) and frees those entries; at the maintenance
+/// interrupt, before the refill.
+fn serve_eois() {
+    let mut done = eoi_done();
+    while done != 0 {
+        let n = done.trailing_zeros() as usize;
+        done &= done - 1;
+        let v = read_lr(n);
+        if v & lr::EOI != 0 && lr::state(v) == 0 {
+            write_lr(n, 0);
+            deactivate(lr::vintid(v));
+        }
+    }
+}
+
 /// The interrupt path: acknowledge, inject what belongs to this CPU's
 /// cell, handle the hypervisor's own; until nothing is pending or one
 /// device interrupt was injected.
@@ -128,9 +156,14 @@ pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
                 }
             }
             MAINTENANCE_IRQ => {
-                deactivate(iar);
                 cpu.count(Stat::Maintenance);
+                // Conditions first, so the (level) maintenance interrupt
+                // is not pending again the moment it is deactivated.
+                if eoi_quirk() {
+                    serve_eois();
+                }
                 drain_pending(cpu);
+                deactivate(iar);
             }
             // A physical SGI other than ours reaches the root only from a
             // CPU that already left EL2 (disable): forwarded as virtual.
@@ -219,10 +252,19 @@ pub fn hand_back() {
     for n in 0..num_lrs() {
         let v = read_lr(n);
         let vintid = lr::vintid(v);
+        // A HW entry's physical interrupt is active until the guest's EOI,
+        // which now goes to the physical interface: deactivate it here
+        // whether the entry is pending or (only) active, or it would stay
+        // active, and masked, for good.
+        if lr::state(v) != 0 && v & lr::HW != 0 {
+            deactivate(lr::pintid(v));
+        }
+        // An EOI-flagged entry's physical interrupt is active until we
+        // deactivate it, whatever the entry's state (completed or not).
+        if v & lr::HW == 0 && v & lr::EOI != 0 {
+            deactivate(vintid);
+        }
         if lr::state(v) & 1 != 0 && !(v & lr::HW == 0 && crate::irqchip::spi::is_virtual(vintid)) {
-            if v & lr::HW != 0 {
-                deactivate(lr::pintid(v));
-            }
             set_physically_pending(vintid, me);
         }
         write_lr(n, 0);

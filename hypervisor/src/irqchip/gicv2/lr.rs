@@ -15,6 +15,10 @@ pub const VTR: u64 = 0x004;
 pub const VMCR: u64 = 0x008;
 /// GICH_MISR: which maintenance condition fired.
 pub const MISR: u64 = 0x010;
+/// GICH_EISR0/1: a bit per list register whose EOI-flagged entry the
+/// guest completed (the entry is invalid now, its EOI bit still set).
+pub const EISR0: u64 = 0x020;
+pub const EISR1: u64 = 0x024;
 /// GICH_ELRSR0/1: a bit per list register that holds nothing.
 pub const ELRSR0: u64 = 0x030;
 pub const ELRSR1: u64 = 0x034;
@@ -33,6 +37,10 @@ pub const PENDING: u32 = 1 << STATE_SHIFT;
 pub const ACTIVE: u32 = 2 << STATE_SHIFT;
 /// Deactivates the physical interrupt of the same ID at the guest's EOI.
 pub const HW: u32 = 1 << 31;
+/// Of an entry without HW: raise the maintenance interrupt when the guest
+/// completes it (GICH_EISR names the entry), so the hypervisor
+/// deactivates the physical interrupt itself (see `software_deactivated`).
+pub const EOI: u32 = 1 << 19;
 
 /// Number of list registers from GICH_VTR.
 pub fn num_lrs(vtr: u32) -> usize {
@@ -50,6 +58,15 @@ pub fn pending(intid: u32, hw: bool, source: u8, prio: u8) -> u32 {
     } else {
         PENDING | prio | (u32::from(source & 7) << CPUID_SHIFT) | id
     }
+}
+
+/// A pending entry for the physical interrupt `intid` that the hypervisor
+/// deactivates itself: no HW bit, the EOI bit instead, so the guest's
+/// EOI (or, in split mode, its deactivation) raises the maintenance
+/// interrupt and the hypervisor writes GICC_DIR. Used where a HW entry's
+/// deactivation is not seen by the physical interface (`phys::eoi_quirk`).
+pub fn software_deactivated(intid: u32, prio: u8) -> u32 {
+    pending(intid, false, 0, prio) | EOI
 }
 
 /// The entry's state (0: free, 1: pending, 2: active, 3: both).
@@ -92,6 +109,13 @@ mod tests {
         assert_eq!(lr & HW, 0);
         assert_eq!(vintid(lr), 3);
         assert_eq!(pending(3, false, 9, 0) & (7 << 10), 1 << 10, "source limited to 3 bits");
+    }
+
+    #[test]
+    fn software_deactivated_entry_asks_for_the_eoi() {
+        let lr = software_deactivated(27, 0xa0);
+        assert_eq!(lr, PENDING | (0x14 << 23) | EOI | 27);
+        assert_eq!((lr & HW, vintid(lr), state(lr)), (0, 27, 1));
     }
 
     #[test]

@@ -10,11 +10,15 @@ use crate::irqchip::gicv3::snapshot::{bit_reg, cfg_reg, SpiConfig};
 use crate::irqchip::spi::{owner, set_owner, NO_OWNER};
 use crate::percpu::{present_cpus, this_cpu, PerCpu};
 use crate::sync::Mutex;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static GICD_VA: AtomicU64 = AtomicU64::new(0);
 static GICC_VA: AtomicU64 = AtomicU64::new(0);
 static GICH_VA: AtomicU64 = AtomicU64::new(0);
+/// Physical interrupts are injected with the EOI bit and deactivated by
+/// the hypervisor at the maintenance interrupt instead of with a HW entry
+/// (see [`eoi_quirk`]); set once at global init.
+static EOI_QUIRK: AtomicBool = AtomicBool::new(false);
 /// The root's configuration of each SPI while a cell owns it (packed by
 /// `SpiConfig::pack`, 0: none) and its ITARGETSR byte.
 static SPI_SAVED: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
@@ -100,12 +104,35 @@ pub(super) fn num_lrs() -> usize {
     lr::num_lrs(gich_read(lr::VTR)).min(64)
 }
 
+/// GICD_IIDR, and the value QEMU's GICv2 model (`arm_gic`, used by
+/// `virt,gic-version=2` and `xlnx-zcu102`) reports: ARM's implementer code
+/// with product, variant and revision 0 (a GIC-400 reads 0x0200143b).
+const GICD_IIDR: u64 = 0x008;
+const IIDR_QEMU_ARM_GIC: u32 = 0x0000_043b;
+
+/// Whether physical interrupts go to the guest as EOI-flagged entries
+/// deactivated by the hypervisor (true) or as HW entries (false).
+///
+/// QEMU's GICv2 model (seen on 7.2 with `-trace gic_*`) deactivates the
+/// physical interrupt of a HW entry at the guest's EOI but does not
+/// re-evaluate the physical CPU interface: a level interrupt still
+/// asserted then (a timer whose next deadline has already passed) is
+/// signalled again only at the next unrelated GIC access, tens or
+/// hundreds of milliseconds later (root-gic's root timer ran at ~10/s
+/// instead of 100/s). A write of GICC_DIR does re-evaluate it, so on that
+/// model the hypervisor deactivates itself, at the EOI maintenance
+/// interrupt: one more exit per interrupt. Other GICv2s keep HW entries.
+pub(super) fn eoi_quirk() -> bool {
+    EOI_QUIRK.load(Ordering::Relaxed)
+}
+
 /// Records where the frames are mapped at EL2. Boot-first: switches the
 /// distributor on (both groups; late launch: Linux did).
 pub fn init_global(gicd_va: u64, gicc_va: u64, gich_va: u64, boot_first: bool) {
     GICD_VA.store(gicd_va, Ordering::Relaxed);
     GICC_VA.store(gicc_va, Ordering::Relaxed);
     GICH_VA.store(gich_va, Ordering::Relaxed);
+    EOI_QUIRK.store(gicd_read(GICD_IIDR) == IIDR_QEMU_ARM_GIC, Ordering::Relaxed);
     if boot_first {
         gicd_write(0, 0b11);
     }
@@ -222,6 +249,14 @@ fn reset_banked() {
 pub fn reset_cpu() {
     reset_banked();
     for n in 0..num_lrs() {
+        // A physical interrupt still in an entry is active until its
+        // guest's EOI, which will not come now: deactivate it.
+        let v = gich_read(lr::LR0 + 4 * n as u64);
+        if v & lr::HW != 0 && lr::state(v) != 0 {
+            gicc_write(GICC_DIR, lr::pintid(v));
+        } else if v & lr::HW == 0 && v & lr::EOI != 0 {
+            gicc_write(GICC_DIR, lr::vintid(v));
+        }
         gich_write(lr::LR0 + 4 * n as u64, 0);
     }
     gich_write(lr::VMCR, 0);
