@@ -141,7 +141,7 @@ pub const ZCU102_LINUX: SysTest = SysTest {
     expect: ZCU102_EXPECT,
     forbid: crate::systests_linux::LINUX_TROUBLE,
     exit_status: 0,
-    timeout_s: 300,
+    timeout_s: 100,
 };
 
 /// `cargo xtask test --platform zcu102`.
