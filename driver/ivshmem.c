@@ -272,6 +272,21 @@ static int sh_ivshmem_maps(struct sh_ivshmem *d, const struct jh_cell_desc *root
 	return 0;
 }
 
+/*
+ * The GIC's device-tree node, GICv3 or GICv2: both encode an SPI as
+ * <GIC_SPI number flags>, so the same three cells map the INTx. The GICv2
+ * compatibles are those Linux's GICv2 driver binds to on arm64 boards
+ * (QEMU virt: cortex-a15-gic; GIC-400 SoCs: gic-400).
+ */
+static const struct of_device_id sh_gic_ids[] = {
+	{ .compatible = "arm,gic-v3" },
+	{ .compatible = "arm,gic-400" },
+	{ .compatible = "arm,cortex-a15-gic" },
+	{ .compatible = "arm,cortex-a9-gic" },
+	{ .compatible = "arm,cortex-a7-gic" },
+	{}
+};
+
 /* The SPI of the function's INTx through the GIC's device-tree node. */
 static int sh_ivshmem_map_irq(struct sh_ivshmem *d, const struct jh_cell_desc *root)
 {
@@ -285,9 +300,9 @@ static int sh_ivshmem_map_irq(struct sh_ivshmem *d, const struct jh_cell_desc *r
 	}
 	intid = 32 + root->vpci_irq_base + pin - 1;
 	d->intid = intid;
-	spec.np = of_find_compatible_node(NULL, NULL, "arm,gic-v3");
+	spec.np = of_find_matching_node(NULL, sh_gic_ids);
 	if (!spec.np) {
-		pr_err(SH_PREFIX "%s: no arm,gic-v3 node in the device tree\n", d->name);
+		pr_err(SH_PREFIX "%s: no GIC node in the device tree\n", d->name);
 		return -ENODEV;
 	}
 	spec.args[0] = GIC_SPI;

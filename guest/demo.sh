@@ -5,9 +5,9 @@
 set -e
 C=/etc/syshyper/configs
 I=/etc/syshyper/inmates
-# The platform's configurations (`cargo xtask run --platform zcu102` sets
-# SYSTEM=zcu102 CELL=zcu102-gic-demo before this script).
-SYSTEM=${SYSTEM:-qemu-virt}
+# The system configuration: SYS_CONFIG from /init (the machine's); the
+# cell: `cargo xtask run --platform zcu102` sets SYS_CONFIG=zcu102.cell
+# and CELL=zcu102-gic-demo before this script.
 CELL=${CELL:-gic-demo}
 
 step() { echo; echo "### $*"; }
@@ -15,8 +15,8 @@ step() { echo; echo "### $*"; }
 step "loading the driver"
 insmod /lib/modules/syshyper.ko
 
-step "jailhouse enable $C/$SYSTEM.cell"
-jailhouse enable $C/$SYSTEM.cell
+step "jailhouse enable $C/$SYS_CONFIG"
+jailhouse enable $C/$SYS_CONFIG
 jailhouse cell list
 
 step "creating, loading and starting the gic-demo cell"

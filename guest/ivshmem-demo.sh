@@ -12,7 +12,7 @@ step() { echo; echo "### $*"; }
 
 step "loading the driver, enabling sysHyper"
 insmod /lib/modules/syshyper.ko
-jailhouse enable $C/qemu-virt.cell
+jailhouse enable $C/$SYS_CONFIG
 
 step "the root's ivshmem devices (UIO)"
 for d in /sys/class/uio/uio*; do

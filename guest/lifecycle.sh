@@ -18,9 +18,9 @@ I=/etc/syshyper/inmates
 S=/sys/devices/jailhouse
 
 check "insmod" insmod /lib/modules/syshyper.ko
-check "enable" jailhouse enable $C/qemu-virt.cell
+check "enable" jailhouse enable $C/$SYS_CONFIG
 check "enabled is 1" grep -qx 1 $S/enabled
-fails_with "enable twice" "already enabled" jailhouse enable $C/qemu-virt.cell
+fails_with "enable twice" "already enabled" jailhouse enable $C/$SYS_CONFIG
 check "rmmod refused while enabled" sh -c '! rmmod syshyper'
 check "mem_pool_size readable" sh -c "test \$(cat $S/mem_pool_size) -gt 0"
 check "remap_pool_used readable" cat $S/remap_pool_used
@@ -29,7 +29,7 @@ check "root cell running" grep -qx running $S/cells/0/state
 check "root CPUs" grep -qx 0-3 $S/cells/0/cpus_assigned_list
 check "console has the banner" sh -c 'jailhouse console | grep -q sysHyper'
 check "console -f follows (EAGAIN-free, killed by timeout)" sh -c 'timeout 1 jailhouse console -f > /tmp/f; grep -q sysHyper /tmp/f'
-fails_with "create with a system config" "system configuration" jailhouse cell create $C/qemu-virt.cell
+fails_with "create with a system config" "system configuration" jailhouse cell create $C/$SYS_CONFIG
 check "create gic-demo" jailhouse cell create $C/gic-demo.cell
 check "CPU 1 left Linux" grep -qx 0 /sys/devices/system/cpu/cpu1/online
 fails_with "create it twice" "exists" jailhouse cell create $C/gic-demo.cell
@@ -58,7 +58,7 @@ check "create again for disable" jailhouse cell create $C/gic-demo.cell
 check "disable destroys the cell first" jailhouse disable
 check "all CPUs online" grep -qx 0-3 /sys/devices/system/cpu/online
 check "enabled is 0" grep -qx 0 $S/enabled
-check "enable again" jailhouse enable $C/qemu-virt.cell
+check "enable again" jailhouse enable $C/$SYS_CONFIG
 check "disable again" jailhouse disable
 check "rmmod" rmmod syshyper
 dmesg | grep syshyper

@@ -7,7 +7,7 @@ set -e
 C=/etc/syshyper/configs
 L=/etc/syshyper/linux
 insmod /lib/modules/syshyper.ko
-jailhouse enable $C/qemu-virt.cell
+jailhouse enable $C/$SYS_CONFIG
 echo "root: CPUs online before the cell: $(cat /sys/devices/system/cpu/online)"
 jailhouse cell linux $C/linux-cell.cell $L/Image -i $L/initramfs.cpio.gz -c "console=ttyAMA0 panic=-1"
 jailhouse cell list

@@ -9,7 +9,7 @@ set -e
 C=/etc/syshyper/configs
 L=/etc/syshyper/linux
 insmod /lib/modules/syshyper.ko
-jailhouse enable $C/qemu-virt.cell
+jailhouse enable $C/$SYS_CONFIG
 ip addr add 10.0.0.1/24 dev ivshmem0
 ip link set ivshmem0 up
 jailhouse cell linux $C/linux-cell.cell $L/Image -i $L/initramfs.cpio.gz -c "console=ttyAMA0 quiet"

@@ -17,7 +17,7 @@ check "root cell has the online CPUs" is $S/cells/0/cpus_assigned_list 0,2-3
 check "boot cell listed as id 1, running" sh -c 'jailhouse cell list; jailhouse cell list | grep -q "^1 .*running"'
 check "boot cell on CPU 1" is $S/cells/1/cpus_assigned_list 1
 check "mem_pool_used readable" test "$(cat $S/mem_pool_used)" -gt 0
-fails_with "enable is refused" "already enabled" jailhouse enable $C/qemu-virt.cell
+fails_with "enable is refused" "already enabled" jailhouse enable $C/$SYS_CONFIG
 fails_with "disable is refused" "boot-first" jailhouse disable
 check "dmesg explains the refusal" sh -c 'dmesg | grep "cannot be disabled"'
 check "boot cell still running after the refusal" is $S/cells/1/state running

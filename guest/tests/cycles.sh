@@ -5,16 +5,16 @@
 workload_start
 check "insmod" insmod /lib/modules/syshyper.ko
 fails_with "enable with a cell config" "cell configuration" jailhouse enable $C/gic-demo.cell
-head -c 300 $C/qemu-virt.cell >/tmp/short.cell
+head -c 300 $C/$SYS_CONFIG >/tmp/short.cell
 fails_with "enable with a truncated config" "invalid system configuration" jailhouse enable /tmp/short.cell
 fails_with "enable with a config for 16 CPUs" "refused" jailhouse enable $C/qemu-virt-16cpu.cell
 check "dmesg names the missing CPU" sh -c 'dmesg | grep "root CPU 15 does not exist"'
 echo 0 >/sys/devices/system/cpu/cpu3/online
-fails_with "enable with a root CPU offline" "refused" jailhouse enable $C/qemu-virt.cell
+fails_with "enable with a root CPU offline" "refused" jailhouse enable $C/$SYS_CONFIG
 echo 1 >/sys/devices/system/cpu/cpu3/online
 # Passes the tool's and the driver's checks; the hypervisor itself refuses
 # it on every CPU during the late launch, and must hand Linux back intact.
-jailhouse config show $C/qemu-virt.cell | sed 's/^gic_version = 3$/gic_version = 2/' >$W/gicv2.toml
+jailhouse config show $C/$SYS_CONFIG | sed 's/^gic_version = 3$/gic_version = 2/' >$W/gicv2.toml
 jailhouse config compile $W/gicv2.toml -o $W/gicv2.cell
 fails_with "enable with a GICv2 config fails in the hypervisor" "enable failed" jailhouse enable $W/gicv2.cell
 check "dmesg says the hypervisor failed to start" sh -c 'dmesg | grep "failed to start"'
@@ -22,7 +22,7 @@ check "still not enabled" is $S/enabled 0
 check "all CPUs online after the refusals" cpus_online 0-3
 check "every CPU works after the refusals" every_cpu_works
 check "Linux works after the refusals" progresses
-check "enable" jailhouse enable $C/qemu-virt.cell
+check "enable" jailhouse enable $C/$SYS_CONFIG
 # A cell config that passes the tool's and the driver's checks but gives
 # the cell the GIC distributor: the hypervisor refuses it, and dmesg says
 # why (the driver copies the hypervisor's reason there).
@@ -156,7 +156,7 @@ hotplug_all() {
 	cpus_online 0-3
 }
 enable_disable() {
-	jailhouse enable $C/qemu-virt.cell && every_cpu_works &&
+	jailhouse enable $C/$SYS_CONFIG && every_cpu_works &&
 	jailhouse disable && hotplug_all && every_cpu_works
 }
 for i in $(seq 1 20); do

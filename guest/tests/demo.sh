@@ -72,7 +72,7 @@ check "insmod" insmod $KO
 check "driver loaded, not enabled" is $S/enabled 0
 fails_with "no console before enable" "not enabled" jailhouse console
 check "Linux works before enable" progresses
-check "enable" jailhouse enable $C/qemu-virt.cell
+check "enable" jailhouse enable $C/$SYS_CONFIG
 check "enabled is 1" is $S/enabled 1
 check "root cell listed" sh -c 'jailhouse cell list | grep -q "^0 *QEMU-VIRT *running *0-3"'
 check "Linux works under the hypervisor" progresses
@@ -247,7 +247,7 @@ check "last console readable after disable" console_after_disable
 check "all CPUs online after disable" cpus_online 0-3
 check "every CPU works after disable" every_cpu_works
 check "Linux works after disable" progresses
-check "enable again" jailhouse enable $C/qemu-virt.cell
+check "enable again" jailhouse enable $C/$SYS_CONFIG
 check "root cell running again" is $S/cells/0/state running
 check "ivshmem: /dev/uio0 back after enable" uio_is uio0 "uio_ivshmem[0001:00:00.0]" \
 	"registers:1000@8f00000 state_table:1000@7faf0000 rw_section:9000@7faf1000 input_sections:6000@7fafa000 output_section:2000@7fafa000"
@@ -299,7 +299,7 @@ check "Linux works after the second disable" progresses
 # - MMIO only in the shipped file: the gaps between devices, as it maps
 #   0x09000000-0x3fffffff in one region.
 same_as_shipped() {
-	syshyper config compare $W/gen.cell $C/qemu-virt.cell >$W/cmp.out || return 1
+	syshyper config compare $W/gen.cell $C/$SYS_CONFIG >$W/cmp.out || return 1
 	cat $W/cmp.out
 	cat >$W/cmp.want <<'EOF'
 virtual PCI: mmconfig 0x0, 0 PCI devices | mmconfig 0x8e00000, 2 PCI devices

@@ -166,7 +166,7 @@ workload_start
 check "checksummed data in tmpfs and a process" make_data
 check "checksums recorded" record_sums
 check "insmod" insmod /lib/modules/syshyper.ko
-check "enable" jailhouse enable $C/qemu-virt.cell
+check "enable" jailhouse enable $C/$SYS_CONFIG
 check "mailbox page mapped by the root" mb_arm 1
 check "checksums unchanged by enable" sums_unchanged
 check "read root RAM: cell failed" fails $READ_ROOT_RAM

@@ -3,6 +3,8 @@
 # line, `[PASS] NAME` or `[FAIL] NAME: detail`; the harness waits for each
 # PASS line in order and fails on any FAIL line.
 C=/etc/syshyper/configs
+# The machine's system configuration in $C (/init exports it per GIC version).
+SYS_CONFIG=${SYS_CONFIG:-qemu-virt.cell}
 I=/etc/syshyper/inmates
 # The module (linux-demo sets C, I and KO to the installed packages' paths).
 KO=/lib/modules/syshyper.ko

@@ -64,7 +64,7 @@ ivnet_transfer() { # ROUND
 }
 
 check "insmod" insmod /lib/modules/syshyper.ko
-check "enable" jailhouse enable $C/qemu-virt.cell
+check "enable" jailhouse enable $C/$SYS_CONFIG
 check "ivshmem-net: root's ivshmem0 up, no carrier without the cell" ivnet_root_up
 workload_start
 # The root's data, checksummed before any Linux cell runs.

@@ -18,7 +18,7 @@ put() { # FILE OFFSET VALUE BYTES
 }
 # A copy of the good system config with one field changed; checks the write.
 variant() { # NAME OFFSET VALUE BYTES
-	cp $C/qemu-virt.cell $W/$1.cell
+	cp $C/$SYS_CONFIG $W/$1.cell
 	put $W/$1.cell "$2" "$3" "$4"
 	case $4 in 8) got=$(u64_at $W/$1.cell "$2") ;; 4) got=$(u32_at $W/$1.cell "$2") ;;
 		*) got=$(od -An -tu$4 -j "$2" -N "$4" $W/$1.cell | tr -d ' ') ;; esac
@@ -37,7 +37,7 @@ refused() {
 }
 
 check "insmod" insmod /lib/modules/syshyper.ko
-SYS=$C/qemu-virt.cell
+SYS=$C/$SYS_CONFIG
 CPUSET=$(u32_at $SYS 404)
 REGION0=$((356 + 132 + CPUSET))
 CORE=$(u64_at /lib/firmware/syshyper.bin 8)

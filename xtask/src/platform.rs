@@ -93,7 +93,7 @@ impl Platform {
     pub fn linux_machine_args(self) -> Vec<String> {
         let v: &[&str] = match self {
             Platform::Virt => &[
-                "-M", "virt,gic-version=3,virtualization=on,its=off",
+                "-M", crate::qemu::machine(crate::qemu::gic()),
                 "-cpu", "cortex-a57",
                 "-smp", "4",
                 "-m", "1G",

@@ -45,7 +45,7 @@ pub fn system_config_for_gic(config: &str) -> String {
 pub const GICV2_SYSTEM_CONFIG: &str = "qemu-virt-gicv2.cell";
 
 /// The `-M` value for GIC version `gic`.
-fn machine(gic: u8) -> &'static str {
+pub fn machine(gic: u8) -> &'static str {
     if gic == 2 {
         "virt,gic-version=2,virtualization=on"
     } else {

@@ -161,7 +161,7 @@ pub fn run_qemu(p: &Paths, qemu_args: &[String], interactive: bool) -> Result<Ex
 pub fn demo_vars(platform: Platform) -> String {
     match platform {
         Platform::Virt => String::new(),
-        Platform::Zcu102 => "SYSTEM=zcu102\nCELL=zcu102-gic-demo\n".to_string(),
+        Platform::Zcu102 => "SYS_CONFIG=zcu102.cell\nCELL=zcu102-gic-demo\n".to_string(),
     }
 }
 
@@ -265,8 +265,9 @@ mod tests {
         assert_eq!(parse(&["--platform", "zcu102"]).unwrap().platform, Platform::Zcu102);
         assert!(parse(&["--platform", "zcu102", "--ivshmem"]).is_err());
         assert!(parse(&["--platform", "rpi4"]).is_err());
-        assert!(demo_vars(Platform::Zcu102).contains("SYSTEM=zcu102\n"));
-        assert!(guest::DEMO_SCRIPT.contains("jailhouse enable $C/$SYSTEM.cell"));
+        assert!(demo_vars(Platform::Zcu102).contains("SYS_CONFIG=zcu102.cell\n"));
+        assert!(guest::DEMO_SCRIPT.contains("jailhouse enable $C/$SYS_CONFIG\n"));
+        assert!(guest::DEMO_SCRIPT.contains("jailhouse cell create $C/$CELL.cell\n"));
     }
 
     #[test]

@@ -1,18 +1,19 @@
 //! The device tree of a Linux cell, generated from its `Machine`: what
 //! Linux needs to find its CPUs (PSCI over SMC, which the hypervisor
-//! traps for every cell), memory, GICv3 (the cell's view: the real
-//! addresses, trapped and filtered), architected timer, console and
-//! virtual PCI host. Unit addresses and properties follow the bindings
-//! Linux's drivers use (arm,gic-v3, arm,armv8-timer, arm,pl011,
-//! pci-host-ecam-generic).
+//! traps for every cell), memory, the GIC (the cell's view: the real
+//! addresses, trapped and filtered; on a GICv2 the CPU interface address
+//! is where the hypervisor maps the virtual one), architected timer,
+//! console and virtual PCI host. Unit addresses and properties follow the
+//! bindings Linux's drivers use (arm,gic-v3 or arm,cortex-a15-gic,
+//! arm,armv8-timer, arm,pl011, pci-host-ecam-generic).
 
-use super::machine::{Machine, GICD_SIZE, UART_SIZE};
+use super::machine::{Machine, GICC_V2_SIZE, GICD_SIZE, GICD_V2_SIZE, UART_SIZE};
 use anyhow::{anyhow, Result};
 use vm_fdt::{FdtReserveEntry, FdtWriter};
 
 const GIC_PHANDLE: u32 = 1;
 const CLK_PHANDLE: u32 = 2;
-/// Interrupt specifier types (arm,gic-v3 binding).
+/// Interrupt specifier types (arm,gic-v3 and arm,gic bindings alike).
 const SPI: u32 = 0;
 const PPI: u32 = 1;
 const LEVEL_HIGH: u32 = 4;
@@ -33,6 +34,11 @@ fn hi(v: u64) -> u32 {
 }
 fn lo(v: u64) -> u32 {
     v as u32
+}
+
+/// GICv2 PPI CPU mask of `n` CPUs (8 interfaces at most).
+fn ppi_cpu_mask(n: usize) -> u32 {
+    ((1u32 << n.min(8)) - 1) & 0xff
 }
 
 /// The flattened device tree; `reserved` are /memreserve/ entries (the
@@ -76,23 +82,33 @@ fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8
         f.end_node(n)?;
     }
 
+    let v2 = m.gic_version == 2;
     let gic = f.begin_node(&format!("interrupt-controller@{:x}", m.gicd))?;
-    f.property_string("compatible", "arm,gic-v3")?;
+    f.property_string("compatible", if v2 { "arm,cortex-a15-gic" } else { "arm,gic-v3" })?;
     f.property_null("interrupt-controller")?;
     f.property_u32("#interrupt-cells", 3)?;
-    f.property_u32("#redistributor-regions", 1)?;
+    if !v2 {
+        f.property_u32("#redistributor-regions", 1)?;
+    }
     // Parent unit addresses of the PCI host's interrupt-map: 2 cells.
     f.property_u32("#address-cells", 2)?;
     f.property_u32("#size-cells", 2)?;
     f.property_null("ranges")?;
-    f.property_array_u64("reg", &[m.gicd, GICD_SIZE, m.gicr, m.gicr_size])?;
+    if v2 {
+        f.property_array_u64("reg", &[m.gicd, GICD_V2_SIZE, m.gicc, GICC_V2_SIZE])?;
+    } else {
+        f.property_array_u64("reg", &[m.gicd, GICD_SIZE, m.gicr, m.gicr_size])?;
+    }
     f.property_phandle(GIC_PHANDLE)?;
     f.end_node(gic)?;
 
-    // Secure, non-secure physical, virtual, hypervisor timer PPIs.
+    // Secure, non-secure physical, virtual, hypervisor timer PPIs. The
+    // GICv2 binding names a PPI's CPU interfaces in bits 15:8 of the flags
+    // cell (the cell's CPUs: interfaces 0..n as Linux numbers them).
     let timer = f.begin_node("timer")?;
     f.property_string("compatible", "arm,armv8-timer")?;
-    let ppis: Vec<u32> = [13u32, 14, 11, 10].iter().flat_map(|&p| [PPI, p, LEVEL_HIGH]).collect();
+    let ppi_flags = LEVEL_HIGH | if v2 { ppi_cpu_mask(m.cpus.len()) << 8 } else { 0 };
+    let ppis: Vec<u32> = [13u32, 14, 11, 10].iter().flat_map(|&p| [PPI, p, ppi_flags]).collect();
     f.property_array_u32("interrupts", &ppis)?;
     f.property_null("always-on")?;
     f.end_node(timer)?;

@@ -9,6 +9,10 @@ use syshyper_config::{CellConfig, SystemConfig};
 pub const GICR_FRAME: u64 = 0x2_0000;
 /// Bytes of the GICv3 distributor.
 pub const GICD_SIZE: u64 = 0x1_0000;
+/// Bytes of the GICv2 distributor and CPU interface (the cell's is the
+/// virtual one the hypervisor maps at the GICC address).
+pub const GICD_V2_SIZE: u64 = 0x1000;
+pub const GICC_V2_SIZE: u64 = 0x2000;
 /// Bytes of the PL011 console.
 pub const UART_SIZE: u64 = 0x1000;
 /// Bytes of the PCI memory window after the ECAM (where docs/ivshmem.md
@@ -20,8 +24,8 @@ pub const PCI_MEM_SIZE: u64 = 0x10_0000;
 pub struct Cpu {
     /// Index in the system (the cell config's CPU set).
     pub index: u32,
-    /// MPIDR affinity fields (Aff0 = index % 16, Aff1 = index / 16: how
-    /// QEMU virt numbers the CPUs of a GICv3 machine).
+    /// MPIDR affinity fields (GICv3: Aff0 = index % 16, Aff1 = index /
+    /// 16; GICv2: 8 per cluster: how QEMU virt numbers the CPUs).
     pub mpidr: u64,
 }
 
@@ -47,9 +51,13 @@ pub struct Machine {
     pub cpus: Vec<Cpu>,
     /// (guest address, size) of each RAM region.
     pub ram: Vec<(u64, u64)>,
+    /// The system configuration's `gic_version` (2 or 3).
+    pub gic_version: u8,
     pub gicd: u64,
     pub gicr: u64,
     pub gicr_size: u64,
+    /// GICv2's CPU interface address (the cell sees GICV there).
+    pub gicc: u64,
     /// The PL011 the cell prints on.
     pub uart: Option<u64>,
     pub pci: Option<PciHost>,
@@ -69,12 +77,14 @@ fn section_indices(cell: &CellConfig<'_>) -> Vec<usize> {
 impl Machine {
     /// The machine `cell` describes on the system `sys`.
     pub fn of(cell: &CellConfig<'_>, sys: &SystemConfig<'_>) -> Result<Self> {
-        if sys.gic_version() != 3 {
-            bail!("only GICv3 systems are supported (the system config says GICv{})", sys.gic_version());
+        let gic_version = sys.gic_version();
+        if !matches!(gic_version, 2 | 3) {
+            bail!("only GICv2 and GICv3 systems are supported (the system config says GICv{gic_version})");
         }
+        let per_cluster = if gic_version == 2 { 8 } else { 16 };
         let cpus: Vec<Cpu> = cell
             .cpus()
-            .map(|i| Cpu { index: i, mpidr: u64::from(i % 16) | (u64::from(i / 16) << 8) })
+            .map(|i| Cpu { index: i, mpidr: u64::from(i % per_cluster) | (u64::from(i / per_cluster) << 8) })
             .collect();
         let last = cpus.iter().map(|c| c.index).max().context("the cell has no CPUs")?;
         let sections = section_indices(cell);
@@ -113,9 +123,11 @@ impl Machine {
             name: cell.name().to_string(),
             cpus,
             ram,
+            gic_version,
             gicd: sys.gicd_base(),
             gicr: sys.gicr_base(),
             gicr_size: (u64::from(last) + 1) * GICR_FRAME,
+            gicc: sys.gicc_base(),
             uart,
             pci,
         })

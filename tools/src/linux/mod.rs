@@ -187,6 +187,21 @@ mod tests {
     }
 
     #[test]
+    fn on_a_gicv2_system_the_device_tree_describes_a_gicv2() {
+        let cell = compiled("linux-cell.toml");
+        let sys = compiled("qemu-virt-gicv2.toml");
+        let p = plan(&cell, &sys, kernel(0x300_0000), None, None, "").unwrap();
+        let s = dts(&p.dtb);
+        assert!(s.contains("compatible = \"arm,cortex-a15-gic\"") && !s.contains("gic-v3"), "{s}");
+        assert!(!s.contains("#redistributor-regions"), "{s}");
+        // GICD (4 KiB) and the CPU interface (8 KiB; GICV is mapped there).
+        assert!(s.contains("reg = <0x00 0x8000000 0x00 0x1000 0x00 0x8010000 0x00 0x2000>"), "{s}");
+        // Timer PPIs name the cell's two CPU interfaces (mask 0b11 in bits 15:8).
+        assert!(s.contains("interrupts = <0x01 0x0d 0x304 0x01 0x0e 0x304 0x01 0x0b 0x304 0x01 0x0a 0x304>"), "{s}");
+        assert!(s.contains("cpu@2 {") && s.contains("cpu@3 {"), "{s}");
+    }
+
+    #[test]
     fn a_given_device_tree_is_loaded_as_is() {
         let cell = compiled("linux-cell.toml");
         let sys = compiled("qemu-virt.toml");

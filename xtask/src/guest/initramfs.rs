@@ -20,11 +20,16 @@ pub const READY_MARKER: &str = "syshyper-guest: ready";
 
 /// The /init program (busybox sh). `poweroff -f` ends QEMU through PSCI
 /// SYSTEM_OFF with status 0, so the script's status travels on the console.
+/// It exports `SYS_CONFIG`, the file name of the machine's system
+/// configuration (`qemu-virt.cell`, or `qemu-virt-gicv2.cell` with
+/// `--gic 2`): the scripts enable with `$C/$SYS_CONFIG`.
 pub fn init_script() -> String {
+    let sys_config = crate::qemu::system_config_for_gic("qemu-virt.cell");
     format!(
         r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export SYS_CONFIG={sys_config}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

@@ -137,6 +137,9 @@ fn serve_eois() {
 pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
     let cell = cpu.cell.load(Ordering::Relaxed) as u8;
     let mut outcome = IrqOutcome::Resume;
+    // Whether a device interrupt went into a list register (timed for
+    // both EL2-latency histograms at once, as on GICv3: crate::trace).
+    let mut injected = false;
     loop {
         let iar = gicc_read(GICC_IAR);
         let intid = iar & 0x3ff;
@@ -175,14 +178,21 @@ pub fn handle_irq(cpu: &PerCpu) -> IrqOutcome {
             0..=15 => deactivate(iar),
             16..=31 => {
                 inject_on(cpu, intid, true);
+                injected = true;
                 break;
             }
             _ if owner(intid) == Some(cell) => {
                 inject_on(cpu, intid, true);
+                injected = true;
                 break;
             }
             _ => deactivate(iar),
         }
+    }
+    if injected {
+        cpu.trace.injected_and_exit(crate::arch::counter());
+    } else {
+        cpu.trace.exit(crate::trace::Exit::Irq, crate::arch::counter());
     }
     outcome
 }
@@ -281,8 +291,8 @@ pub fn hand_back() {
     });
     let (pmr, ctlr) = physical_from_vmcr(gich_read(lr::VMCR));
     gich_write(lr::HCR, 0);
+    give_back_groups(cpu);
     gicc_write(GICC_PMR, pmr);
-    // Every interrupt is group 1 now (`phys::init_global`): Linux's
-    // interface signals it as it signalled its group-0 interrupts.
-    gicc_write(GICC_CTLR, ctlr | 0b10);
+    // Linux's enables and EOImode as its virtual interface last had them.
+    gicc_write(GICC_CTLR, ctlr);
 }

@@ -10,7 +10,7 @@ use crate::irqchip::gicv3::snapshot::{bit_reg, cfg_reg, SpiConfig};
 use crate::irqchip::spi::{owner, set_owner, NO_OWNER};
 use crate::percpu::{present_cpus, this_cpu, PerCpu};
 use crate::sync::Mutex;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 static GICD_VA: AtomicU64 = AtomicU64::new(0);
 static GICC_VA: AtomicU64 = AtomicU64::new(0);
@@ -23,6 +23,10 @@ static EOI_QUIRK: AtomicBool = AtomicBool::new(false);
 /// `SpiConfig::pack`, 0: none) and its ITARGETSR byte.
 static SPI_SAVED: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
 static SPI_SAVED_TARGETS: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
+/// Linux's SPI groups (GICD_IGROUPR1..31) at a late launch, given back at
+/// the hand-back; all 0 (group 0, what Linux's GICv2 driver assumes: it
+/// never writes them) after a boot-first start.
+static LINUX_SPI_GROUPS: [AtomicU32; 32] = [const { AtomicU32::new(0) }; 32];
 /// Serialises read-modify-write of distributor registers.
 static DIST_LOCK: Mutex<()> = Mutex::new(());
 /// Priorities: guests' banked interrupts (Linux's default) and the
@@ -126,25 +130,54 @@ pub(super) fn eoi_quirk() -> bool {
     EOI_QUIRK.load(Ordering::Relaxed)
 }
 
-/// Records where the frames are mapped at EL2. Boot-first: switches the
-/// distributor on (both groups; late launch: Linux did).
+/// Records where the frames are mapped at EL2, switches the distributor
+/// on for both groups and puts every SPI in group 1 (boot-first or late
+/// launch alike; late launch: Linux's groups kept for the hand-back).
 pub fn init_global(gicd_va: u64, gicc_va: u64, gich_va: u64, boot_first: bool) {
     GICD_VA.store(gicd_va, Ordering::Relaxed);
     GICC_VA.store(gicc_va, Ordering::Relaxed);
     GICH_VA.store(gich_va, Ordering::Relaxed);
     EOI_QUIRK.store(gicd_read(GICD_IIDR) == IIDR_QEMU_ARM_GIC, Ordering::Relaxed);
-    if boot_first {
-        gicd_write(0, 0b11);
-    }
+    // Both groups forwarded: boot-first, nobody enabled the distributor;
+    // late launch, Linux enabled group 0 only (GICD_CTLR = 1), and every
+    // interrupt becomes group 1 below, which the distributor would then
+    // hold back (Linux's timer never fired after enable). Left so at the
+    // hand-back: Linux's interrupts stay group 1 (`inject::hand_back`).
+    gicd_write(0, gicd_read(0) | 0b11);
     // Every SPI group 1 (banked SGIs/PPIs: per CPU in `init_cpu`). The
     // physical interface is the hypervisor's and signals both groups as
     // IRQs, so the group only matters for one thing: a list register's
     // HW bit deactivates the physical interrupt at the guest's EOI only
     // for group 1 in some GIC models (QEMU's GICv2 before its security-
     // extension fix ignores it for group 0, leaving a timer PPI active).
-    let lines = ((gicd_read(0x004) & 0x1f) + 1) * 32;
-    for reg in 1..lines.min(1020).div_ceil(32) {
+    for reg in spi_group_regs() {
+        let linux = if boot_first { 0 } else { gicd_read(0x080 + u64::from(reg) * 4) };
+        if let Some(slot) = LINUX_SPI_GROUPS.get(reg as usize) {
+            slot.store(linux, Ordering::Relaxed);
+        }
         gicd_write(0x080 + u64::from(reg) * 4, 0xffff_ffff);
+    }
+}
+
+/// The GICD_IGROUPR<n> holding SPIs (n >= 1) the distributor implements.
+fn spi_group_regs() -> core::ops::Range<u32> {
+    let lines = ((gicd_read(0x004) & 0x1f) + 1) * 32;
+    1..lines.min(1020).div_ceil(32)
+}
+
+/// Gives Linux back its interrupt groups: this CPU's banked ones and the
+/// SPIs' (every CPU writes the same values; the CPUs still at EL2 signal
+/// both groups, so nothing is lost meanwhile). Needed because Linux's
+/// interface does not acknowledge group-1 interrupts: on a GIC without
+/// security extensions its reads of GICC_IAR count as Secure, and with
+/// AckCtl clear (Linux never sets it) a group-1 interrupt reads as 1022.
+/// GICD_CTLR keeps group 1 enabled: no interrupt is in group 1 then, and
+/// CPUs still in the hypervisor need it for theirs.
+pub(super) fn give_back_groups(cpu: &PerCpu) {
+    gicd_write(0x080, cpu.linux_gic[1].load(Ordering::Relaxed) as u32);
+    for reg in spi_group_regs() {
+        let linux = LINUX_SPI_GROUPS.get(reg as usize).map_or(0, |g| g.load(Ordering::Relaxed));
+        gicd_write(0x080 + u64::from(reg) * 4, linux);
     }
 }
 
@@ -175,7 +208,9 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
         return false;
     }
     cpu.gicr_frame.store(own.trailing_zeros(), Ordering::Relaxed);
-    // Banked interrupts group 1, as the SPIs (see `init_global`).
+    // Banked interrupts group 1, as the SPIs (see `init_global`); Linux's
+    // groups kept for the hand-back.
+    let linux_groups = if boot_first { 0 } else { gicd_read(0x080) };
     gicd_write(0x080, 0xffff_ffff);
     if boot_first {
         reset_banked();
@@ -186,7 +221,7 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
     }
     let (ctlr, pmr) = (gicc_read(GICC_CTLR), gicc_read(GICC_PMR));
     cpu.linux_gic[0].store(u64::from(pmr), Ordering::Relaxed);
-    cpu.linux_gic[1].store(0, Ordering::Relaxed);
+    cpu.linux_gic[1].store(u64::from(linux_groups), Ordering::Relaxed);
     cpu.linux_gic[2].store(u64::from(ctlr), Ordering::Relaxed);
     if !boot_first {
         // The IPI that called us into EL2 is still active: deactivate
