@@ -5,6 +5,10 @@
 set -e
 C=/etc/syshyper/configs
 I=/etc/syshyper/inmates
+# The system configuration: SYS_CONFIG from /init (the machine's); the
+# cell: `cargo xtask run --platform zcu102` sets SYS_CONFIG=zcu102.cell
+# and CELL=zcu102-gic-demo before this script.
+CELL=${CELL:-gic-demo}
 
 step() { echo; echo "### $*"; }
 
@@ -16,7 +20,7 @@ jailhouse enable $C/$SYS_CONFIG
 jailhouse cell list
 
 step "creating, loading and starting the gic-demo cell"
-jailhouse cell create $C/gic-demo.cell
+jailhouse cell create $C/$CELL.cell
 jailhouse cell load gic-demo $I/gic-demo.bin
 jailhouse cell start gic-demo
 jailhouse cell list

@@ -23,6 +23,15 @@ const FR_TXFF: u32 = 1 << 5;
 const UART8250_THR: usize = 0;
 const UART8250_LSR: usize = 5;
 const LSR_THRE: u32 = 1 << 5;
+/// Xilinx/Cadence UART (ZynqMP TRM, UART registers): control register
+/// (TX enable bit 4, TX disable bit 5), channel status (TX FIFO full
+/// bit 4) and the TX/RX FIFO.
+const XUARTPS_CR: usize = 0x00;
+const XUARTPS_CR_TX_EN: u32 = 1 << 4;
+const XUARTPS_CR_TX_DIS: u32 = 1 << 5;
+const XUARTPS_SR: usize = 0x2c;
+const XUARTPS_SR_TXFULL: u32 = 1 << 4;
+const XUARTPS_FIFO: usize = 0x30;
 /// Bounds every wait for a full transmitter: a UART that never drains (a
 /// wrong address in a config) must not hang the program forever.
 const MAX_BUSY_POLLS: u32 = 1_000_000;
@@ -42,6 +51,7 @@ const KIND_NONE: u8 = 0;
 const KIND_PL011: u8 = 1;
 const KIND_8250_1: u8 = 2;
 const KIND_8250_4: u8 = 3;
+const KIND_XUARTPS: u8 = 4;
 static STATE: AtomicU8 = AtomicU8::new(STATE_UNSET);
 static KIND: AtomicU8 = AtomicU8::new(KIND_NONE);
 static BASE: AtomicUsize = AtomicUsize::new(0);
@@ -67,6 +77,7 @@ pub fn choice() -> Choice {
         KIND_PL011 => Some((UartKind::Pl011, 4)),
         KIND_8250_1 => Some((UartKind::Ns8250, 1)),
         KIND_8250_4 => Some((UartKind::Ns8250, 4)),
+        KIND_XUARTPS => Some((UartKind::Xuartps, 4)),
         _ => None,
     };
     Choice {
@@ -96,11 +107,33 @@ fn ensure_chosen() {
         Some(Uart { kind: UartKind::Pl011, .. }) => KIND_PL011,
         Some(Uart { kind: UartKind::Ns8250, regdist: 1, .. }) => KIND_8250_1,
         Some(Uart { kind: UartKind::Ns8250, .. }) => KIND_8250_4,
+        Some(Uart { kind: UartKind::Xuartps, base, .. }) => {
+            enable_xuartps_tx(base);
+            KIND_XUARTPS
+        }
     };
     BASE.store(c.uart.map_or(0, |u| u.base), Ordering::Release);
     KIND.store(kind, Ordering::Release);
     VIRTUAL.store(c.virtual_console, Ordering::Release);
     STATE.store(STATE_SET, Ordering::Release);
+}
+
+/// A Cadence UART nobody opened (UART 1 of a ZCU102 that Linux probed but
+/// never used) has its transmitter disabled after reset, and a disabled
+/// transmitter drops what is written to its FIFO: enable it, leaving the
+/// receiver and the line settings (the boot loader's or Linux's) as they
+/// are. Enabling an already enabled transmitter changes nothing, so a UART
+/// shared with the root is not disturbed.
+fn enable_xuartps_tx(base: usize) {
+    // SAFETY: the control register of the UART the cell config names (see
+    // RawConsole::putc on what an address the cell may not access does).
+    unsafe {
+        let cr = (base + XUARTPS_CR) as *mut u32;
+        let v = cr.read_volatile();
+        if v & XUARTPS_CR_TX_EN == 0 || v & XUARTPS_CR_TX_DIS != 0 {
+            cr.write_volatile((v & !XUARTPS_CR_TX_DIS) | XUARTPS_CR_TX_EN);
+        }
+    }
 }
 
 fn wait_until(mut ready: impl FnMut() -> bool) {
@@ -142,6 +175,12 @@ impl RawConsole {
                 let b = base as *mut u8;
                 wait_until(|| u32::from(b.add(UART8250_LSR).read_volatile()) & LSR_THRE != 0);
                 b.add(UART8250_THR).write_volatile(byte);
+            },
+            // SAFETY: Cadence UART SR and FIFO, 32-bit, inside its page.
+            KIND_XUARTPS => unsafe {
+                let b = base as *mut u32;
+                wait_until(|| b.byte_add(XUARTPS_SR).read_volatile() & XUARTPS_SR_TXFULL == 0);
+                b.byte_add(XUARTPS_FIFO).write_volatile(u32::from(byte));
             },
             _ => {}
         }

@@ -12,6 +12,7 @@ use crate::comm::{CommConsole, FLAG_DBG_PUTC_ACTIVE, FLAG_DBG_PUTC_PERMITTED};
 /// Console types and flags of the `.cell` format (Jailhouse's console.h).
 pub const CON_TYPE_8250: u16 = 2;
 pub const CON_TYPE_PL011: u16 = 3;
+pub const CON_TYPE_XUARTPS: u16 = 4;
 pub const CON_ACCESS_MMIO: u16 = 0x1;
 pub const CON_REGDIST_4: u16 = 0x2;
 
@@ -24,6 +25,8 @@ pub enum UartKind {
     /// 16550-compatible; registers `regdist` bytes apart, accessed with
     /// that width (1: 8-bit, 4: 32-bit).
     Ns8250,
+    /// Xilinx/Cadence UART of ZynqMP (32-bit registers).
+    Xuartps,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,8 @@ fn kind_by_name(name: &str) -> Option<Option<UartKind>> {
         Some(Some(UartKind::Pl011))
     } else if name.eq_ignore_ascii_case("8250") {
         Some(Some(UartKind::Ns8250))
+    } else if name.eq_ignore_ascii_case("xuartps") {
+        Some(Some(UartKind::Xuartps))
     } else if name.eq_ignore_ascii_case("none") {
         Some(None)
     } else {
@@ -63,6 +68,7 @@ fn kind_by_type(t: u16) -> Option<UartKind> {
     match t {
         CON_TYPE_PL011 => Some(UartKind::Pl011),
         CON_TYPE_8250 => Some(UartKind::Ns8250),
+        CON_TYPE_XUARTPS => Some(UartKind::Xuartps),
         _ => None,
     }
 }
@@ -132,6 +138,12 @@ mod tests {
             Some(Uart { kind: UartKind::Pl011, base: 0x0900_0000, regdist: 4 })
         );
         assert!(!c.virtual_console, "permitted but not active");
+        // ZynqMP (Jailhouse's ZCU102 cell configs): the Cadence UART 1.
+        let c = choose(cell(4, 0xff01_0000, 3, 0), &NONE);
+        assert_eq!(
+            c.uart,
+            Some(Uart { kind: UartKind::Xuartps, base: 0xff01_0000, regdist: 4 })
+        );
         let c = choose(cell(2, 0x1c02_8000, 1, 0), &NONE);
         assert_eq!(
             c.uart,
@@ -154,8 +166,13 @@ mod tests {
         assert_eq!(c.uart.map(|u| (u.kind, u.base)), Some((UartKind::Pl011, 0x904_0000)));
         let off = Cmdline::new(b"con-type=none");
         assert_eq!(choose(cell(3, 0x0900_0000, 3, 0), &off).uart, None);
-        let unknown = Cmdline::new(b"con-type=xuartps");
+        let unknown = Cmdline::new(b"con-type=imx");
         assert_eq!(choose(cell(3, 0x0900_0000, 3, 0), &unknown).uart, None);
+        let cadence = Cmdline::new(b"con-type=xuartps con-base=0xff010000");
+        assert_eq!(
+            choose(cell(3, 0x0900_0000, 3, 0), &cadence).uart.map(|u| (u.kind, u.base)),
+            Some((UartKind::Xuartps, 0xff01_0000))
+        );
     }
 
     #[test]

@@ -77,6 +77,19 @@ impl Case {
 }
 
 fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
+    cases_on(crate::platform::chosen(), filter, no_host)
+}
+
+/// The tests of `platform`: virt's full list (which has one ZCU102 test),
+/// or only the other platform's system tests.
+fn cases_on(platform: crate::platform::Platform, filter: Option<&str>, no_host: bool) -> Vec<Case> {
+    if platform == crate::platform::Platform::Zcu102 {
+        return crate::systests_zcu102::ZCU102_TESTS
+            .iter()
+            .map(Case::System)
+            .filter(|c| filter.is_none_or(|f| c.name().contains(f)))
+            .collect();
+    }
     let host = HOST_TESTS
         .iter()
         .filter(|_| !no_host)
@@ -336,5 +349,10 @@ mod tests {
         assert!(names(None, true).iter().all(|n| !n.starts_with("host:")));
         assert_eq!(names(Some("host:"), false).len(), HOST_TESTS.len() + 1, "host runs and the fuzz run");
         assert!(names(Some("no such test"), false).is_empty());
+        assert!(names(None, true).contains(&"zcu102-linux"), "one ZCU102 test in CI");
+        let zcu = |f| cases_on(crate::platform::Platform::Zcu102, f, false).iter().map(Case::name).collect::<Vec<_>>();
+        assert_eq!(zcu(None), vec!["zcu102-linux"]);
+        assert_eq!(zcu(Some("linux")), vec!["zcu102-linux"]);
+        assert!(zcu(Some("boot-first")).is_empty());
     }
 }

@@ -50,6 +50,11 @@ enum Cmd {
         /// configs/qemu-virt-gicv2.toml as the system configuration).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
         gic: u8,
+        /// Run the tests of this platform (`zcu102`: QEMU's Xilinx ZCU102
+        /// model; its Linux tests); default `virt`, whose list also has
+        /// one ZCU102 test.
+        #[arg(long, value_enum, default_value_t = xtask::platform::Platform::Virt)]
+        platform: xtask::platform::Platform,
     },
     /// Boot the hypervisor first with the root test program and show the console.
     Qemu {
@@ -100,6 +105,7 @@ fn real_main() -> Result<ExitCode> {
                 guest::kernel::select(k.clone());
             }
             qemu::set_gic(args.gic);
+            xtask::platform::set(args.platform);
             setup::setup(false)?;
             images::build_all(&p)?;
             return run_linux::run(&p, &args);
@@ -110,7 +116,9 @@ fn real_main() -> Result<ExitCode> {
             list,
             kernel,
             gic,
+            platform,
         } => {
+            xtask::platform::set(platform);
             if let Some(k) = kernel {
                 guest::kernel::select(k);
             }

@@ -5,6 +5,7 @@
 //! command line, puts the pieces together and runs QEMU.
 
 use crate::paths::Paths;
+use crate::platform::Platform;
 use crate::{cmd, guest, qemu, runner};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -55,6 +56,11 @@ pub struct RunArgs {
     /// configuration configs/qemu-virt-gicv2.toml).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
     pub gic: u8,
+    /// QEMU machine: `virt` or `zcu102` (QEMU's Xilinx ZCU102 model with
+    /// Debian's ZynqMP device tree and configs/zcu102*.toml; its size is
+    /// the board's, --smp/--mem/--gic do not apply).
+    #[arg(long, value_enum, default_value_t = Platform::Virt, conflicts_with_all = ["ivshmem", "linux_cell", "boot_first"])]
+    pub platform: Platform,
 }
 
 /// The memory size in MiB; at least 1 GiB (RAM starts at 0x4000_0000 on
@@ -151,6 +157,14 @@ pub fn run_qemu(p: &Paths, qemu_args: &[String], interactive: bool) -> Result<Ex
     Ok(runner::exit_code(status))
 }
 
+/// The demo's configurations on `platform` (guest/demo.sh reads them).
+pub fn demo_vars(platform: Platform) -> String {
+    match platform {
+        Platform::Virt => String::new(),
+        Platform::Zcu102 => "SYS_CONFIG=zcu102.cell\nCELL=zcu102-gic-demo\n".to_string(),
+    }
+}
+
 pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     if args.boot_first {
         return crate::bootfirst_linux::run(p, args);
@@ -162,7 +176,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         None if args.shell => guest::SHELL_SCRIPT.to_string(),
         None if args.ivshmem => guest::IVSHMEM_SCRIPT.to_string(),
         None if args.linux_cell => guest::LINUX_CELL_SCRIPT.to_string(),
-        None => guest::DEMO_SCRIPT.to_string(),
+        None => format!("{}{}", demo_vars(args.platform), guest::DEMO_SCRIPT),
     };
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &p.out.join("guest/driver"))?;
@@ -181,8 +195,10 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     files.extend(args.with.iter().cloned());
     let initrd =
         guest::build_initramfs(&g, &files, &script, &p.out.join("guest/initramfs.cpio.gz"))?;
-    let mut qemu_args = guest::linux_qemu_args(&g, &initrd, "");
-    size_machine(&mut qemu_args, args.smp, args.mem);
+    let mut qemu_args = guest::linux_qemu_args_prepared(args.platform, &g, &initrd, "")?;
+    if args.platform == Platform::Virt {
+        size_machine(&mut qemu_args, args.smp, args.mem);
+    }
     if args.shell && args.script.is_none() {
         return run_qemu(p, &qemu_args, true);
     }
@@ -194,7 +210,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
     };
     let mut q = runner::spawn(qemu::command(&qemu_args), &opts)?;
     cmd::detail(format_args!("[run] {}", q.cmdline));
-    println!("[run] booting Debian's kernel {}-arm64 on QEMU; the demo follows (console log: {})", g.abi, log.display());
+    println!("[run] booting Debian's kernel {}-arm64 on QEMU ({}); the demo follows (console log: {})", g.abi, args.platform.name(), log.display());
     let outcome = q.finish(None)?;
     // The guest powers off (QEMU status 0) whatever the script returned; the
     // script's own status travels on the console.
@@ -241,6 +257,17 @@ mod tests {
     fn smp_and_mem_default_to_the_test_machine() {
         let a = parse(&[]).unwrap();
         assert_eq!((a.smp, a.mem), (4, 1024));
+    }
+
+    #[test]
+    fn platform_chooses_the_demo_configs() {
+        assert_eq!(parse(&[]).unwrap().platform, Platform::Virt);
+        assert_eq!(parse(&["--platform", "zcu102"]).unwrap().platform, Platform::Zcu102);
+        assert!(parse(&["--platform", "zcu102", "--ivshmem"]).is_err());
+        assert!(parse(&["--platform", "rpi4"]).is_err());
+        assert!(demo_vars(Platform::Zcu102).contains("SYS_CONFIG=zcu102.cell\n"));
+        assert!(guest::DEMO_SCRIPT.contains("jailhouse enable $C/$SYS_CONFIG\n"));
+        assert!(guest::DEMO_SCRIPT.contains("jailhouse cell create $C/$CELL.cell\n"));
     }
 
     #[test]

@@ -129,24 +129,6 @@ fn isolation_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, ISOLATION, "")
 }
 
-/// linux-isolation on QEMU virt with `gic-version=2` whatever `--gic`
-/// says: CI's GICv2 late-launch test (enable from Debian's kernel, the
-/// hostile cell's attacks, disable).
-fn isolation_gicv2_args(ctx: &Ctx) -> Result<Vec<String>> {
-    let body = format!("SYS_CONFIG={}\n{ISOLATION}", crate::qemu::GICV2_SYSTEM_CONFIG);
-    Ok(on_machine(linux_args(ctx, &body, "")?, 2))
-}
-
-/// QEMU arguments `args` with the machine of GIC version `gic`.
-fn on_machine(mut args: Vec<String>, gic: u8) -> Vec<String> {
-    if let Some(i) = args.iter().position(|a| a == "-M") {
-        if let Some(m) = args.get_mut(i + 1) {
-            *m = crate::qemu::machine(gic).to_string();
-        }
-    }
-    args
-}
-
 fn refuse_args(ctx: &Ctx) -> Result<Vec<String>> {
     linux_args(ctx, REFUSE, "")
 }
@@ -795,8 +777,6 @@ pub const LINUX_REFUSE: SysTest = linux_test("linux-refuse", refuse_args, REFUSE
 pub const LINUX_SMP16: SysTest = linux_test("linux-smp16", smp16_args, SMP16_EXPECT, 360);
 pub const LINUX_ISOLATION: SysTest =
     linux_test("linux-isolation", isolation_args, ISOLATION_EXPECT, 180);
-pub const LINUX_ISOLATION_GICV2: SysTest =
-    linux_test("linux-isolation-gicv2", isolation_gicv2_args, ISOLATION_EXPECT, 180);
 /// The Linux cell's own console shows its kernel's panic on purpose, so
 /// this test forbids only what the hypervisor or the harness print; the
 /// root's kernel trouble is caught by the script's kernel log check.
@@ -810,13 +790,6 @@ mod tests {
     use super::*;
     use regex::Regex;
 
-    #[test]
-    fn gicv2_variant_changes_only_the_machine() {
-        let args: Vec<String> = ["-M", "virt,gic-version=3,virtualization=on,its=off", "-smp", "4"].iter().map(|s| s.to_string()).collect();
-        let v2 = on_machine(args.clone(), 2);
-        assert_eq!(v2[1], "virt,gic-version=2,virtualization=on");
-        assert_eq!(v2[2..], args[2..]);
-    }
 
     /// The check names of a script in the order they run (the cycle loop
     /// unrolled).

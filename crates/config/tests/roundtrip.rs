@@ -32,6 +32,12 @@ fn all_expected_configs_are_shipped() {
         "gic-demo.toml",
         "uart-demo.toml",
         "linux-demo.toml",
+        "zcu102.toml",
+        "zcu102-gic-demo.toml",
+        "zcu102-uart-demo.toml",
+        "rpi4.toml",
+        "rpi4-gic-demo.toml",
+        "rpi4-uart-demo.toml",
     ] {
         assert!(
             names.iter().any(|n| n == want),

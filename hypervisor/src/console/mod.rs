@@ -29,6 +29,7 @@ static LAST: spin::Once<Uart> = spin::Once::new();
 /// `flags` (Jailhouse's values), mapped at EL2 virtual address `base`.
 pub fn init_uart(base: u64, console_type: u16, flags: u16) {
     let u = Uart { kind: uart::kind(console_type, flags), regs: mmio::Device { base } };
+    u.kind.enable(&u.regs);
     *UART.lock() = u;
     LAST.call_once(|| u);
 }

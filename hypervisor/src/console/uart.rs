@@ -85,14 +85,32 @@ mod ns8250 {
     pub const LSR_THRE: u32 = 1 << 5;
 }
 
-/// Cadence UART: channel status register (TXFULL) and the FIFO.
+/// Cadence UART: control register (TX enable/disable), channel status
+/// register (TXFULL) and the FIFO.
 mod xuartps {
+    pub const CR: u64 = 0x00;
+    pub const CR_TX_EN: u32 = 1 << 4;
+    pub const CR_TX_DIS: u32 = 1 << 5;
     pub const SR: u64 = 0x2c;
     pub const SR_TXFULL: u32 = 1 << 4;
     pub const FIFO: u64 = 0x30;
 }
 
 impl Kind {
+    /// Readies the transmitter once, at console init, where a UART needs it.
+    /// A Cadence UART after reset has its transmitter disabled and drops
+    /// what it is given; with no boot loader before the hypervisor
+    /// (boot-first) nobody has enabled it. An enabled one (Linux's console,
+    /// late launch) is left untouched. The other UARTs are used as found.
+    pub fn enable(self, regs: &impl Regs) {
+        if let Kind::Xuartps = self {
+            let cr = regs.read32(xuartps::CR);
+            if cr & xuartps::CR_TX_EN == 0 || cr & xuartps::CR_TX_DIS != 0 {
+                regs.write32(xuartps::CR, (cr & !xuartps::CR_TX_DIS) | xuartps::CR_TX_EN);
+            }
+        }
+    }
+
     /// Sends one byte through `regs`; dropped if the transmitter stays
     /// full for [`POLL_LIMIT`] polls. Returns whether it was written.
     pub fn put(self, regs: &impl Regs, b: u8) -> bool {
@@ -219,6 +237,21 @@ mod tests {
         assert!(kind(con::TYPE_8250, con::MMIO | con::REGDIST_4).put(&f, b'y'));
         assert_eq!(f.reads(), vec![(32, 0x14); 2]);
         assert_eq!(f.writes(), vec![(32, 0, u32::from(b'y'))]);
+    }
+
+    #[test]
+    fn xuartps_transmitter_enabled_at_init_only_when_off() {
+        // After reset: TX disabled (CR 0x128 on the ZynqMP).
+        let f = Fake::new(0x00, 0x128, 0x128, 0);
+        Kind::Xuartps.enable(&f);
+        assert_eq!(f.writes(), vec![(32, 0x00, 0x108 | (1 << 4))]);
+        // Linux's console: TX enabled, nothing written.
+        let f = Fake::new(0x00, 0x14, 0x14, 0);
+        Kind::Xuartps.enable(&f);
+        assert!(f.writes().is_empty());
+        let f = Fake::new(0x00, 0, 0, 0);
+        Kind::Pl011.enable(&f);
+        assert!(f.writes().is_empty() && f.reads().is_empty());
     }
 
     #[test]

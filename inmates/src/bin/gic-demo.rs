@@ -29,13 +29,14 @@ mod demo {
         let comm = cell::comm_region();
         println!("Initializing the GIC...");
         let (gicd, gicr) = match comm {
-            Some(c) if c.gicd_base() != 0 && c.gicr_base() != 0 => {
-                (c.gicd_base() as usize, c.gicr_base() as usize)
-            }
+            // GICv2 has no redistributor (gicr_base 0): Gic::new finds the
+            // version from the distributor and the CPU interface from the
+            // comm region.
+            Some(c) if c.gicd_base() != 0 => (c.gicd_base() as usize, c.gicr_base() as usize),
             _ => (QEMU_VIRT_GICD, QEMU_VIRT_GICR),
         };
         // SAFETY: the bases come from the hypervisor's comm region or are
-        // QEMU virt's GICv3, the machine this program is built for.
+        // QEMU virt's GIC when there is no comm region.
         let gic = match unsafe { Gic::new(gicd, gicr) } {
             Ok(g) => g,
             Err(e) => {

@@ -55,11 +55,14 @@ mod demo {
     /// GIC cannot be set up.
     fn start_wake_timer(bases: Option<(u64, u64)>, freq: u64) -> bool {
         let (gicd, gicr) = match bases {
-            Some((d, r)) if d != 0 && r != 0 => (d as usize, r as usize),
+            // GICv2 has no redistributor (r is 0): Gic::new finds the
+            // version from the distributor, the CPU interface from the
+            // comm region.
+            Some((d, r)) if d != 0 => (d as usize, r as usize),
             _ => (QEMU_VIRT_GICD, QEMU_VIRT_GICR),
         };
         // SAFETY: the bases come from the hypervisor's comm region or are
-        // QEMU virt's GICv3, the machine this program is built for.
+        // QEMU virt's GIC when there is no comm region.
         let Ok(gic) = (unsafe { Gic::new(gicd, gicr) }) else {
             return false;
         };

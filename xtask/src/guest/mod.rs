@@ -172,33 +172,57 @@ pub fn build_initramfs(guest: &Guest, files: &[(PathBuf, String)], script: &str,
     initramfs::build(&guest.busybox, &all, script, out)
 }
 
-/// QEMU's arguments for the Linux guest (platform.md "QEMU machine").
-/// `append` adds kernel parameters.
+/// QEMU's arguments for the Linux guest (platform.md "QEMU machine") on
+/// QEMU virt. `append` adds kernel parameters.
 pub fn linux_qemu_args(guest: &Guest, initramfs: &Path, append: &str) -> Vec<String> {
-    let mut cmdline = "console=ttyAMA0 kvm-arm.mode=none nokaslr mem=768M quiet".to_string();
+    linux_qemu_args_for(crate::platform::Platform::Virt, guest, initramfs, append)
+}
+
+/// [`linux_qemu_args`] on `platform`.
+pub fn linux_qemu_args_for(platform: crate::platform::Platform, guest: &Guest, initramfs: &Path, append: &str) -> Vec<String> {
+    let mut cmdline = format!("{} kvm-arm.mode=none nokaslr quiet", platform.kernel_params());
     if !append.is_empty() {
         cmdline.push(' ');
         cmdline.push_str(append);
     }
-    [
-        "-M", crate::qemu::machine(crate::qemu::gic()),
-        "-cpu", "cortex-a57",
-        "-smp", "4",
-        "-m", "1G",
-        "-nographic",
-        "-nic", "none",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
+    let mut args = platform.linux_machine_args();
+    args.extend(["-nic", "none"].iter().map(|s| s.to_string()));
+    args.extend([
         "-kernel".to_string(),
         guest.kernel_image.display().to_string(),
         "-initrd".to_string(),
         initramfs.display().to_string(),
         "-append".to_string(),
         cmdline,
-    ])
-    .collect()
+    ]);
+    if let Some(dtb) = platform.dtb(&guest.package_root(), &guest.abi) {
+        args.extend(["-dtb".to_string(), dtb.display().to_string()]);
+    }
+    args
+}
+
+/// [`linux_qemu_args_for`], with the device tree made ready for QEMU's
+/// model next to `initramfs` (platform::zcu102_dtb) where the platform
+/// boots with Debian's.
+pub fn linux_qemu_args_prepared(platform: crate::platform::Platform, guest: &Guest, initramfs: &Path, append: &str) -> Result<Vec<String>> {
+    let mut args = linux_qemu_args_for(platform, guest, initramfs, append);
+    if let Some(i) = args.iter().position(|a| a == "-dtb") {
+        let out = initramfs.with_file_name(format!("{}.dtb", platform.name()));
+        let dtb = crate::platform::zcu102_dtb(Path::new(&args[i + 1]), &out)?;
+        args[i + 1] = dtb.display().to_string();
+    }
+    Ok(args)
+}
+
+impl Guest {
+    /// The unpacked kernel package (kernel_image is <root>/boot/vmlinuz-...).
+    pub fn package_root(&self) -> PathBuf {
+        self.kernel_image
+            .parent()
+            .and_then(|b| b.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +243,15 @@ mod tests {
         let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
         assert!(append.contains("mem=768M") && append.contains("kvm-arm.mode=none") && append.ends_with(" x=1"));
         assert!(args.windows(2).any(|w| w[0] == "-initrd" && w[1] == "/i.gz"));
+        assert!(!args.iter().any(|a| a == "-dtb"), "virt: QEMU's own device tree");
+    }
+
+    #[test]
+    fn zcu102_gets_debians_device_tree() {
+        let g = Guest { abi: "6.1.0-57".into(), kernel_image: "/c/boot/vmlinuz".into(), headers_dir: "/h".into(), busybox: "/b".into(), uio_module: "/u".into() };
+        let args = linux_qemu_args_for(crate::platform::Platform::Zcu102, &g, Path::new("/i.gz"), "");
+        let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
+        assert!(append.contains("console=ttyPS0") && append.contains("mem=1792M"), "{append}");
+        assert!(args.windows(2).any(|w| w[0] == "-dtb" && w[1] == "/c/usr/lib/linux-image-6.1.0-57-arm64/xilinx/zynqmp-zcu102-rev1.0.dtb"));
     }
 }

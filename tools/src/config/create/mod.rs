@@ -99,7 +99,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             }
             let iomem = read_text(a.iomem.as_deref().unwrap_or(Path::new("/proc/iomem")))?;
             let ram = ranges::system_ram(&iomem);
-            if ram.is_empty() || ram.iter().all(|r| r.0 == 0) {
+            if ranges::addresses_hidden(&ram) {
                 bail!("/proc/iomem shows no addresses: run as root");
             }
             let cmdline = match &a.cmdline {
@@ -173,7 +173,7 @@ fn live_cpu_ids() -> Vec<(u32, String)> {
 pub fn live_state() -> anyhow::Result<audit::State> {
     let iomem = read_text(Path::new("/proc/iomem"))?;
     let system_ram = ranges::system_ram(&iomem);
-    if system_ram.is_empty() || system_ram.iter().all(|r| r.0 == 0) {
+    if ranges::addresses_hidden(&system_ram) {
         bail!("/proc/iomem shows no addresses: run as root");
     }
     let irqs = audit::parse_interrupts(&read_text(Path::new("/proc/interrupts"))?);

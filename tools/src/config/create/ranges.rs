@@ -79,6 +79,14 @@ pub fn system_ram(iomem: &str) -> Vec<Range> {
     merge(parse_iomem(iomem).into_iter().filter(|(_, n)| n == "System RAM").map(|(r, _)| r).collect())
 }
 
+/// Whether /proc/iomem hid its addresses (read without CAP_SYS_ADMIN, every
+/// range reads 00000000-00000000) or lists no RAM. RAM that starts at 0
+/// (ZynqMP, Raspberry Pi) is a real address: only the empty 0-0 range is
+/// the hidden one.
+pub fn addresses_hidden(system_ram: &[Range]) -> bool {
+    system_ram.is_empty() || system_ram.iter().all(|&r| r == (0, 1))
+}
+
 /// Everything else /proc/iomem lists at the top level (firmware's
 /// "reserved" memory, devices): never free RAM, even where Linux left it.
 pub fn claimed(iomem: &str) -> Vec<Range> {
@@ -151,5 +159,20 @@ mod tests {
         assert_eq!(mem_limit("quiet"), None);
         let ram = [(0x0, 0x3b40_0000), (0x4000_0000, 0x1_0000_0000)];
         assert_eq!(apply_mem_limit(&ram, 0x3b40_0000 + 0x1000), vec![(0x0, 0x3b40_0000), (0x4000_0000, 0x4000_1000)]);
+    }
+}
+
+#[cfg(test)]
+mod hidden_tests {
+    use super::*;
+
+    #[test]
+    fn ram_at_zero_is_an_address_hidden_ranges_are_not() {
+        // ZCU102 with mem=1792M: the only RAM range starts at 0.
+        assert!(!addresses_hidden(&system_ram("00000000-6fffffff : System RAM\n")));
+        // As a user without CAP_SYS_ADMIN reads it.
+        let hidden = "00000000-00000000 : System RAM\n00000000-00000000 : System RAM\n";
+        assert!(addresses_hidden(&system_ram(hidden)));
+        assert!(addresses_hidden(&system_ram("")));
     }
 }
