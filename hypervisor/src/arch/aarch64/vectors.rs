@@ -10,11 +10,10 @@ use crate::trace::CpuTrace;
 
 core::arch::global_asm!(
     r#"
-.macro SAVE_CALLER_SAVED
-    sub     sp, sp, #{frame}
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
+/* x6-x18, x29, x30: the caller-saved registers after x0-x5 (saved by
+ * VECTOR_IRQ_ENTRY or SAVE_CALLER_SAVED); x19-x28 stay live across a Rust
+ * handler (callee-saved). */
+.macro SAVE_IRQ_REST
     stp     x6, x7, [sp, #48]
     stp     x8, x9, [sp, #64]
     stp     x10, x11, [sp, #80]
@@ -23,6 +22,14 @@ core::arch::global_asm!(
     stp     x16, x17, [sp, #128]
     str     x18, [sp, #144]
     stp     x29, x30, [sp, #232]
+.endm
+
+.macro SAVE_CALLER_SAVED
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    SAVE_IRQ_REST
 .endm
 
 .macro SAVE_FRAME
@@ -190,19 +197,6 @@ __irq_fast_spi:
     cmp     w3, w4
     b.eq    __irq_fast_inject
     b       __irq_save_rest
-
-/* The rest of the caller-saved registers, after VECTOR_IRQ_ENTRY saved
- * x0-x5 (x19-x28 stay live across the Rust handler: callee-saved). */
-.macro SAVE_IRQ_REST
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    str     x18, [sp, #144]
-    stp     x29, x30, [sp, #232]
-.endm
 
 /* The FIQ entry: the hypervisor's Group-0 interrupts on a CPU of a
  * direct-delivery cell (docs/direct-delivery.md), nothing acknowledged. */
