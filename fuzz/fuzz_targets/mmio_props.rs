@@ -89,7 +89,7 @@ fn distributor(off: u64, size: u8, owns: impl Fn(u32) -> bool + Copy) {
     assert!(off < dist::GICD_SIZE && matches!(size, 1 | 2 | 4 | 8));
     assert_eq!(off % u64::from(size), 0, "misaligned access accepted");
     match action {
-        Action::Masked(m) | Action::Merge(m) => {
+        Action::Masked(m) | Action::Merge(m) | Action::Priority(m) => {
             assert_eq!(m & !width_mask(size), 0, "mask {m:#x} wider than the access");
             if !owns(32) && (32..1020).all(|i| !owns(i)) {
                 assert_eq!(m, 0, "a cell owning no SPI may change bits at {off:#x}");
@@ -112,7 +112,7 @@ fn redistributor(off: u64, size: u8, own: bool, last: bool) {
             assert_eq!(l, last);
             return;
         }
-        RAction::Plain(Action::Masked(m) | Action::Merge(m)) => m,
+        RAction::Plain(Action::Masked(m) | Action::Merge(m) | Action::Priority(m)) => m,
         RAction::Plain(Action::Route(_)) => panic!("redistributor access routed"),
         RAction::Plain(Action::Hide | Action::ReadOnly | Action::Const(_)) => return,
     };
