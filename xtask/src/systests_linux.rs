@@ -51,6 +51,15 @@ fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
 /// [`linux_args`], with the Linux cell's kernel and initramfs in the
 /// guest when `linux_cell` is set.
 fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Result<Vec<String>> {
+    let (g, initrd) = guest_initramfs(ctx, body, linux_cell)?;
+    Ok(guest::linux_qemu_args(&g, &initrd, append))
+}
+
+/// Debian's guest and an initramfs in the test's scratch folder holding
+/// the module, the tool, the hypervisor, configs and inmates (and the
+/// Linux cell's files when `linux_cell` is set), running `body` after the
+/// helpers; every platform's Linux tests boot this.
+pub(crate) fn guest_initramfs(ctx: &Ctx, body: &str, linux_cell: bool) -> Result<(guest::Guest, std::path::PathBuf)> {
     let p = &ctx.paths;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
@@ -71,7 +80,7 @@ fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Res
         &script(body),
         &ctx.workdir.join("initramfs.cpio.gz"),
     )?;
-    Ok(guest::linux_qemu_args(&g, &initrd, append))
+    Ok((g, initrd))
 }
 
 /// linux-demo runs from the installed packages: the .debs of `cargo xtask
@@ -215,10 +224,10 @@ const IVSHMEM_LINES: [Expect; 4] = [
 /// The script's last line: every check passed and the kernel log (read back
 /// with dmesg, as `quiet` hides warnings from the console) has no warning,
 /// oops, BUG, stall or unexpected interrupt.
-const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed, kernel log: clean";
+pub(crate) const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed, kernel log: clean";
 
 /// Every check of the script passed: none was skipped or lost.
-fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
+pub(crate) fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
     match caps.get(1).map(|n| n.parse::<u32>()) {
         Some(Ok(n)) if n == want => Ok(()),
         _ => Err(format!(
@@ -249,6 +258,7 @@ const DEMO_EXPECT: &[Expect] = &[
     GIC_LINES[1],
     GIC_LINES[2],
     pass!("cell start"),
+    pass!("cell took its timer interrupts"),
     pass!("cell running"),
     pass!("cell list shows it"),
     pass!("Linux works while the cell runs"),
@@ -323,6 +333,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("ivshmem: 100 create/destroy cycles keep mem_pool_used"),
     pass!("cell create again"),
     pass!("cell load and start again"),
+    pass!("cell took its timer interrupts again"),
     pass!("cell running again"),
     pass!("disable with a cell running"),
     pass!("all CPUs online after the second disable"),
@@ -344,13 +355,14 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("generated cell destroy"),
     pass!("gic-demo create and load on the generated config"),
     pass!("gic-demo start on the generated config"),
+    pass!("gic-demo took its timer interrupts on the generated config"),
     pass!("gic-demo running on the generated config"),
     pass!("disable on the generated config"),
     pass!("all CPUs online after the generated config"),
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 101)),
+        check: Some(|c| passed_exactly(c, 104)),
     },
 ];
 
@@ -576,6 +588,7 @@ const ADOPT_EXPECT: &[Expect] = &[
     GIC_LINES[1],
     GIC_LINES[2],
     pass!("cell start"),
+    pass!("cell took its timer interrupts"),
     pass!("cell running"),
     pass!("cell list shows gic-demo"),
     pass!("Linux works while the cell runs"),
@@ -591,7 +604,7 @@ const ADOPT_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 38)),
+        check: Some(|c| passed_exactly(c, 39)),
     },
 ];
 
