@@ -90,6 +90,17 @@ pub fn prepare_stream(sid: u32) -> Result<(), crate::error::Error> {
     })
 }
 
+/// Undoes [`prepare_stream`]'s allocations for streams nothing
+/// translates (a create that failed after its prepare steps): the
+/// stream table's level-2 pages that hold no live stream go back to the
+/// pool.
+pub fn release_unused_streams() {
+    let mut g = STATE.lock();
+    let Some(s) = g.as_mut() else { return };
+    let State { smmu, streams, .. } = s;
+    smmu.release_unused(|sid| streams.iter().any(|e| e.0 == sid));
+}
+
 /// The cell stream `sid` translates for, if anyone's.
 pub fn stream_owner(sid: u32) -> Option<u32> {
     STATE.lock().as_ref()?.streams.iter().find(|e| e.0 == sid).map(|e| e.1)
@@ -182,7 +193,7 @@ pub fn poll() {
         seen += 1;
         if seen <= PRINTED_PER_DRAIN {
             crate::println!(
-                "SMMU: {} stream {:#x} ({:02x}:{:02x}.{}) {} address {:#x}, owner {}",
+                "SMMU: {} stream {:#x} ({:02x}:{:02x}.{}) {} address {:#x}, owner {}{}",
                 e.name(),
                 e.sid,
                 (e.sid >> 8) & 0xff,
@@ -190,7 +201,12 @@ pub fn poll() {
                 e.sid & 7,
                 if e.write { "write" } else { "read" },
                 e.addr,
-                owner.map_or(alloc::string::String::from("none"), |c| alloc::format!("cell {c}"))
+                owner.map_or(alloc::string::String::from("none"), |c| alloc::format!("cell {c}")),
+                match e.stage {
+                    Some(2) => ", stage 2",
+                    Some(_) => ", stage 1",
+                    None => "",
+                }
             );
         }
         if let Some(c) = owner {

@@ -258,6 +258,43 @@ impl Smmu {
         }
     }
 
+    /// Gives back the level-2 pages that [`Smmu::ste_page`] allocated
+    /// for streams nothing translates (`live` says which do): the prepare
+    /// of a create that failed later. Each such page holds only Abort
+    /// entries, so unhooking it changes no stream's behaviour (an
+    /// invalid level-1 descriptor aborts as well): the descriptor is
+    /// cleared first, then CFGI_ALL + SYNC drops whatever the unit cached
+    /// of the descriptor and the entries (the cache may hold level-1
+    /// descriptors along with STEs), and only after the SYNC completed
+    /// the page goes back to the pool — the unit can no longer fetch it.
+    /// If the unit does not confirm, the page is kept (better a page
+    /// less than a page the unit may still read).
+    pub fn release_unused(&mut self, live: impl Fn(u32) -> bool) {
+        if !self.two_level {
+            return;
+        }
+        let mut freed: Vec<PhysAddr> = Vec::new();
+        for (i, slot) in self.l2.iter_mut().enumerate() {
+            let first = (i as u32) << STRTAB_SPLIT;
+            if *slot != 0 && !(first..first + STES_PER_PAGE).any(&live) {
+                PoolMem.write(self.strtab, i, l1_desc(0, STRTAB_SPLIT));
+                freed.push(*slot);
+                *slot = 0;
+            }
+        }
+        if freed.is_empty() {
+            return;
+        }
+        // `commands` orders the descriptor writes before the command.
+        if self.commands(&[Cmd::CfgiAll]).is_err() {
+            log::error!("smmuv3: stream table pages kept: the unit did not confirm CFGI_ALL");
+            return;
+        }
+        for p in freed {
+            PoolMem.free_table(p);
+        }
+    }
+
     /// The context descriptor of `vmid`'s stage-1 mirror at `ttb`
     /// (stage-1 mode), allocating its page if needed.
     pub fn cd_for(&mut self, vmid: u16, ttb: PhysAddr) -> Result<PhysAddr, SmmuError> {

@@ -28,8 +28,10 @@ pub const SMMU_CELL: &str = "smmu/smmu-cell.cell";
 
 /// QEMU virt's high ECAM (the root maps it, configs/qemu-virt-smmu.toml).
 const ECAM: usize = 0x40_1000_0000;
-/// Free PCI MMIO for the two BARs (QEMU virt: 0x10000000-0x3efeffff).
-const BAR_BASE: [u64; 2] = [0x1000_0000, 0x1010_0000];
+/// Free PCI MMIO for the two BARs (QEMU virt: 0x10000000-0x3efeffff;
+/// above the passthru suite's edu BAR0 at 0x1000_0000, as root-smmu-s2
+/// runs both suites in one boot).
+const BAR_BASE: [u64; 2] = [0x1020_0000, 0x1030_0000];
 const EDU: (u16, u16) = (0x1234, 0x11e8);
 /// edu registers (QEMU docs/specs/edu.rst).
 const EDU_ID: u64 = 0x00;
