@@ -384,7 +384,11 @@ const SMMU_TEST: SysTest = SysTest {
         root: "inmates/root-test.bin",
         config: "configs/qemu-virt-smmu.cell",
     },
-    bundle: &[BundleFile { name: "smmu/smmu-cell.cell", path: "configs/smmu-cell.cell" }],
+    bundle: &[
+        BundleFile { name: "smmu/smmu-cell.cell", path: "configs/smmu-cell.cell" },
+        BundleFile { name: "smmu/smmu-holder.cell", path: "configs/smmu-holder.cell" },
+        BundleFile { name: "smmu/smmu-refused.cell", path: "configs/smmu-refused.cell" },
+    ],
     start_bundle_cells: false,
     interact: None,
     expect: &[
@@ -401,6 +405,8 @@ const SMMU_TEST: SysTest = SysTest {
         expect(r"\[PASS\] smmu: the fault is recorded for the cell"),
         expect(r"\[PASS\] smmu: edu 00:02.0 copies for the root again"),
         expect(r"\[PASS\] smmu: 100 stream hand-over cycles keep the pool constant"),
+        expect(r"\[PASS\] smmu: refused creates keep the pool constant"),
+        expect(r"\[PASS\] smmu: the pool is back where it was before the holder"),
         ROOT_TEST_PASSED,
     ],
     forbid: &["command queue stuck", "not confirmed", "C_BAD_STE", "C_BAD_CD"],

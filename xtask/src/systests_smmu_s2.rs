@@ -30,6 +30,8 @@ const BUNDLE: &[BundleFile] = &[
     BundleFile { name: "passthru/uart-demo.cell", path: "configs/uart-demo.cell" },
     BundleFile { name: "passthru/uart-demo.bin", path: "inmates/uart-demo.bin" },
     BundleFile { name: "smmu/smmu-cell.cell", path: "configs/smmu-cell.cell" },
+    BundleFile { name: "smmu/smmu-holder.cell", path: "configs/smmu-holder.cell" },
+    BundleFile { name: "smmu/smmu-refused.cell", path: "configs/smmu-refused.cell" },
 ];
 
 /// QEMU virt with the SMMU and all three edu devices: 00:01.0 and
@@ -88,6 +90,8 @@ pub const ROOT_SMMU_S2: SysTest = SysTest {
         expect(r"\[PASS\] smmu: the fault is recorded for the cell"),
         expect(r"\[PASS\] smmu: edu 00:02.0 copies for the root again"),
         expect(r"\[PASS\] smmu: 100 stream hand-over cycles keep the pool constant"),
+        expect(r"\[PASS\] smmu: refused creates keep the pool constant"),
+        expect(r"\[PASS\] smmu: the pool is back where it was before the holder"),
         ROOT_TEST_PASSED,
     ],
     forbid: &["command queue stuck", "not confirmed", "C_BAD_STE", "C_BAD_CD", "stage 1 (DMA mirror", ", stage 1", "WITHOUT an SMMU"],
