@@ -147,7 +147,15 @@ pub fn abort_stream(sid: u32) {
 /// (TLBI_S12_VMALL + SYNC), before the walker goes on — so a
 /// break-before-make step or a hand-over is complete for devices as for
 /// CPUs. Nothing to do without a unit, in stage-1 mode (mirrors have
-/// their own hook), or when no stream uses the VMID.
+/// their own hook), or when no stream uses the VMID: the unit then holds
+/// no entry tagged with it (`Smmu::set_ste` invalidates a VMID whenever
+/// a stream leaves it). The whole VMID, not the IPA range: one command
+/// whatever the range, and it also drops the walk caches' entries for
+/// a table page the walker is about to free. Ordering: the caller's
+/// descriptor write is made visible by the CPU-side invalidation's
+/// DSB ISHST and again by `commands`' DSB ISH before CMDQ_PROD; the
+/// walker goes on (make step, or freeing a table) only after the SYNC
+/// completed.
 pub fn tlbi_stage2(vmid: u16) {
     if !present() || needs_mirror() {
         return;

@@ -319,6 +319,26 @@ impl Smmu {
     /// entries of the stream's previous translation (`old_vmid`) are
     /// invalidated, so no transaction of the stream can use them once
     /// this returns.
+    ///
+    /// Why this is enough (stage-2 mode, the STE carrying the owner's
+    /// VMID and the CPUs' own stage-2 table):
+    /// * the unit is coherent (IDR0.COHACC) and the STE asks for
+    ///   write-back inner-shareable walks, as the CPUs' VTCR does, so
+    ///   ordinary stores made visible by DSB ISH (done before every
+    ///   CMDQ_PROD write in [`Smmu::commands`]) are what it reads — no
+    ///   cache cleaning;
+    /// * a completed CMD_SYNC means every earlier CFGI/TLBI has taken
+    ///   effect, including for transactions that used the dropped entry:
+    ///   once the first SYNC is consumed nothing of the stream still
+    ///   translates with the old STE;
+    /// * SMMU TLB entries are tagged by VMID and created only through an
+    ///   STE with that VMID. TLBI_S12_VMALL of the old VMID whenever a
+    ///   stream leaves it keeps the invariant "a VMID that no stream
+    ///   uses has no SMMU TLB entry", so a VMID reused by a later cell
+    ///   starts clean (its own invalidation at create may then be
+    ///   skipped, `iommu::tlbi_stage2`). While streams share a VMID
+    ///   (the root's), the invalidation is harmless: it only forces
+    ///   fresh walks of the same table.
     pub fn set_ste(&mut self, sid: u32, ste: Ste, old_vmid: Option<u16>) -> Result<(), SmmuError> {
         let page = self.ste_page(sid)?;
         let base = (sid % STES_PER_PAGE) as usize * STE_WORDS;
