@@ -93,7 +93,10 @@ pub fn prepare_stream(sid: u32) -> Result<(), crate::error::Error> {
 /// Undoes [`prepare_stream`]'s allocations for streams nothing
 /// translates (a create that failed after its prepare steps): the
 /// stream table's level-2 pages that hold no live stream go back to the
-/// pool.
+/// pool. Called inside an ownership transaction (`cell::manage`'s
+/// `with_root` holds the ledger's lock from prepare to commit), so no
+/// other create sits between its prepare and its commit, relying on a
+/// page this frees.
 pub fn release_unused_streams() {
     let mut g = STATE.lock();
     let Some(s) = g.as_mut() else { return };
