@@ -97,11 +97,11 @@ pub fn prepare_stream(sid: u32) -> Result<(), crate::error::Error> {
 /// `with_root` holds the ledger's lock from prepare to commit), so no
 /// other create sits between its prepare and its commit, relying on a
 /// page this frees.
-pub fn release_unused_streams() {
+pub fn release_unused_streams(sids: &[u32]) {
     let mut g = STATE.lock();
     let Some(s) = g.as_mut() else { return };
     let State { smmu, streams, .. } = s;
-    smmu.release_unused(|sid| streams.iter().any(|e| e.0 == sid));
+    smmu.release_unused(sids, |sid| streams.iter().any(|e| e.0 == sid));
 }
 
 /// The cell stream `sid` translates for, if anyone's.

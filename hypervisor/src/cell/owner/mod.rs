@@ -108,9 +108,10 @@ pub trait Hw: TableMemory {
     fn prepare_stream(&mut self, _sid: u32) -> Result<()> {
         Ok(())
     }
-    /// Undo: the room [`Hw::prepare_stream`] made for streams that did
-    /// not get assigned goes back (a create failed after preparing).
-    fn release_stream_room(&mut self) {}
+    /// Undo: the room [`Hw::prepare_stream`] made for `sids` goes back
+    /// where no live stream needs it (a create failed after preparing,
+    /// or a destroy aborted the streams).
+    fn release_stream_room(&mut self, _sids: &[u32]) {}
     /// Commit: `sid` translates through `d`; when this returns the unit
     /// holds nothing of the stream's previous translation.
     fn assign_stream(&mut self, _sid: u32, _d: DmaDomain) {}
@@ -305,12 +306,13 @@ pub struct CreatePlan {
 }
 
 impl CreatePlan {
-    /// Gives everything back (the caller's later checks failed).
-    pub fn abandon(self, hw: &mut impl Hw) {
+    /// Gives everything back (the caller's later checks of the cell
+    /// `desc` failed).
+    pub fn abandon(self, hw: &mut impl Hw, desc: &CellDesc) {
         let CreatePlan { holdings, reserve } = self;
         release_holdings(hw, holdings);
         reserve.give_back(hw);
-        hw.release_stream_room();
+        hw.release_stream_room(&desc.streams);
     }
 }
 
@@ -334,7 +336,7 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
     if r.is_err() {
         // Stream-table pages made for this cell's streams would
         // otherwise stay allocated (and unused) after the refusal.
-        hw.release_stream_room();
+        hw.release_stream_room(&desc.streams);
     }
     r
 }
@@ -503,7 +505,7 @@ pub fn commit_destroy(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
     }
     // Stream-table pages only this cell's (now aborted) streams used go
     // back too, so a create/destroy cycle leaves the pool as it was.
-    hw.release_stream_room();
+    hw.release_stream_room(&desc.streams);
     hw.invalidate(h.stage2.scope(), ALL.0, ALL.1);
     release_holdings(hw, h);
     for span in taken(desc) {

@@ -87,8 +87,8 @@ impl Hw for FakeHw {
         }
         Ok(())
     }
-    fn release_stream_room(&mut self) {
-        let idle: Vec<u32> = self.l2.keys().copied().filter(|&i| !self.streams.keys().any(|&s| s >> 6 == i)).collect();
+    fn release_stream_room(&mut self, sids: &[u32]) {
+        let idle: Vec<u32> = self.l2.keys().copied().filter(|&i| sids.iter().any(|&s| s >> 6 == i) && !self.streams.keys().any(|&s| s >> 6 == i)).collect();
         for i in idle {
             if let Some(p) = self.l2.remove(&i) {
                 self.mem.free_table(p);
@@ -411,7 +411,7 @@ fn a_failed_create_gives_its_stream_table_pages_back() {
     assert!(w.hw.l2.contains_key(&4));
     // The caller's later refusal (abandon) returns it as well.
     let before_abandon = w.hw.mem.pages.len();
-    plan.abandon(&mut w.hw);
+    plan.abandon(&mut w.hw, &desc);
     assert!(w.hw.l2.is_empty(), "abandon keeps no stream-table page");
     assert!(w.hw.mem.pages.len() < before_abandon);
     assert!(w.snapshot() == initial, "nothing of the create remains");

@@ -258,8 +258,10 @@ impl Smmu {
         }
     }
 
-    /// Gives back the level-2 pages that [`Smmu::ste_page`] allocated
-    /// for streams nothing translates (`live` says which do): the prepare
+    /// Gives back the level-2 pages of `sids` that [`Smmu::ste_page`]
+    /// allocated, where no stream of the page translates (`live` says
+    /// which do; only these pages are looked at, so a destroy costs a
+    /// few checks, not a walk of the table): the prepare
     /// of a create that failed later. Each such page holds only Abort
     /// entries, so unhooking it changes no stream's behaviour (an
     /// invalid level-1 descriptor aborts as well): the descriptor is
@@ -269,13 +271,15 @@ impl Smmu {
     /// the page goes back to the pool — the unit can no longer fetch it.
     /// If the unit does not confirm, the page is kept (better a page
     /// less than a page the unit may still read).
-    pub fn release_unused(&mut self, live: impl Fn(u32) -> bool) {
+    pub fn release_unused(&mut self, sids: &[u32], live: impl Fn(u32) -> bool) {
         if !self.two_level {
             return;
         }
         let mut freed: Vec<PhysAddr> = Vec::new();
-        for (i, slot) in self.l2.iter_mut().enumerate() {
-            let first = (i as u32) << STRTAB_SPLIT;
+        for &sid in sids {
+            let i = (sid >> STRTAB_SPLIT) as usize;
+            let Some(slot) = self.l2.get_mut(i) else { continue };
+            let first = sid & !(STES_PER_PAGE - 1);
             if *slot != 0 && !(first..first + STES_PER_PAGE).any(&live) {
                 PoolMem.write(self.strtab, i, l1_desc(0, STRTAB_SPLIT));
                 freed.push(*slot);
