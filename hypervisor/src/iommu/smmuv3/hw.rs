@@ -261,8 +261,8 @@ impl Smmu {
     /// Gives back the level-2 pages of `sids` that [`Smmu::ste_page`]
     /// allocated, where no stream of the page translates (`live` says
     /// which do; only these pages are looked at, so a destroy costs a
-    /// few checks, not a walk of the table): the prepare
-    /// of a create that failed later. Each such page holds only Abort
+    /// few checks, not a walk of the table): after the prepare of a
+    /// create that failed later, or a destroy. Each such page holds only Abort
     /// entries, so unhooking it changes no stream's behaviour (an
     /// invalid level-1 descriptor aborts as well): the descriptor is
     /// cleared first, then CFGI_ALL + SYNC drops whatever the unit cached
