@@ -214,7 +214,7 @@ fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
             args.extend(boot.qemu_args(&ctx.workdir)?);
             Ok(args)
         }
-        Boot::Custom(f) => f(ctx),
+        Boot::Custom(f) | Boot::Backports(f) => f(ctx),
     }
 }
 
@@ -234,7 +234,15 @@ fn run_system(p: &Paths, t: &SysTest, verbose: bool) -> Result<(), String> {
         echo: verbose,
         stdin: t.interact.is_some(),
     };
-    let mut q = runner::spawn(qemu::command(&args), &opts).map_err(|e| format!("{e:#}"))?;
+    let cmd = match t.boot {
+        Boot::Backports(_) => {
+            let bin = crate::qemu_bpo::ensure(p).map_err(|e| format!("{e:#}"))?;
+            args.extend(crate::qemu_bpo::EXTRA_ARGS.iter().map(|s| s.to_string()));
+            qemu::command_with(&bin, &args)
+        }
+        _ => qemu::command(&args),
+    };
+    let mut q = runner::spawn(cmd, &opts).map_err(|e| format!("{e:#}"))?;
     println!("[test] {} (log {})", q.cmdline, log.display());
     let result = judge(&mut q, t);
     if let Err(e) = result {
