@@ -140,9 +140,9 @@ pub fn emulate_sgi(me: &PerCpu, value: u64) {
     if sgi >= MGMT_SGI {
         return;
     }
-    for t in sgi_targets(present_cpus(), me, value) {
+    for (_, mpidr) in sgi_targets(present_cpus(), me, value) {
         me.count(Stat::Vsgi);
-        cpuif::send_sgi(crate::arch::regval::sgi1r::to_cpu(t.mpidr.load(Ordering::Relaxed), sgi));
+        cpuif::send_sgi(crate::arch::regval::sgi1r::to_cpu(mpidr, sgi));
     }
 }
 

@@ -265,7 +265,7 @@ pub fn emulate_sgi(value: u64) {
     }
     let value = crate::arch::regval::sgi1r::Sgi1r(value);
     let sgi = value.intid();
-    for t in sgi_targets(present_cpus(), me, value) {
+    for (t, mpidr) in sgi_targets(present_cpus(), me, value) {
         if core::ptr::eq(t, me) {
             me.count(Stat::Vsgi);
             inject(sgi, false);
@@ -281,7 +281,7 @@ pub fn emulate_sgi(value: u64) {
             }
             let old = t.vsgi_pending.fetch_or(1 << sgi, Ordering::SeqCst);
             if old & LEFT_EL2 != 0 {
-                cpuif::send_sgi(sgi_value(t.mpidr.load(Ordering::Relaxed), sgi));
+                cpuif::send_sgi(sgi_value(mpidr, sgi));
             } else {
                 kick(t);
                 // The SGI write is complete (at the redistributor) before

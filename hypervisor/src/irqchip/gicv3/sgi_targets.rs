@@ -26,20 +26,26 @@ impl SgiCpu for crate::percpu::PerCpu {
 }
 
 /// The CPUs among `cpus` (the present ones) that the SGI write `value`
-/// of `me` reaches: only CPUs of `me`'s cell; with IRM every one of them
-/// but `me`, else those whose affinity the target list names (`me`
+/// of `me` reaches, each with its MPIDR (read once: the sender needs it
+/// for the SGI it sends): only CPUs of `me`'s cell; with IRM every one of
+/// them but `me`, else those whose affinity the target list names (`me`
 /// included, if named).
 pub fn sgi_targets<'a, C: SgiCpu + 'a>(
     cpus: impl Iterator<Item = &'a C>,
     me: &C,
     value: Sgi1r,
-) -> impl Iterator<Item = &'a C> {
+) -> impl Iterator<Item = (&'a C, u64)> {
     let cell = me.cell();
     // The sender by address only: the iterator outlives the borrow.
     let me: *const C = me;
     let others = value.to_others();
-    cpus.filter(move |t| {
-        t.cell() == cell && if others { !core::ptr::eq(*t, me) } else { value.targets(t.mpidr()) }
+    cpus.filter_map(move |t| {
+        if t.cell() != cell {
+            return None;
+        }
+        let m = t.mpidr();
+        let hit = if others { !core::ptr::eq(t, me) } else { value.targets(m) };
+        hit.then_some((t, m))
     })
 }
 
@@ -74,7 +80,10 @@ mod tests {
 
     fn hits(cpus: &[Cpu], me: usize, value: u64) -> Vec<usize> {
         sgi_targets(cpus.iter(), &cpus[me], Sgi1r(value))
-            .map(|t| cpus.iter().position(|c| core::ptr::eq(c, t)).unwrap())
+            .map(|(t, m)| {
+                assert_eq!(m, t.mpidr);
+                cpus.iter().position(|c| core::ptr::eq(c, t)).unwrap()
+            })
             .collect()
     }
 
