@@ -312,6 +312,9 @@ fn revoke_stage2(id: u64, revoke: bool) {
         table.revoke(&mut Machine);
     } else {
         table.restore(&mut Machine);
+        // The valid entries complete before the CPUs are let go (a CPU
+        // of a refused park may still run on the table).
+        crate::arch::dsb_ishst();
     }
 }
 

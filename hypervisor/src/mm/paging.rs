@@ -519,8 +519,8 @@ impl PageTable {
 
     /// Undoes [`Self::revoke`]: the entries it kept become valid again
     /// (invalid to valid: a make with nothing to break, an invalid entry
-    /// is never cached). The memory write is ordered before any later
-    /// walk by the caller's release of the CPUs (a barrier of its own).
+    /// is never cached). The caller orders the writes before the CPUs
+    /// run on the table again (DSB ISHST).
     pub fn restore(&mut self, mem: &mut impl TableMemory) {
         for idx in 0..ENTRIES {
             let e = mem.read(self.root, idx);
