@@ -416,6 +416,15 @@ pub fn handle_fiq(cpu: &crate::percpu::PerCpu) -> Option<IrqOutcome> {
 }
 
 #[cfg(target_os = "none")]
+/// A trapped WFI of a direct-mode cell (only those trap WFI): see
+/// `gicv3::direct::wait`.
+pub fn direct_wait() {
+    if chip() == Some(Chip::GicV3) {
+        gicv3::direct::wait();
+    }
+}
+
+#[cfg(target_os = "none")]
 /// See [`IrqChip::emulate_sgi`].
 pub fn emulate_sgi(value: u64) {
     dispatch!((), emulate_sgi(value))

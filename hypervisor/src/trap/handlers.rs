@@ -86,6 +86,9 @@ fn data_abort(frame: &mut TrapFrame, esr: Esr) {
 #[cold]
 #[inline(never)]
 fn data_abort_unhandled(frame: &mut TrapFrame, esr: Esr) {
+    if park_if_requested(frame) {
+        return;
+    }
     let (far, hpfar) = arch::far_hpfar();
     let da = DataAbort::decode(esr);
     let ipa = DataAbort::ipa(hpfar, far);
@@ -116,9 +119,19 @@ fn data_abort_unhandled(frame: &mut TrapFrame, esr: Esr) {
 #[cold]
 #[inline(never)]
 fn other_sync(frame: &mut TrapFrame, esr: Esr) {
+    if esr.ec() == ec::IABT_LOW && park_if_requested(frame) {
+        return;
+    }
     let (far, hpfar) = arch::far_hpfar();
     match esr.ec() {
         ec::SYSREG => fail(frame, format_args!("trapped system register access"), esr, far, hpfar),
+        // Only a direct-mode cell traps WFI (HCR_EL2.TWI, docs/direct-delivery.md).
+        ec::WFX => {
+            frame.elr += 4;
+            if !park_if_requested(frame) {
+                crate::irqchip::direct_wait();
+            }
+        }
         ec::IABT_LOW
             if raced_with_remap(esr, DataAbort::ipa(hpfar, far))
                 || reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
@@ -171,6 +184,18 @@ extern "C" fn trap_lower_fiq(frame: &mut TrapFrame, acked: u32, entry: u64) -> b
             false
         }
     }
+}
+
+/// A stage-2 abort (or a WFI of a direct-mode cell) of a CPU asked to park: its cell's stage 2 may be
+/// revoked because the CPU did not answer the management kick
+/// (`cell::owner::cpus::park_revoking`: a direct-mode cell can hold off
+/// every interrupt); the CPU parks here as the kick would have parked it.
+fn park_if_requested(frame: &mut TrapFrame) -> bool {
+    if !this_cpu().park_request.load(Ordering::Acquire) {
+        return false;
+    }
+    park_on_request(frame);
+    true
 }
 
 /// Parks after a management request (cell shutdown or destroy).
@@ -235,14 +260,17 @@ fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
 /// complete, and if the address translates now the access is simply
 /// retried (ELR unchanged). Permission faults are never retried: a
 /// mapped address that still faults would loop.
-/// Only the root's stage 2 changes while live; checked after the MMIO
-/// emulation so device accesses do not pay for it.
+/// The root's stage 2 changes while live, and a cell's is revoked for a
+/// moment when one of its CPUs does not answer a park
+/// (`park_revoking`: a CPU of it that faulted then and finds the request
+/// already withdrawn retries here); checked after the MMIO emulation so
+/// device accesses do not pay for it.
 fn raced_with_remap(esr: Esr, ipa: u64) -> bool {
     // DFSC/IFSC 0b0001LL: translation fault at level LL.
-    if esr.iss() & 0x3c != 0x04 || this_cpu().cell.load(Ordering::Relaxed) != 0 {
+    if esr.iss() & 0x3c != 0x04 {
         return false;
     }
-    crate::cell::translates(0, ipa)
+    crate::cell::translates(this_cpu().cell.load(Ordering::Relaxed), ipa)
 }
 
 /// The root cell is trusted with its own mistakes: an access of the root

@@ -189,6 +189,13 @@ pub fn enter_direct() {
     isb();
 }
 
+/// This CPU's physical running priority (ICC_RPR_EL1 read at EL2, so
+/// never the virtual one): the highest priority active in either group,
+/// 0xff when none is.
+pub fn running_priority() -> u64 {
+    read_sysreg!(icc_rpr_el1) & 0xff
+}
+
 /// Back from direct mode to the interface [`take_cpu_interface`] set up:
 /// EOImode 1, Group 0 off, Group 1 on, no priority mask, binary point 0,
 /// and no active priority the cell left behind (it reaches ICC_AP1Rn_EL1

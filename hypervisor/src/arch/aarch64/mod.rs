@@ -111,6 +111,14 @@ pub fn wait_for_event() {
     unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
 }
 
+/// Waits for an interrupt (any: the GIC's signal wakes WFI whatever
+/// PSTATE masks and whichever EL the interrupt is routed to).
+#[inline(always)]
+pub fn wait_for_interrupt() {
+    // SAFETY: `wfi` only suspends execution until an interrupt.
+    unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Signals an event to all CPUs after making prior stores visible.
 #[inline(always)]
 pub fn send_event() {

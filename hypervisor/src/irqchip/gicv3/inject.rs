@@ -4,6 +4,7 @@
 
 use super::phys::*;
 use super::redist::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
+use super::sgi_targets::sgi_targets;
 use super::snapshot::bit_reg;
 use crate::arch::gicv3 as cpuif;
 use crate::arch::regval::ich;
@@ -262,19 +263,9 @@ pub fn emulate_sgi(value: u64) {
         super::direct::emulate_sgi(me, value);
         return;
     }
-    let cell = me.cell.load(Ordering::Relaxed);
     let value = crate::arch::regval::sgi1r::Sgi1r(value);
     let sgi = value.intid();
-    let irm = value.to_others();
-    for t in present_cpus() {
-        if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
-            continue;
-        }
-        let m = t.mpidr.load(Ordering::Relaxed);
-        let hit = if irm { !core::ptr::eq(t, me) } else { value.targets(m) };
-        if !hit {
-            continue;
-        }
+    for (t, mpidr) in sgi_targets(present_cpus(), me, value) {
         if core::ptr::eq(t, me) {
             me.count(Stat::Vsgi);
             inject(sgi, false);
@@ -290,7 +281,7 @@ pub fn emulate_sgi(value: u64) {
             }
             let old = t.vsgi_pending.fetch_or(1 << sgi, Ordering::SeqCst);
             if old & LEFT_EL2 != 0 {
-                cpuif::send_sgi(sgi_value(t.mpidr.load(Ordering::Relaxed), sgi));
+                cpuif::send_sgi(sgi_value(mpidr, sgi));
             } else {
                 kick(t);
                 // The SGI write is complete (at the redistributor) before

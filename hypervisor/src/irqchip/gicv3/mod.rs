@@ -6,6 +6,7 @@
 
 pub mod dist;
 pub mod redist;
+pub mod sgi_targets;
 pub mod snapshot;
 #[cfg(target_os = "none")]
 mod chip;
