@@ -183,6 +183,9 @@ __irq_fast_restore:
     eret
 .global __irq_fast_spi
 __irq_fast_spi:
+    adrp    x3, {direct_cpus}           /* a direct cell runs: SPIs in */
+    ldr     w3, [x3, :lo12:{direct_cpus}] /* safe mode, in Rust (safe_spi) */
+    cbnz    w3, __irq_save_rest
     sub     w3, w1, #32                 /* an SPI (32..1019) of this cell */
     cmp     w3, #988
     b.hs    __irq_save_rest
@@ -249,6 +252,7 @@ __restore_frame:
     fast_hist = const core::mem::offset_of!(PerCpu, trace) + CpuTrace::FAST_OFFSET,
     maint = const crate::irqchip::gicv3::redist::MAINTENANCE_IRQ,
     owners = sym crate::irqchip::spi::OWNERS,
+    direct_cpus = sym crate::irqchip::gicv3::safe_spi::DIRECT_CPUS,
     no_owner = const crate::irqchip::spi::NO_OWNER,
     lr_base = const ich::LR_PENDING | ich::LR_HW | ich::LR_GROUP1 | ich::LR_PRIO,
     not_acked = const crate::irqchip::NOT_ACKED,

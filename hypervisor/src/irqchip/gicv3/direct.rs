@@ -49,7 +49,12 @@ pub fn enter(cpu: &PerCpu) {
         return;
     }
     let frame = u64::from(frame);
-    flag.store(true, Ordering::Relaxed);
+    // Before this CPU's cell runs a single instruction: from here the
+    // SPIs of trapped owners are never left physically active
+    // (`safe_spi`), so this cell's physical EOIR1 writes cannot end them.
+    if !flag.swap(true, Ordering::Relaxed) {
+        super::safe_spi::cpu_entered(cpu, cpu.cell.load(Ordering::Relaxed));
+    }
     mmio_write(gicr(frame, 0x1_0080), 4, !HV_PRIVATE & 0xffff_ffff);
     mmio_write(gicr(frame, 0x1_0400 + u64::from(MGMT_SGI)), 1, HV_DIRECT_PRIO);
     mmio_write(gicr(frame, 0x1_0400 + u64::from(MAINTENANCE_IRQ)), 1, HV_DIRECT_PRIO);
@@ -71,6 +76,7 @@ pub fn leave(cpu: &PerCpu) {
         if flag.swap(false, Ordering::Relaxed) {
             crate::arch::set_hcr_trapped();
             cpuif::leave_direct();
+            super::safe_spi::cpu_left();
         }
     }
 }

@@ -12,6 +12,12 @@ use core::sync::atomic::Ordering;
 #[allow(clippy::result_unit_err)]
 pub fn gicd_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
     let action = dist::classify(off, size, move |irq| owner(irq) == Some(cell)).map_err(|_| ())?;
+    // Enables go through the safe-mode bookkeeping (`safe_spi`): the
+    // owner's enable state stays authoritative over EL2's temporary
+    // disable of an SPI in flight.
+    if let (Action::Masked(m), 0x100..=0x1ff, 4) = (action, off, size) {
+        return Ok(super::safe_spi::enable_access(off, gicd(off), write, m));
+    }
     Ok(perform(action, gicd(off), size, write, cell))
 }
 

@@ -19,12 +19,16 @@ static KICKS_IN_FLIGHT: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
 
 /// Puts `intid` into a free list register; false if none is free.
 fn try_inject(intid: u32, hw: bool) -> bool {
+    // An SPI delivered in safe mode (`safe_spi`: a direct-mode cell runs)
+    // is no longer physically active: virtual, with the EOI maintenance
+    // request, and like a virtual one it may be merged.
+    let safe = hw && intid >= 32 && super::safe_spi::in_flight(intid);
     // A hardware interrupt stays active until the guest deactivates it, so
     // it cannot be in a list register twice; only virtual ones (SGIs,
     // ivshmem INTx) can. One already pending stays one; one active (the
     // guest is handling it) becomes active and pending, so the edge is
     // taken again after its EOI rather than lost.
-    if !hw {
+    if !hw || safe {
         for i in 0..cpuif::num_lrs() {
             let lr = cpuif::read_lr(i);
             if ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid) {
@@ -44,7 +48,7 @@ fn try_inject(intid: u32, hw: bool) -> bool {
         return false;
     }
     let i = free.trailing_zeros() as usize;
-    cpuif::write_lr(i, ich::lr_pending(intid, hw));
+    cpuif::write_lr(i, if safe { super::safe_spi::lr(intid) } else { ich::lr_pending(intid, hw) });
     true
 }
 
@@ -138,6 +142,9 @@ pub fn handle_irq(cpu: &PerCpu, acked: u32) -> IrqOutcome {
     if (32..1020).contains(&intid) || (16..32).contains(&intid) && intid != MAINTENANCE_IRQ {
         cpuif::eoi(intid);
         if intid < 32 || owner(intid) == Some(cpu.cell.load(Ordering::Relaxed) as u8) {
+            if intid >= 32 && super::safe_spi::active() {
+                return safe_spi_irq(cpu, intid);
+            }
             cpu.count(Stat::Virq);
             if try_inject(intid, true) {
                 // Timed once for both histograms (crate::trace).
@@ -156,6 +163,17 @@ pub fn handle_irq(cpu: &PerCpu, acked: u32) -> IrqOutcome {
     let outcome = handle_other_irqs(cpu, intid);
     cpu.trace.exit(crate::trace::Exit::Irq, crate::arch::counter());
     outcome
+}
+
+/// An SPI of this trapped cell while a direct-mode cell runs
+/// (`safe_spi`): taken out of the active state, then injected (or
+/// queued) as a virtual interrupt with the EOI maintenance request.
+#[inline(never)]
+fn safe_spi_irq(cpu: &PerCpu, intid: u32) -> IrqOutcome {
+    super::safe_spi::take(intid);
+    inject_on(cpu, intid, true);
+    cpu.trace.exit(crate::trace::Exit::Irq, crate::arch::counter());
+    IrqOutcome::Resume
 }
 
 /// Everything but the common case, starting with the acknowledged
@@ -179,12 +197,16 @@ fn handle_other_irqs(cpu: &PerCpu, first: u32) -> IrqOutcome {
             MGMT_SGI => {
                 cpuif::deactivate(intid);
                 cpu.count(Stat::Management);
+                super::safe_spi::adopt(cpu);
                 drain_pending(cpu);
                 if cpu.park_request.load(Ordering::Acquire) {
                     outcome = IrqOutcome::Park;
                 }
             }
             MAINTENANCE_IRQ => {
+                // Conditions first (the EOI condition is level), so the
+                // interrupt is not pending again once deactivated.
+                super::safe_spi::serve_eois();
                 cpuif::deactivate(intid);
                 cpu.count(Stat::Maintenance);
                 drain_pending(cpu);
@@ -204,6 +226,9 @@ fn handle_other_irqs(cpu: &PerCpu, first: u32) -> IrqOutcome {
                 break;
             }
             _ if owner(intid) == Some(cell) => {
+                if super::safe_spi::active() {
+                    super::safe_spi::take(intid);
+                }
                 inject_on(cpu, intid, true);
                 break;
             }
@@ -351,6 +376,9 @@ pub fn hand_back() {
         wait_rwp(frame);
         mmio_write(gicr(frame, 0x1_0280), 4, HV_PRIVATE);
     }
+    // Safe-mode SPIs (never physically active) enabled again first; the
+    // loop below makes a pending one physically pending.
+    super::safe_spi::drop_cpu_entries();
     for n in 0..cpuif::num_lrs() {
         let lr = cpuif::read_lr(n);
         let state = lr >> 62;
@@ -368,7 +396,9 @@ pub fn hand_back() {
         if crate::irqchip::spi::is_virtual(intid) {
             return true;
         }
-        if intid >= 16 {
+        if super::safe_spi::in_flight(intid) {
+            super::safe_spi::finish(intid);
+        } else if intid >= 16 {
             cpuif::deactivate(intid);
         }
         set_physically_pending(cpu, intid);

@@ -22,6 +22,8 @@ mod inject;
 #[allow(unsafe_code)]
 mod phys;
 #[cfg(target_os = "none")]
+pub mod safe_spi;
+#[cfg(target_os = "none")]
 pub use chip::GicV3;
 /// The trapped-access entry points the MMIO table's GICD and GICR entries
 /// call by name; the version-neutral form is `irqchip::access`.

@@ -68,6 +68,14 @@ pub fn init_global(gicd_phys: u64, gicr_phys: u64, frames: u64, gicd_va: u64, gi
         while mmio_read(gicd(0), 4) & (1 << 31) != 0 {
             crate::arch::cpu_relax();
         }
+        // No firmware or Linux configured the SPIs: make them Group 1, as
+        // the emulation tells their owners they are (IGROUPR is RAO/WI
+        // for owned SPIs, `dist::classify`); a Group-0 SPI would only ever
+        // be dropped by the FIQ path.
+        let lines = (mmio_read(gicd(0x4), 4) & 0x1f) + 1;
+        for w in 1..lines.min(32) {
+            mmio_write(gicd(0x80 + 4 * w), 4, 0xffff_ffff);
+        }
     }
 }
 
@@ -118,6 +126,7 @@ pub fn assign_spi(irq: u32, cell_id: u8, target_mpidr: u64) {
         saved.store(c.pack(), Ordering::Relaxed);
     }
     quiesce(irq);
+    super::safe_spi::forget(irq);
     set_bit_rmw(0x80, irq, true);
     set_bit_rmw(0xd00, irq, false);
     mmio_write(gicd(0x6000 + u64::from(irq) * 8), 8, target_mpidr & mpidr::AFFINITY_MASK);
@@ -148,6 +157,7 @@ pub fn release_spi(irq: u32) {
     set_owner(irq, NO_OWNER);
     let _guard = DIST_LOCK.lock();
     quiesce(irq);
+    super::safe_spi::forget(irq);
     if let Some(c) = SpiConfig::unpack(saved.swap(0, Ordering::Relaxed), route.load(Ordering::Relaxed)) {
         set_bit_rmw(0x80, irq, c.group);
         set_bit_rmw(0xd00, irq, c.grpmod);
@@ -286,6 +296,15 @@ pub fn reset_cpu() {
     if frame != u32::MAX {
         reset_banked(u64::from(frame));
     }
+    // Entries dropped below: a safe-mode SPI among them must not stay
+    // disabled (`safe_spi`), queued or in a list register.
+    super::safe_spi::drop_cpu_entries();
+    crate::irqchip::pending::drain(&this_cpu().irq_pending, |intid| {
+        if super::safe_spi::in_flight(intid) {
+            super::safe_spi::finish(intid);
+        }
+        true
+    });
     for n in 0..cpuif::num_lrs() {
         cpuif::write_lr(n, 0);
     }

@@ -44,6 +44,12 @@ macro_rules! mrs {
 /// still get through the active priorities it set.
 pub fn icc_writes(mb: Mailbox) {
     mb.write(STAGE, STAGE_ATTEMPTED);
+    // The root acknowledges its SPI once this cell runs (so in the mode
+    // this cell's existence selects) and says go; bounded, in case not.
+    let end = timer::counter() + timer::frequency() * 5;
+    while mb.read(GO) == 0 && timer::counter() < end {
+        core::hint::spin_loop();
+    }
     msr!("s3_0_c4_c6_0", 0); // ICC_PMR_EL1: mask everything
     msr!("s3_0_c12_c12_4", 0); // ICC_CTLR_EL1: EOImode 0, CBPR 0
     msr!("s3_0_c12_c12_3", 7); // ICC_BPR1_EL1

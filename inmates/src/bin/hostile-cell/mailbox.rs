@@ -24,6 +24,9 @@ pub const TICK: usize = 16;
 pub const SUM: usize = 17;
 pub const SUM_AT_START: usize = 18;
 pub const CORRUPT: usize = 19;
+/// Hostile only: the root's go-ahead for an attack that waits for it
+/// (ICC_WRITES waits until the root holds its SPI active).
+pub const GO: usize = 20;
 
 /// ROLE values: the victim, or an attack number (see `attacks.rs`).
 pub const ROLE_VICTIM: u64 = 0x7657_6963; // "civV"

@@ -297,22 +297,6 @@ fn enable_spi33() {
     unsafe { ((GICD_BASE + 0x104) as *mut u32).write_volatile(1 << 1) };
 }
 
-/// SPI 33's active bit in the root's (emulated) distributor view.
-fn spi33_active() -> bool {
-    // SAFETY: the root owns SPI 33; GICD_ISACTIVER1 reads are trapped and
-    // have no side effects.
-    unsafe { ((GICD_BASE + 0x304) as *const u32).read_volatile() & (1 << 1) != 0 }
-}
-
-/// Sets (or clears) SPI 33 active: what the root's handler of it would
-/// hold while the ICC_WRITES attack writes its INTID to ICC_EOIR1/DIR.
-fn set_spi33_active(on: bool) {
-    let reg = if on { 0x304 } else { 0x384 };
-    // SAFETY: the root owns SPI 33 (the UART, not used by this program's
-    // interrupts); ISACTIVER1/ICACTIVER1 writes are trapped and emulated.
-    unsafe { ((GICD_BASE + reg) as *mut u32).write_volatile(1 << 1) };
-}
-
 fn vsgi_counts() -> (i64, i64) {
     let stat = CPU_STAT_BASE + 6;
     (cpu_info(0, stat), cpu_info(2, stat))
@@ -324,10 +308,13 @@ fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) 
     if matches!(a.id, GICD_FOREIGN_SPI | ICC_WRITES) {
         enable_spi33();
     }
-    let gic_before = root_gic_view();
-    if a.id == ICC_WRITES {
-        set_spi33_active(true);
+    // SAFETY: GICD_BASE is the root's (emulated) distributor; reading
+    // its identification registers has no side effects.
+    let v3 = !unsafe { syshyper_inmates::gic::is_v2_at(GICD_BASE as usize) };
+    if a.id == ICC_WRITES && v3 {
+        crate::held_spi::prepare(GICD_BASE);
     }
+    let gic_before = root_gic_view();
     let sgis_before = vsgi_counts();
     let id = hvc::cell_create(addr_of(cfg));
     if id <= 0 {
@@ -345,6 +332,16 @@ fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) 
         check!(name.as_str(), false, "load {l}, start {s}");
     }
     let state = || hvc::cell_state(id as u64);
+    // ICC_WRITES: once the cell runs (a direct one has switched the
+    // hypervisor to its safe mode for the root's SPIs), the root takes a
+    // delivery of its SPI 33 and holds it while the cell writes that
+    // INTID to ICC_EOIR1/DIR (GICv3 only: the suite runs there).
+    let held = (a.id == ICC_WRITES && v3).then(|| {
+        wait_ms(SETTLE_MS, || mb.read(STAGE) >= STAGE_ATTEMPTED || matches!(state(), CELL_FAILED | CELL_SHUT_DOWN));
+        let h = crate::held_spi::hold(GICD_BASE);
+        mb.write(GO, 1);
+        h
+    });
     wait_ms(SETTLE_MS, || {
         let st = mb.read(STAGE);
         matches!(state(), CELL_FAILED | CELL_SHUT_DOWN)
@@ -362,14 +359,19 @@ fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) 
         Expect::Stays => st == CELL_RUNNING && stage == STAGE_ATTEMPTED,
         Expect::Stops => st == CELL_SHUT_DOWN && stage == STAGE_ATTEMPTED,
     };
-    // Recorded, not judged: an ICC_EOIR1_EL1 of a foreign INTID is
-    // architecturally UNPREDICTABLE, and QEMU deactivates it when the
-    // cell reaches the physical register (docs/direct-delivery.md, "What
-    // is not closed").
-    if a.id == ICC_WRITES {
-        let still = spi33_active();
-        let _ = write!(obs, "; root's active SPI 33 {}", if still { "still active" } else { "DEACTIVATED" });
-        set_spi33_active(false);
+    // An ICC_EOIR1_EL1 of a foreign INTID is architecturally
+    // UNPREDICTABLE, and QEMU deactivates it when the cell reaches the
+    // physical register; the hypervisor keeps the root's SPIs out of the
+    // physical active state while a direct cell runs
+    // (docs/direct-delivery.md, "A foreign EOI"), so in both modes the
+    // held SPI is not delivered again before the root ends it.
+    if let Some(h) = held {
+        let (early, after) = crate::held_spi::release(GICD_BASE, &h);
+        let _ = write!(obs, "; root's SPI 33: held {}, {early} more while held, {after} after its end", h.acked);
+        if !(h.acked && early == 0 && after == 1) {
+            let _ = write!(obs, " (want held, 0, 1: DEACTIVATED by the cell)");
+            ok = false;
+        }
     }
     // The timer reached the cell through list registers (trapped) or
     // without any exit (direct): the hypervisor's count of interrupts it

@@ -31,6 +31,8 @@ mod config_race;
 #[cfg(target_os = "none")]
 mod env;
 #[cfg(target_os = "none")]
+mod held_spi;
+#[cfg(target_os = "none")]
 mod table;
 
 #[cfg(target_os = "none")]
