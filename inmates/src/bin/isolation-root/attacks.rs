@@ -342,10 +342,12 @@ fn one(env: &Env, cfg: &[u8], mode: &str, a: &Attack, victim: i64, pool_v: i64) 
         // CPU 0's maintenance exits (statistic 4): what the root's SPI
         // costs extra in the hypervisor's safe mode (one per delivery).
         maint_before = cpu_info(0, CPU_STAT_BASE + 4);
-        let h = crate::held_spi::hold(GICD_BASE);
-        mb.write(GO, 1);
-        h
+        crate::held_spi::hold(GICD_BASE)
     });
+    // The cell waits for this (bounded) before its writes.
+    if a.id == ICC_WRITES {
+        mb.write(GO, 1);
+    }
     wait_ms(SETTLE_MS, || {
         let st = mb.read(STAGE);
         matches!(state(), CELL_FAILED | CELL_SHUT_DOWN)
