@@ -153,6 +153,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
                 Some(Err(e)) => Err(format!("build failed: {e}")),
                 _ => crate::cmd::run(p.cargo().args([
                     "xtask", "bench", "--no-linux", "--no-readme", "--no-build",
+                    "--gic", &qemu::gic().to_string(),
                 ]))
                 .map_err(|e| format!("{e:#}")),
             },
