@@ -293,13 +293,23 @@ fn sgi_series(conduit: Conduit, native: bool) -> Stats {
     let sgir = gicd_base() + 0xf00;
     let sgir_value = (1u32 << (smp::PARTNER_CPU & 7)) << 16 | SGI_ID;
 
+    // One loop per GIC (monomorphised): the instructions the sender runs
+    // between its counter read and the partner's, which the figure
+    // includes, stay those of a single-GIC loop.
+    if gic::is_v2() {
+        sgi_samples(|| probes::send_sgi_v2(sgir, sgir_value));
+    } else {
+        sgi_samples(|| probes::send_sgi(target));
+    }
+    sgi_sum()
+}
+
+/// Sends SGI_ID to the partner SHORT_SAMPLES times with `send` (which
+/// returns the counter read just before the SGI) and records each delay.
+fn sgi_samples(send: impl Fn() -> u64) {
     for i in 1..=SHORT_SAMPLES {
         wait_for(&PARTNER_READY, i);
-        let t0 = if gic::is_v2() {
-            probes::send_sgi_v2(sgir, sgir_value)
-        } else {
-            probes::send_sgi(target)
-        };
+        let t0 = send();
         wait_for(&PARTNER_DONE, i);
         let at = PARTNER_AT.load(Ordering::Relaxed);
         if PARTNER_INTID.load(Ordering::Relaxed) == SGI_ID && at >= t0 {
@@ -311,6 +321,9 @@ fn sgi_series(conduit: Conduit, native: bool) -> Stats {
             );
         }
     }
+}
+
+fn sgi_sum() -> Stats {
     // Summed only now, with no trap in between: sysHyper does not yet keep
     // a cell's FP/SIMD registers across traps, and the compiler may keep a
     // running statistic in one (see README "Benchmarks").

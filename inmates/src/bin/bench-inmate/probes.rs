@@ -241,6 +241,7 @@ pub fn wait_interrupt() -> Taken {
 
 /// Reads the counter, then writes `sgi1r` to ICC_SGI1R_EL1; returns the
 /// reading.
+#[inline(always)]
 pub fn send_sgi(sgi1r: u64) -> u64 {
     let t: u64;
     // SAFETY: generating an SGI has no effect on this program's memory.
@@ -253,6 +254,7 @@ pub fn send_sgi(sgi1r: u64) -> u64 {
 
 /// Reads the counter, then writes `value` to the GICv2 GICD_SGIR at
 /// `sgir` (trapped and emulated in a cell); returns the reading.
+#[inline(always)]
 pub fn send_sgi_v2(sgir: usize, value: u32) -> u64 {
     let t: u64;
     // SAFETY: `sgir` is the distributor's GICD_SGIR; generating an SGI has
