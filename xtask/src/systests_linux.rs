@@ -45,17 +45,26 @@ fn script(body: &str) -> String {
 /// Builds the module, the tool and an initramfs running `body` in the test's
 /// scratch folder; returns QEMU's arguments.
 fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
+    linux_args_with(ctx, body, append, false)
+}
+
+/// [`linux_args`], with the Linux cell's kernel and initramfs in the
+/// guest when `linux_cell` is set.
+fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Result<Vec<String>> {
     let p = &ctx.paths;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
     let tool = crate::images::build_musl_tool(p)?;
-    let files = guest::standard_files(
+    let mut files = guest::standard_files(
         &ko,
         &tool,
         &p.images().join("syshyper.bin"),
         &p.config_images(),
         &p.inmate_images(),
     )?;
+    if linux_cell {
+        files.extend(guest::linux_cell_files(&g, &ko, &ctx.workdir)?);
+    }
     let initrd = guest::build_initramfs(
         &g,
         &files,
@@ -132,8 +141,8 @@ fn smp16_args(ctx: &Ctx) -> Result<Vec<String>> {
 }
 
 /// The Linux cell test: the root's initramfs carries the cell's kernel
-/// and initramfs (guest/tests/linux_cell.sh).
-/// Also QEMU's SMMUv3 and a virtio-blk disk at 00:05.0, which the root
+/// and initramfs (guest/tests/linux_cell.sh). The machine also has
+/// QEMU's SMMUv3 and a virtio-blk disk at 00:05.0, which the root
 /// reads, gives to a Linux cell with its SMMU stream (the cell reads the
 /// same file from it) and gets back (xtask/src/guest/vblk.rs).
 fn linux_cell_args(ctx: &Ctx) -> Result<Vec<String>> {
