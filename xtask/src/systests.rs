@@ -393,7 +393,7 @@ const SMMU_TEST: SysTest = SysTest {
     interact: None,
     expect: &[
         expect(r"SMMUv3 at 0x9050000: stage [12]"),
-        expect(r"SMMU: root streams \[8, 10\] translate through"),
+        expect(r"SMMU: root streams \[8, 10, 28\] translate through"),
         expect(r"\[PASS\] smmu: root edu copies within root memory \(checksum\)"),
         expect(r"SMMU: F_(TRANSLATION|PERMISSION) stream 0x8 \(00:01\.0\) write address 0x7fc00000, owner cell 0"),
         expect(r"\[PASS\] smmu: DMA write into hypervisor memory blocked \(header intact\)"),

@@ -150,9 +150,30 @@ fn smp16_args(ctx: &Ctx) -> Result<Vec<String>> {
 }
 
 /// The Linux cell test: the root's initramfs carries the cell's kernel
-/// and initramfs (guest/tests/linux_cell.sh).
+/// and initramfs (guest/tests/linux_cell.sh). The machine also has
+/// QEMU's SMMUv3 and a virtio-blk disk at 00:05.0, which the root
+/// reads, gives to a Linux cell with its SMMU stream (the cell reads the
+/// same file from it) and gets back (xtask/src/guest/vblk.rs).
 fn linux_cell_args(ctx: &Ctx) -> Result<Vec<String>> {
-    linux_args_with(ctx, LINUX_CELL, "", true)
+    let p = &ctx.paths;
+    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
+    let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
+    let tool = crate::images::build_musl_tool(p)?;
+    let disk = guest::vblk::prepare(&g, &ctx.workdir.join("vblk"))?;
+    let mut files = guest::standard_files(
+        &ko,
+        &tool,
+        &p.images().join("syshyper.bin"),
+        &p.config_images(),
+        &p.inmate_images(),
+    )?;
+    files.extend(guest::linux_cell_files_with(&g, &ko, &disk.modules, &ctx.workdir)?);
+    files.extend(disk.modules.iter().cloned());
+    files.push(disk.sum.clone());
+    let initrd = guest::build_initramfs(&g, &files, &script(LINUX_CELL), &ctx.workdir.join("initramfs.cpio.gz"))?;
+    let mut args = guest::linux_qemu_args(&g, &initrd, "");
+    guest::vblk::add_machine(&mut args, &disk, &ctx.workdir)?;
+    Ok(args)
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -671,8 +692,11 @@ const CELL_REPORT_1: [Expect; 4] = cell_report!("1");
 const CELL_REPORT_2: [Expect; 4] = cell_report!("2");
 
 const LINUX_CELL_EXPECT: &[Expect] = &[
+    pass!("virtio-blk: root's driver"),
+    pass!("virtio-blk: root reads the disk before enable"),
     pass!("insmod"),
     pass!("enable"),
+    pass!("virtio-blk: root reads the disk after enable"),
     pass!("ivshmem-net: root's ivshmem0 up, no carrier without the cell"),
     pass!("cell linux 1"),
     pass!("cell running 1"),
@@ -729,6 +753,8 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("failed cell destroy"),
     pass!("CPUs 2-3 back online after the crash"),
     pass!("every CPU works after the crash"),
+    pass!("passthrough cell create refused while virtio-pci is bound"),
+    pass!("virtio-blk: root unbinds its driver"),
     pass!("passthrough cell create"),
     pass!("sysfs: the passthrough cell's DMA unconfined"),
     pass!("sysfs: no DMA faults without an SMMU"),
@@ -738,10 +764,37 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("dmesg: DMA unconfined at create"),
     pass!("passthrough cell destroy"),
     pass!("CPUs 2-3 back online after the passthrough cell"),
+    pass!("virtio-blk: root rebinds its driver"),
+    pass!("virtio-blk: root reads the disk after the passthrough cell"),
     pass!("disable"),
+    pass!("virtio-blk: root reads the disk after disable"),
+    pass!("SMMU: enable"),
+    pass!("SMMU: the hypervisor drives it"),
+    pass!("virtio-blk: root reads the disk through the SMMU"),
+    pass!("virtio-blk: cell linux refused while virtio-pci is bound"),
+    pass!("virtio-blk: cell refused, root still reads the disk"),
+    pass!("virtio-blk: root unbinds its driver again"),
+    pass!("virtio-blk: cell linux"),
+    pass!("virtio-blk: cell running"),
+    pass!("virtio-blk: the root reads no device at 00:05.0"),
+    Expect { regex: r"\[linux-cell-vblk\] linux-cell: vda payload\.bin sha256 [0-9a-f]{64}\r?\n", check: None },
+    pass!("virtio-blk: the cell reads payload.bin with the SHA-256 written"),
+    pass!("virtio-blk: cell's kernel log clean"),
+    pass!("virtio-blk: sysfs: the cell's DMA confined, no faults"),
+    pass!("virtio-blk: cell list: confined"),
+    pass!("virtio-blk: Linux works while the cell runs"),
+    pass!("virtio-blk: cell shutdown"),
+    pass!("virtio-blk: cell destroy"),
+    pass!("virtio-blk: CPUs 2-3 back online"),
+    pass!("virtio-blk: the root sees the device again"),
+    pass!("virtio-blk: root rebinds its driver after the cell"),
+    pass!("virtio-blk: root reads the disk after the cell"),
+    pass!("SMMU: no DMA faults of the root"),
+    pass!("SMMU: disable"),
+    pass!("virtio-blk: root reads the disk after the SMMU's disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 58)),
+        check: Some(|c| passed_exactly(c, 89)),
     },
 ];
 
