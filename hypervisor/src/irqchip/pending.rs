@@ -168,7 +168,7 @@ mod tests {
                     q.drain(|i| {
                         // Now and then one cannot be placed and stays queued.
                         refuse = refuse.wrapping_add(1);
-                        if refuse % 7 == 0 {
+                        if refuse.is_multiple_of(7) {
                             return false;
                         }
                         seen[i as usize].fetch_add(1, Ordering::Relaxed);
