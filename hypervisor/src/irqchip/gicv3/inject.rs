@@ -23,8 +23,19 @@ fn try_inject(intid: u32, hw: bool) -> bool {
     // ivshmem INTx) can. One already pending stays one; one active (the
     // guest is handling it) becomes active and pending, so the edge is
     // taken again after its EOI rather than lost.
+    // ELRSR has a bit per implemented list register only.
+    let free = cpuif::elrsr();
     if !hw {
-        for i in 0..cpuif::num_lrs() {
+        // Only a list register ELRSR does not show empty can hold a valid
+        // (state not 0) entry, so only those are read: none at all in the
+        // common case of no other interrupt in flight (reading all of
+        // them was 87 of the receiver's 277 instructions per SGI). One
+        // that is not empty with state 0 (an EOI maintenance request) is
+        // read and skipped as before.
+        let mut used = !free & (1u64 << cpuif::num_lrs()).wrapping_sub(1);
+        while used != 0 {
+            let i = used.trailing_zeros() as usize;
+            used &= used.wrapping_sub(1);
             let lr = cpuif::read_lr(i);
             if ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid) {
                 // Only a virtual entry (HW = 0) may be active and pending;
@@ -37,8 +48,6 @@ fn try_inject(intid: u32, hw: bool) -> bool {
             }
         }
     }
-    // ELRSR has a bit per implemented list register only.
-    let free = cpuif::elrsr();
     if free == 0 {
         return false;
     }
