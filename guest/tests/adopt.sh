@@ -35,7 +35,7 @@ check "cell create" jailhouse cell create $C/gic-demo.cell
 check "cell load" jailhouse cell load gic-demo $I/gic-demo.bin
 {
 check "cell start" jailhouse cell start gic-demo
-sleep 1
+check "cell took its timer interrupts" cell_took_irqs 1 3
 check "cell running" is $S/cells/1/state running
 check "cell list shows gic-demo" sh -c 'jailhouse cell list | grep -q "^1 *gic-demo *running *1"'
 check "Linux works while the cell runs" progresses

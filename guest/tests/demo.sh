@@ -86,7 +86,7 @@ check "cell load" jailhouse cell load gic-demo $I/gic-demo.bin
 # The harness meanwhile waits for gic-demo's own lines.
 {
 check "cell start" jailhouse cell start gic-demo
-sleep 1
+check "cell took its timer interrupts" cell_took_irqs 1 3
 check "cell running" is $S/cells/1/state running
 check "cell list shows it" sh -c 'jailhouse cell list | grep -q "^1 *gic-demo *running *1"'
 check "Linux works while the cell runs" progresses
@@ -264,7 +264,6 @@ check "ivshmem-demo cell create" jailhouse cell create $C/ivshmem-demo.cell
 check "ivshmem-demo cell load" jailhouse cell load ivshmem-demo $I/ivshmem-demo.bin
 {
 check "ivshmem-demo cell start" jailhouse cell start ivshmem-demo
-sleep 0.5
 check "ivshmem: 1000 round trips, 0 errors" ping_1000
 check "ivshmem: root took the doorbell interrupts" doorbell_irqs 1
 check "ivshmem: hello texts both ways" hellos
@@ -277,7 +276,7 @@ check "ivshmem: 100 create/destroy cycles keep mem_pool_used" create_destroy_100
 check "cell create again" jailhouse cell create $C/gic-demo.cell
 {
 check "cell load and start again" sh -c "jailhouse cell load gic-demo $I/gic-demo.bin && jailhouse cell start gic-demo"
-sleep 0.5
+check "cell took its timer interrupts again" cell_took_irqs 1 1
 check "cell running again" is $S/cells/1/state running
 check "disable with a cell running" jailhouse disable
 } >$W/during.log 2>&1
@@ -332,7 +331,7 @@ check "generated cell destroy" jailhouse cell destroy gen-cell
 check "gic-demo create and load on the generated config" sh -c "jailhouse cell create $C/gic-demo.cell && jailhouse cell load gic-demo $I/gic-demo.bin"
 {
 check "gic-demo start on the generated config" jailhouse cell start gic-demo
-sleep 0.5
+check "gic-demo took its timer interrupts on the generated config" cell_took_irqs 1 1
 check "gic-demo running on the generated config" is $S/cells/1/state running
 check "disable on the generated config" jailhouse disable
 } >$W/during.log 2>&1

@@ -99,6 +99,20 @@ cpus_online() { # expected list, e.g. 0-3
 	[ "$(cat /sys/devices/system/cpu/online)" = "$1" ]
 }
 
+# Cell $1 took at least $2 of its own interrupts (its timer's, injected by
+# the hypervisor: statistics/vmexits_virt_irq), polled for at most 10 s: a
+# started demo has initialised and printed its first timer lines, without
+# a blind sleep.
+cell_took_irqs() {
+	n=0
+	until [ "$(counter $S/cells/$1/statistics/vmexits_virt_irq)" -ge $2 ]; do
+		n=$((n + 1)); [ $n -le 200 ] || break
+		sleep 0.05
+	done
+	echo "cell $1: $(counter $S/cells/$1/statistics/vmexits_virt_irq) interrupts, expected at least $2"
+	[ "$(counter $S/cells/$1/statistics/vmexits_virt_irq)" -ge $2 ]
+}
+
 # A sysfs file has exactly this content.
 is() { echo "$1: $(cat "$1" 2>&1), expected $2"; [ "$(cat "$1")" = "$2" ]; }
 

@@ -76,8 +76,18 @@ impl Case {
     }
 }
 
+/// The tests whose name contains `filter`; only the one named when the
+/// filter is a test's whole name (`isolation` runs the bare-metal suite,
+/// not linux-isolation as well).
 fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
-    cases_on(crate::platform::chosen(), filter, no_host)
+    exact_or_all(cases_on(crate::platform::chosen(), filter, no_host), filter)
+}
+
+fn exact_or_all(cases: Vec<Case>, filter: Option<&str>) -> Vec<Case> {
+    match filter {
+        Some(f) if cases.iter().any(|c| c.name() == f) => cases.into_iter().filter(|c| c.name() == f).collect(),
+        _ => cases,
+    }
 }
 
 /// The tests of `platform`: virt's full list (which has one ZCU102 test),
@@ -215,7 +225,7 @@ fn qemu_args(ctx: &Ctx, t: &SysTest) -> Result<Vec<String>> {
             args.extend(boot.qemu_args(&ctx.workdir)?);
             Ok(args)
         }
-        Boot::Custom(f) => f(ctx),
+        Boot::Custom(f) | Boot::Backports(f) => f(ctx),
     }
 }
 
@@ -235,7 +245,15 @@ fn run_system(p: &Paths, t: &SysTest, verbose: bool) -> Result<(), String> {
         echo: verbose,
         stdin: t.interact.is_some(),
     };
-    let mut q = runner::spawn(qemu::command(&args), &opts).map_err(|e| format!("{e:#}"))?;
+    let cmd = match t.boot {
+        Boot::Backports(_) => {
+            let bin = crate::qemu_bpo::ensure(p).map_err(|e| format!("{e:#}"))?;
+            args.extend(crate::qemu_bpo::EXTRA_ARGS.iter().map(|s| s.to_string()));
+            qemu::command_with(&bin, &args)
+        }
+        _ => qemu::command(&args),
+    };
+    let mut q = runner::spawn(cmd, &opts).map_err(|e| format!("{e:#}"))?;
     println!("[test] {} (log {})", q.cmdline, log.display());
     let result = judge(&mut q, t);
     if let Err(e) = result {
@@ -328,6 +346,19 @@ mod tests {
             },
         )?;
         judge(&mut q, &t)
+    }
+
+    #[test]
+    fn a_whole_test_name_selects_only_that_test() {
+        let names = |f| {
+            exact_or_all(cases_on(crate::platform::Platform::Virt, Some(f), true), Some(f))
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("isolation"), ["isolation"]);
+        assert!(names("isolat").contains(&"linux-isolation".to_string()));
+        assert!(names("root-smmu").len() == 1 && names("root-sm").len() > 1);
     }
 
     #[test]

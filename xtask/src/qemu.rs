@@ -121,7 +121,12 @@ pub fn machine_args_for(gic: u8) -> Vec<String> {
 }
 
 pub fn command(args: &[String]) -> Command {
-    let mut cmd = Command::new(QEMU);
+    command_with(Path::new(QEMU), args)
+}
+
+/// [`command`] with another QEMU binary (`qemu_bpo`).
+pub fn command_with(program: &Path, args: &[String]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.args(args);
     cmd
 }

@@ -5,6 +5,10 @@
 //! manual check, `XTASK_FAKE_MISSING=cpio,aarch64-unknown-none` pretends those
 //! are missing and `XTASK_FAKE_NONROOT=1` pretends we are not root; `--dry-run`
 //! prints the plan without running it.
+//!
+//! One prerequisite is not installed here: the QEMU with a stage-2 SMMU
+//! that only `root-smmu-s2` runs, fetched privately on first use
+//! (`qemu_bpo`).
 
 use crate::cmd;
 use anyhow::{bail, Context, Result};

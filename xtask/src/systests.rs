@@ -21,6 +21,9 @@ pub enum Boot {
     /// Any other start (e.g. Linux from xtask/src/guest): returns the QEMU
     /// arguments; the harness adds nothing.
     Custom(fn(&Ctx) -> Result<Vec<String>>),
+    /// As `Custom`, run by the private QEMU >= 8.1 from bookworm-backports
+    /// (`qemu_bpo`, fetched on first use), whose SMMUv3 has stage 2.
+    Backports(fn(&Ctx) -> Result<Vec<String>>),
 }
 
 /// A file placed in the bundle at 0x4800_0000 under `name`.
@@ -110,6 +113,9 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     // PCI passthrough of QEMU's edu to the dma-test cell (systests_passthru.rs).
     crate::systests_passthru::ROOT_PASSTHRU,
     crate::systests_passthru::ROOT_PASSTHRU_SMMU,
+    // Both SMMU suites in one boot of QEMU 10, whose SMMU has stage 2
+    // (systests_smmu_s2.rs).
+    crate::systests_smmu_s2::ROOT_SMMU_S2,
     // Linux booted by the hypervisor (xtask/src/bootfirst_linux.rs).
     crate::bootfirst_linux::TEST_LINUX,
     crate::bootfirst_linux::TEST_LINUX_CELLS,
@@ -378,12 +384,16 @@ const SMMU_TEST: SysTest = SysTest {
         root: "inmates/root-test.bin",
         config: "configs/qemu-virt-smmu.cell",
     },
-    bundle: &[BundleFile { name: "smmu/smmu-cell.cell", path: "configs/smmu-cell.cell" }],
+    bundle: &[
+        BundleFile { name: "smmu/smmu-cell.cell", path: "configs/smmu-cell.cell" },
+        BundleFile { name: "smmu/smmu-holder.cell", path: "configs/smmu-holder.cell" },
+        BundleFile { name: "smmu/smmu-refused.cell", path: "configs/smmu-refused.cell" },
+    ],
     start_bundle_cells: false,
     interact: None,
     expect: &[
         expect(r"SMMUv3 at 0x9050000: stage [12]"),
-        expect(r"SMMU: root streams \[8, 10\] translate through"),
+        expect(r"SMMU: root streams \[8, 10, 28\] translate through"),
         expect(r"\[PASS\] smmu: root edu copies within root memory \(checksum\)"),
         expect(r"SMMU: F_(TRANSLATION|PERMISSION) stream 0x8 \(00:01\.0\) write address 0x7fc00000, owner cell 0"),
         expect(r"\[PASS\] smmu: DMA write into hypervisor memory blocked \(header intact\)"),
@@ -395,6 +405,8 @@ const SMMU_TEST: SysTest = SysTest {
         expect(r"\[PASS\] smmu: the fault is recorded for the cell"),
         expect(r"\[PASS\] smmu: edu 00:02.0 copies for the root again"),
         expect(r"\[PASS\] smmu: 100 stream hand-over cycles keep the pool constant"),
+        expect(r"\[PASS\] smmu: refused creates keep the pool constant"),
+        expect(r"\[PASS\] smmu: the pool is back where it was before the holder"),
         ROOT_TEST_PASSED,
     ],
     forbid: &["command queue stuck", "not confirmed", "C_BAD_STE", "C_BAD_CD"],

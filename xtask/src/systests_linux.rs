@@ -51,6 +51,15 @@ fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
 /// [`linux_args`], with the Linux cell's kernel and initramfs in the
 /// guest when `linux_cell` is set.
 fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Result<Vec<String>> {
+    let (g, initrd) = guest_initramfs(ctx, body, linux_cell)?;
+    Ok(guest::linux_qemu_args(&g, &initrd, append))
+}
+
+/// Debian's guest and an initramfs in the test's scratch folder holding
+/// the module, the tool, the hypervisor, configs and inmates (and the
+/// Linux cell's files when `linux_cell` is set), running `body` after the
+/// helpers; every platform's Linux tests boot this.
+pub(crate) fn guest_initramfs(ctx: &Ctx, body: &str, linux_cell: bool) -> Result<(guest::Guest, std::path::PathBuf)> {
     let p = &ctx.paths;
     let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
     let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
@@ -71,7 +80,7 @@ fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Res
         &script(body),
         &ctx.workdir.join("initramfs.cpio.gz"),
     )?;
-    Ok(guest::linux_qemu_args(&g, &initrd, append))
+    Ok((g, initrd))
 }
 
 /// linux-demo runs from the installed packages: the .debs of `cargo xtask
@@ -141,9 +150,30 @@ fn smp16_args(ctx: &Ctx) -> Result<Vec<String>> {
 }
 
 /// The Linux cell test: the root's initramfs carries the cell's kernel
-/// and initramfs (guest/tests/linux_cell.sh).
+/// and initramfs (guest/tests/linux_cell.sh). The machine also has
+/// QEMU's SMMUv3 and a virtio-blk disk at 00:05.0, which the root
+/// reads, gives to a Linux cell with its SMMU stream (the cell reads the
+/// same file from it) and gets back (xtask/src/guest/vblk.rs).
 fn linux_cell_args(ctx: &Ctx) -> Result<Vec<String>> {
-    linux_args_with(ctx, LINUX_CELL, "", true)
+    let p = &ctx.paths;
+    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
+    let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
+    let tool = crate::images::build_musl_tool(p)?;
+    let disk = guest::vblk::prepare(&g, &ctx.workdir.join("vblk"))?;
+    let mut files = guest::standard_files(
+        &ko,
+        &tool,
+        &p.images().join("syshyper.bin"),
+        &p.config_images(),
+        &p.inmate_images(),
+    )?;
+    files.extend(guest::linux_cell_files_with(&g, &ko, &disk.modules, &ctx.workdir)?);
+    files.extend(disk.modules.iter().cloned());
+    files.push(disk.sum.clone());
+    let initrd = guest::build_initramfs(&g, &files, &script(LINUX_CELL), &ctx.workdir.join("initramfs.cpio.gz"))?;
+    let mut args = guest::linux_qemu_args(&g, &initrd, "");
+    guest::vblk::add_machine(&mut args, &disk, &ctx.workdir)?;
+    Ok(args)
 }
 
 fn unreserved_args(ctx: &Ctx) -> Result<Vec<String>> {
@@ -215,10 +245,10 @@ const IVSHMEM_LINES: [Expect; 4] = [
 /// The script's last line: every check passed and the kernel log (read back
 /// with dmesg, as `quiet` hides warnings from the console) has no warning,
 /// oops, BUG, stall or unexpected interrupt.
-const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed, kernel log: clean";
+pub(crate) const SUMMARY: &str = r"linux-test: (\d+) passed, 0 failed, kernel log: clean";
 
 /// Every check of the script passed: none was skipped or lost.
-fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
+pub(crate) fn passed_exactly(caps: &[String], want: u32) -> Result<(), String> {
     match caps.get(1).map(|n| n.parse::<u32>()) {
         Some(Ok(n)) if n == want => Ok(()),
         _ => Err(format!(
@@ -249,6 +279,7 @@ const DEMO_EXPECT: &[Expect] = &[
     GIC_LINES[1],
     GIC_LINES[2],
     pass!("cell start"),
+    pass!("cell took its timer interrupts"),
     pass!("cell running"),
     pass!("cell list shows it"),
     pass!("Linux works while the cell runs"),
@@ -323,6 +354,7 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("ivshmem: 100 create/destroy cycles keep mem_pool_used"),
     pass!("cell create again"),
     pass!("cell load and start again"),
+    pass!("cell took its timer interrupts again"),
     pass!("cell running again"),
     pass!("disable with a cell running"),
     pass!("all CPUs online after the second disable"),
@@ -344,13 +376,14 @@ const DEMO_EXPECT: &[Expect] = &[
     pass!("generated cell destroy"),
     pass!("gic-demo create and load on the generated config"),
     pass!("gic-demo start on the generated config"),
+    pass!("gic-demo took its timer interrupts on the generated config"),
     pass!("gic-demo running on the generated config"),
     pass!("disable on the generated config"),
     pass!("all CPUs online after the generated config"),
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 101)),
+        check: Some(|c| passed_exactly(c, 104)),
     },
 ];
 
@@ -576,6 +609,7 @@ const ADOPT_EXPECT: &[Expect] = &[
     GIC_LINES[1],
     GIC_LINES[2],
     pass!("cell start"),
+    pass!("cell took its timer interrupts"),
     pass!("cell running"),
     pass!("cell list shows gic-demo"),
     pass!("Linux works while the cell runs"),
@@ -591,7 +625,7 @@ const ADOPT_EXPECT: &[Expect] = &[
     pass!("rmmod"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 38)),
+        check: Some(|c| passed_exactly(c, 39)),
     },
 ];
 
@@ -658,8 +692,11 @@ const CELL_REPORT_1: [Expect; 4] = cell_report!("1");
 const CELL_REPORT_2: [Expect; 4] = cell_report!("2");
 
 const LINUX_CELL_EXPECT: &[Expect] = &[
+    pass!("virtio-blk: root's driver"),
+    pass!("virtio-blk: root reads the disk before enable"),
     pass!("insmod"),
     pass!("enable"),
+    pass!("virtio-blk: root reads the disk after enable"),
     pass!("ivshmem-net: root's ivshmem0 up, no carrier without the cell"),
     pass!("cell linux 1"),
     pass!("cell running 1"),
@@ -716,6 +753,8 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("failed cell destroy"),
     pass!("CPUs 2-3 back online after the crash"),
     pass!("every CPU works after the crash"),
+    pass!("passthrough cell create refused while virtio-pci is bound"),
+    pass!("virtio-blk: root unbinds its driver"),
     pass!("passthrough cell create"),
     pass!("sysfs: the passthrough cell's DMA unconfined"),
     pass!("sysfs: no DMA faults without an SMMU"),
@@ -725,10 +764,37 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("dmesg: DMA unconfined at create"),
     pass!("passthrough cell destroy"),
     pass!("CPUs 2-3 back online after the passthrough cell"),
+    pass!("virtio-blk: root rebinds its driver"),
+    pass!("virtio-blk: root reads the disk after the passthrough cell"),
     pass!("disable"),
+    pass!("virtio-blk: root reads the disk after disable"),
+    pass!("SMMU: enable"),
+    pass!("SMMU: the hypervisor drives it"),
+    pass!("virtio-blk: root reads the disk through the SMMU"),
+    pass!("virtio-blk: cell linux refused while virtio-pci is bound"),
+    pass!("virtio-blk: cell refused, root still reads the disk"),
+    pass!("virtio-blk: root unbinds its driver again"),
+    pass!("virtio-blk: cell linux"),
+    pass!("virtio-blk: cell running"),
+    pass!("virtio-blk: the root reads no device at 00:05.0"),
+    Expect { regex: r"\[linux-cell-vblk\] linux-cell: vda payload\.bin sha256 [0-9a-f]{64}\r?\n", check: None },
+    pass!("virtio-blk: the cell reads payload.bin with the SHA-256 written"),
+    pass!("virtio-blk: cell's kernel log clean"),
+    pass!("virtio-blk: sysfs: the cell's DMA confined, no faults"),
+    pass!("virtio-blk: cell list: confined"),
+    pass!("virtio-blk: Linux works while the cell runs"),
+    pass!("virtio-blk: cell shutdown"),
+    pass!("virtio-blk: cell destroy"),
+    pass!("virtio-blk: CPUs 2-3 back online"),
+    pass!("virtio-blk: the root sees the device again"),
+    pass!("virtio-blk: root rebinds its driver after the cell"),
+    pass!("virtio-blk: root reads the disk after the cell"),
+    pass!("SMMU: no DMA faults of the root"),
+    pass!("SMMU: disable"),
+    pass!("virtio-blk: root reads the disk after the SMMU's disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 58)),
+        check: Some(|c| passed_exactly(c, 89)),
     },
 ];
 

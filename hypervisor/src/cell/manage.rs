@@ -280,7 +280,7 @@ fn transact<R>(
         let cell = rest.get(idx - 1).ok_or(Error::NoSuchCell)?;
         (with_root(root, |hw, r| prepare(hw, r, cell))??, cell.cpus)
     };
-    if let Err(e) = cpus::park(mask) {
+    if let Err(e) = cpus::park_revoking(mask, |revoke| revoke_stage2(id, revoke)) {
         reserve.give_back(&mut Machine);
         return Err(e);
     }
@@ -297,6 +297,25 @@ fn transact<R>(
     // The CPUs stay held by the management path: a load leaves the cell
     // shut down with them held, a start or destroy hands them on.
     commit(&mut cells, idx, reserve)
+}
+
+/// Takes cell `id`'s stage 2 away (`revoke`) or gives it back, for a
+/// park its CPUs do not answer (`cpus::park_revoking`). The management
+/// lock the caller holds keeps every other map, unmap and destroy of
+/// the table out meanwhile; the list lock is held only for the change.
+fn revoke_stage2(id: u64, revoke: bool) {
+    let mut cells = CELLS.lock();
+    let Some(table) = cells.iter_mut().find(|c| u64::from(c.id) == id && c.id != 0).and_then(|c| c.stage2.table_mut()) else {
+        return;
+    };
+    if revoke {
+        table.revoke(&mut Machine);
+    } else {
+        table.restore(&mut Machine);
+        // The valid entries complete before the CPUs are let go (a CPU
+        // of a refused park may still run on the table).
+        crate::arch::dsb_ishst();
+    }
 }
 
 fn giving_back(reserve: owner::Reserve, e: Error, held: u64) -> Error {
@@ -369,7 +388,7 @@ pub fn start(_root: &RootCaller, id: u64, force: bool) -> i64 {
             }
             if let Some(first) = cpus::cpus_of(cell.cpus).next() {
                 if first.request_start(cell.desc.reset_address, 0) {
-                    crate::arch::send_event();
+                    crate::irqchip::wake_parked(first);
                 }
             }
             Ok(0)

@@ -90,6 +90,20 @@ pub fn prepare_stream(sid: u32) -> Result<(), crate::error::Error> {
     })
 }
 
+/// Undoes [`prepare_stream`]'s allocations for streams nothing
+/// translates (a create that failed after its prepare steps): the
+/// stream table's level-2 pages that hold no live stream go back to the
+/// pool. Called inside an ownership transaction (`cell::manage`'s
+/// `with_root` holds the ledger's lock from prepare to commit), so no
+/// other create sits between its prepare and its commit, relying on a
+/// page this frees.
+pub fn release_unused_streams(sids: &[u32]) {
+    let mut g = STATE.lock();
+    let Some(s) = g.as_mut() else { return };
+    let State { smmu, streams, .. } = s;
+    smmu.release_unused(sids, |sid| streams.iter().any(|e| e.0 == sid));
+}
+
 /// The cell stream `sid` translates for, if anyone's.
 pub fn stream_owner(sid: u32) -> Option<u32> {
     STATE.lock().as_ref()?.streams.iter().find(|e| e.0 == sid).map(|e| e.1)
@@ -136,7 +150,15 @@ pub fn abort_stream(sid: u32) {
 /// (TLBI_S12_VMALL + SYNC), before the walker goes on — so a
 /// break-before-make step or a hand-over is complete for devices as for
 /// CPUs. Nothing to do without a unit, in stage-1 mode (mirrors have
-/// their own hook), or when no stream uses the VMID.
+/// their own hook), or when no stream uses the VMID: the unit then holds
+/// no entry tagged with it (`Smmu::set_ste` invalidates a VMID whenever
+/// a stream leaves it). The whole VMID, not the IPA range: one command
+/// whatever the range, and it also drops the walk caches' entries for
+/// a table page the walker is about to free. Ordering: the caller's
+/// descriptor write is made visible by the CPU-side invalidation's
+/// DSB ISHST and again by `commands`' DSB ISH before CMDQ_PROD; the
+/// walker goes on (make step, or freeing a table) only after the SYNC
+/// completed.
 pub fn tlbi_stage2(vmid: u16) {
     if !present() || needs_mirror() {
         return;
@@ -182,7 +204,7 @@ pub fn poll() {
         seen += 1;
         if seen <= PRINTED_PER_DRAIN {
             crate::println!(
-                "SMMU: {} stream {:#x} ({:02x}:{:02x}.{}) {} address {:#x}, owner {}",
+                "SMMU: {} stream {:#x} ({:02x}:{:02x}.{}) {} address {:#x}, owner {}{}",
                 e.name(),
                 e.sid,
                 (e.sid >> 8) & 0xff,
@@ -190,7 +212,12 @@ pub fn poll() {
                 e.sid & 7,
                 if e.write { "write" } else { "read" },
                 e.addr,
-                owner.map_or(alloc::string::String::from("none"), |c| alloc::format!("cell {c}"))
+                owner.map_or(alloc::string::String::from("none"), |c| alloc::format!("cell {c}")),
+                match e.stage {
+                    Some(2) => ", stage 2",
+                    Some(_) => ", stage 1",
+                    None => "",
+                }
             );
         }
         if let Some(c) = owner {

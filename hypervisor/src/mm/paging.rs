@@ -499,6 +499,37 @@ impl PageTable {
 
     /// Frees every table page, the root included. The table must not be
     /// live: no CPU uses it, and its VMID's TLB entries were invalidated.
+    /// Revokes every translation of the table at once, keeping them for
+    /// [`Self::restore`]: each valid top-level entry loses its valid bit
+    /// (nothing else: an entry that is nonzero but invalid is one this
+    /// made, as no other operation leaves one), then the whole range is
+    /// invalidated in the table's scope (break without make: when this
+    /// returns, no CPU translates through the table, so a CPU running on
+    /// it takes a translation fault at its next instruction fetch). Only
+    /// while nothing else maps, unmaps or destroys the table.
+    pub fn revoke(&mut self, mem: &mut impl TableMemory) {
+        for idx in 0..ENTRIES {
+            let e = mem.read(self.root, idx);
+            if e & DESC_VALID != 0 {
+                mem.write(self.root, idx, e & !DESC_VALID);
+            }
+        }
+        mem.invalidate(self.scope, 0, 1u64 << self.va_bits);
+    }
+
+    /// Undoes [`Self::revoke`]: the entries it kept become valid again
+    /// (invalid to valid: a make with nothing to break, an invalid entry
+    /// is never cached). The caller orders the writes before the CPUs
+    /// run on the table again (DSB ISHST).
+    pub fn restore(&mut self, mem: &mut impl TableMemory) {
+        for idx in 0..ENTRIES {
+            let e = mem.read(self.root, idx);
+            if e != 0 && e & DESC_VALID == 0 {
+                mem.write(self.root, idx, e | DESC_VALID);
+            }
+        }
+    }
+
     pub fn destroy(self, mem: &mut impl TableMemory) {
         let mut this = self;
         let (root, level) = (this.root, this.start_level);

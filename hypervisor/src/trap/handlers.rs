@@ -6,7 +6,7 @@ use super::TrapFrame;
 use crate::arch;
 use crate::trace::{why, Exit};
 use crate::cell::{CellState, CELLS};
-use crate::percpu::{this_cpu, CpuState, Stat};
+use crate::percpu::{this_cpu, CpuState, PerCpu, Stat};
 use core::sync::atomic::Ordering;
 
 /// The hypercall immediate; any other HVC immediate is refused.
@@ -18,6 +18,138 @@ const HVC_IMM: u16 = 0x4a48;
 /// jump to has been used up. The cell fails rather than run garbage.
 pub const BOOT_AGAIN_IMM: u16 = 0x4c52;
 
+// The partial synchronous entries (vectors.rs `__sync_partial`, one per
+// exception class, chosen there from ESR_EL2): only x0-x18, x29, x30 and
+// ELR of `frame` are valid, the guest's x19-x28 are still in their
+// registers. Each first decides, from the syndrome and x0 alone and
+// before it changes anything, whether its handling reads and writes no
+// more of the frame than that, never rewrites it as a whole, never
+// records it and never leaves EL2 through it; if not it returns
+// [`super::SYNC_FULL`] and the entry hands the untouched trap to
+// [`trap_lower_sync`] with the whole frame. An access no handler takes
+// returns [`super::SYNC_REST`] (traced and counted) and is reported by
+// [`trap_lower_sync_rest`] with the whole frame. Otherwise
+// [`super::SYNC_DONE`].
+
+/// Registers of the partial frame that a trapped access may name as its
+/// transfer register (31, the zero register, has no slot at all).
+#[inline(always)]
+fn saved(r: u32) -> bool {
+    !(19..=28).contains(&r)
+}
+
+/// A hypercall: every call but DISABLE (which leaves to Linux through the
+/// whole frame) and foreign immediates (which fail the CPU).
+#[no_mangle]
+extern "C" fn trap_hvc_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    let esr = Esr(esr);
+    if esr.imm16() != HVC_IMM || frame.x[0] == crate::hypercall::code::DISABLE {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
+    if let Some(why) = hypercall(cpu, frame) {
+        cpu.trace.exit(why, arch::counter());
+    }
+    super::SYNC_DONE
+}
+
+/// A PSCI/SMCCC call: every call but those that park or restart the
+/// calling CPU (CPU_OFF, SYSTEM_OFF, SYSTEM_RESET rewrite the frame).
+#[no_mangle]
+extern "C" fn trap_smc_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    if !crate::psci::keeps_frame(frame.x[0]) {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr, frame.elr, frame.x[0]);
+    let why = smc(cpu, frame);
+    cpu.trace.exit(why, arch::counter());
+    super::SYNC_DONE
+}
+
+/// A stage-2 data abort with a valid syndrome whose transfer register
+/// the partial frame holds.
+#[no_mangle]
+extern "C" fn trap_dabt_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    let esr = Esr(esr);
+    let da = DataAbort::decode(esr);
+    if !da.isv || !saved(u32::from(da.reg)) {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
+    cpu.count(Stat::Total);
+    let (far, hpfar) = arch::far_hpfar();
+    let ipa = DataAbort::ipa(hpfar, far);
+    cpu.trace.set_detail(ipa);
+    if !crate::mmio::handle(frame, esr, ipa) {
+        return super::SYNC_REST;
+    }
+    cpu.trace.exit(Exit::Mmio, arch::counter());
+    super::SYNC_DONE
+}
+
+/// A trapped system register access whose transfer register the partial
+/// frame holds (`sysreg` reads or writes nothing else of it).
+#[no_mangle]
+extern "C" fn trap_sysreg_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    let esr = Esr(esr);
+    if !saved((esr.iss() >> 5) & 0x1f) {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
+    cpu.count(Stat::Total);
+    if !sysreg(frame, esr) {
+        return super::SYNC_REST;
+    }
+    cpu.trace.exit(Exit::Sysreg, arch::counter());
+    super::SYNC_DONE
+}
+
+/// After a partial entry returned [`super::SYNC_REST`], with
+/// the whole frame saved: the data abort no MMIO entry took, or the
+/// system register access `sysreg` refused (ESR_EL2 and FAR/HPFAR still
+/// hold this trap's values: nothing at EL2 took an exception since).
+#[no_mangle]
+extern "C" fn trap_lower_sync_rest(frame: &mut TrapFrame) {
+    let esr = Esr(arch::esr());
+    let why = if esr.ec() == ec::DABT_LOW {
+        data_abort_unhandled(frame, esr);
+        Exit::Mmio
+    } else {
+        other_sync(frame, esr);
+        Exit::Other
+    };
+    this_cpu().trace.exit(why, arch::counter());
+}
+
+/// A hypercall with sysHyper's immediate; None for a statistics read,
+/// which is neither counted nor timed (reading statistics must not change
+/// them, issue 19).
+#[inline(always)]
+fn hypercall(cpu: &PerCpu, frame: &mut TrapFrame) -> Option<Exit> {
+    if crate::hypercall::is_statistics_read(frame.x[0]) {
+        frame.x[0] = crate::hypercall::handle(frame) as u64;
+        return None;
+    }
+    cpu.count(Stat::Total);
+    cpu.count(Stat::Hypercall);
+    frame.x[0] = crate::hypercall::handle(frame) as u64;
+    Some(Exit::Hypercall)
+}
+
+/// A trapped SMC (HCR_EL2.TSC): PSCI and SMCCC.
+#[inline(always)]
+fn smc(cpu: &PerCpu, frame: &mut TrapFrame) -> Exit {
+    cpu.count(Stat::Total);
+    frame.elr += 4;
+    crate::psci::handle_smc(cpu, frame);
+    Exit::Smc
+}
+
+/// Every synchronous trap from a lower EL with the whole frame saved.
 #[no_mangle]
 extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
     let cpu = this_cpu();
@@ -35,24 +167,11 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
             data_abort(frame, esr);
             Exit::Mmio
         }
-        ec::HVC64 if esr.imm16() == HVC_IMM => {
-            // Reading statistics must not change them (issue 19): such
-            // reads are neither counted nor timed.
-            if crate::hypercall::is_statistics_read(frame.x[0]) {
-                frame.x[0] = crate::hypercall::handle(frame) as u64;
-                return;
-            }
-            cpu.count(Stat::Total);
-            cpu.count(Stat::Hypercall);
-            frame.x[0] = crate::hypercall::handle(frame) as u64;
-            Exit::Hypercall
-        }
-        ec::SMC64 => {
-            cpu.count(Stat::Total);
-            frame.elr += 4;
-            crate::psci::handle_smc(frame);
-            Exit::Smc
-        }
+        ec::HVC64 if esr.imm16() == HVC_IMM => match hypercall(cpu, frame) {
+            Some(why) => why,
+            None => return,
+        },
+        ec::SMC64 => smc(cpu, frame),
         // The root's IPIs (ICC_SGI1R_EL1) come this way.
         ec::SYSREG if sysreg(frame, esr) => {
             cpu.count(Stat::Total);
@@ -86,6 +205,9 @@ fn data_abort(frame: &mut TrapFrame, esr: Esr) {
 #[cold]
 #[inline(never)]
 fn data_abort_unhandled(frame: &mut TrapFrame, esr: Esr) {
+    if park_if_requested(frame) {
+        return;
+    }
     let (far, hpfar) = arch::far_hpfar();
     let da = DataAbort::decode(esr);
     let ipa = DataAbort::ipa(hpfar, far);
@@ -116,9 +238,19 @@ fn data_abort_unhandled(frame: &mut TrapFrame, esr: Esr) {
 #[cold]
 #[inline(never)]
 fn other_sync(frame: &mut TrapFrame, esr: Esr) {
+    if esr.ec() == ec::IABT_LOW && park_if_requested(frame) {
+        return;
+    }
     let (far, hpfar) = arch::far_hpfar();
     match esr.ec() {
         ec::SYSREG => fail(frame, format_args!("trapped system register access"), esr, far, hpfar),
+        // Only a direct-mode cell traps WFI (HCR_EL2.TWI, docs/direct-delivery.md).
+        ec::WFX => {
+            frame.elr += 4;
+            if !park_if_requested(frame) {
+                crate::irqchip::direct_wait();
+            }
+        }
         ec::IABT_LOW
             if raced_with_remap(esr, DataAbort::ipa(hpfar, far))
                 || reflect_to_root(frame, true, false, DataAbort::ipa(hpfar, far), far) => {}
@@ -171,6 +303,18 @@ extern "C" fn trap_lower_fiq(frame: &mut TrapFrame, acked: u32, entry: u64) -> b
             false
         }
     }
+}
+
+/// A stage-2 abort (or a WFI of a direct-mode cell) of a CPU asked to park: its cell's stage 2 may be
+/// revoked because the CPU did not answer the management kick
+/// (`cell::owner::cpus::park_revoking`: a direct-mode cell can hold off
+/// every interrupt); the CPU parks here as the kick would have parked it.
+fn park_if_requested(frame: &mut TrapFrame) -> bool {
+    if !this_cpu().park_request.load(Ordering::Acquire) {
+        return false;
+    }
+    park_on_request(frame);
+    true
 }
 
 /// Parks after a management request (cell shutdown or destroy).
@@ -235,14 +379,17 @@ fn sysreg(frame: &mut TrapFrame, esr: Esr) -> bool {
 /// complete, and if the address translates now the access is simply
 /// retried (ELR unchanged). Permission faults are never retried: a
 /// mapped address that still faults would loop.
-/// Only the root's stage 2 changes while live; checked after the MMIO
-/// emulation so device accesses do not pay for it.
+/// The root's stage 2 changes while live, and a cell's is revoked for a
+/// moment when one of its CPUs does not answer a park
+/// (`park_revoking`: a CPU of it that faulted then and finds the request
+/// already withdrawn retries here); checked after the MMIO emulation so
+/// device accesses do not pay for it.
 fn raced_with_remap(esr: Esr, ipa: u64) -> bool {
     // DFSC/IFSC 0b0001LL: translation fault at level LL.
-    if esr.iss() & 0x3c != 0x04 || this_cpu().cell.load(Ordering::Relaxed) != 0 {
+    if esr.iss() & 0x3c != 0x04 {
         return false;
     }
-    crate::cell::translates(0, ipa)
+    crate::cell::translates(this_cpu().cell.load(Ordering::Relaxed), ipa)
 }
 
 /// The root cell is trusted with its own mistakes: an access of the root
@@ -319,7 +466,7 @@ pub fn park(frame: &mut TrapFrame) {
             crate::cell::activate_for_this_cpu();
             return;
         }
-        arch::wait_for_event();
+        crate::irqchip::park_wait();
     }
 }
 

@@ -37,6 +37,7 @@ mod debian;
 mod initramfs;
 pub mod kernel;
 mod kmod;
+pub mod vblk;
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};

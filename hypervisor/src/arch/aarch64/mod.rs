@@ -111,6 +111,16 @@ pub fn wait_for_event() {
     unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
 }
 
+/// Waits for an interrupt (WFI): any physical interrupt the CPU interface
+/// signals ends it, masked at EL2 or not. Under QEMU's `-icount` a CPU in
+/// WFI is skipped by the round-robin scheduler, where WFE (a yield in
+/// QEMU) costs its loop's instructions on every round.
+#[inline(always)]
+pub fn wait_for_interrupt() {
+    // SAFETY: `wfi` only suspends execution until an interrupt.
+    unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Signals an event to all CPUs after making prior stores visible.
 #[inline(always)]
 pub fn send_event() {

@@ -41,9 +41,13 @@ pub fn hcr_guest(irqs: bool) -> u64 {
 /// taken by the cell without an exit) and FIQs routed to EL2 (FMO set:
 /// Group 0, everything the hypervisor keeps, arrives here). FMO alone
 /// still traps the SGI-generation registers and sends the cell's
-/// ICC_PMR/CTLR/DIR/RPR accesses to the virtual interface.
+/// ICC_PMR/CTLR/DIR/RPR accesses to the virtual interface. WFI traps
+/// (TWI): a cell that holds an active priority no interrupt preempts
+/// would otherwise sleep in WFI where no management kick and no stage-2
+/// revocation reaches it; the hypervisor waits in its place only while
+/// the management interrupt can still wake it (`direct::wait`).
 pub fn hcr_direct() -> u64 {
-    hcr_guest(false) | HCR_EL2::FMO::EnableVirtualFIQ.value
+    hcr_guest(false) | HCR_EL2::FMO::EnableVirtualFIQ.value | HCR_EL2::TWI::SET.value
 }
 
 /// HCR_EL2 once the hypervisor leaves for good (`__el2_shutdown_phys`):
@@ -361,8 +365,8 @@ mod tests {
         // VM | SWIO | FB | BSU=IS | TSC | TSW | RW, plus IMO | FMO.
         assert_eq!(hcr_guest(false), 0x8048_0603);
         assert_eq!(hcr_guest(true), 0x8048_061b);
-        // FMO (bit 3) without IMO (bit 4).
-        assert_eq!(hcr_direct(), 0x8048_060b);
+        // FMO (bit 3) without IMO (bit 4), and TWI (bit 13).
+        assert_eq!(hcr_direct(), 0x8048_260b);
         assert_eq!(HCR_EL1_ONLY, 1 << 31);
     }
 

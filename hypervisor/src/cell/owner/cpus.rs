@@ -13,6 +13,14 @@ use core::sync::atomic::Ordering;
 /// only a CPU stuck in the hypervisor itself can exhaust this.
 const POLLS_PER_KICK: u32 = 1_000_000;
 const KICKS: u32 = 50;
+/// Kicks a CPU gets before its cell's stage 2 is revoked: a direct-mode
+/// cell can hold an active priority that no interrupt preempts, so no
+/// kick reaches it (docs/direct-delivery.md, "Destroy always stops the
+/// CPU"); without a stage 2, its next instruction fetch faults into EL2,
+/// which parks it. A CPU that answers kicks parks at the first; on a
+/// loaded host a few polls' rounds may pass before it is even scheduled
+/// (seen with two: the revocation is harmless then, only not needed).
+const KICKS_BEFORE_REVOKE: u32 = 8;
 
 /// The present CPUs of `mask`.
 pub fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
@@ -28,6 +36,18 @@ pub fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
 /// not stop; the CPUs held so far are let go again, so the cell is as
 /// before (its CPUs asked to park will park at their next trap).
 pub fn park(mask: u64) -> Result<()> {
+    park_revoking(mask, |_| {})
+}
+
+/// [`park`] for the CPUs of one cell, `mask` being all of them: when a
+/// CPU has not stopped after [`KICKS_BEFORE_REVOKE`] kicks, `revoke(true)`
+/// takes the cell's stage 2 away (every CPU of the cell then faults into
+/// EL2 at its next instruction fetch and, asked to park, parks there);
+/// `revoke(false)` gives it back once every CPU is held (none of them
+/// translates through it any more) or the park is given up. The park
+/// requests are withdrawn only after that, so a CPU that faulted on the
+/// revoked table always finds its request and parks.
+pub fn park_revoking(mask: u64, mut revoke: impl FnMut(bool)) -> Result<()> {
     for cpu in cpus_of(mask) {
         cpu.park_request.store(true, Ordering::Release);
         if cpu.state() == CpuState::Running {
@@ -35,18 +55,33 @@ pub fn park(mask: u64) -> Result<()> {
         }
     }
     let mut stuck = None;
+    let mut revoked = false;
     'cpus: for cpu in cpus_of(mask) {
-        for _ in 0..KICKS {
+        for kick in 0..KICKS {
             for _ in 0..POLLS_PER_KICK {
                 if cpu.hold() {
                     continue 'cpus;
                 }
                 crate::arch::cpu_relax();
             }
+            if kick + 1 == KICKS_BEFORE_REVOKE && !revoked {
+                // Not a warning: a slow host can get here too, and a cell
+                // refusing its kicks is what this path is for.
+                log::info!(
+                    "CPU {} did not stop when kicked: its cell's stage 2 is revoked until it parks",
+                    cpu.cpu_id.load(Ordering::Relaxed)
+                );
+                revoke(true);
+                revoked = true;
+                crate::arch::send_event();
+            }
             crate::irqchip::kick(cpu);
         }
         stuck = Some(cpu.cpu_id.load(Ordering::Relaxed));
         break;
+    }
+    if revoked {
+        revoke(false);
     }
     for cpu in cpus_of(mask) {
         cpu.park_request.store(false, Ordering::Release);

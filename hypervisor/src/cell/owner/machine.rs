@@ -74,6 +74,9 @@ impl Hw for Machine {
     fn prepare_stream(&mut self, sid: u32) -> crate::error::Result<()> {
         crate::iommu::prepare_stream(sid)
     }
+    fn release_stream_room(&mut self, sids: &[u32]) {
+        crate::iommu::release_unused_streams(sids);
+    }
     fn assign_stream(&mut self, sid: u32, d: crate::iommu::DmaDomain) {
         crate::iommu::assign_stream(sid, d);
     }

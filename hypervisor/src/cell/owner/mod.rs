@@ -108,6 +108,10 @@ pub trait Hw: TableMemory {
     fn prepare_stream(&mut self, _sid: u32) -> Result<()> {
         Ok(())
     }
+    /// Undo: the room [`Hw::prepare_stream`] made for `sids` goes back
+    /// where no live stream needs it (a create failed after preparing,
+    /// or a destroy aborted the streams).
+    fn release_stream_room(&mut self, _sids: &[u32]) {}
     /// Commit: `sid` translates through `d`; when this returns the unit
     /// holds nothing of the stream's previous translation.
     fn assign_stream(&mut self, _sid: u32, _d: DmaDomain) {}
@@ -302,11 +306,13 @@ pub struct CreatePlan {
 }
 
 impl CreatePlan {
-    /// Gives everything back (the caller's later checks failed).
-    pub fn abandon(self, hw: &mut impl Hw) {
+    /// Gives everything back (the caller's later checks of the cell
+    /// `desc` failed).
+    pub fn abandon(self, hw: &mut impl Hw, desc: &CellDesc) {
         let CreatePlan { holdings, reserve } = self;
         release_holdings(hw, holdings);
         reserve.give_back(hw);
+        hw.release_stream_room(&desc.streams);
     }
 }
 
@@ -326,6 +332,16 @@ fn release_holdings(hw: &mut impl Hw, h: Holdings) {
 /// Validates and prepares the creation of cell `id` (VMID `vmid`) from
 /// `desc`: its memory owned by nobody else, its interrupts the root's.
 pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, vmid: u16) -> Result<CreatePlan> {
+    let r = prepare_create_inner(hw, root, desc, id, vmid);
+    if r.is_err() {
+        // Stream-table pages made for this cell's streams would
+        // otherwise stay allocated (and unused) after the refusal.
+        hw.release_stream_room(&desc.streams);
+    }
+    r
+}
+
+fn prepare_create_inner(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, vmid: u16) -> Result<CreatePlan> {
     for span in taken(desc) {
         if let Some(other) = root.ledger.other_owner(&span, id) {
             return Err(refuse(Error::Busy, format_args!("memory {:#x}-{:#x} belongs to cell {other}", span.start, span.end)));
@@ -487,6 +503,9 @@ pub fn commit_destroy(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
             hw.abort_stream(sid);
         }
     }
+    // Stream-table pages only this cell's (now aborted) streams used go
+    // back too, so a create/destroy cycle leaves the pool as it was.
+    hw.release_stream_room(&desc.streams);
     hw.invalidate(h.stage2.scope(), ALL.0, ALL.1);
     release_holdings(hw, h);
     for span in taken(desc) {

@@ -29,6 +29,9 @@ struct FakeHw {
     mirror: bool,
     /// Stream -> (owner, domain).
     streams: BTreeMap<u32, (u32, DmaDomain)>,
+    /// Stream-table pages (one per 64 streams) made by prepare_stream,
+    /// from the same memory as the tables (so a leak shows in snapshots).
+    l2: BTreeMap<u32, PhysAddr>,
 }
 
 impl TableMemory for FakeHw {
@@ -76,6 +79,21 @@ impl Hw for FakeHw {
     }
     fn stream_owner(&self, sid: u32) -> Option<u32> {
         self.streams.get(&sid).map(|s| s.0)
+    }
+    fn prepare_stream(&mut self, sid: u32) -> Result<()> {
+        if !self.l2.contains_key(&(sid >> 6)) {
+            let p = self.mem.alloc_table().ok_or(Error::NoMemory)?;
+            self.l2.insert(sid >> 6, p);
+        }
+        Ok(())
+    }
+    fn release_stream_room(&mut self, sids: &[u32]) {
+        let idle: Vec<u32> = self.l2.keys().copied().filter(|&i| sids.iter().any(|&s| s >> 6 == i) && !self.streams.keys().any(|&s| s >> 6 == i)).collect();
+        for i in idle {
+            if let Some(p) = self.l2.remove(&i) {
+                self.mem.free_table(p);
+            }
+        }
     }
     fn assign_stream(&mut self, sid: u32, d: DmaDomain) {
         self.streams.insert(sid, (d.cell, d));
@@ -378,6 +396,25 @@ fn streams_follow_memory_in_the_safe_order() {
     assert!(w.root_maps(LOAD));
     assert_eq!(w.hw.streams[&8].1, root_dom);
     assert_eq!(w.hw.stream_owner(16), None);
+}
+
+#[test]
+fn a_failed_create_gives_its_stream_table_pages_back() {
+    let mut w = World::new();
+    let initial = w.snapshot();
+    let mut desc = cell();
+    // A stream in a range of 64 nobody has described: its prepare makes
+    // a stream-table page, which every later failure must return (the
+    // snapshot compares all table memory).
+    desc.streams = vec![0x100];
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    assert!(w.hw.l2.contains_key(&4));
+    // The caller's later refusal (abandon) returns it as well.
+    let before_abandon = w.hw.mem.pages.len();
+    plan.abandon(&mut w.hw, &desc);
+    assert!(w.hw.l2.is_empty(), "abandon keeps no stream-table page");
+    assert!(w.hw.mem.pages.len() < before_abandon);
+    assert!(w.snapshot() == initial, "nothing of the create remains");
 }
 
 #[test]

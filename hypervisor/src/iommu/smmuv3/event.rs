@@ -12,6 +12,10 @@ pub struct Event {
     /// Whether it was a write (translation-related faults; bit 0x20 of
     /// word 1 is RnW: 1 = read).
     pub write: bool,
+    /// Which translation stage faulted (translation-related faults:
+    /// word 1 bit 39, S2), so a log says whether a stage-2 STE (the
+    /// owner's own stage 2) or a stage-1 mirror blocked the transfer.
+    pub stage: Option<u8>,
 }
 
 impl Event {
@@ -25,6 +29,7 @@ impl Event {
             sid: (w[0] >> 32) as u32,
             addr: if fault { w[2] } else { 0 },
             write: fault && w[1] & (1 << 35) == 0,
+            stage: fault.then_some(if w[1] & (1 << 39) != 0 { 2 } else { 1 }),
         }
     }
 
@@ -60,14 +65,16 @@ mod tests {
         let e = Event::decode([0x10 | 8 << 32, 0, 0x7fc0_0000, 0]);
         assert_eq!((e.kind, e.sid, e.addr, e.name()), (0x10, 8, 0x7fc0_0000, "F_TRANSLATION"));
         assert!(e.write);
-        let r = Event::decode([0x13 | 16 << 32, 1 << 35, 0x1000, 0]);
+        assert_eq!(e.stage, Some(1));
+        let r = Event::decode([0x13 | 16 << 32, 1 << 35 | 1 << 39, 0x1000, 0]);
         assert!(!r.write);
+        assert_eq!(r.stage, Some(2));
         assert_eq!(r.name(), "F_PERMISSION");
     }
 
     #[test]
     fn config_error_has_no_address() {
         let e = Event::decode([0x04 | 9 << 32, 0, 0xdead, 0]);
-        assert_eq!((e.name(), e.sid, e.addr), ("C_BAD_STE", 9, 0));
+        assert_eq!((e.name(), e.sid, e.addr, e.stage), ("C_BAD_STE", 9, 0, None));
     }
 }

@@ -258,6 +258,47 @@ impl Smmu {
         }
     }
 
+    /// Gives back the level-2 pages of `sids` that [`Smmu::ste_page`]
+    /// allocated, where no stream of the page translates (`live` says
+    /// which do; only these pages are looked at, so a destroy costs a
+    /// few checks, not a walk of the table): after the prepare of a
+    /// create that failed later, or a destroy. Each such page holds only Abort
+    /// entries, so unhooking it changes no stream's behaviour (an
+    /// invalid level-1 descriptor aborts as well): the descriptor is
+    /// cleared first, then CFGI_ALL + SYNC drops whatever the unit cached
+    /// of the descriptor and the entries (the cache may hold level-1
+    /// descriptors along with STEs), and only after the SYNC completed
+    /// the page goes back to the pool — the unit can no longer fetch it.
+    /// If the unit does not confirm, the page is kept (better a page
+    /// less than a page the unit may still read).
+    pub fn release_unused(&mut self, sids: &[u32], live: impl Fn(u32) -> bool) {
+        if !self.two_level {
+            return;
+        }
+        let mut freed: Vec<PhysAddr> = Vec::new();
+        for &sid in sids {
+            let i = (sid >> STRTAB_SPLIT) as usize;
+            let Some(slot) = self.l2.get_mut(i) else { continue };
+            let first = sid & !(STES_PER_PAGE - 1);
+            if *slot != 0 && !(first..first + STES_PER_PAGE).any(&live) {
+                PoolMem.write(self.strtab, i, l1_desc(0, STRTAB_SPLIT));
+                freed.push(*slot);
+                *slot = 0;
+            }
+        }
+        if freed.is_empty() {
+            return;
+        }
+        // `commands` orders the descriptor writes before the command.
+        if self.commands(&[Cmd::CfgiAll]).is_err() {
+            log::error!("smmuv3: stream table pages kept: the unit did not confirm CFGI_ALL");
+            return;
+        }
+        for p in freed {
+            PoolMem.free_table(p);
+        }
+    }
+
     /// The context descriptor of `vmid`'s stage-1 mirror at `ttb`
     /// (stage-1 mode), allocating its page if needed.
     pub fn cd_for(&mut self, vmid: u16, ttb: PhysAddr) -> Result<PhysAddr, SmmuError> {
@@ -282,6 +323,26 @@ impl Smmu {
     /// entries of the stream's previous translation (`old_vmid`) are
     /// invalidated, so no transaction of the stream can use them once
     /// this returns.
+    ///
+    /// Why this is enough (stage-2 mode, the STE carrying the owner's
+    /// VMID and the CPUs' own stage-2 table):
+    /// * the unit is coherent (IDR0.COHACC) and the STE asks for
+    ///   write-back inner-shareable walks, as the CPUs' VTCR does, so
+    ///   ordinary stores made visible by DSB ISH (done before every
+    ///   CMDQ_PROD write in [`Smmu::commands`]) are what it reads — no
+    ///   cache cleaning;
+    /// * a completed CMD_SYNC means every earlier CFGI/TLBI has taken
+    ///   effect, including for transactions that used the dropped entry:
+    ///   once the first SYNC is consumed nothing of the stream still
+    ///   translates with the old STE;
+    /// * SMMU TLB entries are tagged by VMID and created only through an
+    ///   STE with that VMID. TLBI_S12_VMALL of the old VMID whenever a
+    ///   stream leaves it keeps the invariant "a VMID that no stream
+    ///   uses has no SMMU TLB entry", so a VMID reused by a later cell
+    ///   starts clean (its own invalidation at create may then be
+    ///   skipped, `iommu::tlbi_stage2`). While streams share a VMID
+    ///   (the root's), the invalidation is harmless: it only forces
+    ///   fresh walks of the same table.
     pub fn set_ste(&mut self, sid: u32, ste: Ste, old_vmid: Option<u16>) -> Result<(), SmmuError> {
         let page = self.ste_page(sid)?;
         let base = (sid % STES_PER_PAGE) as usize * STE_WORDS;

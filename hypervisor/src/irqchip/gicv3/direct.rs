@@ -9,6 +9,7 @@
 
 use super::phys::*;
 use super::redist::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
+use super::sgi_targets::sgi_targets;
 use crate::arch::gicv3 as cpuif;
 use crate::irqchip::IrqOutcome;
 use crate::percpu::{present_cpus, PerCpu, Stat};
@@ -100,6 +101,23 @@ pub fn handle_fiq(cpu: &PerCpu) -> IrqOutcome {
     outcome
 }
 
+/// A trapped WFI of this direct-mode CPU (HCR_EL2.TWI; its park request
+/// was checked by the caller): the hypervisor waits in the cell's place,
+/// with WFI at EL2, which the cell's own interrupts wake as they would
+/// have woken the cell's WFI (the GIC signals them whatever EL runs and
+/// PSTATE masks; taken at EL1 right after the return), and so does the
+/// management FIQ. Unless the cell holds an active priority that masks
+/// the management FIQ (it writes ICC_AP1Rn_EL1 physically): then nothing
+/// would ever wake either WFI, so this one completes at once (WFI may
+/// complete at any time) and the cell's next WFI, or its next instruction
+/// fetch once a park revoked its stage 2, comes back here with the
+/// request.
+pub fn wait() {
+    if cpuif::running_priority() > HV_DIRECT_PRIO {
+        crate::arch::wait_for_interrupt();
+    }
+}
+
 /// The management kick of a direct-mode CPU: SGI 15 as Group 0 (see
 /// `send_sgi0`). A kick racing the target's change of mode (it just
 /// parked, or just started) may be dropped by the GIC for the wrong
@@ -117,23 +135,14 @@ pub fn kick(target: &PerCpu) {
 /// SGI 15 is the hypervisor's on those CPUs and is never sent for a cell;
 /// targets outside the cell are dropped.
 pub fn emulate_sgi(me: &PerCpu, value: u64) {
-    let cell = me.cell.load(Ordering::Relaxed);
     let value = crate::arch::regval::sgi1r::Sgi1r(value);
     let sgi = value.intid();
     if sgi >= MGMT_SGI {
         return;
     }
-    let irm = value.to_others();
-    for t in present_cpus() {
-        if !t.present.load(Ordering::Acquire) || t.cell.load(Ordering::Relaxed) != cell {
-            continue;
-        }
-        let m = t.mpidr.load(Ordering::Relaxed);
-        let hit = if irm { !core::ptr::eq(t, me) } else { value.targets(m) };
-        if hit {
-            me.count(Stat::Vsgi);
-            cpuif::send_sgi(crate::arch::regval::sgi1r::to_cpu(m, sgi));
-        }
+    for (_, mpidr) in sgi_targets(present_cpus(), me, value) {
+        me.count(Stat::Vsgi);
+        cpuif::send_sgi(crate::arch::regval::sgi1r::to_cpu(mpidr, sgi));
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod dist;
 pub mod redist;
+pub mod sgi_targets;
 pub mod snapshot;
 #[cfg(target_os = "none")]
 mod chip;
@@ -17,6 +18,8 @@ mod emulate;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod inject;
+#[cfg(target_os = "none")]
+pub use inject::kick_wakes_this_cpu;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod phys;

@@ -294,8 +294,6 @@ pub fn reset_cpu() {
     cpuif::set_ich_hcr(ICH_HCR_EN);
     let cpu = this_cpu();
     cpu.vsgi_pending.store(0, Ordering::Relaxed);
-    for p in &cpu.irq_pending {
-        p.store(0, Ordering::Relaxed);
-    }
+    cpu.irq_pending.clear();
 }
 

@@ -308,3 +308,35 @@ fn bad_ranges_are_rejected() {
     assert_eq!(pt.map(&mut mem, u64::MAX - 0xfff, 0, 0x1000, Attrs::RW), Err(MapError::BadRange));
     assert_eq!(pt.unmap(&mut mem, 0, 0x800), Err(MapError::BadRange));
 }
+
+#[test]
+fn revoke_stops_every_translation_and_restore_brings_them_back() {
+    let mut mem = FakeMem::default();
+    let mut pt = PageTable::stage2(&mut mem, 5).unwrap();
+    pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
+    pt.map(&mut mem, 0x8000_0000, 0x9000_0000, 0x3fa1_0000, Attrs::RWX).unwrap();
+    let before = mem.pages.clone();
+    mem.log.clear();
+    pt.revoke(&mut mem);
+    for ipa in [0x4123_4567, 0x8000_0000, 0xbfa0_f000] {
+        assert_eq!(pt.translate(&mem, ipa), None, "{ipa:#x} still translates");
+    }
+    // The top-level entries were written invalid, then one TLBI of the
+    // whole IPA space in the table's VMID: nothing cached survives.
+    let last = mem.log.last().cloned();
+    assert_eq!(last, Some(Ev::Tlbi { scope: pt.scope(), va: 0, size: 1 << 39 }));
+    assert!(mem.log.iter().all(|e| match e {
+        Ev::Write { table, new, .. } => *table == pt.root() && new & 1 == 0,
+        Ev::Tlbi { .. } => true,
+        _ => false,
+    }));
+    pt.restore(&mut mem);
+    assert_eq!(mem.pages, before, "every entry as before");
+    assert_eq!(pt.translate(&mem, 0x4123_4567).map(|t| t.0), Some(0x4123_4567));
+    assert_eq!(pt.translate(&mem, 0x8000_1000).map(|t| t.0), Some(0x9000_1000));
+    // Restoring a table that was never revoked changes nothing.
+    pt.restore(&mut mem);
+    assert_eq!(mem.pages, before);
+    pt.destroy(&mut mem);
+    assert!(mem.pages.is_empty(), "destroy after restore frees every table");
+}

@@ -39,6 +39,11 @@ pub const ICC_WRITES: u64 = 24;
 pub const LEAVE_ACTIVE: u64 = 25;
 /// On the CPU a LEAVE_ACTIVE cell had: its timer interrupt must arrive.
 pub const CLEAN_TIMER: u64 = 26;
+/// Sets every bit of ICC_AP1R0_EL1 (active priority 0x00, the
+/// hypervisor's own) and spins: no interrupt preempts it any more.
+pub const AP1R_BLOCK_SPIN: u64 = 27;
+/// The same, then sleeps in WFI with IRQs masked.
+pub const AP1R_BLOCK_WFI: u64 = 28;
 
 /// Addresses the attacks aim at (root-physical = what the root sees).
 pub const ROOT_TARGET: u64 = 0x5000_0000;

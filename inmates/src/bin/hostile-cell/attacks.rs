@@ -41,6 +41,8 @@ pub fn run(mb: Mailbox, attack: u64) {
         ICC_WRITES => super::direct::icc_writes(mb),
         LEAVE_ACTIVE => super::direct::leave_active(mb),
         CLEAN_TIMER => super::direct::clean_timer(mb),
+        AP1R_BLOCK_SPIN => super::direct::ap1r_block(mb, false),
+        AP1R_BLOCK_WFI => super::direct::ap1r_block(mb, true),
         _ => {}
     }
 }

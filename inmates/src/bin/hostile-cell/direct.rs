@@ -158,6 +158,28 @@ pub fn leave_active(mb: Mailbox) {
     }
 }
 
+/// Sets every Group-1 active priority, 0x00 included (the management
+/// interrupt's own priority: in direct mode it preempts nothing any
+/// more, and ICC_AP1R0_EL1 cannot be trapped alone), then spins with
+/// interrupts unmasked, or (`wfi`) sleeps in WFI with them masked. The
+/// root must still destroy the cell and get its CPU back clean.
+pub fn ap1r_block(mb: Mailbox, wfi: bool) {
+    msr!("s3_0_c12_c9_0", 0xffff_ffffu64); // ICC_AP1R0_EL1
+    mb.set_result(0, mrs!("s3_0_c12_c9_0") as i64);
+    mb.write(STAGE, STAGE_SURVIVED);
+    if wfi {
+        loop {
+            // SAFETY: masks this CPU's interrupts and waits; nothing else.
+            unsafe { asm!("msr daifset, #0xf", "wfi", options(nomem, nostack)) };
+        }
+    }
+    // SAFETY: unmasks this CPU's interrupts only.
+    unsafe { asm!("msr daifclr, #0xf", options(nomem, nostack)) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 /// On the CPU a `leave_active` cell had: the timer interrupt must come
 /// [`CLEAN_TIMER_ROUNDS`] times (acknowledged by polling, IRQs masked).
 pub fn clean_timer(mb: Mailbox) {

@@ -168,6 +168,21 @@ const ATTACKS: &[Attack] = &[
         "acknowledged; root destroys it",
         Expect::Answers(|mb| mb.result(0) == 27),
     ),
+    // Active priority 0x00 held: the management interrupt is masked in
+    // direct mode; the destroy stops the CPU anyway (its stage 2 revoked,
+    // its WFI trapped), and CLEAN_TIMER then runs on that same CPU.
+    attack(
+        AP1R_BLOCK_SPIN,
+        "AP1R0 all set (prio 0x00), spin",
+        "root destroys it",
+        Expect::Answers(|_| true),
+    ),
+    attack(
+        AP1R_BLOCK_WFI,
+        "AP1R0 all set (prio 0x00), WFI",
+        "root destroys it",
+        Expect::Answers(|_| true),
+    ),
     attack(
         CLEAN_TIMER,
         "next cell on that CPU: timer x3",

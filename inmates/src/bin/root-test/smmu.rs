@@ -20,16 +20,21 @@
 use crate::lifecycle::{file, ms, wait_ns};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::hvc;
-use syshyper_inmates::hypercall::{INFO_MEM_POOL_USED, INFO_NUM_CELLS};
+use syshyper_inmates::hypercall::{EBUSY, INFO_MEM_POOL_USED, INFO_NUM_CELLS};
 use syshyper_inmates::pci::{Bdf, Ecam, CFG_BAR0, CFG_COMMAND, CMD_MASTER, CMD_MEMORY};
 use syshyper_inmates::{check, check_eq, println};
 
 pub const SMMU_CELL: &str = "smmu/smmu-cell.cell";
+/// Cells of the refused-create check (step 5; optional in the bundle).
+const HOLDER: &str = "smmu/smmu-holder.cell";
+const REFUSED: &str = "smmu/smmu-refused.cell";
 
 /// QEMU virt's high ECAM (the root maps it, configs/qemu-virt-smmu.toml).
 const ECAM: usize = 0x40_1000_0000;
-/// Free PCI MMIO for the two BARs (QEMU virt: 0x10000000-0x3efeffff).
-const BAR_BASE: [u64; 2] = [0x1000_0000, 0x1010_0000];
+/// Free PCI MMIO for the two BARs (QEMU virt: 0x10000000-0x3efeffff;
+/// above the passthru suite's edu BAR0 at 0x1000_0000, as root-smmu-s2
+/// runs both suites in one boot).
+const BAR_BASE: [u64; 2] = [0x1020_0000, 0x1030_0000];
 const EDU: (u16, u16) = (0x1234, 0x11e8);
 /// edu registers (QEMU docs/specs/edu.rst).
 const EDU_ID: u64 = 0x00;
@@ -196,4 +201,34 @@ pub fn run(bundle: &Bundle) {
     fill(dst(), |_| 0);
     check!("smmu: edu 00:02.0 still copies for the root after them", copy(b, src(), dst()) && same(src(), dst(), LEN));
     check_eq!("smmu: cells left", hvc::hypervisor_info(INFO_NUM_CELLS), 1);
+
+    // 5. A create refused after its stream preparation: smmu-refused
+    // lists 0x100, whose stream-table page does not exist yet (preparing
+    // it allocates one), and 0x200, which smmu-holder holds (EBUSY). The
+    // page must go back with the refusal, and the holder's own page with
+    // its destroy: the pool ends where it began.
+    let (Some(holder), Some(refused)) = (bundle.find(HOLDER).map(|f| f.data), bundle.find(REFUSED).map(|f| f.data)) else {
+        return;
+    };
+    let used = hvc::hypervisor_info(INFO_MEM_POOL_USED);
+    let h = hvc::cell_create(holder.as_ptr() as u64);
+    if !check!("smmu: smmu-holder created (stream 0x200)", h > 0, "{h}") {
+        return;
+    }
+    let with_holder = hvc::hypervisor_info(INFO_MEM_POOL_USED);
+    let mut bad = 0;
+    for _ in 0..10 {
+        let r = hvc::cell_create(refused.as_ptr() as u64);
+        bad += usize::from(r != -EBUSY);
+        if r > 0 {
+            hvc::cell_destroy(r as u64);
+        }
+    }
+    let after = hvc::hypervisor_info(INFO_MEM_POOL_USED);
+    check!("smmu: a create listing a held stream is refused (EBUSY)", bad == 0, "{bad} of 10 not EBUSY");
+    check!("smmu: refused creates keep the pool constant (their stream-table pages go back)", after == with_holder,
+        "{with_holder} -> {after}");
+    check_eq!("smmu: smmu-holder destroyed", hvc::cell_destroy(h as u64), 0);
+    check!("smmu: the pool is back where it was before the holder", hvc::hypervisor_info(INFO_MEM_POOL_USED) == used,
+        "{used} -> {}", hvc::hypervisor_info(INFO_MEM_POOL_USED));
 }
