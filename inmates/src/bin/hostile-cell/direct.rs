@@ -163,9 +163,18 @@ pub fn leave_active(mb: Mailbox) {
 /// more, and ICC_AP1R0_EL1 cannot be trapped alone), then spins with
 /// interrupts unmasked, or (`wfi`) sleeps in WFI with them masked. The
 /// root must still destroy the cell and get its CPU back clean.
+/// On a GICv2 the same bits go to GICC_APR0 of the cell's GICV page.
 pub fn ap1r_block(mb: Mailbox, wfi: bool) {
-    msr!("s3_0_c12_c9_0", 0xffff_ffffu64); // ICC_AP1R0_EL1
-    mb.set_result(0, mrs!("s3_0_c12_c9_0") as i64);
+    match gicc_v2() {
+        Some(gicc) => {
+            write32(gicc + GICC_APR0, 0xffff_ffff);
+            mb.set_result(0, i64::from(read32(gicc + GICC_APR0)));
+        }
+        None => {
+            msr!("s3_0_c12_c9_0", 0xffff_ffffu64); // ICC_AP1R0_EL1
+            mb.set_result(0, mrs!("s3_0_c12_c9_0") as i64);
+        }
+    }
     mb.write(STAGE, STAGE_SURVIVED);
     if wfi {
         loop {
