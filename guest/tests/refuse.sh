@@ -64,7 +64,7 @@ else # GICv2
 	# A GICv2 has no redistributors to misplace; its per-GIC fact a config
 	# can get wrong is the maintenance interrupt (PPI 25 on every GICv2).
 	variant maint 312 26 1
-	refused "wrong maintenance interrupt" $W/maint.cell 22 "maintenance_irq is 26; this GIC implementation uses PPI 25"
+	refused "wrong maintenance interrupt" $W/maint.cell 22 "the system configuration.s maintenance_irq is 26; this GIC implementation uses PPI 25"
 fi
 
 # Image, 4 per-CPU areas and the config fit (the driver's check), no pool.
