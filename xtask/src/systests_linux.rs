@@ -375,7 +375,7 @@ const CYCLES_EXPECT: &[Expect] = &[
     pass!("enable with a config for 16 CPUs"),
     pass!("dmesg names the missing CPU"),
     pass!("enable with a root CPU offline"),
-    pass!("enable with a GICv2 config fails in the hypervisor"),
+    pass!("enable with the other GIC version fails in the hypervisor"),
     pass!("dmesg says the hypervisor failed to start"),
     pass!("still not enabled"),
     pass!("all CPUs online after the refusals"),
