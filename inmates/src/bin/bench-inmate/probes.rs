@@ -20,16 +20,10 @@ global_asm!(
 .balign 2048
 .global __bench_vectors
 __bench_vectors:
+    .irp off, 0x000, 0x080, 0x100, 0x180, 0x200
     .balign 0x80
-    b       __vectors + 0x000
-    .balign 0x80
-    b       __vectors + 0x080
-    .balign 0x80
-    b       __vectors + 0x100
-    .balign 0x80
-    b       __vectors + 0x180
-    .balign 0x80
-    b       __vectors + 0x200
+    b       __vectors + \off
+    .endr
     .balign 0x80
     mrs     x0, cntvct_el0
     mrs     x1, S3_0_C12_C12_0
@@ -37,26 +31,10 @@ __bench_vectors:
     msr     S3_0_C12_C12_1, x1
     mov     x2, #1
     eret
+    .irp off, 0x300, 0x380, 0x400, 0x480, 0x500, 0x580, 0x600, 0x680, 0x700, 0x780
     .balign 0x80
-    b       __vectors + 0x300
-    .balign 0x80
-    b       __vectors + 0x380
-    .balign 0x80
-    b       __vectors + 0x400
-    .balign 0x80
-    b       __vectors + 0x480
-    .balign 0x80
-    b       __vectors + 0x500
-    .balign 0x80
-    b       __vectors + 0x580
-    .balign 0x80
-    b       __vectors + 0x600
-    .balign 0x80
-    b       __vectors + 0x680
-    .balign 0x80
-    b       __vectors + 0x700
-    .balign 0x80
-    b       __vectors + 0x780
+    b       __vectors + \off
+    .endr
 "#
 );
 
@@ -73,16 +51,10 @@ global_asm!(
 .balign 2048
 .global __bench_vectors_v2
 __bench_vectors_v2:
+    .irp off, 0x000, 0x080, 0x100, 0x180, 0x200
     .balign 0x80
-    b       __vectors + 0x000
-    .balign 0x80
-    b       __vectors + 0x080
-    .balign 0x80
-    b       __vectors + 0x100
-    .balign 0x80
-    b       __vectors + 0x180
-    .balign 0x80
-    b       __vectors + 0x200
+    b       __vectors + \off
+    .endr
     .balign 0x80
     mrs     x0, cntvct_el0
     adrp    x1, BENCH_GICC
@@ -93,26 +65,10 @@ __bench_vectors_v2:
     and     x1, x2, #0x3ff
     mov     x2, #1
     eret
+    .irp off, 0x300, 0x380, 0x400, 0x480, 0x500, 0x580, 0x600, 0x680, 0x700, 0x780
     .balign 0x80
-    b       __vectors + 0x300
-    .balign 0x80
-    b       __vectors + 0x380
-    .balign 0x80
-    b       __vectors + 0x400
-    .balign 0x80
-    b       __vectors + 0x480
-    .balign 0x80
-    b       __vectors + 0x500
-    .balign 0x80
-    b       __vectors + 0x580
-    .balign 0x80
-    b       __vectors + 0x600
-    .balign 0x80
-    b       __vectors + 0x680
-    .balign 0x80
-    b       __vectors + 0x700
-    .balign 0x80
-    b       __vectors + 0x780
+    b       __vectors + \off
+    .endr
 "#
 );
 
