@@ -45,35 +45,15 @@ fn script(body: &str) -> String {
 /// Builds the module, the tool and an initramfs running `body` in the test's
 /// scratch folder; returns QEMU's arguments.
 fn linux_args(ctx: &Ctx, body: &str, append: &str) -> Result<Vec<String>> {
-    linux_args_with(ctx, body, append, false)
-}
-
-/// [`linux_args`], with the Linux cell's kernel and initramfs in the
-/// guest when `linux_cell` is set.
-fn linux_args_with(ctx: &Ctx, body: &str, append: &str, linux_cell: bool) -> Result<Vec<String>> {
-    let (g, initrd) = guest_initramfs(ctx, body, linux_cell)?;
+    let (g, initrd) = guest_initramfs(ctx, body)?;
     Ok(guest::linux_qemu_args(&g, &initrd, append))
 }
 
 /// Debian's guest and an initramfs in the test's scratch folder holding
-/// the module, the tool, the hypervisor, configs and inmates (and the
-/// Linux cell's files when `linux_cell` is set), running `body` after the
-/// helpers; every platform's Linux tests boot this.
-pub(crate) fn guest_initramfs(ctx: &Ctx, body: &str, linux_cell: bool) -> Result<(guest::Guest, std::path::PathBuf)> {
-    let p = &ctx.paths;
-    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
-    let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
-    let tool = crate::images::build_musl_tool(p)?;
-    let mut files = guest::standard_files(
-        &ko,
-        &tool,
-        &p.images().join("syshyper.bin"),
-        &p.config_images(),
-        &p.inmate_images(),
-    )?;
-    if linux_cell {
-        files.extend(guest::linux_cell_files(&g, &ko, &ctx.workdir)?);
-    }
+/// the module, the tool, the hypervisor, configs and inmates, running
+/// `body` after the helpers; every platform's Linux tests boot this.
+pub(crate) fn guest_initramfs(ctx: &Ctx, body: &str) -> Result<(guest::Guest, std::path::PathBuf)> {
+    let (g, _, files) = guest::standard_guest(&ctx.paths, &ctx.workdir)?;
     let initrd = guest::build_initramfs(
         &g,
         &files,
@@ -169,18 +149,8 @@ fn smp16_machine(gic: u8) -> (u32, &'static str) {
 /// reads, gives to a Linux cell with its SMMU stream (the cell reads the
 /// same file from it) and gets back (xtask/src/guest/vblk.rs).
 fn linux_cell_args(ctx: &Ctx) -> Result<Vec<String>> {
-    let p = &ctx.paths;
-    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
-    let ko = guest::build_module(&g, &p.root.join("driver"), &ctx.workdir.join("driver"))?;
-    let tool = crate::images::build_musl_tool(p)?;
+    let (g, ko, mut files) = guest::standard_guest(&ctx.paths, &ctx.workdir)?;
     let disk = guest::vblk::prepare(&g, &ctx.workdir.join("vblk"))?;
-    let mut files = guest::standard_files(
-        &ko,
-        &tool,
-        &p.images().join("syshyper.bin"),
-        &p.config_images(),
-        &p.inmate_images(),
-    )?;
     files.extend(guest::linux_cell_files_with(&g, &ko, &disk.modules, &ctx.workdir)?);
     files.extend(disk.modules.iter().cloned());
     files.push(disk.sum.clone());

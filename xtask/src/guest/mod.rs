@@ -129,6 +129,20 @@ pub fn build_module(guest: &Guest, driver_src: &Path, build_dir: &Path) -> Resul
     kmod::build(&guest.headers_dir, driver_src, build_dir)
 }
 
+/// Files for an initramfs: (host path, path in the guest).
+pub type GuestFiles = Vec<(PathBuf, String)>;
+
+/// What every Linux guest of this build starts from: Debian's guest (from
+/// the cache), the module built for its kernel in `workdir`/driver, and
+/// [`standard_files`] of the build's hypervisor, configs and inmates.
+pub fn standard_guest(p: &crate::paths::Paths, workdir: &Path) -> Result<(Guest, PathBuf, GuestFiles)> {
+    let g = prepare_guest(&p.out.join("guest-cache"))?;
+    let ko = build_module(&g, &p.root.join("driver"), &workdir.join("driver"))?;
+    let tool = crate::images::build_musl_tool(p)?;
+    let files = standard_files(&ko, &tool, &p.images().join("syshyper.bin"), &p.config_images(), &p.inmate_images())?;
+    Ok((g, ko, files))
+}
+
 /// The usual guest files: module, tool (/init links `jailhouse` to it), hypervisor
 /// image, every `*.cell` of `configs` and every `*.bin` of `inmates`.
 pub fn standard_files(module: &Path, tool: &Path, hv_image: &Path, configs: &Path, inmates: &Path) -> Result<Vec<(PathBuf, String)>> {
