@@ -4,7 +4,8 @@
 # root shuts the cell down. With `syshyper.crash` on the kernel command
 # line it crashes the kernel instead (the test of a failing Linux cell);
 # with `syshyper.poweroff` it powers itself off (PSCI SYSTEM_OFF: the cell
-# must end SHUT_DOWN).
+# must end SHUT_DOWN). With `syshyper.vblk` it reads its passed-through
+# disk.
 echo "linux-cell: online CPUs $(cat /sys/devices/system/cpu/online)"
 echo "linux-cell: $(grep MemTotal /proc/meminfo | tr -s ' ')"
 echo "linux-cell: $(grep 'System RAM' /proc/iomem | tr '\n' ' ')"
@@ -16,8 +17,41 @@ if grep -q syshyper.poweroff /proc/cmdline; then
 	echo "linux-cell: powering off on purpose"
 	poweroff -f
 fi
+# With `syshyper.vblk` (configs/linux-cell-vblk.toml): the passed-through
+# virtio-blk disk. Debian's virtio modules find the function on the cell's
+# virtual PCI host; the disk is a cpio archive (xtask/src/guest/vblk.rs)
+# whose payload.bin the root's test knows the SHA-256 of. The cell has no
+# ivshmem-net.
+vblk_read() {
+	for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+		insmod /etc/syshyper/vblk/$m.ko || echo "linux-cell: insmod $m failed"
+	done
+	for _ in $(seq 1 40); do
+		[ -b /dev/vda ] && break
+		sleep 0.5
+	done
+	mkdir -p /tmp/vblk
+	if (cd /tmp/vblk && cpio -i </dev/vda 2>/dev/null) && [ -f /tmp/vblk/payload.bin ]; then
+		echo "linux-cell: vda payload.bin sha256 $(sha256sum </tmp/vblk/payload.bin | cut -d' ' -f1)"
+	else
+		echo "linux-cell: no payload.bin on vda"
+		dmesg | grep -i -E 'pci|virtio|vda' | tail -n 15
+	fi
+	KLOG_TROUBLE='WARNING:|Oops|BUG:|Unexpected interrupt|self-detected stall|detected stalls|rcu: INFO|Internal error|Call trace|Kernel panic|Unable to handle kernel|soft lockup|hard LOCKUP|blocked for more than|I/O error'
+	bad=$(dmesg | grep -c -E "$KLOG_TROUBLE")
+	if [ "$bad" -eq 0 ]; then
+		echo "linux-cell: kernel log clean after reading vda"
+	else
+		echo "linux-cell: kernel log after reading vda has $bad problems:"
+		dmesg | grep -E "$KLOG_TROUBLE" | head -n 10
+	fi
+}
+if grep -q syshyper.vblk /proc/cmdline; then
+	vblk_read
 # Networking over ivshmem-net, when the guest has a script for it.
-[ -f /etc/syshyper/cell-net.sh ] && . /etc/syshyper/cell-net.sh
+elif [ -f /etc/syshyper/cell-net.sh ]; then
+	. /etc/syshyper/cell-net.sh
+fi
 # `syshyper.round=N` tells the root's test which boot this is.
 round=$(sed -n 's/.*syshyper\.round=\([0-9]*\).*/\1/p' /proc/cmdline)
 echo "linux-cell: running${round:+ round $round}"

@@ -14,9 +14,11 @@ fails_with "enable with a root CPU offline" "refused" jailhouse enable $C/$SYS_C
 echo 1 >/sys/devices/system/cpu/cpu3/online
 # Passes the tool's and the driver's checks; the hypervisor itself refuses
 # it on every CPU during the late launch, and must hand Linux back intact.
-jailhouse config show $C/$SYS_CONFIG | sed 's/^gic_version = 3$/gic_version = 2/' >$W/gicv2.toml
-jailhouse config compile $W/gicv2.toml -o $W/gicv2.cell
-fails_with "enable with a GICv2 config fails in the hypervisor" "enable failed" jailhouse enable $W/gicv2.cell
+# The config names the GIC version the machine does not have (3 <-> 2).
+jailhouse config show $C/$SYS_CONFIG |
+	sed -e 's/^gic_version = 3$/gic_version = x/' -e 's/^gic_version = 2$/gic_version = 3/' -e 's/^gic_version = x$/gic_version = 2/' >$W/othergic.toml
+jailhouse config compile $W/othergic.toml -o $W/othergic.cell
+fails_with "enable with the other GIC version fails in the hypervisor" "enable failed" jailhouse enable $W/othergic.cell
 check "dmesg says the hypervisor failed to start" sh -c 'dmesg | grep "failed to start"'
 check "still not enabled" is $S/enabled 0
 check "all CPUs online after the refusals" cpus_online 0-3

@@ -63,8 +63,46 @@ ivnet_transfer() { # ROUND
 	[ "$got" = "$want" ]
 }
 
+# The root's virtio-blk disk at 00:05.0 (xtask/src/guest/vblk.rs: a cpio
+# archive holding payload.bin, whose SHA-256 xtask wrote next to the
+# modules): the root reads it before the hypervisor, under it without
+# and with the SMMU, after a cell had the device, and after disable.
+VB=/etc/syshyper/vblk
+VBLK=0000:00:05.0
+vblk_want=$(cut -d' ' -f1 $VB/payload.sha256)
+vblk_modules() {
+	for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+		insmod $VB/$m.ko || return 1
+	done
+}
+# Reads payload.bin from the disk (no page cache: the bytes come by DMA).
+root_reads_disk() {
+	for _ in $(seq 1 20); do
+		[ -b /dev/vda ] && break
+		sleep 0.5
+	done
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	rm -rf $W/vda && mkdir $W/vda &&
+		(cd $W/vda && cpio -i </dev/vda) || return 1
+	got=$(sha256sum <$W/vda/payload.bin | cut -d' ' -f1)
+	echo "payload.bin read by the root: $got, written: $vblk_want"
+	[ "$got" = "$vblk_want" ]
+}
+vblk_unbind() { echo $VBLK >/sys/bus/pci/devices/$VBLK/driver/unbind && [ ! -e /sys/bus/pci/devices/$VBLK/driver ]; }
+vblk_bind() { echo $VBLK >/sys/bus/pci/drivers/virtio-pci/bind; }
+# What the root's PCI core reads of the function's vendor ID.
+is_vendor() { # VENDOR-ID
+	v=$(od -A n -t x2 -N 2 /sys/bus/pci/devices/$VBLK/config | tr -d ' ')
+	echo "vendor ID read by the root: $v"
+	[ "$v" = "$1" ]
+}
+
+check "virtio-blk: root's driver" vblk_modules
+check "virtio-blk: root reads the disk before enable" root_reads_disk
 check "insmod" insmod /lib/modules/syshyper.ko
 check "enable" jailhouse enable $C/$SYS_CONFIG
+check "virtio-blk: root reads the disk after enable" root_reads_disk
 check "ivshmem-net: root's ivshmem0 up, no carrier without the cell" ivnet_root_up
 workload_start
 # The root's data, checksummed before any Linux cell runs.
@@ -118,6 +156,8 @@ list_says_unconfined() {
 		grep -q "^note: cell 1 (test-passthru) .*DMA is unconfined" $W/list.txt &&
 		[ "$(grep -c '^note:' $W/list.txt)" = 1 ]
 }
+fails_with "passthrough cell create refused while virtio-pci is bound" "echo $VBLK > /sys/bus/pci/devices/$VBLK/driver/unbind    # driver virtio-pci" jailhouse cell create $C/test-passthru.cell
+check "virtio-blk: root unbinds its driver" vblk_unbind
 check "passthrough cell create" jailhouse cell create $C/test-passthru.cell
 check "sysfs: the passthrough cell's DMA unconfined" is $S/cells/1/dma_unconfined 1
 check "sysfs: no DMA faults without an SMMU" is $S/cells/1/dma_faults 0
@@ -127,5 +167,44 @@ check "hypervisor console: DMA unconfined at create" console_has "PCI device 00:
 check "dmesg: DMA unconfined at create" sh -c "dmesg | grep -q 'cell \"test-passthru\" has 1 PCI device(s) passed through and the system has no SMMU: their DMA is unconfined'"
 check "passthrough cell destroy" jailhouse cell destroy test-passthru
 check "CPUs 2-3 back online after the passthrough cell" cpus_online 0-3
+check "virtio-blk: root rebinds its driver" vblk_bind
+check "virtio-blk: root reads the disk after the passthrough cell" root_reads_disk
 check "disable" jailhouse disable
+check "virtio-blk: root reads the disk after disable" root_reads_disk
+
+# The disk in a Linux cell (docs/passthrough.md), with the SMMU: enabled
+# with configs/qemu-virt-smmu.cell, the hypervisor drives the SMMU the
+# root's device tree hid from Linux; the root's disk DMA (stream 0x28)
+# translates through the root's stage 2, then through the cell's while
+# configs/linux-cell-vblk.cell has the function.
+VCELL="$C/linux-cell-vblk.cell $L/Image -i $L/initramfs.cpio.gz --sysconfig $C/qemu-virt-smmu.cell"
+cell_dma_confined() { is $S/cells/1/dma_unconfined 0 && is $S/cells/1/dma_faults 0; }
+list_says_confined() {
+	jailhouse cell list >$W/list.txt
+	cat $W/list.txt
+	grep -q "^1 .*linux-cell-vblk .* 0$" $W/list.txt && ! grep -q "UNCONFINED\|^note:" $W/list.txt
+}
+check "SMMU: enable" jailhouse enable $C/qemu-virt-smmu.cell
+check "SMMU: the hypervisor drives it" console_has "SMMU: root streams \[8, 10, 28\] translate through" 10
+check "virtio-blk: root reads the disk through the SMMU" root_reads_disk
+fails_with "virtio-blk: cell linux refused while virtio-pci is bound" "echo $VBLK > /sys/bus/pci/devices/$VBLK/driver/unbind    # driver virtio-pci" jailhouse cell linux $VCELL -c "$BOOTARGS syshyper.vblk"
+check "virtio-blk: cell refused, root still reads the disk" root_reads_disk
+check "virtio-blk: root unbinds its driver again" vblk_unbind
+check "virtio-blk: cell linux" jailhouse cell linux $VCELL -c "$BOOTARGS syshyper.vblk"
+check "virtio-blk: cell running" is $S/cells/1/state running
+check "virtio-blk: the root reads no device at 00:05.0" is_vendor ffff
+check "virtio-blk: the cell reads payload.bin with the SHA-256 written" console_has "linux-cell: vda payload.bin sha256 $vblk_want" 120
+check "virtio-blk: cell's kernel log clean" console_has "linux-cell: kernel log clean after reading vda" 30
+check "virtio-blk: sysfs: the cell's DMA confined, no faults" cell_dma_confined
+check "virtio-blk: cell list: confined" list_says_confined
+check "virtio-blk: Linux works while the cell runs" progresses
+check "virtio-blk: cell shutdown" jailhouse cell shutdown linux-cell-vblk
+check "virtio-blk: cell destroy" jailhouse cell destroy linux-cell-vblk
+check "virtio-blk: CPUs 2-3 back online" cpus_online 0-3
+check "virtio-blk: the root sees the device again" is_vendor 1af4
+check "virtio-blk: root rebinds its driver after the cell" vblk_bind
+check "virtio-blk: root reads the disk after the cell" root_reads_disk
+check "SMMU: no DMA faults of the root" is $S/cells/0/dma_faults 0
+check "SMMU: disable" jailhouse disable
+check "virtio-blk: root reads the disk after the SMMU's disable" root_reads_disk
 summary

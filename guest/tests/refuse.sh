@@ -45,15 +45,27 @@ PERCPU=$(u64_at /lib/firmware/syshyper.bin 16)
 GICR=$(u64_at $SYS 348)
 echo "cpu_set_size $CPUSET, core $CORE, per-CPU $PERCPU, gicr $GICR, config $(wc -c <$SYS) bytes"
 
-variant gicv2 313 2 1
-refused "GIC version 2" $W/gicv2.cell 19 "the system configuration names GIC version 2"
+# The GIC version the machine does not have (GICv3 machine: 2, GICv2: 3):
+# the distributor's architecture revision gives it away before any GIC
+# register is written.
+GIC=$(od -An -tu1 -j 313 -N 1 $SYS | tr -d ' ')
+OTHER=$((5 - GIC))
+variant othergic 313 $OTHER 1
+refused "other GIC version" $W/othergic.cell 19 "the system configuration names GIC version $OTHER"
 
 variant sysflags 8 256 4
 refused "unknown system flags" $W/sysflags.cell 22 "invalid system configuration: header: unknown flag bits 0x100"
 
-# The redistributors start one frame (two 64 KiB pages) later: CPU 0 has none.
-variant gicr $((348)) $((GICR + 0x20000)) 8
-refused "CPU without a redistributor" $W/gicr.cell 19 "the interrupt controller has no interface for CPU 0"
+if [ "$GIC" = 3 ]; then
+	# The redistributors start one frame (two 64 KiB pages) later: CPU 0 has none.
+	variant gicr $((348)) $((GICR + 0x20000)) 8
+	refused "CPU without a redistributor" $W/gicr.cell 19 "the interrupt controller has no interface for CPU 0"
+else # GICv2
+	# A GICv2 has no redistributors to misplace; its per-GIC fact a config
+	# can get wrong is the maintenance interrupt (PPI 25 on every GICv2).
+	variant maint 312 26 1
+	refused "wrong maintenance interrupt" $W/maint.cell 22 "the system configuration.s maintenance_irq is 26; this GIC implementation uses PPI 25"
+fi
 
 # Image, 4 per-CPU areas and the config fit (the driver's check), no pool.
 TIGHT=$(( (CORE + 4 * PERCPU + $(wc -c <$SYS) + 4095) / 4096 * 4096 ))

@@ -72,7 +72,7 @@ pub struct PerCpu {
     /// Virtual SGIs sent to this CPU by other CPUs of its cell.
     pub vsgi_pending: AtomicU32,
     /// Interrupts waiting for a free list register.
-    pub irq_pending: [AtomicU32; 32],
+    pub irq_pending: crate::irqchip::pending::Queue,
     /// Linux's physical GIC CPU interface state at enable (PMR, IGRPEN1, CTLR).
     pub linux_gic: [AtomicU64; 3],
     /// Nonzero: the IRQ vector may acknowledge and inject the common
@@ -104,9 +104,7 @@ impl PerCpu {
         self.fast_irqs.store(0, Ordering::Relaxed);
         self.gicr_frame.store(u32::MAX, Ordering::Relaxed);
         self.vsgi_pending.store(0, Ordering::Relaxed);
-        for p in &self.irq_pending {
-            p.store(0, Ordering::Relaxed);
-        }
+        self.irq_pending.clear();
         self.trace.clear();
         self.present.store(true, Ordering::Release);
     }

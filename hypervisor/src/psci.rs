@@ -87,9 +87,23 @@ fn own_cpu(target: u64) -> Option<&'static crate::percpu::PerCpu> {
     })
 }
 
-/// Handles an SMC from a guest (ELR already advanced).
-pub fn handle_smc(frame: &mut TrapFrame) {
-    let cpu = this_cpu();
+/// Whether the SMC with function id `x0` leaves the caller's trap frame
+/// alone apart from x0 and ELR: false for every id [`decode`] takes for
+/// CPU_OFF, SYSTEM_OFF or SYSTEM_RESET (they park or restart the calling
+/// CPU; see `trap::handlers::trap_smc_partial`). Clearing the SMC64 bit
+/// folds both calling conventions as `decode` does (an id it does not
+/// fold, top byte other than 0x84/0xc4, cannot match after clearing it);
+/// SYSTEM_OFF and SYSTEM_RESET differ in bit 0 only.
+#[inline(always)]
+pub fn keeps_frame(x0: u64) -> bool {
+    let f = x0 as u32 & !fid::SMC64;
+    f != fid::CPU_OFF && f | 1 != fid::SYSTEM_RESET
+}
+
+/// Handles an SMC from a guest (ELR already advanced). Inlined into the
+/// trap entries: a call of its own cost the PSCI path a prologue.
+#[inline(always)]
+pub fn handle_smc(cpu: &crate::percpu::PerCpu, frame: &mut TrapFrame) {
     let call = decode(&[frame.x[0], frame.x[1], frame.x[2], frame.x[3]]);
     cpu.count(if frame.x[0] as u32 & 0x0f00_0000 == 0x0400_0000 { Stat::Psci } else { Stat::Smccc });
     let root = cpu.cell.load(Ordering::Relaxed) == 0;
@@ -111,7 +125,7 @@ pub fn handle_smc(frame: &mut TrapFrame) {
                 CpuState::Starting | CpuState::Arming => ON_PENDING,
                 CpuState::Failed | CpuState::Claimed => DENIED,
                 CpuState::Off if t.request_start_in(cpu.cell.load(Ordering::Relaxed), entry, context) => {
-                    arch::send_event();
+                    crate::irqchip::wake_parked(t);
                     0
                 }
                 CpuState::Off => match t.state() {

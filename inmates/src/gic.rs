@@ -42,6 +42,12 @@ fn gicc() -> Option<usize> {
     }
 }
 
+/// The GICv2 CPU interface [`Gic::new`] chose (None on a GICv3), for
+/// programs that reach it from their own assembly (bench-inmate's vectors).
+pub fn cpu_interface() -> Option<usize> {
+    gicc()
+}
+
 /// Whether [`Gic::new`] found a GICv2.
 pub fn is_v2() -> bool {
     gicc().is_some()

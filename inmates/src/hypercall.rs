@@ -12,6 +12,8 @@ pub const HC_DEBUG_CONSOLE_PUTC: u64 = 8;
 /// sysHyper extensions (root only): a CPU's post-mortem record and its
 /// latency histograms (hypervisor/src/trace).
 pub const SH_HC_CPU_RECORD: u64 = 0x103;
+/// sysHyper extension: a cell's CPU set (x2 = 0) or name.
+pub const SH_HC_CELL_GET_INFO: u64 = 0x100;
 pub const SH_HC_CPU_LATENCY: u64 = 0x104;
 
 /// HYPERVISOR_GET_INFO types.

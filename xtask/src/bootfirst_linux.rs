@@ -115,17 +115,8 @@ pub fn prepare_linux(
     extra: &[(PathBuf, String)],
     workdir: &Path,
 ) -> Result<(guest::Guest, PathBuf)> {
-    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
-    let ko = guest::build_module(&g, &p.root.join("driver"), &workdir.join("driver"))?;
-    println!("[boot-first] syshyper tool ({MUSL_TARGET})");
-    let tool = crate::images::build_musl_tool(p)?;
-    let mut files = guest::standard_files(
-        &ko,
-        &tool,
-        &p.images().join("syshyper.bin"),
-        &p.config_images(),
-        &p.inmate_images(),
-    )?;
+    println!("[boot-first] Debian guest, module and syshyper tool ({MUSL_TARGET})");
+    let (g, _, mut files) = guest::standard_guest(p, workdir)?;
     files.extend(extra.iter().cloned());
     let initrd = guest::build_initramfs(&g, &files, script, &workdir.join("initramfs.cpio.gz"))?;
     Ok((g, initrd))

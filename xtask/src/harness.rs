@@ -76,8 +76,18 @@ impl Case {
     }
 }
 
+/// The tests whose name contains `filter`; only the one named when the
+/// filter is a test's whole name (`isolation` runs the bare-metal suite,
+/// not linux-isolation as well).
 fn cases(filter: Option<&str>, no_host: bool) -> Vec<Case> {
-    cases_on(crate::platform::chosen(), filter, no_host)
+    exact_or_all(cases_on(crate::platform::chosen(), filter, no_host), filter)
+}
+
+fn exact_or_all(cases: Vec<Case>, filter: Option<&str>) -> Vec<Case> {
+    match filter {
+        Some(f) if cases.iter().any(|c| c.name() == f) => cases.into_iter().filter(|c| c.name() == f).collect(),
+        _ => cases,
+    }
 }
 
 /// The tests of `platform`: virt's full list (which has one ZCU102 test),
@@ -153,6 +163,7 @@ pub fn run(p: &Paths, args: &TestArgs) -> Result<bool> {
                 Some(Err(e)) => Err(format!("build failed: {e}")),
                 _ => crate::cmd::run(p.cargo().args([
                     "xtask", "bench", "--no-linux", "--no-readme", "--no-build",
+                    "--gic", &qemu::gic().to_string(),
                 ]))
                 .map_err(|e| format!("{e:#}")),
             },
@@ -335,6 +346,19 @@ mod tests {
             },
         )?;
         judge(&mut q, &t)
+    }
+
+    #[test]
+    fn a_whole_test_name_selects_only_that_test() {
+        let names = |f| {
+            exact_or_all(cases_on(crate::platform::Platform::Virt, Some(f), true), Some(f))
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("isolation"), ["isolation"]);
+        assert!(names("isolat").contains(&"linux-isolation".to_string()));
+        assert!(names("root-smmu").len() == 1 && names("root-sm").len() > 1);
     }
 
     #[test]

@@ -32,11 +32,26 @@ pub fn gic() -> u8 {
 
 /// The system configuration of the chosen machine, for one named for
 /// the GICv3 machine: `configs/qemu-virt.cell` becomes
-/// `configs/qemu-virt-gicv2.cell` with `--gic 2` (the cells' configs do
-/// not name the GIC and are the same on both).
+/// `configs/qemu-virt-gicv2.cell` with `--gic 2`, and a variant
+/// `qemu-virt-X.cell` (smmu, subpage) its GICv2 twin
+/// `qemu-virt-gicv2-X.cell` (the cells' configs do not name the GIC and
+/// are the same on both).
 pub fn system_config_for_gic(config: &str) -> String {
-    match (gic(), config.strip_suffix("qemu-virt.cell")) {
-        (2, Some(dir)) => format!("{dir}{GICV2_SYSTEM_CONFIG}"),
+    system_config_for(gic(), config)
+}
+
+/// [`system_config_for_gic`] for GIC version `gic`.
+pub fn system_config_for(gic: u8, config: &str) -> String {
+    if gic != 2 || config.ends_with(GICV2_SYSTEM_CONFIG) {
+        return config.to_string();
+    }
+    let (dir, file) = config.rsplit_once('/').map_or(("", config), |(d, f)| (d, f));
+    let sep = if dir.is_empty() { "" } else { "/" };
+    match file.strip_prefix("qemu-virt") {
+        Some(".cell") => format!("{dir}{sep}{GICV2_SYSTEM_CONFIG}"),
+        Some(rest) if rest.starts_with('-') && !rest.starts_with("-gicv2") => {
+            format!("{dir}{sep}qemu-virt-gicv2{rest}")
+        }
         _ => config.to_string(),
     }
 }
@@ -209,6 +224,16 @@ impl BootFirst {
 #[cfg(test)]
 mod gic_tests {
     use super::*;
+
+    #[test]
+    fn gicv2_twins_of_the_system_configs() {
+        assert_eq!(system_config_for(2, "configs/qemu-virt.cell"), "configs/qemu-virt-gicv2.cell");
+        assert_eq!(system_config_for(2, "configs/qemu-virt-smmu.cell"), "configs/qemu-virt-gicv2-smmu.cell");
+        assert_eq!(system_config_for(2, "qemu-virt-subpage.cell"), "qemu-virt-gicv2-subpage.cell");
+        assert_eq!(system_config_for(2, "configs/qemu-virt-gicv2.cell"), "configs/qemu-virt-gicv2.cell");
+        assert_eq!(system_config_for(2, "configs/zcu102.cell"), "configs/zcu102.cell");
+        assert_eq!(system_config_for(3, "configs/qemu-virt-smmu.cell"), "configs/qemu-virt-smmu.cell");
+    }
 
     #[test]
     fn machine_per_gic_version() {

@@ -178,17 +178,7 @@ pub fn run(p: &Paths, args: &RunArgs) -> Result<ExitCode> {
         None if args.linux_cell => guest::LINUX_CELL_SCRIPT.to_string(),
         None => format!("{}{}", demo_vars(args.platform), guest::DEMO_SCRIPT),
     };
-    let g = guest::prepare_guest(&p.out.join("guest-cache"))?;
-    let ko = guest::build_module(&g, &p.root.join("driver"), &p.out.join("guest/driver"))?;
-    let tool = crate::images::build_musl_tool(p)?;
-    let images = p.images();
-    let mut files = guest::standard_files(
-        &ko,
-        &tool,
-        &images.join("syshyper.bin"),
-        &p.config_images(),
-        &p.inmate_images(),
-    )?;
+    let (g, ko, mut files) = guest::standard_guest(p, &p.out.join("guest"))?;
     if args.linux_cell {
         files.extend(guest::linux_cell_files(&g, &ko, &p.out.join("guest"))?);
     }

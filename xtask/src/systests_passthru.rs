@@ -40,7 +40,7 @@ fn args(ctx: &Ctx) -> Result<Vec<String>> {
 }
 
 fn args_smmu(ctx: &Ctx) -> Result<Vec<String>> {
-    args_for(ctx, "configs/qemu-virt-smmu.cell", BUNDLE_SMMU)
+    args_for(ctx, &qemu::system_config_for_gic("configs/qemu-virt-smmu.cell"), BUNDLE_SMMU)
 }
 
 fn args_for(ctx: &Ctx, config: &str, bundle: &[BundleFile]) -> Result<Vec<String>> {

@@ -61,7 +61,7 @@ pub const ROOT_SMMU_S2: SysTest = SysTest {
     interact: None,
     expect: &[
         expect(r"SMMUv3 at 0x9050000: stage 2 \(shared with the CPUs\)"),
-        expect(r"SMMU: root streams \[8, 10\] translate through"),
+        expect(r"SMMU: root streams \[8, 10, 28\] translate through"),
         // Suite "passthru" with its attacks.
         expect(r"\[PASS\] passthru: the root sees edu at 00:05\.0"),
         expect(r"PCI device 00:05\.0 passed through, its DMA confined to the cell's memory by the SMMU \(stream 0x28\)"),

@@ -20,7 +20,7 @@ const ZCU102: &str = include_str!("../../guest/tests/zcu102.sh");
 /// The module, the tool, the configs and inmates in an initramfs running
 /// guest/tests/zcu102.sh; Debian's kernel with the ZCU102 device tree.
 fn linux_args(ctx: &Ctx) -> Result<Vec<String>> {
-    let (g, initrd) = crate::systests_linux::guest_initramfs(ctx, ZCU102, false)?;
+    let (g, initrd) = crate::systests_linux::guest_initramfs(ctx, ZCU102)?;
     guest::linux_qemu_args_prepared(Platform::Zcu102, &g, &initrd, "")
 }
 

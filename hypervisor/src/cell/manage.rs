@@ -388,7 +388,7 @@ pub fn start(_root: &RootCaller, id: u64, force: bool) -> i64 {
             }
             if let Some(first) = cpus::cpus_of(cell.cpus).next() {
                 if first.request_start(cell.desc.reset_address, 0) {
-                    crate::arch::send_event();
+                    crate::irqchip::wake_parked(first);
                 }
             }
             Ok(0)

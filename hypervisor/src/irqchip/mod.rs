@@ -373,6 +373,38 @@ pub fn inject(intid: u32, hw: bool) {
 }
 
 #[cfg(target_os = "none")]
+/// One wait of a parked CPU's loop (`trap::park`) for a start request.
+/// On GICv3, when the management SGI would reach this CPU, WFI: the CPU
+/// sleeps until [`wake_parked`] kicks it (a kick sent before the WFI
+/// stays pending in the redistributor and ends it at once, so no wake-up
+/// is lost between the loop's check and the WFI); under QEMU's `-icount`
+/// a CPU in WFI costs no instructions, where WFE is a yield whose loop
+/// the round-robin scheduler runs on every round (the 8 instructions it
+/// added to every direct-delivery latency). Otherwise (GICv2, or an
+/// interface that would not signal the kick) WFE as before, woken by
+/// the SEV of [`wake_parked`].
+pub fn park_wait() {
+    if CHIP.load(Ordering::Relaxed) == Chip::GicV3 as u8 && gicv3::kick_wakes_this_cpu() {
+        crate::arch::wait_for_interrupt();
+    } else {
+        crate::arch::wait_for_event();
+    }
+}
+
+#[cfg(target_os = "none")]
+/// Wakes `target` after a start was requested for it (it is parked, or
+/// about to park): SEV for a CPU waiting in WFE, and on GICv3 the
+/// management SGI for one in WFI. The SGI stays pending until the
+/// started CPU takes it as one management exit, which finds nothing to
+/// do (no park request).
+pub fn wake_parked(target: &crate::percpu::PerCpu) {
+    crate::arch::send_event();
+    if CHIP.load(Ordering::Relaxed) == Chip::GicV3 as u8 {
+        kick(target);
+    }
+}
+
+#[cfg(target_os = "none")]
 /// See [`IrqChip::kick`].
 pub fn kick(target: &crate::percpu::PerCpu) {
     dispatch!((), kick(target))

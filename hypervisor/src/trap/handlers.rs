@@ -6,7 +6,7 @@ use super::TrapFrame;
 use crate::arch;
 use crate::trace::{why, Exit};
 use crate::cell::{CellState, CELLS};
-use crate::percpu::{this_cpu, CpuState, Stat};
+use crate::percpu::{this_cpu, CpuState, PerCpu, Stat};
 use core::sync::atomic::Ordering;
 
 /// The hypercall immediate; any other HVC immediate is refused.
@@ -18,6 +18,138 @@ const HVC_IMM: u16 = 0x4a48;
 /// jump to has been used up. The cell fails rather than run garbage.
 pub const BOOT_AGAIN_IMM: u16 = 0x4c52;
 
+// The partial synchronous entries (vectors.rs `__sync_partial`, one per
+// exception class, chosen there from ESR_EL2): only x0-x18, x29, x30 and
+// ELR of `frame` are valid, the guest's x19-x28 are still in their
+// registers. Each first decides, from the syndrome and x0 alone and
+// before it changes anything, whether its handling reads and writes no
+// more of the frame than that, never rewrites it as a whole, never
+// records it and never leaves EL2 through it; if not it returns
+// [`super::SYNC_FULL`] and the entry hands the untouched trap to
+// [`trap_lower_sync`] with the whole frame. An access no handler takes
+// returns [`super::SYNC_REST`] (traced and counted) and is reported by
+// [`trap_lower_sync_rest`] with the whole frame. Otherwise
+// [`super::SYNC_DONE`].
+
+/// Registers of the partial frame that a trapped access may name as its
+/// transfer register (31, the zero register, has no slot at all).
+#[inline(always)]
+fn saved(r: u32) -> bool {
+    !(19..=28).contains(&r)
+}
+
+/// A hypercall: every call but DISABLE (which leaves to Linux through the
+/// whole frame) and foreign immediates (which fail the CPU).
+#[no_mangle]
+extern "C" fn trap_hvc_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    let esr = Esr(esr);
+    if esr.imm16() != HVC_IMM || frame.x[0] == crate::hypercall::code::DISABLE {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
+    if let Some(why) = hypercall(cpu, frame) {
+        cpu.trace.exit(why, arch::counter());
+    }
+    super::SYNC_DONE
+}
+
+/// A PSCI/SMCCC call: every call but those that park or restart the
+/// calling CPU (CPU_OFF, SYSTEM_OFF, SYSTEM_RESET rewrite the frame).
+#[no_mangle]
+extern "C" fn trap_smc_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    if !crate::psci::keeps_frame(frame.x[0]) {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr, frame.elr, frame.x[0]);
+    let why = smc(cpu, frame);
+    cpu.trace.exit(why, arch::counter());
+    super::SYNC_DONE
+}
+
+/// A stage-2 data abort with a valid syndrome whose transfer register
+/// the partial frame holds.
+#[no_mangle]
+extern "C" fn trap_dabt_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    let esr = Esr(esr);
+    let da = DataAbort::decode(esr);
+    if !da.isv || !saved(u32::from(da.reg)) {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
+    cpu.count(Stat::Total);
+    let (far, hpfar) = arch::far_hpfar();
+    let ipa = DataAbort::ipa(hpfar, far);
+    cpu.trace.set_detail(ipa);
+    if !crate::mmio::handle(frame, esr, ipa) {
+        return super::SYNC_REST;
+    }
+    cpu.trace.exit(Exit::Mmio, arch::counter());
+    super::SYNC_DONE
+}
+
+/// A trapped system register access whose transfer register the partial
+/// frame holds (`sysreg` reads or writes nothing else of it).
+#[no_mangle]
+extern "C" fn trap_sysreg_partial(frame: &mut TrapFrame, esr: u64) -> u32 {
+    let esr = Esr(esr);
+    if !saved((esr.iss() >> 5) & 0x1f) {
+        return super::SYNC_FULL;
+    }
+    let cpu = this_cpu();
+    cpu.trace.enter_sync(arch::counter(), esr.0, frame.elr, frame.x[0]);
+    cpu.count(Stat::Total);
+    if !sysreg(frame, esr) {
+        return super::SYNC_REST;
+    }
+    cpu.trace.exit(Exit::Sysreg, arch::counter());
+    super::SYNC_DONE
+}
+
+/// After a partial entry returned [`super::SYNC_REST`], with
+/// the whole frame saved: the data abort no MMIO entry took, or the
+/// system register access `sysreg` refused (ESR_EL2 and FAR/HPFAR still
+/// hold this trap's values: nothing at EL2 took an exception since).
+#[no_mangle]
+extern "C" fn trap_lower_sync_rest(frame: &mut TrapFrame) {
+    let esr = Esr(arch::esr());
+    let why = if esr.ec() == ec::DABT_LOW {
+        data_abort_unhandled(frame, esr);
+        Exit::Mmio
+    } else {
+        other_sync(frame, esr);
+        Exit::Other
+    };
+    this_cpu().trace.exit(why, arch::counter());
+}
+
+/// A hypercall with sysHyper's immediate; None for a statistics read,
+/// which is neither counted nor timed (reading statistics must not change
+/// them, issue 19).
+#[inline(always)]
+fn hypercall(cpu: &PerCpu, frame: &mut TrapFrame) -> Option<Exit> {
+    if crate::hypercall::is_statistics_read(frame.x[0]) {
+        frame.x[0] = crate::hypercall::handle(frame) as u64;
+        return None;
+    }
+    cpu.count(Stat::Total);
+    cpu.count(Stat::Hypercall);
+    frame.x[0] = crate::hypercall::handle(frame) as u64;
+    Some(Exit::Hypercall)
+}
+
+/// A trapped SMC (HCR_EL2.TSC): PSCI and SMCCC.
+#[inline(always)]
+fn smc(cpu: &PerCpu, frame: &mut TrapFrame) -> Exit {
+    cpu.count(Stat::Total);
+    frame.elr += 4;
+    crate::psci::handle_smc(cpu, frame);
+    Exit::Smc
+}
+
+/// Every synchronous trap from a lower EL with the whole frame saved.
 #[no_mangle]
 extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
     let cpu = this_cpu();
@@ -35,24 +167,11 @@ extern "C" fn trap_lower_sync(frame: &mut TrapFrame) {
             data_abort(frame, esr);
             Exit::Mmio
         }
-        ec::HVC64 if esr.imm16() == HVC_IMM => {
-            // Reading statistics must not change them (issue 19): such
-            // reads are neither counted nor timed.
-            if crate::hypercall::is_statistics_read(frame.x[0]) {
-                frame.x[0] = crate::hypercall::handle(frame) as u64;
-                return;
-            }
-            cpu.count(Stat::Total);
-            cpu.count(Stat::Hypercall);
-            frame.x[0] = crate::hypercall::handle(frame) as u64;
-            Exit::Hypercall
-        }
-        ec::SMC64 => {
-            cpu.count(Stat::Total);
-            frame.elr += 4;
-            crate::psci::handle_smc(frame);
-            Exit::Smc
-        }
+        ec::HVC64 if esr.imm16() == HVC_IMM => match hypercall(cpu, frame) {
+            Some(why) => why,
+            None => return,
+        },
+        ec::SMC64 => smc(cpu, frame),
         // The root's IPIs (ICC_SGI1R_EL1) come this way.
         ec::SYSREG if sysreg(frame, esr) => {
             cpu.count(Stat::Total);
@@ -347,7 +466,7 @@ pub fn park(frame: &mut TrapFrame) {
             crate::cell::activate_for_this_cpu();
             return;
         }
-        arch::wait_for_event();
+        crate::irqchip::park_wait();
     }
 }
 

@@ -8,6 +8,17 @@ mod handlers;
 #[cfg(target_os = "none")]
 pub use handlers::{park, reset_frame};
 
+/// What the partial synchronous entry (`arch/aarch64/vectors.rs`,
+/// `__sync_partial`) does after `trap_lower_sync_partial` returned: restore
+/// the partial frame and return to the guest ...
+pub const SYNC_DONE: u32 = 0;
+/// ... store x19-x28 and SPSR, hand the untouched trap to the full handler
+/// (`trap_lower_sync`) ...
+pub const SYNC_FULL: u32 = 1;
+/// ... or store them and report the access no handler took
+/// (`trap_lower_sync_rest`); both then restore the whole frame.
+pub const SYNC_REST: u32 = 2;
+
 /// The guest registers saved by the vectors (layout shared with assembly).
 #[repr(C)]
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 //! distinctive value `reg-plant` writes into each and what `reg-probe`
 //! accepts when a CPU is handed over (the reset state sysHyper promises).
 use core::arch::asm;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// What a probe accepts in a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,28 @@ pub struct Features {
     /// Breakpoint and watchpoint register pairs.
     pub brps: u64,
     pub wrps: u64,
+    /// A GICv2: its distributor and (virtual) CPU interface, which replace
+    /// the ICC_* registers (None: GICv3).
+    pub gicv2: Option<(usize, usize)>,
+}
+
+/// The GICv2 distributor and CPU interface the MMIO entries use (set by
+/// [`Features::read`]; the entries are plain function pointers).
+static V2_GICD: AtomicUsize = AtomicUsize::new(0);
+static V2_GICC: AtomicUsize = AtomicUsize::new(0);
+
+/// The GIC this program sees: a cell's from its comm region, the root's
+/// QEMU virt's; `Some((gicd, gicc))` when its distributor is a GICv2's.
+fn find_gicv2() -> Option<(usize, usize)> {
+    use crate::gic::{is_v2_at, QEMU_VIRT_GICC, QEMU_VIRT_GICD};
+    let comm = crate::cell::comm_region();
+    let base = |b: Option<u64>, default: usize| b.filter(|&b| b != 0).map_or(default, |b| b as usize);
+    let gicd = base(comm.as_ref().map(|c| c.gicd_base()), QEMU_VIRT_GICD);
+    // SAFETY: the distributor of this machine (a cell's trapped view).
+    if !unsafe { is_v2_at(gicd) } {
+        return None;
+    }
+    Some((gicd, base(comm.as_ref().map(|c| c.gicc_base()), QEMU_VIRT_GICC)))
 }
 
 fn mrs_id_aa64dfr0() -> u64 {
@@ -77,6 +100,10 @@ impl Features {
             pmu_counters: pmu.then(|| (mrs_pmcr() >> 11) & 0x1f),
             brps: ((dfr0 >> 12) & 0xf) + 1,
             wrps: ((dfr0 >> 20) & 0xf) + 1,
+            gicv2: find_gicv2().inspect(|&(d, c)| {
+                V2_GICD.store(d, Ordering::Relaxed);
+                V2_GICC.store(c, Ordering::Relaxed);
+            }),
         }
     }
 }
@@ -150,8 +177,8 @@ const ALL: u64 = u64::MAX;
 /// code running with the MMU off.
 pub const SCTLR_PLANT: u64 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 18) | (1 << 26);
 
-/// The always-present EL1/EL0 registers and the virtual GIC CPU interface.
-pub fn base() -> [SysReg; 34] {
+/// The always-present EL1/EL0 registers.
+pub fn base() -> [SysReg; 25] {
     [
         captured!("sctlr_el1", Plant::Or(SCTLR_PLANT), Expect::Zero(SCTLR_PLANT)),
         captured!("vbar_el1", Plant::Set(0x0000_7e57_0000_0800), Expect::Zero(ALL)),
@@ -180,6 +207,12 @@ pub fn base() -> [SysReg; 34] {
         rw!("cntv_cval_el0", Plant::Set(pattern(10)), Expect::Zero(ALL)),
         rw!("cntp_ctl_el0", Plant::Set(0b11), Expect::Zero(0b11)),
         rw!("cntp_cval_el0", Plant::Set(pattern(11)), Expect::Zero(ALL)),
+    ]
+}
+
+/// GICv3: the virtual CPU interface through its system registers.
+pub fn gicv3() -> [SysReg; 9] {
+    [
         // Virtual GIC CPU interface (HCR_EL2.IMO/FMO: ICC_* reach ICV_*).
         rw!("icc_pmr_el1", Plant::Set(0xa0), Expect::Zero(0xff)),
         rw!("icc_bpr0_el1", Plant::Set(7), Expect::NotPlanted),
@@ -191,6 +224,47 @@ pub fn base() -> [SysReg; 34] {
         rw!("icc_ap1r0_el1", Plant::Set(1 << 31), Expect::Zero(ALL)),
         // Running priority: idle (0xff) unless an active priority leaked.
         ro!("icc_rpr_el1", Expect::Is(0xff)),
+    ]
+}
+
+/// A GICv2 register of the CPU interface (`V2_GICC`) or distributor
+/// (`V2_GICD`) at `off`, 32 bits wide, accessed with plain `ldr`/`str`
+/// (a trapped distributor access needs a valid syndrome).
+macro_rules! gicv2_mmio {
+    ($name:literal, $base:ident, $off:literal, $plant:expr, $expect:expr) => {
+        SysReg {
+            name: $name,
+            read: Some(|| u64::from(crate::mmio::read32($base.load(Ordering::Relaxed) + $off))),
+            write: Some(|v: u64| crate::mmio::write32($base.load(Ordering::Relaxed) + $off, v as u32)),
+            plant: $plant,
+            expect: $expect,
+        }
+    };
+}
+
+/// GICv2: the CPU interface a cell sees at its GICC address (the GICV
+/// page, backed by GICH_VMCR, GICH_APR and the list registers) and the
+/// distributor's banked registers of this CPU (trapped and emulated).
+/// Planted: both groups on with EOImode and CBPR, a priority mask,
+/// binary points, an active priority; the virtual timer PPI (27)
+/// enabled, PPIs 28-31 given a planted priority, the timer masked.
+pub fn gicv2() -> [SysReg; 9] {
+    [
+        gicv2_mmio!("gicc_ctlr", V2_GICC, 0x00, Plant::Set(0x213), Expect::Zero(0x213)),
+        gicv2_mmio!("gicc_pmr", V2_GICC, 0x04, Plant::Set(0xa0), Expect::Zero(0xff)),
+        gicv2_mmio!("gicc_bpr", V2_GICC, 0x08, Plant::Set(7), Expect::NotPlanted),
+        gicv2_mmio!("gicc_abpr", V2_GICC, 0x1c, Plant::Set(7), Expect::NotPlanted),
+        gicv2_mmio!("gicc_apr0", V2_GICC, 0xd0, Plant::Set(1), Expect::Zero(ALL)),
+        // Running priority idle and nothing pending: no active priority
+        // or list register entry was left for this context.
+        gicv2_mmio!("gicc_rpr", V2_GICC, 0x14, Plant::None, Expect::Is(0xff)),
+        gicv2_mmio!("gicc_hppir", V2_GICC, 0x18, Plant::None, Expect::Is(0x3ff)),
+        // SGIs' enable bits may be fixed at 1 (IMPLEMENTATION DEFINED;
+        // QEMU's read 0x7fff): only the PPI is judged.
+        gicv2_mmio!("gicd_isenabler0", V2_GICD, 0x100, Plant::Set(1 << 27), Expect::Zero(1 << 27)),
+        // IPRIORITYR7: PPIs 28-31 (none the hypervisor's: its are SGI 15
+        // and PPI 25).
+        gicv2_mmio!("gicd_ipriorityr7", V2_GICD, 0x41c, Plant::Set(0x4040_4040), Expect::NotPlanted),
     ]
 }
 
@@ -288,6 +362,11 @@ pub fn pmu_events() -> [SysReg; 16] {
 /// (PMU control last, so counting starts only once everything is set).
 pub fn for_each(features: &Features, mut f: impl FnMut(&SysReg)) {
     base().iter().for_each(&mut f);
+    if features.gicv2.is_some() {
+        gicv2().iter().for_each(&mut f);
+    } else {
+        gicv3().iter().for_each(&mut f);
+    }
     debug().iter().for_each(&mut f);
     breakpoints().iter().take(2 * features.brps as usize).for_each(&mut f);
     watchpoints().iter().take(2 * features.wrps as usize).for_each(&mut f);

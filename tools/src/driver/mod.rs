@@ -115,7 +115,12 @@ pub enum CellCommand {
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Enable { sysconfig, no_check } => enable(&sysconfig, no_check),
-        Command::Disable { force } => lifecycle::call("disable", ioctl::DISABLE, None, force, None),
+        Command::Disable { force } => {
+            lifecycle::call("disable", ioctl::DISABLE, None, force, None)?;
+            // Best effort: a stale copy would only be a default.
+            let _ = std::fs::remove_file(ENABLED_SYSCONFIG);
+            Ok(())
+        }
         Command::Console { follow } => console::run(follow),
         Command::Cell(cmd) => cell(cmd),
     }
@@ -213,7 +218,23 @@ fn enable(path: &Path, no_check: bool) -> Result<()> {
     }
     // The driver reads the config from this pointer (the ioctl carries no size).
     let dev = Device::open()?;
-    dev.call(ioctl::ENABLE, Some(&bytes)).map_err(|e| anyhow::anyhow!(explain("enable", e)))
+    dev.call(ioctl::ENABLE, Some(&bytes)).map_err(|e| anyhow::anyhow!(explain("enable", e)))?;
+    record_sysconfig(&bytes);
+    Ok(())
+}
+
+/// Where `enable` keeps a copy of the system configuration it was given
+/// (removed at `disable`): `cell linux` describes the machine from it.
+pub const ENABLED_SYSCONFIG: &str = "/run/syshyper/sysconfig.cell";
+
+/// Best effort: the hypervisor runs either way; without the copy, `cell
+/// linux` falls back to its other defaults (or `-s`), and says so.
+fn record_sysconfig(bytes: &[u8]) {
+    let path = Path::new(ENABLED_SYSCONFIG);
+    let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(path, bytes));
+    if let Err(e) = written {
+        eprintln!("note: cannot keep a copy of the system configuration in {ENABLED_SYSCONFIG} ({e}); give `cell linux` -s");
+    }
 }
 
 /// Starts a loaded cell (asking nobody: a cell just loaded is not running).

@@ -13,8 +13,13 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use syshyper_config::{CellConfig, SystemConfig, MAX_CELL_CONFIG_SIZE};
 
-/// Where the system configuration is looked for without `--sysconfig`.
-pub const SYSCONFIG_DEFAULTS: [&str; 2] = ["/etc/syshyper/sysconfig.cell", "/etc/syshyper/configs/qemu-virt.cell"];
+/// Where the system configuration is looked for without `--sysconfig`:
+/// first the one the running hypervisor was enabled with (`enable` keeps a
+/// copy there: the GIC version and addresses of the tree must be the
+/// machine's, a GICv3 tree on a GICv2 board parks the cell's kernel at its
+/// first distributor read), then the installed defaults.
+pub const SYSCONFIG_DEFAULTS: [&str; 3] =
+    [crate::driver::ENABLED_SYSCONFIG, "/etc/syshyper/sysconfig.cell", "/etc/syshyper/configs/qemu-virt.cell"];
 /// Kernel command line without `-c`: the console, and a panic that
 /// reboots (the boot stub then fails the cell, so the root sees it).
 pub const DEFAULT_CMDLINE: &str = "console=ttyAMA0 panic=-1";
@@ -39,7 +44,8 @@ pub struct Args {
     #[arg(long = "dump-dtb", value_name = "FILE")]
     pub dump_dtb: Option<PathBuf>,
     /// System configuration (GIC and PCI host addresses); default: the
-    /// first of /etc/syshyper/sysconfig.cell, /etc/syshyper/configs/qemu-virt.cell.
+    /// first of /run/syshyper/sysconfig.cell (the one `enable` was given),
+    /// /etc/syshyper/sysconfig.cell, /etc/syshyper/configs/qemu-virt.cell.
     #[arg(short = 's', long = "sysconfig")]
     pub sysconfig: Option<PathBuf>,
 }
@@ -92,6 +98,7 @@ pub fn plan(cell_bytes: &[u8], sys_bytes: &[u8], kernel: Vec<u8>, initrd: Option
 /// Runs `cell linux`.
 pub fn run(a: Args) -> Result<()> {
     let cell_bytes = read(&a.config)?;
+    let defaulted = a.sysconfig.is_none();
     let sys_path = match a.sysconfig {
         Some(p) => p,
         None => SYSCONFIG_DEFAULTS
@@ -100,6 +107,10 @@ pub fn run(a: Args) -> Result<()> {
             .find(|p| p.exists())
             .context("no system configuration: give --sysconfig FILE")?,
     };
+    if defaulted && sys_path != Path::new(crate::driver::ENABLED_SYSCONFIG) && a.dump_dtb.is_none() {
+        // The tree's GIC and PCI host must be the running system's.
+        eprintln!("note: describing the machine from {} (check that the hypervisor was enabled with it)", sys_path.display());
+    }
     let sys_bytes = read(&sys_path)?;
     let kernel = read(&a.kernel)?;
     let initrd = a.initrd.as_deref().map(read).transpose()?;

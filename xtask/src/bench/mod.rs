@@ -41,8 +41,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_breakdown: bool,
     /// GIC version of the QEMU machine (2: `gic-version=2` with
-    /// configs/qemu-virt-gicv2.toml). A GICv2 run never rewrites README's
-    /// table (that one is GICv3's); its results stay in target/bench.
+    /// configs/qemu-virt-gicv2.toml). A GICv2 run writes
+    /// target/bench/results-gicv2.* and README's GICv2 section, never the
+    /// GICv3 table; it leaves out the SMMU, direct-delivery and breakdown
+    /// runs (GICv3 only).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
     pub gic: u8,
 }
@@ -72,16 +74,25 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     artifacts::build(p, &a)?;
     let native = runs::native(&a)?;
     let mut hv = runs::syshyper(&a)?;
+    // GICv2 (QEMU virt, gic-version=2): the runs that need a GICv3 are
+    // left out: the SMMU machine's config (qemu-virt-smmu.toml) names
+    // GICv3 addresses, direct delivery is GICv3-only (on a GICv2 a
+    // `direct_irqs` cell keeps trap-and-inject, so its rows would not
+    // measure direct delivery), and the traced breakdown splits the
+    // GICv3 fast path of vectors.rs, which a GICv2 does not take.
+    let v2 = args.gic == 2;
     // The SMMU run's figures join the sysHyper run's (names "smmu_*").
-    let smmu = runs::smmu(&a)?;
-    hv.samples.extend(smmu.samples);
-    hv.errors.extend(smmu.errors.into_iter().map(|e| format!("smmu: {e}")));
-    let mut direct = runs::syshyper_direct(&a)?;
+    if !v2 {
+        let smmu = runs::smmu(&a)?;
+        hv.samples.extend(smmu.samples);
+        hv.errors.extend(smmu.errors.into_iter().map(|e| format!("smmu: {e}")));
+    }
+    let mut direct = if v2 { parse::RunOutput::default() } else { runs::syshyper_direct(&a)? };
     // With direct delivery nothing is injected on the measuring CPU: its
     // EL2 histograms are empty by design, not an error of the run.
     direct.errors.retain(|e| !e.starts_with("el2_irq_"));
     let fp = footprint(&a)?;
-    let breakdown = if args.no_breakdown {
+    let breakdown = if args.no_breakdown || v2 {
         Vec::new()
     } else {
         breakdown::run(&a, &p.images().join("syshyper.elf"))?
@@ -115,10 +126,12 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     rows::add_direct(&mut rows, &native, &direct, &mut missing);
     let row = |name: &str| rows.iter().find(|r| r.name == name).and_then(|r| r.syshyper);
     let el2 = match (row("irq_latency_min"), row("el2_irq_inject_median_bucket")) {
+        (Some(cell), Some(low)) if v2 => rows::el2_within_cell(cell, low),
         (Some(cell), Some(low)) => rows::el2_matches_cell(cell, low),
         _ => Err("no EL2 injection delay or interrupt latency figure".into()),
     };
     match &el2 {
+        Ok(()) if v2 => println!("[bench] EL2 injection delay median bucket starts below irq_latency (GICv2: order only)"),
         Ok(()) => println!("[bench] EL2 injection delay median agrees with irq_latency (minus the vector path)"),
         Err(e) => println!("[bench] {e}"),
     }
@@ -136,6 +149,7 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
     // Direct delivery must not pass through EL2: its worst timer latency
     // stays below the trapped path's best (docs/direct-delivery.md).
     let direct_ok = match (row("direct_irq_latency_max"), row("irq_latency_min")) {
+        _ if v2 => true,
         (Some(direct), Some(trapped)) if direct < trapped => {
             println!("[bench] direct delivery: timer latency max {direct} < trapped min {trapped}");
             true
@@ -146,18 +160,24 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         }
     };
     let table = report::markdown(&rows);
-    write(&a.dir.join("results.json"), &report::json(&rows))?;
-    write(&a.dir.join("results.md"), &table)?;
-    write(&a.dir.join("results.svg"), &report::svg(&rows))?;
+    // A GICv2 run has files and a README section of its own: the GICv3
+    // results (README's main table) are never replaced by GICv2 figures.
+    let stem = if v2 { "results-gicv2" } else { "results" };
+    write(&a.dir.join(format!("{stem}.json")), &report::json(&rows))?;
+    write(&a.dir.join(format!("{stem}.md")), &table)?;
+    write(&a.dir.join(format!("{stem}.svg")), &report::svg(&rows))?;
     println!("\n{table}");
-    println!("[bench] wrote {}/results.{{json,md,svg}}", a.dir.display());
-    if args.gic != 3 {
-        println!("[bench] GICv{} run: README.md's table (GICv3) left alone", args.gic);
-    } else if !args.no_readme {
+    println!("[bench] wrote {}/{stem}.{{json,md,svg}}", a.dir.display());
+    let (begin, end) = if v2 {
+        (report::README_BEGIN_GICV2, report::README_END_GICV2)
+    } else {
+        (report::README_BEGIN, report::README_END)
+    };
+    if !args.no_readme {
         let path = p.root.join("README.md");
         let readme = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        match report::splice_readme(&readme, &table) {
+        match report::splice_between(&readme, begin, end, &table) {
             Some(new) if new != readme => {
                 write(&path, &new)?;
                 println!("[bench] updated the table in README.md");
@@ -186,9 +206,12 @@ pub fn run(p: &Paths, args: &BenchArgs) -> Result<ExitCode> {
         "ivnet_tcp_per_MiB",
     ];
     let expected_missing: &[&str] = if args.no_linux { &skipped } else { &[] };
+    // The rows of the runs a GICv2 leaves out (above).
+    let not_on_v2 = |m: &str| v2 && ["smmu_", "direct_", "irq_path_"].iter().any(|p| m.starts_with(p));
     let unexpected: Vec<_> = missing
         .iter()
         .filter(|m| !expected_missing.contains(&m.as_str()))
+        .filter(|m| !not_on_v2(m))
         .filter(|m| !(skip_ivnet && ivnet_rows.contains(&m.as_str())))
         .collect();
     if !missing.is_empty() {

@@ -37,6 +37,7 @@ mod debian;
 mod initramfs;
 pub mod kernel;
 mod kmod;
+pub mod vblk;
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -126,6 +127,20 @@ fn decompress_module(module: &Path) -> Result<()> {
 pub fn build_module(guest: &Guest, driver_src: &Path, build_dir: &Path) -> Result<PathBuf> {
     println!("[guest] kernel module for Debian kernel {}-arm64", guest.abi);
     kmod::build(&guest.headers_dir, driver_src, build_dir)
+}
+
+/// Files for an initramfs: (host path, path in the guest).
+pub type GuestFiles = Vec<(PathBuf, String)>;
+
+/// What every Linux guest of this build starts from: Debian's guest (from
+/// the cache), the module built for its kernel in `workdir`/driver, and
+/// [`standard_files`] of the build's hypervisor, configs and inmates.
+pub fn standard_guest(p: &crate::paths::Paths, workdir: &Path) -> Result<(Guest, PathBuf, GuestFiles)> {
+    let g = prepare_guest(&p.out.join("guest-cache"))?;
+    let ko = build_module(&g, &p.root.join("driver"), &workdir.join("driver"))?;
+    let tool = crate::images::build_musl_tool(p)?;
+    let files = standard_files(&ko, &tool, &p.images().join("syshyper.bin"), &p.config_images(), &p.inmate_images())?;
+    Ok((g, ko, files))
 }
 
 /// The usual guest files: module, tool (/init links `jailhouse` to it), hypervisor

@@ -64,6 +64,17 @@ pub fn send_sgi0(value: u64) {
     isb();
 }
 
+/// Whether an interrupt of priority `prio` in Group 0 (`group0`) or
+/// Group 1, once pending, is signalled to this CPU at once (and so ends
+/// a WFI): its group enabled, its priority above the priority mask, and
+/// no active priority (ICC_RPR_EL1 idle) that it would have to preempt.
+pub fn would_signal(group0: bool, prio: u64) -> bool {
+    let enable = if group0 { read_sysreg!(icc_igrpen0_el1) } else { read_sysreg!(icc_igrpen1_el1) };
+    let pmr = read_sysreg!(icc_pmr_el1) & 0xff;
+    let rpr = read_sysreg!(icc_rpr_el1) & 0xff;
+    enable & 1 != 0 && prio < pmr && rpr == 0xff
+}
+
 /// Number of list registers.
 pub fn num_lrs() -> usize {
     (ICH_VTR_EL2.read(ICH_VTR_EL2::ListRegs) + 1) as usize

@@ -111,8 +111,10 @@ pub fn wait_for_event() {
     unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
 }
 
-/// Waits for an interrupt (any: the GIC's signal wakes WFI whatever
-/// PSTATE masks and whichever EL the interrupt is routed to).
+/// Waits for an interrupt (WFI): any physical interrupt the CPU interface
+/// signals ends it, masked at EL2 or not. Under QEMU's `-icount` a CPU in
+/// WFI is skipped by the round-robin scheduler, where WFE (a yield in
+/// QEMU) costs its loop's instructions on every round.
 #[inline(always)]
 pub fn wait_for_interrupt() {
     // SAFETY: `wfi` only suspends execution until an interrupt.

@@ -2,6 +2,18 @@
 //! at the top of this CPU's stack, call the Rust handler, restore, `eret`.
 //! This is the whole world switch: each physical CPU runs one vCPU, so EL1
 //! system registers stay live and only general registers are saved.
+//!
+//! The frequent exits (interrupts, and synchronous traps from a lower EL)
+//! save only what a Rust function may clobber: x0-x18, x29, x30 (and ELR).
+//! x19-x28 are callee-saved under AAPCS64, so every Rust function the
+//! entry calls returns with them holding the guest's values; they are
+//! neither stored nor reloaded, and so never pass through memory that
+//! another context could see. Whenever a handler needs them in the frame
+//! (it reads or writes one of them, rewrites the frame as a whole, records
+//! it, or leaves EL2 through it), the entry stores them after the partial
+//! handler has returned (still the guest's values then), and the full
+//! frame is restored. Each partial handler decides that before it changes
+//! anything (`trap::handlers::keeps_frame`).
 
 use super::consts::FRAME_SIZE;
 use super::regval::ich;
@@ -67,13 +79,14 @@ core::arch::global_asm!(
     b       __restore_frame
 .endm
 
-/* Interrupts: x0-x5 are saved here, the rest only if the Rust handler
- * runs (__irq_save_rest). The IRQ entry first tries the assembly fast
- * path (__irq_fast); the FIQ entry (__fiq_slow) always goes to Rust,
- * unacknowledged.
- * The handler returns nonzero when it rewrote the whole frame (the CPU
- * parked and was restarted elsewhere): then the full frame is restored. */
-.macro VECTOR_IRQ_ENTRY target
+/* Interrupts and lower-EL synchronous traps: x0-x5 are saved here, the
+ * rest only as far as the path needs (__irq_save_rest, __sync_partial).
+ * The IRQ entry first tries the assembly fast path (__irq_fast); the FIQ
+ * entry (__fiq_slow) always goes to Rust, unacknowledged.
+ * The interrupt handler returns nonzero when it rewrote the whole frame
+ * (the CPU parked and was restarted elsewhere): then the full frame is
+ * restored. */
+.macro VECTOR_PARTIAL_ENTRY target
     .balign 0x80
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
@@ -94,9 +107,9 @@ __el2_vectors:
     VECTOR  trap_hyp_fault
     VECTOR  trap_hyp_fault
     VECTOR  trap_hyp_fault
-    VECTOR  trap_lower_sync     /* lower EL, AArch64 */
-    VECTOR_IRQ_ENTRY __irq_fast
-    VECTOR_IRQ_ENTRY __fiq_slow
+    VECTOR_PARTIAL_ENTRY __sync_partial /* lower EL, AArch64 */
+    VECTOR_PARTIAL_ENTRY __irq_fast
+    VECTOR_PARTIAL_ENTRY __fiq_slow
     VECTOR  trap_lower_serror
     VECTOR  trap_lower_aarch32  /* lower EL, AArch32 */
     VECTOR  trap_lower_aarch32
@@ -229,6 +242,64 @@ __irq_return:
     RESTORE_CALLER_SAVED
     eret
 
+/* A synchronous trap from a lower EL (x0-x5 saved by the vector).
+ * The frequent exits (hypercalls, PSCI, trapped MMIO and SGI registers)
+ * go to a Rust entry of their exception class, trap_*_partial(frame,
+ * ESR), with x0-x18, x29, x30 and ELR in the frame; the guest's x19-x28
+ * stay in their registers throughout (see the module comment) and
+ * SPSR_EL2 is not touched (nothing at EL2 takes an exception meanwhile:
+ * interrupts are masked, a fault of its own panics). The entry returns
+ * {sync_done} when done, {sync_full} when the trap needs the whole frame
+ * and nothing was done yet (trap_lower_sync handles it from the start;
+ * also every other class), or {sync_rest} when its handler found the
+ * access was not one it takes (trap_lower_sync_rest reports it with the
+ * whole frame). In both latter cases x19-x28 are stored now, from the
+ * registers the Rust function preserved, and SPSR from SPSR_EL2. */
+.global __sync_partial
+__sync_partial:
+    SAVE_IRQ_REST
+    mrs     x9, elr_el2
+    str     x9, [sp, #248]
+    mrs     x1, esr_el2
+    lsr     w2, w1, #26
+    mov     x0, sp
+    cmp     w2, #{ec_smc}
+    b.eq    12f
+    cmp     w2, #{ec_hvc}
+    b.eq    10f
+    cmp     w2, #{ec_dabt}
+    b.eq    11f
+    cmp     w2, #{ec_sysreg}
+    b.eq    13f
+    mov     w0, #{sync_full}
+    b       1f
+10: bl      trap_hvc_partial
+    b       5f
+11: bl      trap_dabt_partial
+    b       5f
+12: bl      trap_smc_partial
+    b       5f
+13: bl      trap_sysreg_partial
+5:  cbnz    w0, 1f
+    ldr     x9, [sp, #248]
+    msr     elr_el2, x9
+    RESTORE_CALLER_SAVED
+    eret
+1:  stp     x19, x20, [sp, #152]
+    stp     x21, x22, [sp, #168]
+    stp     x23, x24, [sp, #184]
+    stp     x25, x26, [sp, #200]
+    stp     x27, x28, [sp, #216]
+    mrs     x10, spsr_el2
+    str     x10, [sp, #256]
+    cmp     w0, #{sync_full}
+    mov     x0, sp
+    b.ne    2f
+    bl      trap_lower_sync
+    b       __restore_frame
+2:  bl      trap_lower_sync_rest
+    b       __restore_frame
+
 /* x0 = trap frame: make it the current stack and return to the guest. */
 .global __vm_return
 __vm_return:
@@ -256,4 +327,11 @@ __restore_frame:
     no_owner = const crate::irqchip::spi::NO_OWNER,
     lr_base = const ich::LR_PENDING | ich::LR_HW | ich::LR_GROUP1 | ich::LR_PRIO,
     not_acked = const crate::irqchip::NOT_ACKED,
+    sync_done = const crate::trap::SYNC_DONE,
+    sync_full = const crate::trap::SYNC_FULL,
+    sync_rest = const crate::trap::SYNC_REST,
+    ec_hvc = const crate::trap::esr::ec::HVC64,
+    ec_smc = const crate::trap::esr::ec::SMC64,
+    ec_dabt = const crate::trap::esr::ec::DABT_LOW,
+    ec_sysreg = const crate::trap::esr::ec::SYSREG,
 );

@@ -6,7 +6,7 @@ use super::lr;
 use super::phys::*;
 use super::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use crate::irqchip::gicv3::snapshot::bit_reg;
-use crate::irqchip::{pending, spi::owner, IrqOutcome};
+use crate::irqchip::{spi::owner, IrqOutcome};
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use core::sync::atomic::Ordering;
 
@@ -68,7 +68,7 @@ pub fn inject(intid: u32, hw: bool) {
 fn inject_on(cpu: &PerCpu, intid: u32, hw: bool) {
     cpu.count(Stat::Virq);
     if !try_inject(intid, hw) {
-        pending::post(&cpu.irq_pending, intid);
+        cpu.irq_pending.post(intid);
         set_uie(true);
     }
 }
@@ -82,7 +82,7 @@ fn drain_pending(cpu: &PerCpu) {
         inject_on(cpu, sgi, false);
     }
     let cell = cpu.cell.load(Ordering::Relaxed);
-    let done = pending::drain(&cpu.irq_pending, |intid| {
+    let done = cpu.irq_pending.drain(|intid| {
         let virt = intid >= 16 && crate::irqchip::spi::is_virtual(intid);
         if virt && owner(intid).map(u32::from) != Some(cell) {
             return true;
@@ -99,7 +99,7 @@ pub fn inject_virtual(target: &PerCpu, intid: u32) {
         inject_on(me, intid, false);
         return;
     }
-    if pending::post(&target.irq_pending, intid) {
+    if target.irq_pending.post(intid) {
         kick(target);
         crate::arch::dsb_ish();
     }
@@ -279,7 +279,7 @@ pub fn hand_back() {
         }
         write_lr(n, 0);
     }
-    pending::drain(&cpu.irq_pending, |intid| {
+    cpu.irq_pending.drain(|intid| {
         if crate::irqchip::spi::is_virtual(intid) {
             return true;
         }

@@ -299,9 +299,7 @@ pub fn reset_cpu() {
     gich_write(lr::HCR, lr::HCR_EN);
     let cpu = this_cpu();
     cpu.vsgi_pending.store(0, Ordering::Relaxed);
-    for p in &cpu.irq_pending {
-        p.store(0, Ordering::Relaxed);
-    }
+    cpu.irq_pending.clear();
 }
 
 fn bit(base: u64, irq: u32) -> bool {

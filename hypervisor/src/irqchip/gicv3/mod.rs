@@ -19,6 +19,8 @@ mod emulate;
 #[allow(unsafe_code)]
 mod inject;
 #[cfg(target_os = "none")]
+pub use inject::kick_wakes_this_cpu;
+#[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod phys;
 #[cfg(target_os = "none")]

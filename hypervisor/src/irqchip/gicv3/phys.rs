@@ -299,7 +299,7 @@ pub fn reset_cpu() {
     // Entries dropped below: a safe-mode SPI among them must not stay
     // disabled (`safe_spi`), queued or in a list register.
     super::safe_spi::drop_cpu_entries();
-    crate::irqchip::pending::drain(&this_cpu().irq_pending, |intid| {
+    this_cpu().irq_pending.drain(|intid| {
         if super::safe_spi::in_flight(intid) {
             super::safe_spi::finish(intid);
         }
@@ -313,8 +313,6 @@ pub fn reset_cpu() {
     cpuif::set_ich_hcr(ICH_HCR_EN);
     let cpu = this_cpu();
     cpu.vsgi_pending.store(0, Ordering::Relaxed);
-    for p in &cpu.irq_pending {
-        p.store(0, Ordering::Relaxed);
-    }
+    cpu.irq_pending.clear();
 }
 

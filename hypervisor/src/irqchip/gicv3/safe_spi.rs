@@ -166,6 +166,14 @@ fn adopt_slow(cpu: &PerCpu) {
             clear(pintid);
         }
     }
+    // What this CPU has queued (looked at, left queued).
+    let mut queued_map = [0u32; 32];
+    cpu.irq_pending.drain(|intid| {
+        if let Some(q) = queued_map.get_mut(intid as usize / 32) {
+            *q |= 1 << (intid % 32);
+        }
+        false
+    });
     let mpidr = cpu.mpidr.load(Ordering::Relaxed) & mpidr_mask();
     for (w, cw) in CONVERTED.iter().enumerate() {
         let mut bits = cw.load(Ordering::Acquire);
@@ -176,7 +184,7 @@ fn adopt_slow(cpu: &PerCpu) {
             if route != mpidr {
                 continue;
             }
-            let queued = cpu.irq_pending.get(w).is_some_and(|q| q.load(Ordering::Acquire) & (1 << (intid % 32)) != 0);
+            let queued = queued_map.get(w).is_some_and(|q| q & (1 << (intid % 32)) != 0);
             if clear(intid) && !queued {
                 finish(intid);
             }

@@ -8,7 +8,7 @@ use super::smp::{self, Conduit};
 use super::stats::{self, Rng, Stats};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use syshyper_inmates::comm::{CommRegion, COMM_REGION_BASE};
-use syshyper_inmates::gic::{Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
+use syshyper_inmates::gic::{self, Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
 use syshyper_inmates::gic_affinity::sgi1r_value;
 use syshyper_inmates::timer::{self, VIRT_TIMER_INTID};
 use syshyper_inmates::{cpu, println};
@@ -101,12 +101,18 @@ const GICR_ISENABLER0: usize = 0x100;
 const GICR_IPRIORITYR: usize = 0x400;
 const PRIORITY: u32 = 0xa0;
 
-/// Enables SGI/PPI `intid` as Group 1 on the CPU owning RD frame `rd`.
+/// Enables SGI/PPI `intid` as Group 1 on this CPU (GICv3: in the SGI
+/// frame of `gic`'s redistributor; GICv2: the library's banked GICD
+/// registers, which keep the hypervisor's group).
 /// Written with plain single-register loads and stores: a trapping access
 /// must carry a valid syndrome (ESR ISV) for the hypervisor to emulate it,
 /// and the library's accessors may compile to writeback forms that do not.
-fn enable_private(rd: usize, intid: u32) {
-    let sgi = rd + GICR_SGI_FRAME;
+fn enable_private(gic: &Gic, intid: u32) {
+    if gic::is_v2() {
+        gic.enable_private(intid);
+        return;
+    }
+    let sgi = gic.redistributor() + GICR_SGI_FRAME;
     let bit = 1u32 << (intid % 32);
     // SAFETY: `rd` is this CPU's redistributor (found by `Gic::new`); the
     // registers lie in its SGI frame.
@@ -121,17 +127,22 @@ fn enable_private(rd: usize, intid: u32) {
 }
 
 /// Sets up this CPU's GIC interface; natively also the distributor and
-/// this CPU's redistributor, which nobody else has woken.
+/// this CPU's redistributor, which nobody else has woken. On a GICv2 the
+/// IRQ vector switches to the memory-mapped CPU interface (the comm
+/// region's GICC address in a cell, QEMU virt's natively).
 pub fn gic_setup(native: bool) -> Option<Gic> {
-    let (gicd, gicr) = match comm_region() {
-        Some(c) if c.gicd_base() != 0 && c.gicr_base() != 0 => {
-            (c.gicd_base() as usize, c.gicr_base() as usize)
-        }
-        _ => (QEMU_VIRT_GICD, QEMU_VIRT_GICR),
+    let comm = comm_region();
+    let base = |get: fn(&CommRegion) -> u64, default: usize| {
+        comm.as_ref().map(get).filter(|&b| b != 0).map_or(default, |b| b as usize)
     };
-    // SAFETY: the bases come from the comm region or are QEMU virt's GICv3.
+    let gicd = base(CommRegion::gicd_base, QEMU_VIRT_GICD);
+    let gicr = base(CommRegion::gicr_base, QEMU_VIRT_GICR);
+    // SAFETY: the bases come from the comm region or are QEMU virt's.
     match unsafe { Gic::new(gicd, gicr) } {
         Ok(g) => {
+            if let Some(lib_gicc) = gic::cpu_interface() {
+                probes::use_gicv2(base(CommRegion::gicc_base, lib_gicc));
+            }
             g.init(native);
             Some(g)
         }
@@ -193,7 +204,7 @@ static PARTNER_INTID: AtomicU32 = AtomicU32::new(0);
 extern "C" fn partner_entry(native: u64) -> ! {
     probes::install_vectors();
     if let Some(g) = gic_setup(native != 0) {
-        enable_private(g.redistributor(), SGI_ID);
+        enable_private(&g, SGI_ID);
     }
     for i in 1..=SHORT_SAMPLES {
         PARTNER_READY.store(i, Ordering::Release);
@@ -229,7 +240,7 @@ pub fn run(conduit: Conduit, mailbox: Mailbox, first: u64) -> ! {
     let Some(gic) = gic_setup(native) else {
         cpu::park()
     };
-    enable_private(gic.redistributor(), VIRT_TIMER_INTID);
+    enable_private(&gic, VIRT_TIMER_INTID);
     let base = (0..16).map(|_| probes::baseline()).min().unwrap_or(0);
 
     let mut psci = Stats::new();
@@ -276,10 +287,29 @@ fn sgi_series(conduit: Conduit, native: bool) -> Stats {
         return Stats::new();
     }
     let target = sgi1r_value(SGI_ID, smp::PARTNER_CPU as u64);
+    // GICv2: GICD_SGIR's target list names CPU interfaces; on QEMU virt
+    // interface n is CPU n (MPIDR Aff0 n), which the hypervisor keeps for
+    // a cell's CPUs.
+    let sgir = gicd_base() + 0xf00;
+    let sgir_value = (1u32 << (smp::PARTNER_CPU & 7)) << 16 | SGI_ID;
 
+    // One loop per GIC (monomorphised): the instructions the sender runs
+    // between its counter read and the partner's, which the figure
+    // includes, stay those of a single-GIC loop.
+    if gic::is_v2() {
+        sgi_samples(|| probes::send_sgi_v2(sgir, sgir_value));
+    } else {
+        sgi_samples(|| probes::send_sgi(target));
+    }
+    sgi_sum()
+}
+
+/// Sends SGI_ID to the partner SHORT_SAMPLES times with `send` (which
+/// returns the counter read just before the SGI) and records each delay.
+fn sgi_samples(send: impl Fn() -> u64) {
     for i in 1..=SHORT_SAMPLES {
         wait_for(&PARTNER_READY, i);
-        let t0 = probes::send_sgi(target);
+        let t0 = send();
         wait_for(&PARTNER_DONE, i);
         let at = PARTNER_AT.load(Ordering::Relaxed);
         if PARTNER_INTID.load(Ordering::Relaxed) == SGI_ID && at >= t0 {
@@ -291,6 +321,9 @@ fn sgi_series(conduit: Conduit, native: bool) -> Stats {
             );
         }
     }
+}
+
+fn sgi_sum() -> Stats {
     // Summed only now, with no trap in between: sysHyper does not yet keep
     // a cell's FP/SIMD registers across traps, and the compiler may keep a
     // running statistic in one (see README "Benchmarks").

@@ -6,6 +6,7 @@
 //! under `-icount shift=4`. `baseline()` is what two back-to-back readings
 //! differ by, subtracted from probes that bracket one operation.
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 // IRQ from the current EL: the first instruction reads the counter. No
 // registers are saved: IRQs are unmasked only inside the probes below,
@@ -19,16 +20,10 @@ global_asm!(
 .balign 2048
 .global __bench_vectors
 __bench_vectors:
+    .irp off, 0x000, 0x080, 0x100, 0x180, 0x200
     .balign 0x80
-    b       __vectors + 0x000
-    .balign 0x80
-    b       __vectors + 0x080
-    .balign 0x80
-    b       __vectors + 0x100
-    .balign 0x80
-    b       __vectors + 0x180
-    .balign 0x80
-    b       __vectors + 0x200
+    b       __vectors + \off
+    .endr
     .balign 0x80
     mrs     x0, cntvct_el0
     mrs     x1, S3_0_C12_C12_0
@@ -36,31 +31,61 @@ __bench_vectors:
     msr     S3_0_C12_C12_1, x1
     mov     x2, #1
     eret
+    .irp off, 0x300, 0x380, 0x400, 0x480, 0x500, 0x580, 0x600, 0x680, 0x700, 0x780
     .balign 0x80
-    b       __vectors + 0x300
+    b       __vectors + \off
+    .endr
+"#
+);
+
+// The same table for a GICv2, whose CPU interface is memory-mapped
+// (natively QEMU virt's GICC; in a cell the GICV page the hypervisor maps
+// at the cell's GICC address, so neither access traps): GICC_IAR at +0xc,
+// GICC_EOIR at +0x10 with the whole IAR value (an SGI's source CPU
+// included), the INTID alone returned in x1. The base is loaded from
+// BENCH_GICC with x1 as scratch, so the handler still clobbers only x0..x2;
+// the counter is still read by the first instruction.
+global_asm!(
+    r#"
+.section .text.bench_vectors, "ax"
+.balign 2048
+.global __bench_vectors_v2
+__bench_vectors_v2:
+    .irp off, 0x000, 0x080, 0x100, 0x180, 0x200
     .balign 0x80
-    b       __vectors + 0x380
+    b       __vectors + \off
+    .endr
     .balign 0x80
-    b       __vectors + 0x400
+    mrs     x0, cntvct_el0
+    adrp    x1, BENCH_GICC
+    ldr     x1, [x1, :lo12:BENCH_GICC]
+    ldr     w2, [x1, #0xc]
+    msr     cntv_ctl_el0, xzr
+    str     w2, [x1, #0x10]
+    and     x1, x2, #0x3ff
+    mov     x2, #1
+    eret
+    .irp off, 0x300, 0x380, 0x400, 0x480, 0x500, 0x580, 0x600, 0x680, 0x700, 0x780
     .balign 0x80
-    b       __vectors + 0x480
-    .balign 0x80
-    b       __vectors + 0x500
-    .balign 0x80
-    b       __vectors + 0x580
-    .balign 0x80
-    b       __vectors + 0x600
-    .balign 0x80
-    b       __vectors + 0x680
-    .balign 0x80
-    b       __vectors + 0x700
-    .balign 0x80
-    b       __vectors + 0x780
+    b       __vectors + \off
+    .endr
 "#
 );
 
 extern "C" {
     static __bench_vectors: u8;
+    static __bench_vectors_v2: u8;
+}
+
+/// The GICv2 CPU interface `__bench_vectors_v2` uses; 0 on a GICv3.
+#[no_mangle]
+static BENCH_GICC: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes `install_vectors` choose the GICv2 table, with its CPU interface
+/// at `gicc` (called once the GIC is known, before IRQs are unmasked).
+pub fn use_gicv2(gicc: usize) {
+    BENCH_GICC.store(gicc, Ordering::Relaxed);
+    install_vectors();
 }
 
 /// True when the program runs at address 0, i.e. was built for a cell.
@@ -76,12 +101,18 @@ pub fn linked_at_zero() -> bool {
     base == 0
 }
 
-/// Makes this CPU take exceptions through `__bench_vectors`.
+/// Makes this CPU take exceptions through `__bench_vectors` (or its GICv2
+/// twin once [`use_gicv2`] named a CPU interface).
 pub fn install_vectors() {
+    let table = if BENCH_GICC.load(Ordering::Relaxed) != 0 {
+        core::ptr::addr_of!(__bench_vectors_v2)
+    } else {
+        core::ptr::addr_of!(__bench_vectors)
+    };
     // SAFETY: the table is 2 KiB aligned and every slot either handles the
     // exception or forwards it to the library's table.
     unsafe {
-        asm!("msr vbar_el1, {}", "isb", in(reg) core::ptr::addr_of!(__bench_vectors), options(nostack));
+        asm!("msr vbar_el1, {}", "isb", in(reg) table, options(nostack));
     }
 }
 
@@ -166,12 +197,27 @@ pub fn wait_interrupt() -> Taken {
 
 /// Reads the counter, then writes `sgi1r` to ICC_SGI1R_EL1; returns the
 /// reading.
+#[inline(always)]
 pub fn send_sgi(sgi1r: u64) -> u64 {
     let t: u64;
     // SAFETY: generating an SGI has no effect on this program's memory.
     unsafe {
         asm!("isb", "mrs {t}, cntvct_el0", "msr S3_0_C12_C11_5, {v}", "isb",
              t = out(reg) t, v = in(reg) sgi1r, options(nomem, nostack));
+    }
+    t
+}
+
+/// Reads the counter, then writes `value` to the GICv2 GICD_SGIR at
+/// `sgir` (trapped and emulated in a cell); returns the reading.
+#[inline(always)]
+pub fn send_sgi_v2(sgir: usize, value: u32) -> u64 {
+    let t: u64;
+    // SAFETY: `sgir` is the distributor's GICD_SGIR; generating an SGI has
+    // no effect on this program's memory. A plain `str` (valid syndrome).
+    unsafe {
+        asm!("isb", "mrs {t}, cntvct_el0", "str {v:w}, [{a}]", "isb",
+             t = out(reg) t, v = in(reg) value, a = in(reg) sgir, options(nostack));
     }
     t
 }

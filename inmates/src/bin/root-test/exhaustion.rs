@@ -1,5 +1,7 @@
-//! Suite "exhaust" (16-CPU machine): cells are created, one per CPU 1..15,
-//! until the hypervisor runs out, first of page-pool pages (configs of
+//! Suite "exhaust" (the most CPUs the machine's GIC allows: 16 on GICv3,
+//! 8 on GICv2, whose CPU interface numbers stop at 8): cells are created,
+//! one per root CPU 1..N-1 (N read from the root's CPU set), until the
+//! hypervisor runs out, first of page-pool pages (configs of
 //! 4 KiB root-shared regions each in its own 2 MiB block, so every region
 //! needs a stage-2 table page of its own), then of heap (configs of the
 //! largest accepted size, 16 pages, whose regions all name the same page
@@ -22,12 +24,21 @@ const CPU_SET_SIZE: usize = 8;
 const FIRST_REGION: usize = cfg::DESC_SIZE + CPU_SET_SIZE;
 /// Regions that fit a config of MAX_CONFIG bytes.
 const MAX_REGIONS: usize = (MAX_CONFIG - FIRST_REGION) / cfg::REGION_SIZE;
-/// Root RAM (configs/qemu-virt-16cpu.toml) the scattered regions use: from
+/// Root RAM (configs/qemu-virt-16cpu.toml, qemu-virt-gicv2-8cpu.toml) the
+/// scattered regions use: from
 /// 0x48000000 (above root-test and its bundle) to the end of root RAM.
 const SCATTER_BASE: u64 = 0x4820_0000;
 const SCATTER_END: u64 = 0x7fa0_0000;
 const BLOCK: u64 = 0x20_0000;
-const CPUS: u64 = 16;
+/// Most CPUs a machine of this suite has (the arrays' size).
+const MAX_CPUS: u64 = 16;
+
+/// The root's CPUs 0..N-1 (sysHyper's cell info: the root's CPU set), at
+/// most [`MAX_CPUS`].
+fn cpus() -> u64 {
+    let set = hvc::hvc(SH_HC_CELL_GET_INFO, 0, 0).max(0) as u64;
+    (64 - u64::from(set.leading_zeros())).min(MAX_CPUS)
+}
 
 /// Signature and revision, copied from a real config of the bundle.
 static mut SIGNATURE: [u8; 8] = [0; 8];
@@ -79,10 +90,10 @@ fn name_of<'a>(buf: &'a mut [u8; 16], prefix: &[u8], cpu: u64) -> &'a str {
 
 /// Creates cells on CPUs 1.. until one is refused; returns the ids made and
 /// the refusal (0 if every CPU got a cell).
-fn fill(prefix: &[u8], n: usize, page: impl Fn(usize) -> u64 + Copy) -> ([i64; CPUS as usize], usize, i64) {
-    let mut ids = [0i64; CPUS as usize];
+fn fill(prefix: &[u8], n: usize, page: impl Fn(usize) -> u64 + Copy) -> ([i64; MAX_CPUS as usize], usize, i64) {
+    let mut ids = [0i64; MAX_CPUS as usize];
     let mut made = 0;
-    for cpu in 1..CPUS {
+    for cpu in 1..cpus() {
         let mut nb = [0u8; 16];
         let name = name_of(&mut nb, prefix, cpu);
         // SAFETY: CONFIG is used by this single-threaded suite only, one
@@ -124,7 +135,7 @@ pub fn run(bundle: &Bundle) {
     unsafe { (*core::ptr::addr_of_mut!(SIGNATURE)).copy_from_slice(&base[..8]) };
     let start = usage();
     let pool = hvc::hypervisor_info(INFO_MEM_POOL_SIZE);
-    println!("exhaust: pool {pool} pages, {} used, {} cells", start.0, start.1);
+    println!("exhaust: {} CPUs, pool {pool} pages, {} used, {} cells", cpus(), start.0, start.1);
     // Page pool: one table page per 2 MiB block.
     let blocks = ((SCATTER_END - SCATTER_BASE) / BLOCK) as usize;
     let n = blocks.min(MAX_REGIONS - 1);
@@ -148,7 +159,7 @@ pub fn run(bundle: &Bundle) {
     // And the machine is usable again: a small cell on the last CPU.
     // SAFETY: as in `fill`.
     let buf = unsafe { &mut (*core::ptr::addr_of_mut!(CONFIG)).0 };
-    build(buf, "after", CPUS - 1, 1, |_| SCATTER_BASE);
+    build(buf, "after", cpus() - 1, 1, |_| SCATTER_BASE);
     let id = hvc::cell_create(buf.as_ptr() as u64);
     check!("exhaust: create works after exhaustion", id > 0, "returned {id}");
     if id > 0 {
