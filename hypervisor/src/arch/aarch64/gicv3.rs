@@ -22,8 +22,14 @@ const PMR_UNMASK_ALL: u64 = 0xff;
 const BPR1_FULL_PREEMPTION: u64 = 0;
 
 /// Acknowledges the highest-priority pending group-1 interrupt.
+/// The DSB after it makes the interrupt's new active state visible
+/// (GICv3 architecture 4.1.1) before this CPU reads anything that decides
+/// how to deliver it: `irqchip::gicv3::safe_spi`'s switch-over relies on
+/// it.
 pub fn ack() -> u32 {
-    (read_sysreg!(icc_iar1_el1) & IAR_INTID_MASK) as u32
+    let intid = (read_sysreg!(icc_iar1_el1) & IAR_INTID_MASK) as u32;
+    super::dsb_sy();
+    intid
 }
 
 /// Acknowledges the highest-priority pending group-0 interrupt (1023 if

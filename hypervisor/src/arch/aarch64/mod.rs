@@ -219,6 +219,17 @@ pub fn dsb_ish() {
     unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
 }
 
+/// Full-system data synchronisation barrier, device accesses included:
+/// orders a store before a later read of the GIC distributor, and makes
+/// an acknowledgement's effect on an interrupt's state visible (GICv3
+/// architecture, 4.1.1: the effects of reading ICC_IAR1_EL1 are not
+/// guaranteed visible until after a DSB).
+#[inline(always)]
+pub fn dsb_sy() {
+    // SAFETY: barrier only.
+    unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
+}
+
 /// Completes this CPU's earlier stores (inner shareable) before any later
 /// one: publishing a zeroed table page to the table walkers.
 pub fn dsb_ishst() {

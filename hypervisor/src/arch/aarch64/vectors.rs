@@ -196,6 +196,7 @@ __irq_fast_restore:
     eret
 .global __irq_fast_spi
 __irq_fast_spi:
+    dsb     sy                          /* the ack's active state visible */
     adrp    x3, {direct_cpus}           /* a direct cell runs: SPIs in */
     ldr     w3, [x3, :lo12:{direct_cpus}] /* safe mode, in Rust (safe_spi) */
     cbnz    w3, __irq_save_rest

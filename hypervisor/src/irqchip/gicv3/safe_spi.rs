@@ -71,9 +71,16 @@ pub fn cpu_entered(me: &PerCpu, cell: u32) {
     if DIRECT_CPUS.fetch_add(1, Ordering::AcqRel) != 0 {
         return;
     }
-    // The count is visible before the scan: an acknowledgement the scan
-    // misses sees the count and takes the safe path.
-    crate::arch::dsb_ish();
+    // No acknowledgement escapes both this scan and the safe path: this
+    // CPU stores the count, DSB SY, then reads GICD_ISACTIVER; an
+    // acknowledging CPU reads ICC_IAR1_EL1, DSB SY (which makes the new
+    // active state visible, GICv3 architecture 4.1.1: `cpuif::ack` and
+    // the assembly fast path's `__irq_fast_spi`), then loads the count.
+    // With a full barrier between each side's write and read, at least
+    // one side sees the other's: either the acknowledging CPU reads a
+    // nonzero count and takes the safe path, or its SPI is already active
+    // in the distributor when this scan reads it, and is converted below.
+    crate::arch::dsb_sy();
     let lines = ((mmio_read(gicd(0x4), 4) & 0x1f) + 1) as usize;
     let mut kick_mask = 0u64;
     for w in 1..lines.min(32) {
