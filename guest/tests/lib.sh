@@ -5,6 +5,7 @@
 C=/etc/syshyper/configs
 # The machine's system configuration in $C (/init exports it per GIC version).
 SYS_CONFIG=${SYS_CONFIG:-qemu-virt.cell}
+SMMU_CONFIG=${SMMU_CONFIG:-qemu-virt-smmu.cell}
 I=/etc/syshyper/inmates
 # The module (linux-demo sets C, I and KO to the installed packages' paths).
 KO=/lib/modules/syshyper.ko

@@ -177,14 +177,14 @@ check "virtio-blk: root reads the disk after disable" root_reads_disk
 # root's device tree hid from Linux; the root's disk DMA (stream 0x28)
 # translates through the root's stage 2, then through the cell's while
 # configs/linux-cell-vblk.cell has the function.
-VCELL="$C/linux-cell-vblk.cell $L/Image -i $L/initramfs.cpio.gz --sysconfig $C/qemu-virt-smmu.cell"
+VCELL="$C/linux-cell-vblk.cell $L/Image -i $L/initramfs.cpio.gz --sysconfig $C/$SMMU_CONFIG"
 cell_dma_confined() { is $S/cells/1/dma_unconfined 0 && is $S/cells/1/dma_faults 0; }
 list_says_confined() {
 	jailhouse cell list >$W/list.txt
 	cat $W/list.txt
 	grep -q "^1 .*linux-cell-vblk .* 0$" $W/list.txt && ! grep -q "UNCONFINED\|^note:" $W/list.txt
 }
-check "SMMU: enable" jailhouse enable $C/qemu-virt-smmu.cell
+check "SMMU: enable" jailhouse enable $C/$SMMU_CONFIG
 check "SMMU: the hypervisor drives it" console_has "SMMU: root streams \[8, 10, 28\] translate through" 10
 check "virtio-blk: root reads the disk through the SMMU" root_reads_disk
 fails_with "virtio-blk: cell linux refused while virtio-pci is bound" "echo $VBLK > /sys/bus/pci/devices/$VBLK/driver/unbind    # driver virtio-pci" jailhouse cell linux $VCELL -c "$BOOTARGS syshyper.vblk"

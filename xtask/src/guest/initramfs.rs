@@ -22,14 +22,18 @@ pub const READY_MARKER: &str = "syshyper-guest: ready";
 /// SYSTEM_OFF with status 0, so the script's status travels on the console.
 /// It exports `SYS_CONFIG`, the file name of the machine's system
 /// configuration (`qemu-virt.cell`, or `qemu-virt-gicv2.cell` with
-/// `--gic 2`): the scripts enable with `$C/$SYS_CONFIG`.
+/// `--gic 2`): the scripts enable with `$C/$SYS_CONFIG`; and
+/// `SMMU_CONFIG`, the one with the SMMU (`qemu-virt-smmu.cell` or its
+/// GICv2 twin).
 pub fn init_script() -> String {
     let sys_config = crate::qemu::system_config_for_gic("qemu-virt.cell");
+    let smmu_config = crate::qemu::system_config_for_gic("qemu-virt-smmu.cell");
     format!(
         r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export SYS_CONFIG={sys_config}
+export SMMU_CONFIG={smmu_config}
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
