@@ -12,7 +12,7 @@ use crate::guest;
 use crate::harness::Ctx;
 use crate::platform::Platform;
 use crate::systests::{Boot, Expect, SysTest};
-use crate::systests_linux::{passed_exactly, SUMMARY};
+use crate::systests_linux::{pass, passed_exactly, GIC_LINES, SUMMARY};
 use anyhow::Result;
 
 const ZCU102: &str = include_str!("../../guest/tests/zcu102.sh");
@@ -24,24 +24,8 @@ fn linux_args(ctx: &Ctx) -> Result<Vec<String>> {
     guest::linux_qemu_args_prepared(Platform::Zcu102, &g, &initrd, "")
 }
 
-/// A passed step's line (the line end keeps "enable" from matching
-/// "enable again").
-macro_rules! pass {
-    ($name:literal) => {
-        Expect { regex: concat!(r"\[PASS\] ", $name, r"\r?\n"), check: None }
-    };
-}
-
 /// The script's checks, all of which must pass.
 const CHECKS: u32 = 46;
-
-/// gic-demo's own lines on UART 1: its GIC (the GIC-400's distributor and
-/// the virtual CPU interface from the comm region) and the timer through it.
-const GIC_DEMO: [Expect; 3] = [
-    Expect { regex: r"Initializing the GIC\.\.\.", check: None },
-    Expect { regex: r"Initializing the timer\.\.\.", check: None },
-    Expect { regex: r"Timer fired, jitter: *-?\d+ ns, min: *-?\d+ ns, max: *-?\d+ ns", check: None },
-];
 
 /// uart-demo's lines (inmates/src/bin/uart-demo.rs) on UART 1.
 const UART_DEMO: [Expect; 2] = [
@@ -63,9 +47,9 @@ const ZCU102_EXPECT: &[Expect] = &[
     pass!("gic-demo create"),
     pass!("gic-demo: CPU 3 left Linux"),
     pass!("gic-demo load"),
-    GIC_DEMO[0],
-    GIC_DEMO[1],
-    GIC_DEMO[2],
+    GIC_LINES[0],
+    GIC_LINES[1],
+    GIC_LINES[2],
     pass!("gic-demo start"),
     pass!("gic-demo took its timer interrupts"),
     pass!("gic-demo running"),
@@ -97,7 +81,7 @@ const ZCU102_EXPECT: &[Expect] = &[
     pass!("root cell listed on the generated config"),
     pass!("every CPU works on the generated config"),
     pass!("gic-demo create and load on the generated config"),
-    GIC_DEMO[2],
+    GIC_LINES[2],
     pass!("gic-demo start on the generated config"),
     pass!("gic-demo took its timer interrupts on the generated config"),
     pass!("gic-demo running on the generated config"),
