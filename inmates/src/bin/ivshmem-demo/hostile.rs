@@ -15,11 +15,14 @@ pub const TEXT_RUNG: &str = "bad-doorbell: rung";
 pub const TEXT_CONTROL: &str = "bad-doorbell: control";
 /// What the root writes to let the doorbells start.
 pub const TEXT_GO: &str = "go";
-/// How long the root gets to answer.
+/// What the root writes once it has counted its interrupts after
+/// [`TEXT_RUNG`]: only then comes the control, so the root never has to
+/// catch a text in a time window, and a stray interrupt of a bad doorbell
+/// is counted before the control's.
+pub const TEXT_COUNTED: &str = "counted";
+/// How long the root gets to answer (a bound for a broken root, not a
+/// pause: every wait ends as soon as the root's text is there).
 const WAIT_NS: u64 = 5_000_000_000;
-/// Pause between the bad doorbells and the control, so an interrupt a bad
-/// doorbell caused would have arrived at the root long before.
-const SETTLE_NS: u64 = 200_000_000;
 
 fn survived(what: &str) -> ! {
     println!("IVSHMEM: survived {what}");
@@ -75,18 +78,29 @@ fn peer0_says(dev: &Device, text: &str) -> bool {
     hello_text(&buf) == Some(text)
 }
 
-/// Rings targets that must not get anything, then peer 0 as a control.
-pub fn bad_doorbells(dev: &Device) -> ! {
-    write_text(dev, TEXT_READY);
-    dev.set_state(dev.id + 1);
+/// Waits (bounded) for the root's `text`; false, with a line, if it never
+/// comes.
+fn await_root(dev: &Device, text: &str) -> bool {
     let freq = timer::frequency();
     let end = timer::counter() + ticks::ns_to_ticks(WAIT_NS, freq);
-    while !peer0_says(dev, TEXT_GO) {
+    while !peer0_says(dev, text) {
         if timer::counter() > end {
-            println!("IVSHMEM: bad-doorbell: no go from peer 0");
-            idle();
+            println!("IVSHMEM: bad-doorbell: no {text} from peer 0");
+            return false;
         }
         cpu::cpu_relax();
+    }
+    true
+}
+
+/// Rings targets that must not get anything, then peer 0 as a control.
+/// Each step waits for the root's text (no pause): the state first, so
+/// that its INTx is posted before the root reads READY.
+pub fn bad_doorbells(dev: &Device) -> ! {
+    dev.set_state(dev.id + 1);
+    write_text(dev, TEXT_READY);
+    if !await_root(dev, TEXT_GO) {
+        idle();
     }
     // Past the maximum of peers, far past it, the highest ID, a free ID on
     // the link (no cell has it), and a vector INTx does not have.
@@ -106,7 +120,9 @@ pub fn bad_doorbells(dev: &Device) -> ! {
         targets.len()
     );
     write_text(dev, TEXT_RUNG);
-    timer::delay_ns(SETTLE_NS);
+    if !await_root(dev, TEXT_COUNTED) {
+        idle();
+    }
     println!("IVSHMEM: bad-doorbell: ringing peer 0 (control)");
     write_text(dev, TEXT_CONTROL);
     dev.ring(0, 0);

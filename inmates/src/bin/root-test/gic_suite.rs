@@ -10,7 +10,7 @@
 //!   checks its own view is unchanged and that nothing unexpected arrived.
 //!
 //! Runs only when the bundle holds its files; before `foreign_hvc`.
-use crate::lifecycle::{addr_of, file, launch, ms, shared_page, usage, wait_ns, warm_up};
+use crate::lifecycle::{addr_of, file, launch, ms, settle, shared_page, usage, wait_ns, warm_up};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::gic::{self, Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
@@ -301,8 +301,9 @@ fn hostile(bundle: &Bundle, gic: &Gic) {
         }
     };
     let done = wait_ns(ms(2000), || page.read(0) == 1);
-    // Time for anything the cell pended or sent to arrive.
-    timer::delay_ns(ms(50));
+    // Anything the cell pended or sent before its done word arrives here
+    // (no pause: a slow host cannot make it come after the counts).
+    settle(id);
     let state = hvc::cell_state(id);
     let destroyed = hvc::cell_destroy(id);
     let view1 = root_view(gic);

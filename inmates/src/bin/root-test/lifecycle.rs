@@ -162,6 +162,21 @@ pub fn wait_ns(ns: u64, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// Takes every virtual interrupt already on its way to this CPU, so that
+/// a counter read after the call has seen it: no pause. Meant for an
+/// interrupt whose sender did its part before a text or word this CPU has
+/// read (a trapped doorbell, SGI or pend write, then the marker). The
+/// sender's EL2 posts it and kicks this CPU (management SGI) or, for a
+/// physical one, the GIC raises it, before the trapped write returns;
+/// QEMU raises this CPU's IRQ line within that write. A hypercall round
+/// trip (`id`: any cell) is an exception entry and return, context
+/// synchronization events at which the pending physical interrupt is
+/// taken at the latest; its handler lists the virtual one, and the `eret`
+/// back, IRQs unmasked here, takes it before the next instruction.
+pub fn settle(id: u64) {
+    let _ = hvc::cell_state(id);
+}
+
 /// Milliseconds as nanoseconds.
 pub const fn ms(n: u64) -> u64 {
     n * 1_000_000
