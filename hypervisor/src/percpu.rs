@@ -77,7 +77,8 @@ pub struct PerCpu {
     pub linux_gic: [AtomicU64; 3],
     /// Nonzero: the IRQ vector may acknowledge and inject the common
     /// interrupts itself (set by the GICv3 per-CPU init; the assembly
-    /// fast path in `arch/aarch64/vectors.rs` reads it).
+    /// fast path in `arch/aarch64/vectors.rs` reads it): a bit per
+    /// implemented list register, compared with ICH_ELRSR_EL2.
     pub irq_fast: AtomicU32,
     /// Interrupts the assembly fast path injected: each one is an exit
     /// ([`Stat::Total`]) and a virtual interrupt ([`Stat::Virq`]), added

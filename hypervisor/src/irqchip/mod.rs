@@ -23,6 +23,7 @@
 
 pub mod gicv2;
 pub mod gicv3;
+pub mod lr_merge;
 pub mod pending;
 pub mod spi;
 

@@ -236,6 +236,20 @@ pub mod ich {
         ICH_LR0_EL2::vINTID.read(lr)
     }
 
+    /// ICH_LR<n>_EL2.EOI (bit 41): with HW = 0, the guest's deactivation
+    /// raises the EOI maintenance interrupt.
+    pub const LR_EOI: u64 = 1 << 41;
+
+    /// What a second delivery of the entry's vINTID looks at
+    /// (`irqchip::lr_merge`).
+    pub fn lr_entry(lr: u64) -> crate::irqchip::lr_merge::Entry {
+        crate::irqchip::lr_merge::Entry {
+            hw: lr & LR_HW != 0,
+            pending: lr & LR_PENDING != 0,
+            eoi: lr & LR_HW == 0 && lr & LR_EOI != 0,
+        }
+    }
+
     /// ICH_HCR_EL2.En: virtual CPU interface on.
     pub const HCR_EN: u64 = ICH_HCR_EL2::En::SET.value;
     /// ICH_HCR_EL2.UIE: maintenance interrupt when at most one LR is valid.
@@ -359,6 +373,18 @@ pub mod sgi1r {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_register_entry_bits() {
+        use crate::irqchip::lr_merge::Entry;
+        let e = |hw, pending, eoi| Entry { hw, pending, eoi };
+        assert_eq!(ich::lr_entry(ich::lr_pending(33, true)), e(true, true, false));
+        assert_eq!(ich::lr_entry(ich::lr_pending(33, false)), e(false, true, false));
+        // Active only (state 0b10), with the EOI request.
+        let active = (ich::lr_pending(33, false) & !ich::LR_PENDING) | (2 << 62) | ich::LR_EOI;
+        assert_eq!(ich::lr_entry(active), e(false, false, true));
+        assert_eq!(ich::lr_state(active), 2);
+    }
 
     #[test]
     fn hcr_matches_former_bits() {

@@ -120,11 +120,13 @@ __el2_vectors:
  * irqchip/gicv3/inject.rs, for CPUs whose PerCpu.irq_fast says their
  * interface is GICv3's): a PPI other than the maintenance interrupt, or
  * an SPI the CPU's cell owns, is acknowledged, dropped in priority and
- * put pending with HW = 1 into a free list register (the guest's EOI
- * deactivates it physically), counted (PerCpu.fast_irqs) and timed
+ * put pending with HW = 1 into list register 0 when every list register
+ * is empty (the guest's EOI deactivates it physically; with another
+ * entry in flight, which could hold the same INTID, the Rust path merges
+ * a second delivery into it: irqchip/lr_merge.rs), counted (PerCpu.fast_irqs) and timed
  * (CpuTrace.fast: one log2 bucket of EL2 entry to list register); then
  * straight back. Everything else (SGIs, the maintenance interrupt, an
- * SPI of another cell, nothing pending, no free list register) goes to
+ * SPI of another cell, nothing pending, a list register in use) goes to
  * the Rust handler with the INTID already acknowledged in x1.
  * x0: PerCpu, x1: INTID, x2: entry time, x3-x5: scratch.
  * The global labels split the path into the phases the bench's breakdown
@@ -148,33 +150,14 @@ __irq_fast_ack:
 .global __irq_fast_inject
 __irq_fast_inject:
     mrs     x3, s3_4_c12_c11_5          /* ICH_ELRSR_EL2 */
-    and     x3, x3, #0xffff             /* at most 16 list registers */
-    cbz     x3, __irq_save_rest
+    ldr     w4, [x0, #{irq_fast}]       /* every implemented list register */
+    cmp     w3, w4                      /* all empty: none holds this INTID */
+    b.ne    __irq_save_rest
     msr     s3_0_c12_c12_1, x1          /* ICC_EOIR1_EL1: priority drop */
     mov     x4, #{lr_base}              /* pending, HW, group 1, priority */
     orr     x4, x4, x1                  /* vINTID */
     orr     x4, x4, x1, lsl #32         /* pINTID */
-    rbit    x3, x3
-    clz     x3, x3                      /* lowest free list register */
-    adr     x5, 3f
-    add     x5, x5, x3, lsl #3
-    br      x5
-3:  msr     s3_4_c12_c12_0, x4 ; b 4f   /* ICH_LR0_EL2 */
-    msr     s3_4_c12_c12_1, x4 ; b 4f
-    msr     s3_4_c12_c12_2, x4 ; b 4f
-    msr     s3_4_c12_c12_3, x4 ; b 4f
-    msr     s3_4_c12_c12_4, x4 ; b 4f
-    msr     s3_4_c12_c12_5, x4 ; b 4f
-    msr     s3_4_c12_c12_6, x4 ; b 4f
-    msr     s3_4_c12_c12_7, x4 ; b 4f
-    msr     s3_4_c12_c13_0, x4 ; b 4f   /* ICH_LR8_EL2 */
-    msr     s3_4_c12_c13_1, x4 ; b 4f
-    msr     s3_4_c12_c13_2, x4 ; b 4f
-    msr     s3_4_c12_c13_3, x4 ; b 4f
-    msr     s3_4_c12_c13_4, x4 ; b 4f
-    msr     s3_4_c12_c13_5, x4 ; b 4f
-    msr     s3_4_c12_c13_6, x4 ; b 4f
-    msr     s3_4_c12_c13_7, x4 ; b 4f
+    msr     s3_4_c12_c12_0, x4          /* ICH_LR0_EL2 */
 .global __irq_fast_account
 __irq_fast_account:
 4:  ldr     x3, [x0, #{fast_irqs}]

@@ -6,6 +6,7 @@ use super::lr;
 use super::phys::*;
 use super::{HV_PRIVATE, MAINTENANCE_IRQ, MGMT_SGI};
 use crate::irqchip::gicv3::snapshot::bit_reg;
+use crate::irqchip::lr_merge::{merge, Merge};
 use crate::irqchip::{spi::owner, IrqOutcome};
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use core::sync::atomic::Ordering;
@@ -27,16 +28,27 @@ fn write_lr(n: usize, v: u32) {
 /// Puts `intid` into a free list register; false if none is free.
 fn try_inject(intid: u32, hw: bool) -> bool {
     let n = num_lrs();
-    // A virtual one already pending stays one; one active becomes active
-    // and pending so the edge is taken again after its EOI (as on GICv3).
-    if !hw {
-        for i in 0..n {
-            let v = read_lr(i);
-            if lr::state(v) != 0 && lr::vintid(v) == intid {
-                if v & lr::PENDING == 0 && v & lr::HW == 0 {
+    // A second delivery joins the entry a list register already holds
+    // for its INTID (`lr_merge`, as on GICv3): a virtual one pending
+    // stays one, one active becomes active and pending so the edge is
+    // taken again after its EOI; a hardware SPI comes again only after
+    // its owner cleared the active state itself (GICD_ICACTIVER).
+    // Only list registers ELRSR does not show empty can hold a valid
+    // entry: none read in the common case of nothing else in flight.
+    let (elrsr0, elrsr1) = (gich_read(lr::ELRSR0), gich_read(lr::ELRSR1));
+    let mut used = !(u64::from(elrsr1) << 32 | u64::from(elrsr0)) & lr::implemented(n);
+    while used != 0 {
+        let i = used.trailing_zeros() as usize;
+        used &= used - 1;
+        let v = read_lr(i);
+        if lr::state(v) != 0 && lr::vintid(v) == intid {
+            match merge(lr::entry(v), hw) {
+                Merge::Keep => return true,
+                Merge::SetPending => {
                     write_lr(i, v | lr::PENDING);
+                    return true;
                 }
-                return true;
+                Merge::Separate => break,
             }
         }
     }
@@ -44,7 +56,7 @@ fn try_inject(intid: u32, hw: bool) -> bool {
     // to be served (the guest completed it, the maintenance interrupt has
     // not run yet): its physical interrupt awaits our deactivation.
     let busy_eoi = if eoi_quirk() { eoi_done() } else { 0 };
-    let free = lr::free_lr(gich_read(lr::ELRSR0) & !(busy_eoi as u32), gich_read(lr::ELRSR1) & !((busy_eoi >> 32) as u32), n);
+    let free = lr::free_lr(elrsr0 & !(busy_eoi as u32), elrsr1 & !((busy_eoi >> 32) as u32), n);
     match free {
         Some(i) => {
             let entry = if hw && eoi_quirk() { lr::software_deactivated(intid, PRIO) } else { lr::pending(intid, hw, 0, PRIO) };

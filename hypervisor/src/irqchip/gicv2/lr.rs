@@ -84,9 +84,28 @@ pub fn pintid(lr: u32) -> u32 {
     (lr >> PHYSICAL_SHIFT) & VIRTUAL_ID
 }
 
+/// What a second delivery of the entry's INTID looks at
+/// (`irqchip::lr_merge`).
+pub fn entry(lr: u32) -> crate::irqchip::lr_merge::Entry {
+    crate::irqchip::lr_merge::Entry {
+        hw: lr & HW != 0,
+        pending: lr & PENDING != 0,
+        eoi: lr & HW == 0 && lr & EOI != 0,
+    }
+}
+
+/// A bit per implemented list register, of `n`.
+pub fn implemented(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 /// The first free list register from ELRSR0/1, among `n` implemented.
 pub fn free_lr(elrsr0: u32, elrsr1: u32, n: usize) -> Option<usize> {
-    let free = (u64::from(elrsr1) << 32 | u64::from(elrsr0)) & if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let free = (u64::from(elrsr1) << 32 | u64::from(elrsr0)) & implemented(n);
     (free != 0).then(|| free.trailing_zeros() as usize)
 }
 
@@ -109,6 +128,16 @@ mod tests {
         assert_eq!(lr & HW, 0);
         assert_eq!(vintid(lr), 3);
         assert_eq!(pending(3, false, 9, 0) & (7 << 10), 1 << 10, "source limited to 3 bits");
+    }
+
+    #[test]
+    fn entry_bits_for_a_second_delivery() {
+        use crate::irqchip::lr_merge::Entry;
+        assert_eq!(entry(pending(40, true, 0, 0xa0)), Entry { hw: true, pending: true, eoi: false });
+        assert_eq!(entry(pending(3, false, 1, 0xa0)), Entry { hw: false, pending: true, eoi: false });
+        // Active only, the hypervisor to deactivate it (the EOI quirk).
+        let active = (software_deactivated(40, 0xa0) & !PENDING) | ACTIVE;
+        assert_eq!(entry(active), Entry { hw: false, pending: false, eoi: true });
     }
 
     #[test]

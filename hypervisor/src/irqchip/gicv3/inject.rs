@@ -8,6 +8,7 @@ use super::sgi_targets::sgi_targets;
 use super::snapshot::bit_reg;
 use crate::arch::gicv3 as cpuif;
 use crate::arch::regval::ich;
+use crate::irqchip::lr_merge::{merge, Merge};
 use crate::percpu::{present_cpus, this_cpu, PerCpu, Stat};
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -23,33 +24,33 @@ fn try_inject(intid: u32, hw: bool) -> bool {
     // is no longer physically active: virtual, with the EOI maintenance
     // request, and like a virtual one it may be merged.
     let safe = hw && intid >= 32 && super::safe_spi::in_flight(intid);
-    // A hardware interrupt stays active until the guest deactivates it, so
-    // it cannot be in a list register twice; only virtual ones (SGIs,
-    // ivshmem INTx) can. One already pending stays one; one active (the
-    // guest is handling it) becomes active and pending, so the edge is
-    // taken again after its EOI rather than lost.
+    // A second delivery of an interrupt a list register already holds
+    // joins that entry (`lr_merge`: two valid entries with one vINTID are
+    // UNPREDICTABLE). Virtual ones (SGIs, ivshmem INTx) come again by
+    // design; a hardware SPI only after its owner cleared its active
+    // state itself while the entry lived (GICD_ICACTIVER).
     // ELRSR has a bit per implemented list register only.
     let free = cpuif::elrsr();
-    if !hw || safe {
-        // Only a list register ELRSR does not show empty can hold a valid
-        // (state not 0) entry, so only those are read: none at all in the
-        // common case of no other interrupt in flight (reading all of
-        // them was 87 of the receiver's 277 instructions per SGI). One
-        // that is not empty with state 0 (an EOI maintenance request) is
-        // read and skipped as before.
-        let mut used = !free & (1u64 << cpuif::num_lrs()).wrapping_sub(1);
-        while used != 0 {
-            let i = used.trailing_zeros() as usize;
-            used &= used.wrapping_sub(1);
-            let lr = cpuif::read_lr(i);
-            if ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid) {
-                // Only a virtual entry (HW = 0) may be active and pending;
-                // a guest could have made its own INTx physically pending
-                // too, and that entry's state belongs to the GIC.
-                if lr & ich::LR_PENDING == 0 && lr & ich::LR_HW == 0 {
+    // Only a list register ELRSR does not show empty can hold a valid
+    // (state not 0) entry, so only those are read: none at all in the
+    // common case of no other interrupt in flight (reading all of them
+    // was 87 of the receiver's 277 instructions per SGI). One that is not
+    // empty with state 0 (an EOI maintenance request) is read and skipped.
+    let mut used = !free & (1u64 << cpuif::num_lrs()).wrapping_sub(1);
+    while used != 0 {
+        let i = used.trailing_zeros() as usize;
+        used &= used.wrapping_sub(1);
+        let lr = cpuif::read_lr(i);
+        if ich::lr_state(lr) != 0 && ich::lr_vintid(lr) == u64::from(intid) {
+            // A safe-mode entry is HW = 0 with the EOI request: like a
+            // HW = 1 one, it ends the physical delivery at the guest's EOI.
+            match merge(ich::lr_entry(lr), hw) {
+                Merge::Keep => return true,
+                Merge::SetPending => {
                     cpuif::write_lr(i, lr | ich::LR_PENDING);
+                    return true;
                 }
-                return true;
+                Merge::Separate => break,
             }
         }
     }

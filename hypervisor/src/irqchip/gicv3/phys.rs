@@ -239,8 +239,10 @@ pub fn init_cpu(cpu: &PerCpu, boot_first: bool) -> bool {
     cpuif::set_ich_vmcr(vmcr);
     cpuif::set_ich_hcr(ICH_HCR_EN);
     // The IRQ vector may now acknowledge and inject the common interrupts
-    // itself (system-register interface, list registers ready).
-    cpu.irq_fast.store(1, Ordering::Relaxed);
+    // itself (system-register interface, list registers ready); it does
+    // while ICH_ELRSR_EL2 shows all of them empty, this mask.
+    let all = (1u32 << cpuif::num_lrs().min(16)).wrapping_sub(1);
+    cpu.irq_fast.store(all, Ordering::Relaxed);
     true
 }
 

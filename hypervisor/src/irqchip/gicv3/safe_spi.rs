@@ -29,9 +29,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// either mode finish in their own mode (the EOI bit says which).
 pub static DIRECT_CPUS: AtomicU32 = AtomicU32::new(0);
 
-/// ICH_LR<n>_EL2.EOI (bit 41): with HW = 0, the entry's deactivation by
-/// the guest raises the EOI maintenance interrupt (ICH_EISR_EL2).
-const LR_EOI: u64 = 1 << 41;
+/// ICH_LR<n>_EL2.EOI: with HW = 0, the entry's deactivation by the guest
+/// raises the EOI maintenance interrupt (ICH_EISR_EL2).
+use ich::LR_EOI;
 
 /// Per SPI (bit `intid % 32` of word `intid / 32`, the distributor's own
 /// layout): injected in safe mode and not yet completed by its owner, so
