@@ -65,6 +65,11 @@ else # GICv2
 	# can get wrong is the maintenance interrupt (PPI 25 on every GICv2).
 	variant maint 312 26 1
 	refused "wrong maintenance interrupt" $W/maint.cell 22 "the system configuration.s maintenance_irq is 26; this GIC implementation uses PPI 25"
+	# The CPU interface given the GICH frame's address: its GICC_IIDR
+	# offset is reserved there (reads 0), no GICv2 CPU interface.
+	GICH=$(u64_at $SYS 332)
+	variant gicc 324 $GICH 8
+	refused "wrong GICC base" $W/gicc.cell 19 "the system configuration.s gicc_base $(printf 0x%x $GICH) is no GICv2 CPU interface .GICC_IIDR architecture version 0."
 fi
 
 # Image, 4 per-CPU areas and the config fit (the driver's check), no pool.

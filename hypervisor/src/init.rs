@@ -210,6 +210,18 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
         return Err(refuse(-ENODEV, format_args!(
             "the system configuration names GIC version 3, but the distributor at {gicd:#x} is a GICv2 (architecture revision 2)")));
     }
+    // The same for GICv2's CPU interface: every CPU's interrupt path
+    // goes through it, and a wrong `gicc_base` would have the hypervisor
+    // program whatever sits there.
+    if chip == irqchip::Chip::GicV2 {
+        // A zero base is not mapped at EL2 (`build_el2_map`): not read.
+        let arch = if sys.gic_v2().0 == 0 { 0 } else { irqchip::gicv2::cpu_interface_arch(io.gic[1]) };
+        if arch != 2 {
+            return Err(refuse(-ENODEV, format_args!(
+                "the system configuration's gicc_base {:#x} is no GICv2 CPU interface (GICC_IIDR architecture version {arch})",
+                sys.gic_v2().0)));
+        }
+    }
     let cell_map = chip.cell_mapping(irqchip::Bases { gicd, gicr, v2: sys.gic_v2() });
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first, cell_map };
     irqchip::init_global(chip, &setup);

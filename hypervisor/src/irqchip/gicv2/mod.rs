@@ -21,7 +21,7 @@ mod phys;
 #[cfg(target_os = "none")]
 pub use chip::{access, GicV2};
 #[cfg(target_os = "none")]
-pub use phys::arch_rev;
+pub use phys::{arch_rev, cpu_interface_arch};
 
 /// Bytes of the CPU interface (GICC) and of its virtual twin (GICV): two
 /// pages, GICC_DIR in the second.

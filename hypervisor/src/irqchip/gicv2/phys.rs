@@ -84,6 +84,19 @@ pub fn arch_rev(gicd_va: u64) -> u32 {
     (read(gicd_va + GICD_PIDR2_V2) >> 4) & 0xf
 }
 
+/// GICC_IIDR: the CPU interface's identification (architecture version
+/// in bits 19:16, 2 for a GICv2).
+const GICC_IIDR: u64 = 0x0fc;
+
+/// The architecture version the CPU interface mapped at `gicc_va` reports
+/// in GICC_IIDR: 2 for a GICv2's (GIC-400: 0x0202143b, QEMU's model:
+/// 0x0002043b). Read before anything is written to it, so a configuration
+/// whose `gicc_base` names something else (another GIC frame, reserved
+/// and RAZ there) is refused before the hypervisor programs it.
+pub fn cpu_interface_arch(gicc_va: u64) -> u32 {
+    (read(gicc_va + GICC_IIDR) >> 16) & 0xf
+}
+
 pub(super) fn gicd_read(off: u64) -> u32 {
     read(GICD_VA.load(Ordering::Relaxed) + off)
 }
