@@ -462,7 +462,12 @@ pub fn reset_this_cell(frame: &mut crate::trap::TrapFrame) {
         crate::trap::park(frame);
         return;
     }
-    if cpus::park(mask & !my_bit).is_err() {
+    // As destroy parks them: a sibling that holds off every interrupt (a
+    // direct-mode CPU with an active priority no kick preempts) loses the
+    // cell's stage 2 after 8 unanswered kicks and parks at its next fetch
+    // (docs/direct-delivery.md). This CPU is in EL2 meanwhile and returns
+    // to the cell only after `park_revoking` gave the table back.
+    if cpus::park_revoking(mask & !my_bit, |revoke| revoke_stage2(u64::from(id), revoke)).is_err() {
         log::warn!("cell {id} resets while one of its CPUs did not stop");
     }
     // The other CPUs are off in the restarted cell, for it to start.

@@ -35,13 +35,11 @@ pub fn cpus_of(mask: u64) -> impl Iterator<Item = &'static PerCpu> {
 /// itself stops. Gives up with [`Error::Busy`] (logged) when a CPU does
 /// not stop; the CPUs held so far are let go again, so the cell is as
 /// before (its CPUs asked to park will park at their next trap).
-pub fn park(mask: u64) -> Result<()> {
-    park_revoking(mask, |_| {})
-}
-
-/// [`park`] for the CPUs of one cell, `mask` being all of them: when a
-/// CPU has not stopped after [`KICKS_BEFORE_REVOKE`] kicks, `revoke(true)`
-/// takes the cell's stage 2 away (every CPU of the cell then faults into
+///
+/// For the CPUs of one cell (all of them, or all but the calling one when
+/// the cell restarts itself): when a CPU has not stopped after
+/// [`KICKS_BEFORE_REVOKE`] kicks, `revoke(true)` takes the cell's stage 2
+/// away (every CPU of the cell then faults into
 /// EL2 at its next instruction fetch and, asked to park, parks there);
 /// `revoke(false)` gives it back once every CPU is held (none of them
 /// translates through it any more) or the park is given up. The park
