@@ -52,18 +52,32 @@ refused_with() { # TEXT COMMAND...: the command fails and says TEXT
 	shift
 	! "$@" >/tmp/refused.out 2>&1 && cat /tmp/refused.out && grep -q -- "$text" /tmp/refused.out
 }
+# comm-test answers from its loop, which it enters right after setting up
+# its GIC (trapped MMIO writes): the checks that need its answer wait
+# until its CPU's MMIO exits move past what they were before its start
+# (polled, at most 10 s), instead of a blind pause.
+comm_mmio() { syshyper cell stats test-comm | awk '$1 == "mmio" { print $2 }'; }
+comm_runs() { # MMIO exits before the start
+	n=0
+	until m=$(comm_mmio) && [ -n "$m" ] && [ "$m" != "$1" ]; do
+		n=$((n + 1)); [ $n -le 100 ] || return 1
+		sleep 0.1
+	done
+}
 {
 check "comm: create test-comm" syshyper cell create $C/test-comm.cell
 check "comm: load a denying test-comm" syshyper cell load test-comm $I/comm-test.bin -s "mode=deny" -a 0x1000
+M=$(comm_mmio)
 check "comm: start it" syshyper cell start test-comm
-sleep 0.5
+comm_runs "$M"
 check "comm: shutdown denied, --force offered" refused_with 'cell "test-comm" (id [0-9]*) denied the shutdown request; --force' syshyper cell shutdown test-comm
 check "comm: still running" sh -c 'syshyper cell list | grep -q "test-comm *running "'
 check "comm: shutdown --force" syshyper cell shutdown --force test-comm
 check "comm: shut down" sh -c 'syshyper cell list | grep -q "test-comm *shut down "'
+M=$(comm_mmio)
 check "comm: start again after a load (approving)" sh -c "syshyper cell load test-comm $I/comm-test.bin && syshyper cell start test-comm"
 check "comm: restart counted in cell list" sh -c 'syshyper cell list; syshyper cell list | grep -Eq "test-comm .* 1 +[-0-9]+$"'
-sleep 0.2
+comm_runs "$M"
 check "comm: destroy, approved by the cell" syshyper cell destroy test-comm
 check "comm: CPU 2 back in Linux" cpus_online 0-3
 } >/tmp/comm.log 2>&1
