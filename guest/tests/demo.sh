@@ -293,8 +293,8 @@ check "Linux works after the second disable" progresses
 #   hypervisor; the shipped one leaves 0x7fa10000-0x7faeffff out and maps
 #   the ivshmem shared memory (up to 0x7fbfefff) as separate regions;
 # - MMIO only in the generated file: the flash at 0 (a device tree node
-#   the shipped file leaves out; both leave out the PCI host's 64-bit
-#   window at 512 GiB, above what sysHyper's stage 2 maps);
+#   the shipped file leaves out; both map the PCI host's 64-bit window
+#   at 512 GiB, inside the 40-bit stage 2);
 # - MMIO only in the shipped file: the gaps between devices, as it maps
 #   0x09000000-0x3fffffff in one region.
 same_as_shipped() {

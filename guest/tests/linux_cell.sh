@@ -99,6 +99,15 @@ is_vendor() { # VENDOR-ID
 }
 
 check "virtio-blk: root's driver" vblk_modules
+# The root placed BAR4 (64-bit, prefetchable) in QEMU virt's 64-bit
+# window at 512 GiB (sysfs resource line 5: start, end, flags), where the
+# configurations map it: the 40-bit stage 2 at work.
+vblk_bar_high() {
+	set -- $(sed -n 5p /sys/bus/pci/devices/$VBLK/resource)
+	echo "virtio-blk BAR4 at $1-$2"
+	[ "$1" = 0x0000008000000000 ]
+}
+check "virtio-blk: BAR4 in the 64-bit window at 512 GiB" vblk_bar_high
 check "virtio-blk: root reads the disk before enable" root_reads_disk
 check "insmod" insmod /lib/modules/syshyper.ko
 check "enable" jailhouse enable $C/$SYS_CONFIG

@@ -32,6 +32,27 @@ impl TableMemory for PoolMem {
         Some(pa)
     }
 
+    fn alloc_root(&mut self, pages: usize) -> Option<PhysAddr> {
+        let size = pages as u64 * PAGE_SIZE;
+        let pa = POOL.lock().as_mut()?.alloc(pages)?;
+        // The buddy pool hands out blocks aligned to their size; a root
+        // of concatenated tables must be (VTTBR_EL2.BADDR), so anything
+        // else is refused rather than walked wrongly.
+        if !pa.is_multiple_of(size) {
+            for p in 0..pages as u64 {
+                self.free_table(pa + p * PAGE_SIZE);
+            }
+            return None;
+        }
+        // SAFETY: fresh pool pages, inside hypervisor memory which the EL2
+        // table maps read-write; nobody else holds them.
+        unsafe { crate::arch::zero_normal(table_va(pa) as u64, size) };
+        // As in `alloc_table`: zeroes visible to the walkers before the
+        // root is published (VTTBR_EL2 or an STE).
+        crate::arch::dsb_ishst();
+        Some(pa)
+    }
+
     fn free_table(&mut self, table: PhysAddr) {
         if let Some(pool) = POOL.lock().as_mut() {
             pool.free(table, 1);
@@ -68,7 +89,7 @@ impl TableMemory for PoolMem {
 pub struct OwnedTable(Option<PageTable>);
 
 impl OwnedTable {
-    /// An empty stage-2 table (39-bit IPA, start level 1) for `vmid`.
+    /// An empty stage-2 table (`paging::STAGE2_IPA_BITS`) for `vmid`.
     pub fn stage2(vmid: u16) -> Result<Self, MapError> {
         Ok(Self(Some(PageTable::stage2(&mut PoolMem, vmid)?)))
     }
@@ -131,12 +152,13 @@ impl Drop for OwnedTable {
     }
 }
 
-/// A stage-2 root table with no valid entry (start level 1, one page):
+/// A stage-2 root table with no valid entry (start level 1, both
+/// concatenated pages, aligned to their 8 KiB like every stage-2 root):
 /// where a parked CPU's VTTBR_EL2 points (`arch::park_stage2`). Never
 /// written; only the table walker reads it.
-#[repr(C, align(4096))]
-struct EmptyTable([u64; 512]);
-static EMPTY_STAGE2: EmptyTable = EmptyTable([0; 512]);
+#[repr(C, align(8192))]
+struct EmptyTable([u64; 1024]);
+static EMPTY_STAGE2: EmptyTable = EmptyTable([0; 1024]);
 
 /// Physical address of the empty stage-2 table (the image is linearly
 /// mapped: physical = virtual - offset).

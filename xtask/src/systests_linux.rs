@@ -691,6 +691,7 @@ const CELL_REPORT_2: [Expect; 4] = cell_report!("2");
 
 const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("virtio-blk: root's driver"),
+    pass!("virtio-blk: BAR4 in the 64-bit window at 512 GiB"),
     pass!("virtio-blk: root reads the disk before enable"),
     pass!("insmod"),
     pass!("enable"),
@@ -792,7 +793,7 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("virtio-blk: root reads the disk after the SMMU's disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 89)),
+        check: Some(|c| passed_exactly(c, 90)),
     },
 ];
 

@@ -134,7 +134,7 @@ fn system_by_hand(name: &[u8], cpus: u8) -> Vec<u8> {
     put(&mut b, rc + 8, name);
     p32(&mut b, rc + 44, cell::VCONSOLE_PERMITTED);
     p32(&mut b, rc + 48, 8);
-    p32(&mut b, rc + 52, 12);
+    p32(&mut b, rc + 52, 13);
     p32(&mut b, rc + 60, 1);
     p32(&mut b, rc + 68, 2);
     p32(&mut b, rc + 80, 96);
@@ -143,7 +143,7 @@ fn system_by_hand(name: &[u8], cpus: u8) -> Vec<u8> {
     put(&mut b, 488, &set.to_le_bytes());
     let r = 496;
     let rw = mem::READ | mem::WRITE;
-    let regions: [(u64, u64, u64); 12] = [
+    let regions: [(u64, u64, u64); 13] = [
         (0x7faf_0000, 0x1000, mem::READ),
         (0x7faf_1000, 0x9000, rw),
         (0x7faf_a000, 0x2000, rw),
@@ -156,12 +156,13 @@ fn system_by_hand(name: &[u8], cpus: u8) -> Vec<u8> {
         (0x0900_0000, 0x3700_0000, rw | mem::IO),
         (0x4000_0000, 0x3fa1_0000, rw | mem::EXECUTE),
         (0x40_1000_0000, 0x1000_0000, rw | mem::IO),
+        (0x80_0000_0000, 0x80_0000_0000, rw | mem::IO),
     ];
     for (i, (phys, size, flags)) in regions.iter().enumerate() {
         let virt = *phys;
         region(&mut b, r + 32 * i, *phys, virt, *size, *flags);
     }
-    let irq = r + 12 * 32;
+    let irq = r + 13 * 32;
     p64(&mut b, irq, 0x0800_0000);
     p32(&mut b, irq + 12, 32);
     for w in 0..4 {

@@ -25,8 +25,8 @@ pub const CELL_FLAGS_KNOWN: u32 =
 /// Memory flags the hypervisor understands: READ..NO_HUGEPAGES, IO_UNALIGNED,
 /// the four access widths.
 pub const MEM_FLAGS_KNOWN: u64 = 0x1ff | 0x8000 | (0xf << 16);
-/// Largest guest-physical address + 1 (39-bit IPA space of stage 2).
-pub const IPA_LIMIT: u64 = 1 << 39;
+/// Largest guest-physical address + 1 (the IPA space of stage 2).
+pub const IPA_LIMIT: u64 = 1 << crate::mm::paging::STAGE2_IPA_BITS;
 /// First and last+1 shared peripheral interrupt.
 pub const SPI_RANGE: core::ops::Range<u32> = 32..1020;
 

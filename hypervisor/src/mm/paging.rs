@@ -43,6 +43,20 @@ use super::PhysAddr;
 /// Entries per table.
 pub const ENTRIES: usize = 512;
 const PAGE_SHIFT: usize = 12;
+const PAGE: u64 = 1 << PAGE_SHIFT;
+
+/// Input address size of every stage 2 (and of its DMA mirror): 40 bits,
+/// 1 TiB, so 64-bit PCI windows such as QEMU virt's high one (512 GiB at
+/// 512 GiB) can be given to cells. Walked from level 1 with two
+/// concatenated root tables (1024 entries of 1 GiB, 8 KiB aligned), not
+/// from level 0: a level-0 start with the 4 KiB granule is reserved on
+/// CPUs with a PA range under 44 bits (AArch64.S2InvalidSL), which
+/// includes the Cortex-A53's 40 bits; concatenation at level 1 is valid
+/// for every PA range from 40 bits up. `regval::vtcr` and the SMMU's
+/// stream table entries use the same geometry.
+pub const STAGE2_IPA_BITS: usize = 40;
+/// Start level of every stage 2.
+pub const STAGE2_START_LEVEL: usize = 1;
 const ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
 const DESC_VALID: u64 = 1;
 const DESC_TABLE: u64 = 1 << 1; // table at levels 0..2, page at level 3
@@ -72,6 +86,10 @@ pub enum TlbScope {
 pub trait TableMemory {
     /// A zeroed page for a new table, or `None` when the pool is empty.
     fn alloc_table(&mut self) -> Option<PhysAddr>;
+    /// `pages` (a power of two) zeroed contiguous pages aligned to their
+    /// total size, for a root of concatenated tables; `None` when the
+    /// pool has no such block. Each page goes back by `free_table`.
+    fn alloc_root(&mut self, pages: usize) -> Option<PhysAddr>;
     /// Gives a table page back.
     fn free_table(&mut self, table: PhysAddr);
     /// Reads entry `idx` of the table at `table`.
@@ -176,6 +194,9 @@ pub enum MapError {
 #[derive(Debug)]
 pub struct PageTable {
     root: PhysAddr,
+    /// Entries of the root level (concatenated tables: more than one
+    /// page's worth; a small input size: fewer).
+    root_entries: usize,
     start_level: usize,
     va_bits: usize,
     regime: Regime,
@@ -189,31 +210,44 @@ fn level_shift(level: usize) -> usize {
     PAGE_SHIFT + 9 * (3 - level)
 }
 
+/// Where entry `idx` of the (possibly concatenated) table at `table`
+/// lives: the page holding it and its index there.
+fn slot(table: PhysAddr, idx: usize) -> (PhysAddr, usize) {
+    (table + (idx / ENTRIES) as u64 * PAGE, idx % ENTRIES)
+}
+
 impl PageTable {
     /// Allocates an empty table. `va_bits` and `start_level` must agree
-    /// (48/0 for EL2, 39/1 for stage 2).
+    /// (48/0 for EL2, 40/1 for stage 2 with two concatenated root pages,
+    /// 40/0 for a DMA mirror): at most 16 root pages.
     pub fn new(mem: &mut impl TableMemory, regime: Regime, va_bits: usize, start_level: usize) -> Result<Self, MapError> {
-        let root = mem.alloc_table().ok_or(MapError::NoMemory)?;
+        let root_bits = va_bits.checked_sub(level_shift(start_level)).filter(|b| *b <= 13).ok_or(MapError::BadRange)?;
+        let root_entries = 1usize << root_bits;
+        let pages = root_entries.div_ceil(ENTRIES);
+        let root = if pages == 1 { mem.alloc_table() } else { mem.alloc_root(pages) }.ok_or(MapError::NoMemory)?;
         let scope = match regime {
             Regime::El2 => TlbScope::El2,
             Regime::Stage2 => TlbScope::Stage2 { vmid: 0, root },
         };
-        Ok(Self { root, start_level, va_bits, regime, scope, pending: None })
+        Ok(Self { root, root_entries, start_level, va_bits, regime, scope, pending: None })
     }
 
-    /// An empty stage-2 table (39-bit IPA, start level 1) for `vmid`: its
-    /// break-before-make invalidations name that VMID.
+    /// An empty stage-2 table ([`STAGE2_IPA_BITS`], start level
+    /// [`STAGE2_START_LEVEL`]) for `vmid`: its break-before-make
+    /// invalidations name that VMID.
     pub fn stage2(mem: &mut impl TableMemory, vmid: u16) -> Result<Self, MapError> {
-        let mut t = Self::new(mem, Regime::Stage2, 39, 1)?;
+        let mut t = Self::new(mem, Regime::Stage2, STAGE2_IPA_BITS, STAGE2_START_LEVEL)?;
         t.scope = TlbScope::Stage2 { vmid, root: t.root };
         Ok(t)
     }
 
-    /// An empty DMA mirror: a 39-bit stage-1 table in the EL2 descriptor
-    /// format (start level 1) for an SMMU without stage 2; its
-    /// break-before-make invalidations go to the SMMU ([`TlbScope::Dma`]).
+    /// An empty DMA mirror: a stage-1 table of the stage 2's input size
+    /// in the EL2 descriptor format for an SMMU without stage 2 (stage 1
+    /// has no concatenation: 40 bits start at level 0, two root entries);
+    /// its break-before-make invalidations go to the SMMU
+    /// ([`TlbScope::Dma`]).
     pub fn dma(mem: &mut impl TableMemory) -> Result<Self, MapError> {
-        let mut t = Self::new(mem, Regime::El2, 39, 1)?;
+        let mut t = Self::new(mem, Regime::El2, STAGE2_IPA_BITS, 0)?;
         t.scope = TlbScope::Dma;
         Ok(t)
     }
@@ -226,6 +260,20 @@ impl PageTable {
     /// Physical address of the root table (for TTBR0_EL2 / VTTBR_EL2).
     pub fn root(&self) -> PhysAddr {
         self.root
+    }
+
+    /// Pages of the root table (concatenated tables: more than one).
+    pub fn root_pages(&self) -> usize {
+        self.root_entries.div_ceil(ENTRIES)
+    }
+
+    /// Entries of a table at `level` (the root may differ).
+    fn entries(&self, level: usize) -> usize {
+        if level == self.start_level {
+            self.root_entries
+        } else {
+            ENTRIES
+        }
     }
 
     fn check(&self, va: u64, pa: u64, size: u64) -> Result<(), MapError> {
@@ -294,8 +342,11 @@ impl PageTable {
         let span = 1u64 << shift;
         let end = va + size;
         let mut pa = target.map_or(0, |t| t.0);
+        let mask = self.entries(level) as u64 - 1;
         while va < end {
-            let idx = ((va >> shift) & (ENTRIES as u64 - 1)) as usize;
+            // The page and index of the entry (a concatenated root spans
+            // pages; below the root this is `table` itself).
+            let (table, idx) = slot(table, ((va >> shift) & mask) as usize);
             let entry_end = (va & !(span - 1)) + span;
             let chunk_end = entry_end.min(end);
             let chunk = chunk_end - va;
@@ -459,15 +510,15 @@ impl PageTable {
         }
         let mut table = self.root;
         for l in self.start_level..level {
-            let idx = ((va >> level_shift(l)) & (ENTRIES as u64 - 1)) as usize;
-            let e = mem.read(table, idx);
+            let (t, idx) = slot(table, ((va >> level_shift(l)) & (self.entries(l) as u64 - 1)) as usize);
+            let e = mem.read(t, idx);
             table = if is_table(e, l) {
                 e & ADDR_MASK
             } else if e & DESC_VALID != 0 {
                 return Err(MapError::BadRange);
             } else {
                 let sub = mem.alloc_table().ok_or(MapError::NoMemory)?;
-                mem.write(table, idx, sub | DESC_VALID | DESC_TABLE);
+                mem.write(t, idx, sub | DESC_VALID | DESC_TABLE);
                 sub
             };
         }
@@ -483,7 +534,8 @@ impl PageTable {
         let mut table = self.root;
         for level in self.start_level..=3 {
             let shift = level_shift(level);
-            let e = mem.read(table, ((va >> shift) & (ENTRIES as u64 - 1)) as usize);
+            let (t, idx) = slot(table, ((va >> shift) & (self.entries(level) as u64 - 1)) as usize);
+            let e = mem.read(t, idx);
             if e & DESC_VALID == 0 {
                 return None;
             }
@@ -508,10 +560,11 @@ impl PageTable {
     /// it takes a translation fault at its next instruction fetch). Only
     /// while nothing else maps, unmaps or destroys the table.
     pub fn revoke(&mut self, mem: &mut impl TableMemory) {
-        for idx in 0..ENTRIES {
-            let e = mem.read(self.root, idx);
+        for idx in 0..self.root_entries {
+            let (t, i) = slot(self.root, idx);
+            let e = mem.read(t, i);
             if e & DESC_VALID != 0 {
-                mem.write(self.root, idx, e & !DESC_VALID);
+                mem.write(t, i, e & !DESC_VALID);
             }
         }
         mem.invalidate(self.scope, 0, 1u64 << self.va_bits);
@@ -522,10 +575,11 @@ impl PageTable {
     /// is never cached). The caller orders the writes before the CPUs
     /// run on the table again (DSB ISHST).
     pub fn restore(&mut self, mem: &mut impl TableMemory) {
-        for idx in 0..ENTRIES {
-            let e = mem.read(self.root, idx);
+        for idx in 0..self.root_entries {
+            let (t, i) = slot(self.root, idx);
+            let e = mem.read(t, i);
             if e != 0 && e & DESC_VALID == 0 {
-                mem.write(self.root, idx, e | DESC_VALID);
+                mem.write(t, i, e | DESC_VALID);
             }
         }
     }
@@ -533,7 +587,11 @@ impl PageTable {
     pub fn destroy(self, mem: &mut impl TableMemory) {
         let mut this = self;
         let (root, level) = (this.root, this.start_level);
-        this.free_subtree(mem, root, level);
+        // Each page of a concatenated root is a table of its own for
+        // this purpose (entries past `root_entries` are never written).
+        for page in 0..this.root_pages() {
+            this.free_subtree(mem, root + page as u64 * PAGE, level);
+        }
     }
 }
 

@@ -256,6 +256,18 @@ bar_mask = ["0x0", "0x0", "0x0", "0x0", "0xffffc000", "0xffffffff"]
         assert!(format!("{err:#}").contains("both ivshmem and passed-through"), "{err:#}");
     }
 
+    /// linux-cell-boot's disk: its BAR where QEMU virt's root Linux puts
+    /// it, in the 64-bit window at 512 GiB, becomes a 64-bit window of
+    /// the cell's virtual host (not prefetchable: Linux accepts any BAR
+    /// in such a window).
+    #[test]
+    fn a_bar_in_the_high_window_gets_a_64_bit_window() {
+        let p = plan(&compiled("linux-cell-vblk.toml"), &compiled("qemu-virt-smmu.toml"), kernel(0x100_0000), None, None, "").unwrap();
+        let s = dts(&p.dtb);
+        assert!(s.contains(" 0x3000000 0x80 0x00 0x80 0x00 0x00 0x4000"), "{s}");
+        assert!(s.contains("linux,pci-probe-only = <0x01>"), "{s}");
+    }
+
     #[test]
     fn on_a_gicv2_system_the_device_tree_describes_a_gicv2() {
         let cell = compiled("linux-cell.toml");

@@ -54,14 +54,16 @@ pub fn hcr_direct() -> u64 {
 /// everything off except RW, so Linux's EL1 stays AArch64.
 pub const HCR_EL1_ONLY: u64 = HCR_EL2::RW::EL1IsAarch64.value;
 
-/// Input address size of every cell's stage 2: 39 bits (T0SZ = 64 - 39),
-/// walked from level 1 with 4 KiB pages (`mm::paging`).
-const STAGE2_T0SZ: u64 = 64 - 39;
+/// Input address size of every cell's stage 2: 40 bits (T0SZ = 64 - 40),
+/// walked from level 1 with 4 KiB pages and two concatenated root tables
+/// (`mm::paging::STAGE2_IPA_BITS`, which says why not level 0).
+const STAGE2_T0SZ: u64 = 64 - crate::mm::paging::STAGE2_IPA_BITS as u64;
 
-/// VTCR_EL2 for `pa_range` (ID_AA64MMFR0_EL1.PARange): 39-bit IPA, start
-/// at level 1, 4 KiB granule, table walks write-back write-allocate inner
-/// shareable, output size = the CPU's PA range capped at 48 bits (the
-/// stage-2 format without FEAT_LPA), 8-bit VMID.
+/// VTCR_EL2 for `pa_range` (ID_AA64MMFR0_EL1.PARange): 40-bit IPA, start
+/// at level 1 (SL0 = 1 with T0SZ = 24: two concatenated tables), 4 KiB
+/// granule, table walks write-back write-allocate inner shareable,
+/// output size = the CPU's PA range capped at 48 bits (the stage-2 format
+/// without FEAT_LPA), 8-bit VMID.
 pub fn vtcr(pa_range: u64) -> u64 {
     (VTCR_EL2::RES1::SET
         + VTCR_EL2::VS::Bits8
@@ -398,8 +400,9 @@ mod tests {
 
     #[test]
     fn vtcr_matches_former_formula() {
+        // T0SZ 24 (40-bit IPA) with SL0 1 (level 1: concatenated root).
         for pa in 0..8u64 {
-            let old = 25 | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | ((pa & 7).min(5) << 16) | (1 << 31);
+            let old = 24 | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | ((pa & 7).min(5) << 16) | (1 << 31);
             assert_eq!(vtcr(pa), old, "PARange {pa}");
         }
     }

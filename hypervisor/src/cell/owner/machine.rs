@@ -21,6 +21,9 @@ impl TableMemory for Machine {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
         PoolMem.alloc_table()
     }
+    fn alloc_root(&mut self, pages: usize) -> Option<PhysAddr> {
+        PoolMem.alloc_root(pages)
+    }
     fn free_table(&mut self, t: PhysAddr) {
         PoolMem.free_table(t)
     }

@@ -10,12 +10,14 @@ use crate::mm::PhysAddr;
 use alloc::vec::Vec;
 
 /// Tables a change of one contiguous range of an identity-mapped stage 2
-/// (start level 1) can allocate. A new table is made only under an entry
-/// the range covers partly (a wholly covered entry becomes a block or
-/// invalid: the addresses are identical, so always block-aligned), and
-/// at each level only the entries holding the range's two edges can be
-/// partly covered: at most two new tables at level 2 and two at level 3.
-pub const TABLES_PER_RANGE: usize = 2 * 2;
+/// (start level 1) or DMA mirror (start level 0) can allocate. A new
+/// table is made only under an entry the range covers partly (a wholly
+/// covered entry becomes a block or invalid: the addresses are identical,
+/// so always block-aligned), or, in a mirror, under a level-0 entry
+/// (never a block) with no table yet; at each level only the entries
+/// holding the range's two edges can be partly covered: at most two new
+/// tables at each of levels 1 (mirrors only), 2 and 3.
+pub const TABLES_PER_RANGE: usize = 2 * 3;
 
 /// Zeroed pool pages set aside for one commit.
 #[derive(Debug, Default)]
@@ -89,6 +91,10 @@ impl<M: TableMemory> TableMemory for Drawing<'_, M> {
         self.reserve.overdrawn += 1;
         log::error!("ownership: reserve exhausted during a commit, drawing on the pool");
         self.mem.alloc_table()
+    }
+    fn alloc_root(&mut self, pages: usize) -> Option<PhysAddr> {
+        // Roots are made with a table, never by a commit's edits.
+        self.mem.alloc_root(pages)
     }
     fn free_table(&mut self, table: PhysAddr) {
         self.mem.free_table(table);

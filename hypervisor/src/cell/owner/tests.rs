@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::cell::desc::tests::{cell_bytes, platform, root as root_desc, GICD, RW};
-use crate::mm::paging::tests::{check_bbm, Ev, FakeMem};
+use crate::mm::paging::tests::{check_bbm_pages, Ev, FakeMem};
 use crate::sysconfig::{mem_flags, CellView};
 use std::collections::{BTreeMap, HashMap};
 
@@ -37,6 +37,9 @@ struct FakeHw {
 impl TableMemory for FakeHw {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
         self.mem.alloc_table()
+    }
+    fn alloc_root(&mut self, pages: usize) -> Option<PhysAddr> {
+        self.mem.alloc_root(pages)
     }
     fn free_table(&mut self, t: PhysAddr) {
         self.mem.free_table(t)
@@ -242,7 +245,7 @@ fn every_prepare_survives_an_allocation_failure_at_every_step() {
     let after = w.snapshot();
     assert_eq!(after.pages, initial.pages, "root tables as before the create, nothing leaked");
     assert_eq!(after, initial);
-    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
+    check_bbm_pages(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), w.root_pt.root_pages(), 1, w.root_pt.scope());
 }
 
 /// The root table's part of the log (other tables' writes are skipped by
@@ -342,7 +345,7 @@ fn the_reserve_bound_covers_worst_case_edges() {
         assert_eq!(w.hw.mem.pages.len(), pages);
     }
     assert_eq!(w.snapshot(), initial);
-    check_bbm(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), 1, w.root_pt.scope());
+    check_bbm_pages(&bbm_log(&w.hw.mem.log, &w.root_pt), w.root_pt.root(), w.root_pt.root_pages(), 1, w.root_pt.scope());
 }
 
 /// A cell owning stream 8, which the root lists too, and stream 16,

@@ -20,9 +20,10 @@ const CFG_ABORT: u64 = 0b000 << 1;
 const CFG_S1: u64 = 0b101 << 1;
 const CFG_S2: u64 = 0b110 << 1;
 
-/// 39-bit input, start level 1, 4 KiB granule: the CPUs' stage 2
-/// (`PageTable::stage2`, `regval::vtcr`).
-const T0SZ: u64 = 64 - 39;
+/// 40-bit input, start level 1 with two concatenated tables, 4 KiB
+/// granule: the CPUs' stage 2 (`PageTable::stage2`, `regval::vtcr`); the
+/// SMMU walks stage 2 with the VMSA's concatenation rules.
+const T0SZ: u64 = 64 - crate::mm::paging::STAGE2_IPA_BITS as u64;
 /// SL0 for a 4 KiB granule: 1 = start at level 1.
 const S2SL0_L1: u64 = 1;
 
@@ -71,7 +72,8 @@ pub fn l1_desc(l2: u64, split: u32) -> u64 {
     u64::from(split + 1) | (l2 & 0x000f_ffff_ffff_ffc0)
 }
 
-/// A stage-1 context descriptor for a 39-bit table at `ttb` in the
+/// A stage-1 context descriptor for a 40-bit table at `ttb` (stage 1
+/// has no concatenation: the walk starts at level 0) in the
 /// format of the hypervisor's EL2 tables (`Regime::El2`: MAIR index 0
 /// normal write-back, index 2 device nGnRE; AP[1] set, so unprivileged
 /// device accesses are allowed), TTB1 disabled, faults recorded (R) and
@@ -111,7 +113,7 @@ mod tests {
         let w = Ste::Stage2 { vmid: 5, ttb: 0x7fc1_2000, ps: 2 }.words();
         assert_eq!(w[0] & 0xf, 0b1101);
         assert_eq!(w[2] & 0xffff, 5);
-        assert_eq!((w[2] >> 32) & 0x3f, 25);
+        assert_eq!((w[2] >> 32) & 0x3f, 24);
         assert_eq!((w[2] >> 38) & 3, 1);
         assert_eq!((w[2] >> 48) & 7, 2);
         assert_ne!(w[2] & 1 << 51, 0);
@@ -135,7 +137,7 @@ mod tests {
     #[test]
     fn cd_fields() {
         let w = cd_words(0x7fc0_8000, 3, 2);
-        assert_eq!(w[0] & 0x3f, 25);
+        assert_eq!(w[0] & 0x3f, 24);
         assert_ne!(w[0] & 1 << 31, 0);
         assert_eq!(w[0] >> 48, 3);
         assert_eq!(w[1], 0x7fc0_8000);

@@ -40,6 +40,25 @@ impl TableMemory for FakeMem {
         self.log.push(Ev::Alloc(pa));
         Some(pa)
     }
+    fn alloc_root(&mut self, pages: usize) -> Option<PhysAddr> {
+        if self.limit.is_some_and(|l| self.pages.len() + pages > l) {
+            return None;
+        }
+        self.allocs += 1;
+        if self.fail_at == Some(self.allocs) {
+            return None;
+        }
+        // Aligned to the block, as the buddy pool does.
+        let size = pages as u64 * 0x1000;
+        self.next = (self.next + 0x1000).next_multiple_of(size);
+        let pa = 0x1_0000_0000 + self.next;
+        self.next += size - 0x1000;
+        for p in 0..pages as u64 {
+            self.pages.insert(pa + p * 0x1000, vec![0; ENTRIES]);
+            self.log.push(Ev::Alloc(pa + p * 0x1000));
+        }
+        Some(pa)
+    }
     fn free_table(&mut self, table: PhysAddr) {
         assert!(self.pages.remove(&table).is_some(), "double free of {table:#x}");
         self.log.push(Ev::Free(table));
@@ -69,8 +88,15 @@ fn valid(d: u64) -> bool {
 /// the entry that linked it; an invalidation still missing at the end.
 /// Tables not yet linked (being filled) are free to write.
 pub(crate) fn check_bbm(log: &[Ev], root: u64, start_level: usize, scope: TlbScope) {
+    check_bbm_pages(log, root, 1, start_level, scope)
+}
+
+/// [`check_bbm`] for a root of `pages` concatenated tables.
+pub(crate) fn check_bbm_pages(log: &[Ev], root: u64, pages: usize, start_level: usize, scope: TlbScope) {
     // Table page -> (first address it translates, its level).
-    let mut tables: HashMap<u64, (u64, usize)> = HashMap::from([(root, (0, start_level))]);
+    let page_span = ENTRIES as u64 * (1u64 << level_shift(start_level));
+    let mut tables: HashMap<u64, (u64, usize)> =
+        (0..pages as u64).map(|p| (root + p * 0x1000, (p * page_span, start_level))).collect();
     // Broken slots and unlinked table pages, each with the range a TLBI
     // must still cover.
     let mut broken: HashMap<(u64, usize), (u64, u64)> = HashMap::new();
@@ -242,6 +268,7 @@ fn every_change_of_a_valid_entry_breaks_invalidates_then_makes() {
     let mut pt = PageTable::stage2(&mut mem, 7).unwrap();
     let root = pt.root();
     let scope = TlbScope::Stage2 { vmid: 7, root };
+    let check_bbm = |log: &[Ev], root, level, scope| check_bbm_pages(log, root, 2, level, scope);
     pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
     // Block → table (1 GiB, then 2 MiB) for a hole.
     pt.unmap(&mut mem, 0x7fa0_0000, 0x1_0000).unwrap();
@@ -257,7 +284,7 @@ fn every_change_of_a_valid_entry_breaks_invalidates_then_makes() {
     // Table → block merges all the way back up.
     pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
     check_bbm(&mem.log, root, 1, scope);
-    assert_eq!(mem.pages.len(), 1, "merged back into one block");
+    assert_eq!(mem.pages.len(), pt.root_pages(), "merged back into one block");
     // Unmap everything: frees only after the invalidation.
     pt.unmap(&mut mem, 0x4000_0000, 0x4000_0000).unwrap();
     check_bbm(&mem.log, root, 1, scope);
@@ -268,7 +295,8 @@ fn a_freed_table_waits_for_its_invalidation() {
     let mut mem = FakeMem::default();
     let mut pt = PageTable::stage2(&mut mem, 3).unwrap();
     pt.map(&mut mem, 0x1000, 0x1000, 0x1000, Attrs::RW).unwrap();
-    let tables: Vec<u64> = mem.pages.keys().copied().filter(|&p| p != pt.root()).collect();
+    let roots = [pt.root(), pt.root() + 0x1000];
+    let tables: Vec<u64> = mem.pages.keys().copied().filter(|p| !roots.contains(p)).collect();
     assert_eq!(tables.len(), 2);
     mem.log.clear();
     pt.unmap(&mut mem, 0x1000, 0x1000).unwrap();
@@ -277,7 +305,7 @@ fn a_freed_table_waits_for_its_invalidation() {
         let tlbi = mem.log.iter().position(|e| matches!(e, Ev::Tlbi { .. })).expect("a TLBI");
         assert!(tlbi < freed, "TLBI before free: {:x?}", mem.log);
     }
-    check_bbm(&mem.log, pt.root(), 1, TlbScope::Stage2 { vmid: 3, root: pt.root() });
+    check_bbm_pages(&mem.log, pt.root(), 2, 1, TlbScope::Stage2 { vmid: 3, root: pt.root() });
 }
 
 #[test]
@@ -324,9 +352,9 @@ fn revoke_stops_every_translation_and_restore_brings_them_back() {
     // The top-level entries were written invalid, then one TLBI of the
     // whole IPA space in the table's VMID: nothing cached survives.
     let last = mem.log.last().cloned();
-    assert_eq!(last, Some(Ev::Tlbi { scope: pt.scope(), va: 0, size: 1 << 39 }));
+    assert_eq!(last, Some(Ev::Tlbi { scope: pt.scope(), va: 0, size: 1 << 40 }));
     assert!(mem.log.iter().all(|e| match e {
-        Ev::Write { table, new, .. } => *table == pt.root() && new & 1 == 0,
+        Ev::Write { table, new, .. } => (*table == pt.root() || *table == pt.root() + 0x1000) && new & 1 == 0,
         Ev::Tlbi { .. } => true,
         _ => false,
     }));
@@ -339,4 +367,55 @@ fn revoke_stops_every_translation_and_restore_brings_them_back() {
     assert_eq!(mem.pages, before);
     pt.destroy(&mut mem);
     assert!(mem.pages.is_empty(), "destroy after restore frees every table");
+}
+
+/// The stage 2 covers 40 bits through two concatenated root pages: an
+/// address at 512 GiB and up (QEMU virt's high PCI window) is an entry of
+/// the second page, maps, translates, is revoked and restored with the
+/// rest, and every page (both root pages too) goes back on destroy.
+#[test]
+fn stage2_reaches_the_high_window_through_the_second_root_page() {
+    let mut mem = FakeMem::default();
+    let mut pt = PageTable::stage2(&mut mem, 9).unwrap();
+    let root = pt.root();
+    assert_eq!(pt.root_pages(), 2);
+    assert_eq!(root % 0x2000, 0, "a concatenated root is aligned to its size");
+    let bar = 0x80_0000_4000;
+    pt.map(&mut mem, bar, bar, 0x4000, Attrs::DEVICE).unwrap();
+    pt.map(&mut mem, 0x4000_0000, 0x4000_0000, 0x4000_0000, Attrs::RWX).unwrap();
+    assert_eq!(pt.translate(&mem, bar + 0x10).map(|t| t.0), Some(bar + 0x10));
+    assert_eq!(pt.translate(&mem, bar + 0x4000), None);
+    // Entry 512 of the level-1 root = entry 0 of its second page.
+    assert!(mem.pages[&(root + 0x1000)][0] & 1 != 0);
+    assert_eq!(mem.pages[&root][0], 0, "nothing at 0..1 GiB");
+    // The last GiB of the 40-bit space, and not one byte beyond.
+    let top = (1u64 << 40) - 0x1000;
+    pt.map(&mut mem, top, top, 0x1000, Attrs::RW).unwrap();
+    assert!(mem.pages[&(root + 0x1000)][511] & 1 != 0);
+    assert_eq!(pt.map(&mut mem, 1 << 40, 1 << 40, 0x1000, Attrs::RW), Err(MapError::BadRange));
+    check_bbm_pages(&mem.log, root, 2, 1, pt.scope());
+    pt.revoke(&mut mem);
+    assert_eq!(pt.translate(&mem, bar), None);
+    pt.restore(&mut mem);
+    assert_eq!(pt.translate(&mem, bar).map(|t| t.0), Some(bar));
+    pt.unmap(&mut mem, bar, 0x4000).unwrap();
+    pt.unmap(&mut mem, top, 0x1000).unwrap();
+    assert_eq!(mem.pages[&(root + 0x1000)][0], 0);
+    check_bbm_pages(&mem.log, root, 2, 1, pt.scope());
+    pt.destroy(&mut mem);
+    assert!(mem.pages.is_empty(), "pages left: {:x?}", mem.pages.keys());
+}
+
+/// A DMA mirror (stage 1, no concatenation) covers the same 40 bits from
+/// level 0 in one root page.
+#[test]
+fn dma_mirror_covers_forty_bits_from_level_zero() {
+    let mut mem = FakeMem::default();
+    let mut pt = PageTable::dma(&mut mem).unwrap();
+    assert_eq!(pt.root_pages(), 1);
+    pt.map(&mut mem, 0x80_0000_0000, 0x80_0000_0000, 0x1000, Attrs::RW).unwrap();
+    assert!(mem.pages[&pt.root()][1] & 3 == 3, "level-0 entry 1 is a table");
+    assert_eq!(pt.map(&mut mem, 1 << 40, 0, 0x1000, Attrs::RW), Err(MapError::BadRange));
+    pt.destroy(&mut mem);
+    assert!(mem.pages.is_empty());
 }

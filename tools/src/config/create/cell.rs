@@ -34,7 +34,7 @@ pub fn generate(tree: &Tree, board: &Board, live: &Live, opts: &CellOpts) -> any
     let (ram, ram_why) = match opts.mem_at {
         Some(at) => {
             ensure!(at.is_multiple_of(PAGE), "--mem: the address must be page aligned");
-            ensure!(at.saturating_add(opts.mem) <= system::IPA_LIMIT, "--mem: above the 512 GiB sysHyper's stage 2 covers");
+            ensure!(at.saturating_add(opts.mem) <= system::IPA_LIMIT, "--mem: above the 1 TiB sysHyper's stage 2 covers");
             ((at, at.checked_add(opts.mem).context("--mem: address and size overflow")?), "at the address given".to_string())
         }
         None => {
@@ -71,7 +71,7 @@ pub fn generate(tree: &Tree, board: &Board, live: &Live, opts: &CellOpts) -> any
         for (s, l) in regs {
             let r = page_round((s, s + l));
             ensure!(intersect(&[r], &board.gic.all_regions).is_empty(), "--device {full}: overlaps the GIC");
-            ensure!(r.1 <= system::IPA_LIMIT, "--device {full}: {} is above the 512 GiB sysHyper's stage 2 covers", span(r));
+            ensure!(r.1 <= system::IPA_LIMIT, "--device {full}: {} is above the 1 TiB sysHyper's stage 2 covers", span(r));
             regions.push((full.clone(), r));
         }
         let spis: Vec<u32> = ints.iter().copied().filter(|i| *i >= 32).collect();

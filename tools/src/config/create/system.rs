@@ -109,9 +109,10 @@ pub fn layout(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result<L
 }
 
 /// The end of what a cell's stage 2 can map: sysHyper's stage 2 takes
-/// 39-bit input addresses (hypervisor/src/arch/aarch64/regval.rs,
-/// STAGE2_T0SZ), and enable refuses a root region above.
-pub const IPA_LIMIT: u64 = 1 << 39;
+/// 40-bit input addresses (hypervisor/src/mm/paging.rs, STAGE2_IPA_BITS:
+/// 1 TiB, so QEMU virt's 64-bit PCI window at 512 GiB fits), and enable
+/// refuses a root region above.
+pub const IPA_LIMIT: u64 = 1 << 40;
 
 /// A GIC-400 wired with 64 KiB steps shows its 4 KiB CPU-interface pages
 /// each aliased over 64 KiB, and the device tree gives 128 KiB: the 8 KiB
@@ -250,7 +251,7 @@ pub fn generate(board: &Board, live: &Live, opts: &SystemOpts) -> anyhow::Result
         };
         if r.1 > IPA_LIMIT {
             out.push('\n');
-            comment(&mut out, &format!("Left out: {who}, {}: above the 512 GiB sysHyper's stage 2 covers.", span(*r)));
+            comment(&mut out, &format!("Left out: {who}, {}: above the 1 TiB sysHyper's stage 2 covers.", span(*r)));
             continue;
         }
         emit::memory(&mut out, &format!("MMIO: {who}"), *r, None, &["read", "write", "io"]);
