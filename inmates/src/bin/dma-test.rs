@@ -246,20 +246,13 @@ mod demo {
         /// enabled); the first INTID taken within `ms`, 1023 if none.
         fn raise(ms: u64) -> u32 {
             wr32(BAR0 + 0x60, 1);
-            let mut got = 1023;
-            wait_ms(ms, || {
-                got = gic::acknowledge();
-                got != 1023
-            });
-            if got != 1023 {
-                gic::end_of_interrupt(got);
-            }
+            let got = take(ms);
             wr32(BAR0 + 0x64, 1);
             got
         }
 
-        /// Whatever arrives within `ms` (nothing should).
-        fn stray(ms: u64) -> u32 {
+        /// The first interrupt taken (and ended) within `ms`, 1023 if none.
+        fn take(ms: u64) -> u32 {
             let mut got = 1023;
             wait_ms(ms, || {
                 got = gic::acknowledge();
@@ -288,7 +281,7 @@ mod demo {
                 let got = raise(1000);
                 println!("dma-test: edu's MSI with data {spi} arrived as INTID {got}");
                 check_eq!("dma-test: edu's MSI arrives as the SPI its data names", got, spi);
-                check_eq!("dma-test: one MSI, one interrupt", stray(100), 1023);
+                check_eq!("dma-test: one MSI, one interrupt", take(100), 1023);
             }
             program(cfg, DOORBELL, ROOT_SPI);
             check_eq!("dma-test: an MSI naming the root's SPI 33 raises nothing here", raise(300), 1023);
@@ -300,7 +293,7 @@ mod demo {
             let _ = hvc::hypervisor_info(0);
             wr16(cfg + 0x42, 0);
             wr32(DOORBELL, SPIS[0]);
-            check_eq!("dma-test: the cell's own write to GITS_TRANSLATER raises nothing", stray(300), 1023);
+            check_eq!("dma-test: the cell's own write to GITS_TRANSLATER raises nothing", take(300), 1023);
             println!("dma-test: MSI checks done");
         }
     }
