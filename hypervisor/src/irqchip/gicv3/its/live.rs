@@ -283,11 +283,18 @@ pub fn forward_lpi(intid: u32) {
     }
 }
 
-/// Hypervisor disable: the ITS stops translating, its pages go back (the
-/// redistributors' LPI tables stay, in hypervisor memory).
+/// Hypervisor disable: the ITS stops translating, and the redistributors
+/// it turned LPIs on at are asked to turn them off again (whether
+/// EnableLPIs can be cleared is IMPLEMENTATION DEFINED: where it stays
+/// set, the next enable's first MSI cell is refused with "a
+/// redistributor has LPIs enabled" instead of sharing tables with
+/// whatever the root set up). The tables stay in hypervisor memory.
 pub fn shutdown() {
     let Some(mut s) = STATE.lock().take() else { return };
     s.its.stop();
+    for &(frame, _) in &s.its.redists {
+        rd_write(frame, super::regs::GICR_CTLR, rd_read(frame, super::regs::GICR_CTLR) & !super::regs::GICR_CTLR_ENABLE_LPIS);
+    }
     let _ = crate::memmap::unmap_el2(ITS_VA, CONTROL_SIZE);
     crate::arch::tlbi_el2(ITS_VA, CONTROL_SIZE);
 }
