@@ -152,6 +152,12 @@ pub mod iommu {
     /// TI's Peripheral Virtualization Unit (`JAILHOUSE_IOMMU_PVU`).
     pub const PVU: u32 = 4;
     pub const ARM_MMU500: u32 = 5;
+    /// sysHyper extension (not a Jailhouse IOMMU): a GICv2m MSI frame
+    /// (`arm,gic-v2m-frame`, docs/passthrough.md "MSI"). Whoever maps the
+    /// frame can raise every SPI of its range, so the hypervisor lets a
+    /// cell map it only with all those SPIs. Numbered from 0x1000 up,
+    /// far from Jailhouse's types.
+    pub const GICV2M: u32 = 0x1001;
     /// Type names as Jailhouse's constants spell them (`JAILHOUSE_IOMMU_*`,
     /// lower case); other values are kept as numbers.
     pub const TYPES: &[(&str, u64)] = &[
@@ -161,6 +167,7 @@ pub mod iommu {
         ("smmuv3", SMMUV3 as u64),
         ("pvu", PVU as u64),
         ("arm_mmu500", ARM_MMU500 as u64),
+        ("gicv2m", GICV2M as u64),
     ];
     /// Other spellings accepted on input (pyjailhouse's `TIPVU`, and this
     /// crate's earlier names).
@@ -175,6 +182,21 @@ pub mod iommu {
     pub const AMD_DATA_USED: usize = 8;
     /// PVU: tlb_base u64 @0, tlb_size u32 @8.
     pub const PVU_DATA_USED: usize = 12;
+    /// GICv2m: first SPI's INTID u32 @0, SPI count u32 @4, as the frame's
+    /// MSI_TYPER reports them (0/0: not stated; the hypervisor reads the
+    /// register at enable and refuses a configuration that disagrees).
+    pub const GICV2M_DATA_USED: usize = 8;
+    /// The GICv2m frame's SPIs stated in a unit's type-specific bytes:
+    /// (first INTID, count), `None` when not stated.
+    pub const fn gicv2m_spis(data: &[u8; 12]) -> Option<(u32, u32)> {
+        let base = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+        let count = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+        if base == 0 && count == 0 {
+            None
+        } else {
+            Some((base, count))
+        }
+    }
 }
 
 /// A stream id entry (`union jailhouse_stream_id`): a plain 32-bit id for

@@ -65,6 +65,9 @@ impl Hw for Machine {
     fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
         crate::irqchip::cell_mapping()
     }
+    fn msi_frame(&self) -> Option<super::MsiFrame> {
+        crate::irqchip::gicv2m::frame()
+    }
     fn dma_mirror(&self) -> bool {
         crate::iommu::present() && crate::iommu::needs_mirror()
     }
