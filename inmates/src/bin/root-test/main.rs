@@ -43,6 +43,7 @@ mod ivshmem;
 mod lifecycle;
 #[cfg(target_os = "none")]
 mod passthru;
+mod passthru_v2m;
 #[cfg(target_os = "none")]
 mod psci_suite;
 #[cfg(target_os = "none")]
@@ -138,6 +139,9 @@ mod program {
             }
             if super::passthru::wanted(b) {
                 super::passthru::run(b);
+            }
+            if super::passthru_v2m::wanted(b) {
+                super::passthru_v2m::run(b);
             }
             if super::smmu::wanted(b) {
                 super::smmu::run(b);
