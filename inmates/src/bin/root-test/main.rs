@@ -43,6 +43,7 @@ mod ivshmem;
 mod lifecycle;
 #[cfg(target_os = "none")]
 mod passthru;
+#[cfg(target_os = "none")]
 mod passthru_v2m;
 #[cfg(target_os = "none")]
 mod psci_suite;

@@ -101,6 +101,9 @@ impl Copy {
     }
 }
 
+/// One refusal row: its check name and the change to a fresh copy.
+type Row = (&'static str, fn(&mut Copy));
+
 /// The refusals, each against a fresh copy, and the control. Its own
 /// frame: the copies do not stay on the stack for the run below.
 #[inline(never)]
@@ -110,7 +113,7 @@ fn refusals(base: &[u8]) {
         return;
     };
     let before = usage();
-    let cases: [(&str, fn(&mut Copy)); 3] = [
+    let cases: [Row; 3] = [
         ("passthru-v2m: the frame without all its SPIs (INTID 143 left out) is refused (EINVAL)", |c| {
             c.drop_irqs(143..144);
         }),
