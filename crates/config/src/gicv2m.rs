@@ -50,7 +50,8 @@ pub fn frames(system: &SystemConfig<'_>) -> Vec<Frame> {
 }
 
 /// Whether `cell` has a region (not the comm region) reaching `f`; with
-/// whether any such region is rootshared.
+/// whether any such region is rootshared or not page-granular (then the
+/// root keeps its mapping: the hypervisor refuses both).
 fn maps(cell: &CellConfig<'_>, f: &Frame) -> (bool, bool) {
     let mut hit = (false, false);
     for m in cell.memory_regions().iter().filter(|m| m.flags.get() & COMM_REGION == 0 && m.size.get() != 0) {
@@ -58,7 +59,8 @@ fn maps(cell: &CellConfig<'_>, f: &Frame) -> (bool, bool) {
         let end = start.saturating_add(m.size.get());
         if start < f.end && f.start < end {
             hit.0 = true;
-            hit.1 |= m.flags.get() & ROOTSHARED != 0;
+            let sub_page = start % PAGE_SIZE != 0 || m.size.get() % PAGE_SIZE != 0;
+            hit.1 |= m.flags.get() & ROOTSHARED != 0 || sub_page;
         }
     }
     hit
@@ -102,7 +104,7 @@ pub fn check_cell(system: &SystemConfig<'_>, cell: &CellConfig<'_>) -> Vec<(bool
         let (mapped, shared) = maps(cell, &f);
         let at = f.start;
         if shared {
-            out.push((true, format!("maps the GICv2m MSI frame at {at:#x} rootshared: the frame's SPIs would be raised by root and cell alike")));
+            out.push((true, format!("maps the GICv2m MSI frame at {at:#x} rootshared or in a sub-page region: the frame's SPIs would be raised by root and cell alike")));
         }
         let Some(_) = f.spis else {
             if mapped {
