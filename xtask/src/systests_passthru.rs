@@ -44,6 +44,12 @@ fn args_smmu(ctx: &Ctx) -> Result<Vec<String>> {
 }
 
 fn args_for(ctx: &Ctx, config: &str, bundle: &[BundleFile]) -> Result<Vec<String>> {
+    args_on(ctx, qemu::gic(), config, bundle)
+}
+
+/// The machine with GIC version `gic`, the SMMU and edu, booting
+/// root-test with `config` and `bundle`.
+fn args_on(ctx: &Ctx, gic: u8, config: &str, bundle: &[BundleFile]) -> Result<Vec<String>> {
     let images = ctx.paths.images();
     let boot = BootFirst {
         hv_image: images.join("syshyper.bin"),
@@ -52,7 +58,7 @@ fn args_for(ctx: &Ctx, config: &str, bundle: &[BundleFile]) -> Result<Vec<String
         bundle: bundle.iter().map(|f| (f.name.to_string(), images.join(f.path))).collect(),
         ..BootFirst::default()
     };
-    let mut args = qemu::machine_args();
+    let mut args = qemu::machine_args_for(gic);
     args.extend(PASSTHRU_QEMU_ARGS.iter().map(|s| s.to_string()));
     args.extend(boot.qemu_args(&ctx.workdir)?);
     Ok(args)
@@ -129,18 +135,7 @@ const BUNDLE_V2M: &[BundleFile] = &[
 ];
 
 fn args_v2m(ctx: &Ctx) -> Result<Vec<String>> {
-    let images = ctx.paths.images();
-    let boot = BootFirst {
-        hv_image: images.join("syshyper.bin"),
-        system_config: images.join(qemu::system_config_for(2, "configs/qemu-virt-smmu.cell")),
-        root_program: Some(images.join("inmates/root-test.bin")),
-        bundle: BUNDLE_V2M.iter().map(|f| (f.name.to_string(), images.join(f.path))).collect(),
-        ..BootFirst::default()
-    };
-    let mut args = qemu::machine_args_for(2);
-    args.extend(PASSTHRU_QEMU_ARGS.iter().map(|s| s.to_string()));
-    args.extend(boot.qemu_args(&ctx.workdir)?);
-    Ok(args)
+    args_on(ctx, 2, &qemu::system_config_for(2, "configs/qemu-virt-smmu.cell"), BUNDLE_V2M)
 }
 
 /// MSI of a passed-through device through QEMU virt's GICv2m frame
