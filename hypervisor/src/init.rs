@@ -226,6 +226,8 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     let setup = irqchip::Setup { regions: gic_regions, va: io.gic, max_cpus: layout.max_cpus, boot_first: hv.boot_first, cell_map };
     irqchip::init_global(chip, &setup);
 
+    // The GICv2m frame's SPI range, for the cell-create rule.
+    irqchip::gicv2m::init(&sys)?;
     // The SMMU before the root's tables: whether the root needs a DMA
     // mirror depends on the unit.
     if let Some((base, size)) = crate::iommu::unit_region(&sys) {

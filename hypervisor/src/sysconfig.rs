@@ -215,6 +215,17 @@ impl<'a> SystemView<'a> {
         self.units_of(syshyper_config::flags::iommu::GICV3_ITS)
     }
 
+    /// The GICv2m MSI frames: (base, size, SPI range the configuration
+    /// states as (first INTID, count), if it does).
+    pub fn gicv2m_units(&self) -> impl Iterator<Item = (u64, u64, Option<(u32, u32)>)> + 'a {
+        use syshyper_config::flags::iommu;
+        self.cfg
+            .iommu_units()
+            .iter()
+            .filter(|u| u.iommu_type.get() == iommu::GICV2M)
+            .map(|u| (u.base.get(), u64::from(u.size.get()), iommu::gicv2m_spis(&u.data)))
+    }
+
     /// GICv2's other bases: (gicc_base, gich_base, gicv_base).
     pub fn gic_v2(&self) -> (u64, u64, u64) {
         (self.cfg.gicc_base(), self.cfg.gich_base(), self.cfg.gicv_base())

@@ -75,6 +75,7 @@ const GICD_ICENABLER: usize = 0x0180;
 const GICD_IPRIORITYR: usize = 0x0400;
 const GICD_IROUTER: usize = 0x6000;
 const GICD_IGROUPR: usize = 0x0080;
+const GICD_ICFGR: usize = 0x0c00;
 const GICD_CTLR_ENABLE_G1NS: u32 = 1 << 1;
 const GICD_CTLR_ARE_NS: u32 = 1 << 4;
 const GICD_CTLR_RWP: u32 = 1 << 31;
@@ -256,6 +257,14 @@ impl Gic {
         write8(self.gicd + GICD_IPRIORITYR + n, DEFAULT_PRIORITY);
         write64(self.gicd + GICD_IROUTER + n * 8, mpidr() & 0xff_00ff_ffff);
         write32(self.gicd + GICD_ISENABLER + word, bit);
+    }
+
+    /// Makes SPI `intid` edge-triggered (GICD_ICFGR, both GIC versions):
+    /// an MSI is a pulse, which a level-sensitive input could miss.
+    pub fn set_edge(&self, intid: u32) {
+        let n = intid as usize;
+        let reg = self.gicd + GICD_ICFGR + (n / 16) * 4;
+        write32(reg, read32(reg) | 2 << (2 * (n % 16)));
     }
 
     /// Disables SPI `intid`.

@@ -113,6 +113,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     // PCI passthrough of QEMU's edu to the dma-test cell (systests_passthru.rs).
     crate::systests_passthru::ROOT_PASSTHRU,
     crate::systests_passthru::ROOT_PASSTHRU_SMMU,
+    crate::systests_passthru::ROOT_PASSTHRU_V2M,
     // Both SMMU suites in one boot of QEMU 10, whose SMMU has stage 2
     // (systests_smmu_s2.rs).
     crate::systests_smmu_s2::ROOT_SMMU_S2,

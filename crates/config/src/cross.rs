@@ -229,6 +229,7 @@ pub fn check(
         push(Severity::Error, file, array, index, message)
     };
     let mut warnings = Vec::new();
+    let mut v2m_warnings = Vec::new();
     let gicd = system.gicd_base();
 
     let mut root_ranges: Vec<(u64, u64)> =
@@ -248,6 +249,13 @@ pub fn check(
         if let Err(e) = c.check_irqchips_against(gicd) {
             // The error text already names the array and index.
             err(cell.file, "", None, format!("{e}"));
+        }
+        for (error, message) in crate::gicv2m::check_cell(system, c) {
+            if error {
+                err(cell.file, "", None, message);
+            } else {
+                v2m_warnings.push((cell.file, message));
+            }
         }
         for cpu in c.cpus() {
             if !cpuset::contains(root.cpu_set(), cpu) {
@@ -346,6 +354,9 @@ pub fn check(
     for (file, i, message) in warnings {
         push(Severity::Warning, file, "memory_regions", Some(i), message);
     }
+    for (file, message) in v2m_warnings {
+        push(Severity::Warning, file, "", None, message);
+    }
     errors
 }
 
@@ -384,10 +395,12 @@ fn jailhouse_rules(system: &SystemConfig<'_>, cell: &CellConfig<'_>) -> Vec<(u64
             (end_bus + 1) << 20,
         ));
     }
+    // A GICv2m frame is not the hypervisor's: the root and cells may map
+    // it (`gicv2m`'s rule decides who).
     for u in system
         .iommu_units()
         .iter()
-        .filter(|u| u.iommu_type.get() != 0)
+        .filter(|u| u.iommu_type.get() != 0 && u.iommu_type.get() != crate::flags::iommu::GICV2M)
     {
         let name = if u.iommu_type.get() == crate::flags::iommu::GICV3_ITS {
             "the GICv3 ITS"

@@ -160,6 +160,12 @@ pub mod iommu {
     pub const GICV3_ITS: u32 = 0x1000;
     /// Bytes of a GICv3 ITS: the control frame and the translation frame.
     pub const GICV3_ITS_SIZE: u64 = 0x2_0000;
+    /// sysHyper extension (not a Jailhouse IOMMU): a GICv2m MSI frame
+    /// (`arm,gic-v2m-frame`, docs/passthrough.md "MSI"). Whoever maps the
+    /// frame can raise every SPI of its range, so the hypervisor lets a
+    /// cell map it only with all those SPIs. Numbered from 0x1000 up,
+    /// far from Jailhouse's types.
+    pub const GICV2M: u32 = 0x1001;
     /// Type names as Jailhouse's constants spell them (`JAILHOUSE_IOMMU_*`,
     /// lower case); other values are kept as numbers.
     pub const TYPES: &[(&str, u64)] = &[
@@ -170,6 +176,7 @@ pub mod iommu {
         ("pvu", PVU as u64),
         ("arm_mmu500", ARM_MMU500 as u64),
         ("gicv3_its", GICV3_ITS as u64),
+        ("gicv2m", GICV2M as u64),
     ];
     /// Other spellings accepted on input (pyjailhouse's `TIPVU`, and this
     /// crate's earlier names).
@@ -184,6 +191,21 @@ pub mod iommu {
     pub const AMD_DATA_USED: usize = 8;
     /// PVU: tlb_base u64 @0, tlb_size u32 @8.
     pub const PVU_DATA_USED: usize = 12;
+    /// GICv2m: first SPI's INTID u32 @0, SPI count u32 @4, as the frame's
+    /// MSI_TYPER reports them (0/0: not stated; the hypervisor reads the
+    /// register at enable and refuses a configuration that disagrees).
+    pub const GICV2M_DATA_USED: usize = 8;
+    /// The GICv2m frame's SPIs stated in a unit's type-specific bytes:
+    /// (first INTID, count), `None` when not stated.
+    pub const fn gicv2m_spis(data: &[u8; 12]) -> Option<(u32, u32)> {
+        let base = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+        let count = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+        if base == 0 && count == 0 {
+            None
+        } else {
+            Some((base, count))
+        }
+    }
 }
 
 /// A stream id entry (`union jailhouse_stream_id`): a plain 32-bit id for

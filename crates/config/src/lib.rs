@@ -43,6 +43,9 @@ pub mod ivshmem;
 )]
 pub mod cross;
 #[cfg(feature = "alloc")]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+pub mod gicv2m;
+#[cfg(feature = "alloc")]
 #[allow(
     clippy::indexing_slicing,
     clippy::unwrap_used,

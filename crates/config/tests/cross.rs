@@ -160,3 +160,42 @@ fn gicv3_its_rules() {
     ));
     assert!(mapped.iter().any(|e| e.contains("overlaps the GICv3 ITS 0x8080000-0x80a0000")), "{mapped:?}");
 }
+
+/// Runs the checks on the GICv2 machine with its SMMU and GICv2m frame.
+fn run_v2m(cell: Vec<u8>) -> Vec<String> {
+    let sys_bytes = shipped("qemu-virt-gicv2-smmu.toml");
+    let sys = SystemConfig::parse(&sys_bytes).unwrap();
+    let named = [NamedCell { file: "v2m.cell", config: CellConfig::parse(&cell).unwrap() }];
+    check("system.cell", &sys, &named).iter().map(|e| e.to_string()).collect()
+}
+
+/// Index of the frame's region in test-passthru-v2m.toml.
+const FRAME_REGION: usize = 6;
+
+#[test]
+fn gicv2m_frame_rule() {
+    assert_eq!(run_v2m(shipped("test-passthru-v2m.toml")), Vec::<String>::new(), "frame with all 64 SPIs");
+    // INTID 143 left out (bit 111 of the bitmap from pin_base 32).
+    let missing = edit("test-passthru-v2m.toml", |c| {
+        let w = &mut c.irqchips[0].pin_bitmap[3];
+        *w = (w.get() & !(1 << 15)).into();
+    });
+    assert_eq!(
+        run_v2m(missing),
+        ["v2m.cell: maps the GICv2m MSI frame at 0x8020000 without all of its SPIs (lacks INTIDs 143): \
+          whoever maps the frame can raise every SPI of 80-143"]
+    );
+    let shared = edit("test-passthru-v2m.toml", |c| {
+        let f = c.memory_regions[FRAME_REGION].flags.get();
+        c.memory_regions[FRAME_REGION].flags = (f | mem::ROOTSHARED).into();
+    });
+    assert!(run_v2m(shared)[0].contains("maps the GICv2m MSI frame at 0x8020000 rootshared"));
+    let without = edit("test-passthru-v2m.toml", |c| {
+        c.memory_regions[FRAME_REGION].phys_start = 0x7f00_0000.into();
+    });
+    assert_eq!(
+        run_v2m(without),
+        ["v2m.cell: takes INTIDs 80-143 of the GICv2m MSI frame at 0x8020000 without the frame, which the root maps: \
+          the root's CPUs and devices could raise them"]
+    );
+}

@@ -91,6 +91,10 @@ pub struct Platform {
     /// device's listed MSI/MSI-X capabilities are shown only with it
     /// (docs/passthrough.md "MSI").
     pub its: Option<Span>,
+    /// The GICv2m MSI frame, if the system configuration names one: a
+    /// cell that maps it (with all its SPIs: `owner` checks that) sees its
+    /// devices' listed MSI/MSI-X capabilities.
+    pub msi_frame: Option<Span>,
 }
 
 /// What a region is to the hypervisor.
@@ -327,11 +331,12 @@ impl CellDesc {
                 .ok_or_else(|| bad(format_args!("PCI device {bdf:#06x}: capabilities beyond the list")))?
                 .iter()
                 .map(|c| Cap { id: c.id.get(), start: c.start.get(), len: c.len.get(), flags: c.flags.get() });
-            // MSI and MSI-X need the ITS: without it the capabilities are
-            // hidden and the device uses INTx. (A direct-delivery cell has
+            // MSI and MSI-X need the ITS, or a GICv2m frame the cell
+            // maps: without either the capabilities are hidden and the
+            // device uses INTx. (A direct-delivery cell has
             // no PCI devices at all: refused in `for_cell`; the LPIs
             // would reach its CPUs at EL1, untranslated.)
-            let msi = p.its.is_some();
+            let msi = p.its.is_some() || p.msi_frame.is_some_and(|f| self.covers(&f));
             let mask = d.bar_mask.map(|m| m.get());
             // Every listed capability is checked, shown or not.
             let mut dev = PtDev::new(bdf, mask, cfg_page, caps.clone()).map_err(|e| bad(format_args!("PCI device {bdf:#06x}: {e}")))?;
@@ -345,7 +350,8 @@ impl CellDesc {
     }
 
     /// Whether a passed-through device of the cell raises MSIs (its
-    /// MSI/MSI-X capability is shown: the system has an ITS).
+    /// MSI/MSI-X capability is shown: the system has an ITS, or the cell
+    /// maps the GICv2m frame).
     pub fn has_msi(&self) -> bool {
         self.passthru.iter().any(|d| d.has_msi())
     }

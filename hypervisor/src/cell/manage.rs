@@ -257,6 +257,7 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
         pci: hv.pci,
         phys_ecam: Some(crate::pci::passthru::PHYS_ECAM),
         its: crate::irqchip::its_region().and_then(|(base, size)| Span::sized(base, size)),
+        msi_frame: crate::irqchip::gicv2m::frame().map(|f| f.span),
     }
 }
 

@@ -22,6 +22,9 @@
 //! for a list register ([`pending`]).
 
 pub mod gicv2;
+// One read of MSI_TYPER at enable.
+#[allow(unsafe_code)]
+pub mod gicv2m;
 pub mod gicv3;
 pub mod lr_merge;
 pub mod pending;

@@ -46,7 +46,7 @@ pub fn run(system: &Path, cells: &[PathBuf], live: bool) -> anyhow::Result<()> {
     }
     // Passed-through devices without an SMMU: allowed (Jailhouse's
     // board configurations do it), said plainly.
-    let smmu = SystemConfig::parse_exact(&sys_bytes).is_ok_and(|s| s.iommu_units().iter().any(|u| u.base.get() != 0));
+    let smmu = SystemConfig::parse_exact(&sys_bytes).is_ok_and(|s| s.iommu_units().iter().any(|u| u.iommu_type.get() == syshyper_config::flags::iommu::SMMUV3 && u.base.get() != 0));
     for c in &parsed {
         for d in c.config.pci_devices().iter().filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_DEVICE) {
             let bdf = d.bdf.get();

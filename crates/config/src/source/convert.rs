@@ -169,7 +169,7 @@ pub fn cell_to_toml(c: &CellBuf, split_mmu500: bool) -> CellToml {
 /// An IOMMU slot, its type-specific bytes by Jailhouse's field names where
 /// the type defines them (AMD, PVU), else as raw hex.
 fn iommu_to_toml(u: &IommuUnit) -> IommuToml {
-    use flags::iommu::{AMD, AMD_DATA_USED, PVU};
+    use flags::iommu::{AMD, AMD_DATA_USED, GICV2M, GICV2M_DATA_USED, PVU};
     let t = u.iommu_type.get();
     let b = &u.data;
     let mut out = IommuToml {
@@ -188,6 +188,11 @@ fn iommu_to_toml(u: &IommuUnit) -> IommuToml {
         base.copy_from_slice(&b[..8]);
         out.tipvu_tlb_base = Some(Hex(u64::from_le_bytes(base)));
         out.tipvu_tlb_size = Some(Size(u32::from_le_bytes([b[8], b[9], b[10], b[11]]).into()));
+    } else if t == GICV2M && b[GICV2M_DATA_USED..].iter().all(|&x| x == 0) {
+        if let Some((base, count)) = flags::iommu::gicv2m_spis(b) {
+            out.gicv2m_spi_base = Some(Num(base.into()));
+            out.gicv2m_spi_count = Some(Num(count.into()));
+        }
     } else if *b != [0; 12] {
         out.data = to_hex(b);
     }
@@ -203,7 +208,8 @@ fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], S
         u.amd_features.is_some(),
     ];
     let pvu = [u.tipvu_tlb_base.is_some(), u.tipvu_tlb_size.is_some()];
-    let named = amd.iter().chain(&pvu).any(|&x| x);
+    let v2m = [u.gicv2m_spi_base.is_some(), u.gicv2m_spi_count.is_some()];
+    let named = amd.iter().chain(&pvu).chain(&v2m).any(|&x| x);
     let mut data = [0u8; 12];
     if named && !u.data.is_empty() {
         return Err(SourceError::new(format!(
@@ -211,7 +217,7 @@ fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], S
         )));
     }
     if amd.iter().any(|&x| x) {
-        if t != flags::iommu::AMD || pvu.iter().any(|&x| x) {
+        if t != flags::iommu::AMD || pvu.iter().chain(&v2m).any(|&x| x) {
             return Err(SourceError::new(format!(
                 "{what}: amd_* fields need type \"amd\""
             )));
@@ -228,7 +234,7 @@ fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], S
         let features: u32 = narrow(u.amd_features.unwrap_or_default().0, what)?;
         data[4..8].copy_from_slice(&features.to_le_bytes());
     } else if pvu.iter().any(|&x| x) {
-        if t != flags::iommu::PVU {
+        if t != flags::iommu::PVU || v2m.iter().any(|&x| x) {
             return Err(SourceError::new(format!(
                 "{what}: tipvu_* fields need type \"pvu\""
             )));
@@ -236,6 +242,16 @@ fn iommu_data_from_toml(u: &IommuToml, t: u32, what: &str) -> Result<[u8; 12], S
         data[..8].copy_from_slice(&u.tipvu_tlb_base.unwrap_or_default().0.to_le_bytes());
         let size: u32 = narrow(u.tipvu_tlb_size.unwrap_or_default().0, what)?;
         data[8..].copy_from_slice(&size.to_le_bytes());
+    } else if v2m.iter().any(|&x| x) {
+        if t != flags::iommu::GICV2M || v2m.iter().any(|&x| !x) {
+            return Err(SourceError::new(format!(
+                "{what}: gicv2m_spi_base and gicv2m_spi_count go together, with type \"gicv2m\""
+            )));
+        }
+        let base: u32 = narrow(u.gicv2m_spi_base.unwrap_or_default().0, what)?;
+        let count: u32 = narrow(u.gicv2m_spi_count.unwrap_or_default().0, what)?;
+        data[..4].copy_from_slice(&base.to_le_bytes());
+        data[4..8].copy_from_slice(&count.to_le_bytes());
     } else {
         let bytes = from_hex(&u.data, what)?;
         if bytes.len() > 12 {

@@ -85,6 +85,12 @@ pub struct IommuToml {
     /// PVU only: size of the TLB registers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tipvu_tlb_size: Option<Size>,
+    /// GICv2m only: INTID of the frame's first SPI (its MSI_TYPER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gicv2m_spi_base: Option<Num>,
+    /// GICv2m only: how many SPIs the frame raises (its MSI_TYPER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gicv2m_spi_count: Option<Num>,
     /// The 12 type-specific bytes as hex, when the named fields above do
     /// not describe them (other types, or nonzero unused bytes).
     #[serde(default, skip_serializing_if = "String::is_empty")]

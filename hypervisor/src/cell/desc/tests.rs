@@ -46,6 +46,7 @@ pub(crate) fn platform() -> Platform {
         max_cpus: 4,
         pci: Some(syshyper_config::ivshmem::VirtualHost { mmconfig_base: 0x08e0_0000, end_bus: 0 }),
         phys_ecam: Some(Span { start: 0x40_1000_0000, end: 0x40_2000_0000 }),
+        msi_frame: None,
         its: None,
     }
 }
@@ -345,6 +346,9 @@ fn msi_caps_need_the_its() {
     let no_its = describe(&caps, &platform());
     assert!(!no_its.has_msi());
     assert_eq!(no_its.passthru[0].caps().len(), 1, "the other capability stays");
+    let mut v2m = platform();
+    v2m.msi_frame = Some(Span { start: 0x0802_0000, end: 0x0802_1000 });
+    assert!(!describe(&caps, &v2m).has_msi(), "a GICv2m frame the cell does not map shows nothing");
     let mut p = platform();
     p.its = Some(Span { start: 0x0808_0000, end: 0x080a_0000 });
     let with_its = describe(&caps, &p);

@@ -71,6 +71,9 @@ impl Hw for Machine {
     fn msi_doorbell(&self, desc: &crate::cell::desc::CellDesc) -> Option<PhysAddr> {
         if desc.has_msi() { crate::irqchip::gicv3::its::doorbell_page() } else { None }
     }
+    fn msi_frame(&self) -> Option<super::MsiFrame> {
+        crate::irqchip::gicv2m::frame()
+    }
     fn dma_mirror(&self) -> bool {
         crate::iommu::present() && crate::iommu::needs_mirror()
     }

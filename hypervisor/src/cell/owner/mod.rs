@@ -103,6 +103,10 @@ pub trait Hw: TableMemory {
     fn msi_doorbell(&self, _desc: &CellDesc) -> Option<PhysAddr> {
         None
     }
+    /// The GICv2m MSI frame, if the system has one (`irqchip::gicv2m`).
+    fn msi_frame(&self) -> Option<MsiFrame> {
+        None
+    }
     /// Whether DMA translates through stage-1 mirrors of the stage-2
     /// tables (an SMMU without stage 2).
     fn dma_mirror(&self) -> bool {
@@ -125,6 +129,50 @@ pub trait Hw: TableMemory {
     fn assign_stream(&mut self, _sid: u32, _d: DmaDomain) {}
     /// Commit: `sid` is aborted; likewise complete on return.
     fn abort_stream(&mut self, _sid: u32) {}
+}
+
+/// A GICv2m MSI frame: its page(s) and the SPIs a write to it can raise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MsiFrame {
+    pub span: Span,
+    pub spis: core::ops::Range<u32>,
+}
+
+/// The GICv2m rule (validate step of a create): whoever can reach the
+/// frame can raise every SPI of its range, by a CPU store or a device's
+/// MSI (DMA, which nothing traps). So a cell maps the frame only as
+/// memory of its own — which then leaves the root's stage 2 (and DMA
+/// mirror) like any owned region — and only with all those SPIs; and
+/// while the root still maps the frame (no cell took it), a cell gets
+/// none of its SPIs, or the root's CPUs and devices could raise them.
+fn check_msi_frame(f: &MsiFrame, root: &Root<'_>, desc: &CellDesc, id: u32) -> Result<()> {
+    let at = f.span.start;
+    let (first, last) = (f.spis.start, f.spis.end.saturating_sub(1));
+    let mut mapped = false;
+    for r in desc.regions.iter().filter(|r| r.kind != Kind::Comm && r.phys_span().overlaps(&f.span)) {
+        if r.kind != Kind::Owned {
+            return Err(refuse(Error::Invalid, format_args!(
+                "the GICv2m MSI frame at {at:#x} can be a cell's only as memory of its own (page-granular, not rootshared): \
+                 its SPIs {first}-{last} would be raised by others too")));
+        }
+        mapped = true;
+    }
+    if mapped {
+        if let Some(missing) = f.spis.clone().find(|&i| !desc.spis.contains(i)) {
+            return Err(refuse(Error::Invalid, format_args!(
+                "the cell maps the GICv2m MSI frame at {at:#x} without all its SPIs {first}-{last} (INTID {missing} is not the cell's): \
+                 whoever maps the frame can raise each of them")));
+        }
+        return Ok(());
+    }
+    let root_maps = root.desc.regions.iter().any(|r| r.kind == Kind::Owned && r.phys_span().overlaps(&f.span))
+        && root.ledger.other_owner(&f.span, id).is_none();
+    if let Some(taken) = f.spis.clone().find(|&i| desc.spis.contains(i)).filter(|_| root_maps) {
+        return Err(refuse(Error::Invalid, format_args!(
+            "the cell takes SPIs of the GICv2m MSI frame at {at:#x} (INTID {taken}; the frame raises {first}-{last}) \
+             without the frame, which the root maps: the root's CPUs and devices could raise them")));
+    }
+    Ok(())
 }
 
 /// Reserve multiplier: every root edit is done twice with a DMA mirror.
@@ -350,6 +398,9 @@ pub fn prepare_create(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id
 }
 
 fn prepare_create_inner(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, id: u32, vmid: u16) -> Result<CreatePlan> {
+    if let Some(f) = hw.msi_frame() {
+        check_msi_frame(&f, root, desc, id)?;
+    }
     for span in taken(desc) {
         if let Some(other) = root.ledger.other_owner(&span, id) {
             return Err(refuse(Error::Busy, format_args!("memory {:#x}-{:#x} belongs to cell {other}", span.start, span.end)));

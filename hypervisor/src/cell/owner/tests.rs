@@ -34,6 +34,8 @@ struct FakeHw {
     l2: BTreeMap<u32, PhysAddr>,
     /// The MSI doorbell page cells with MSI devices get.
     doorbell: Option<PhysAddr>,
+    /// The GICv2m frame, if the machine has one.
+    v2m: Option<MsiFrame>,
 }
 
 impl TableMemory for FakeHw {
@@ -84,6 +86,9 @@ impl Hw for FakeHw {
     }
     fn msi_doorbell(&self, desc: &CellDesc) -> Option<PhysAddr> {
         self.doorbell.filter(|_| desc.has_msi())
+    }
+    fn msi_frame(&self) -> Option<MsiFrame> {
+        self.v2m.clone()
     }
     fn stream_owner(&self, sid: u32) -> Option<u32> {
         self.streams.get(&sid).map(|s| s.0)
@@ -533,4 +538,86 @@ fn an_msi_cell_gets_the_doorbell_page_and_nothing_else() {
     let (hw, mut root) = w.split();
     assert_eq!(prepare_create(hw, &mut root, &over, 1, 1).unwrap_err(), Error::Invalid);
     assert!(w.snapshot() == before);
+}
+
+/// QEMU virt's GICv2m frame: one page, SPIs 80-143.
+const V2M: u64 = 0x0802_0000;
+
+fn v2m_world() -> World {
+    let mut root = root_desc();
+    root.regions.push(crate::cell::desc::Region { phys: V2M, virt: V2M, size: 0x1000, flags: RW | mem_flags::IO, kind: crate::cell::desc::Kind::Owned });
+    (80..144).for_each(|i| root.spis.insert(i));
+    let mut w = World::with_root(root);
+    w.hw.v2m = Some(MsiFrame { span: crate::cell::desc::Span { start: V2M, end: V2M + 0x1000 }, spis: 80..144 });
+    for irq in 80..144 {
+        w.hw.adopt_spi(irq);
+    }
+    w
+}
+
+/// A cell with RAM, optionally the frame page (with `frame_flags`), and `irqs`.
+fn v2m_cell(frame_flags: Option<u64>, irqs: &[u32]) -> CellDesc {
+    let mut regions = vec![(LOAD, 0, 0x10_0000, RW | mem_flags::EXECUTE | mem_flags::LOADABLE)];
+    if let Some(f) = frame_flags {
+        regions.push((V2M, V2M, 0x1000, f));
+    }
+    let bytes = cell_bytes("c1", 0b10, &regions, GICD, irqs);
+    CellDesc::for_cell(&CellView::parse(&bytes).unwrap(), &platform(), &w_root()).unwrap()
+}
+
+fn w_root() -> CellDesc {
+    let mut r = root_desc();
+    r.regions.push(crate::cell::desc::Region { phys: V2M, virt: V2M, size: 0x1000, flags: RW | mem_flags::IO, kind: crate::cell::desc::Kind::Owned });
+    r
+}
+
+#[test]
+fn gicv2m_frame_goes_to_a_cell_only_with_all_its_spis() {
+    let all: Vec<u32> = (80..144).collect();
+    let io = RW | mem_flags::IO;
+    let cases: [(Option<u64>, Vec<u32>, &str); 4] = [
+        (Some(io), all[..63].to_vec(), "the frame without SPI 143"),
+        (Some(io | mem_flags::ROOTSHARED), all.clone(), "the frame rootshared"),
+        (None, vec![100], "an SPI of the frame without the frame, the root mapping it"),
+        (Some(RW | mem_flags::IO), vec![40], "the frame without any of its SPIs"),
+    ];
+    for (frame, irqs, what) in cases {
+        let mut w = v2m_world();
+        let before = w.snapshot();
+        let desc = v2m_cell(frame, &irqs);
+        let (hw, mut root) = w.split();
+        assert_eq!(prepare_create(hw, &mut root, &desc, 1, 1).err(), Some(Error::Invalid), "{what}");
+        assert!(w.snapshot() == before, "{what}: a refusal changes nothing");
+    }
+    // Negative control: the same SPIs without a frame in the system are fine.
+    let mut w = v2m_world();
+    w.hw.v2m = None;
+    let desc = v2m_cell(None, &[100]);
+    let (hw, mut root) = w.split();
+    assert!(prepare_create(hw, &mut root, &desc, 1, 1).is_ok(), "no frame, no rule");
+}
+
+#[test]
+fn gicv2m_frame_and_its_spis_move_together_and_come_back() {
+    let mut w = v2m_world();
+    let initial = w.snapshot();
+    let all: Vec<u32> = (80..144).collect();
+    let desc = v2m_cell(Some(RW | mem_flags::IO), &all);
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0x1));
+    assert!(!w.root_maps(V2M), "the frame left the root");
+    assert!((80..144).all(|i| w.hw.spis[&i] == 1), "all its SPIs are the cell's");
+    assert_eq!(h.stage2.translate(&w.hw.mem, V2M).map(|t| t.0), Some(V2M), "the cell maps the frame");
+    // While the cell has the frame, a second cell takes none of it.
+    let other = v2m_cell(None, &[100]);
+    let (hw, mut root) = w.split();
+    assert_eq!(prepare_create(hw, &mut root, &other, 2, 2).err(), Some(Error::Busy), "its SPIs are the first cell's");
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+    w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
+    assert!(w.root_maps(V2M), "the frame is the root's again");
+    let after = w.snapshot();
+    // The frame's level-3 table is rebuilt at another page: compare
+    // counts, not addresses.
+    assert_eq!(after.pages.len(), initial.pages.len(), "no table page leaked");
+    assert_eq!((after.ledger, after.spis, after.saved), (initial.ledger, initial.spis, initial.saved), "frame and SPIs back to the root");
 }

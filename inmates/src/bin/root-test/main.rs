@@ -44,6 +44,8 @@ mod lifecycle;
 #[cfg(target_os = "none")]
 mod passthru;
 #[cfg(target_os = "none")]
+mod passthru_v2m;
+#[cfg(target_os = "none")]
 mod psci_suite;
 #[cfg(target_os = "none")]
 mod reg_leaks;
@@ -138,6 +140,9 @@ mod program {
             }
             if super::passthru::wanted(b) {
                 super::passthru::run(b);
+            }
+            if super::passthru_v2m::wanted(b) {
+                super::passthru_v2m::run(b);
             }
             if super::smmu::wanted(b) {
                 super::smmu::run(b);

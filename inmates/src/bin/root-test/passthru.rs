@@ -31,11 +31,11 @@ static ROOT_DATA: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 /// QEMU virt's PCIe ECAM (highmem), mapped 1:1 in the root.
 const PHYS_ECAM: u64 = 0x40_1000_0000;
 /// edu's config space: 00:05.0.
-const EDU: u64 = PHYS_ECAM + (5 << 15);
-const BAR0: u64 = 0x1000_0000;
+pub const EDU: u64 = PHYS_ECAM + (5 << 15);
+pub const BAR0: u64 = 0x1000_0000;
 /// dma-test's "tally complete" word (inmates/src/bin/dma-test.rs).
-const DONE: u32 = 0x0d0a_7e57;
-const EDU_ID: u32 = 0x11e8_1234;
+pub const DONE: u32 = 0x0d0a_7e57;
+pub const EDU_ID: u32 = 0x11e8_1234;
 
 pub fn wanted(b: &Bundle) -> bool {
     b.find(MODE).is_some()
@@ -110,14 +110,14 @@ fn read64(addr: u64) -> u64 {
     })
 }
 
-fn rd(addr: u64) -> u32 {
+pub fn rd(addr: u64) -> u32 {
     // SAFETY: the real ECAM (root memory, io; trapped by the hypervisor
     // for a function a cell holds) or edu's BAR0 while the root has it;
     // an aligned 32-bit device access.
     unsafe { (addr as *const u32).read_volatile() }
 }
 
-fn wr(addr: u64, v: u32) {
+pub fn wr(addr: u64, v: u32) {
     // SAFETY: as `rd`: a config-space register.
     unsafe { (addr as *mut u32).write_volatile(v) }
 }
