@@ -152,6 +152,10 @@ pub mod iommu {
     /// TI's Peripheral Virtualization Unit (`JAILHOUSE_IOMMU_PVU`).
     pub const PVU: u32 = 4;
     pub const ARM_MMU500: u32 = 5;
+    /// sysHyper's own: the GICv3 ITS, owned by the hypervisor, which
+    /// turns passed-through devices' MSIs into the cells' SPIs
+    /// (docs/passthrough.md). Outside Jailhouse's numbers.
+    pub const GICV3_ITS: u32 = 0x1000;
     /// Type names as Jailhouse's constants spell them (`JAILHOUSE_IOMMU_*`,
     /// lower case); other values are kept as numbers.
     pub const TYPES: &[(&str, u64)] = &[
@@ -161,6 +165,7 @@ pub mod iommu {
         ("smmuv3", SMMUV3 as u64),
         ("pvu", PVU as u64),
         ("arm_mmu500", ARM_MMU500 as u64),
+        ("gicv3_its", GICV3_ITS as u64),
     ];
     /// Other spellings accepted on input (pyjailhouse's `TIPVU`, and this
     /// crate's earlier names).
