@@ -28,6 +28,9 @@ pub fn disable(_root: crate::cell::manage::RootCaller, frame: &mut TrapFrame) ->
         // The SMMU back to how the hypervisor found it (translation
         // off): Linux, which never drove it, gets the DMA it had before.
         crate::iommu::shutdown();
+        // The ITS stops translating (every cell is gone, so no device is
+        // mapped any more).
+        crate::irqchip::gicv3::its::shutdown();
         DISABLING.store(true, Ordering::Release);
     }
     // How deep this CPU's EL2 stack went since the enable (the per-CPU

@@ -219,6 +219,14 @@ fn global_init(phys_base: u64, mode: usize) -> Result<(), i64> {
     if let Some((base, size)) = crate::iommu::unit_region(&sys) {
         crate::iommu::init(base, size)?;
     }
+    // The ITS is only recorded: the first cell with an MSI device
+    // brings it up (irqchip::gicv3::its).
+    if let Some((base, size)) = sys.its_units().next() {
+        if chip != irqchip::Chip::GicV3 || size != syshyper_config::flags::iommu::GICV3_ITS_SIZE || !base.is_multiple_of(0x1_0000) {
+            return Err(refuse(-EINVAL, format_args!("the GICv3 ITS at {base:#x} needs gic_version 3, 64 KiB alignment and 128 KiB")));
+        }
+        irqchip::gicv3::its::configure(base);
+    }
     let root = create_root_cell(&sys, hv)
         .map_err(|e| refuse(e, format_args!("cannot map the root cell's memory regions")))?;
     println!("root cell \"{}\": CPUs {:#x}, stage-2 root {:#x}",

@@ -209,6 +209,15 @@ impl<'a> SystemView<'a> {
             .map(|u| (u.base.get(), u64::from(u.size.get())))
     }
 
+    /// The GICv3 ITS units (`gicv3_its`): their bases.
+    pub fn its_units(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
+        self.cfg
+            .iommu_units()
+            .iter()
+            .filter(|u| u.iommu_type.get() == syshyper_config::flags::iommu::GICV3_ITS)
+            .map(|u| (u.base.get(), u64::from(u.size.get())))
+    }
+
     /// GICv2's other bases: (gicc_base, gich_base, gicv_base).
     pub fn gic_v2(&self) -> (u64, u64, u64) {
         (self.cfg.gicc_base(), self.cfg.gich_base(), self.cfg.gicv_base())

@@ -79,6 +79,36 @@ fn covered(mut start: u64, end: u64, ranges: &[(u64, u64)]) -> bool {
     start >= end
 }
 
+/// The rules of a `gicv3_its` unit (the hypervisor refuses to enable
+/// otherwise): a GICv3 system, one unit, 64 KiB aligned, 128 KiB.
+fn its_rules(system: &SystemConfig<'_>) -> Vec<(u64, String)> {
+    use crate::flags::iommu::{GICV3_ITS, GICV3_ITS_SIZE};
+    let mut out = Vec::new();
+    let mut seen = false;
+    for (i, u) in (0u64..).zip(system.iommu_units()) {
+        if u.iommu_type.get() != GICV3_ITS {
+            continue;
+        }
+        let (base, size) = (u.base.get(), u64::from(u.size.get()));
+        if system.gic_version() != 3 {
+            out.push((i, format!(
+                "gicv3_its at {base:#x}: needs gic_version 3 (this system has {})",
+                system.gic_version()
+            )));
+        }
+        if seen {
+            out.push((i, format!("gicv3_its at {base:#x}: a second ITS (one is used)")));
+        }
+        if size != GICV3_ITS_SIZE || !base.is_multiple_of(0x1_0000) {
+            out.push((i, format!(
+                "gicv3_its at {base:#x}: size {size:#x}: must be 64 KiB aligned and 128 KiB (control and translation frame)"
+            )));
+        }
+        seen = true;
+    }
+    out
+}
+
 /// Runs every cross-configuration rule; an empty result means no conflict.
 pub fn check(
     system_file: &str,
@@ -95,6 +125,9 @@ pub fn check(
             message,
         })
     };
+    for (i, m) in its_rules(system) {
+        push(Severity::Error, system_file, "iommu", Some(i), m);
+    }
     let root = system.root_cell();
     let root_file = system_file;
     let host = crate::ivshmem::virtual_host(system);
@@ -356,7 +389,12 @@ fn jailhouse_rules(system: &SystemConfig<'_>, cell: &CellConfig<'_>) -> Vec<(u64
         .iter()
         .filter(|u| u.iommu_type.get() != 0)
     {
-        resources.push(("an IOMMU", u.base.get(), u.size.get().into()));
+        let name = if u.iommu_type.get() == crate::flags::iommu::GICV3_ITS {
+            "the GICv3 ITS"
+        } else {
+            "an IOMMU"
+        };
+        resources.push((name, u.base.get(), u.size.get().into()));
     }
     if system.gic_version() == 2 {
         resources.push(("GICD", system.gicd_base(), 0x1000));

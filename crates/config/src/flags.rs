@@ -152,10 +152,14 @@ pub mod iommu {
     /// TI's Peripheral Virtualization Unit (`JAILHOUSE_IOMMU_PVU`).
     pub const PVU: u32 = 4;
     pub const ARM_MMU500: u32 = 5;
-    /// sysHyper's own: the GICv3 ITS, owned by the hypervisor, which
-    /// turns passed-through devices' MSIs into the cells' SPIs
-    /// (docs/passthrough.md). Outside Jailhouse's numbers.
+    /// sysHyper extension, outside Jailhouse's `JAILHOUSE_IOMMU_*`
+    /// numbers: a GICv3 ITS the hypervisor owns (base: its control frame;
+    /// size: 128 KiB, control and translation frame), through which
+    /// passed-through PCI devices of cells raise their MSIs
+    /// (docs/passthrough.md "MSI").
     pub const GICV3_ITS: u32 = 0x1000;
+    /// Bytes of a GICv3 ITS: the control frame and the translation frame.
+    pub const GICV3_ITS_SIZE: u64 = 0x2_0000;
     /// Type names as Jailhouse's constants spell them (`JAILHOUSE_IOMMU_*`,
     /// lower case); other values are kept as numbers.
     pub const TYPES: &[(&str, u64)] = &[

@@ -86,6 +86,11 @@ pub struct Platform {
     /// The real PCI host bridge's ECAM, whose devices can be passed
     /// through (`pci::passthru::PHYS_ECAM`).
     pub phys_ecam: Option<Span>,
+    /// The GICv3 ITS the hypervisor owns (both frames), if the system
+    /// configuration names one: no region may map it, and a passed-through
+    /// device's listed MSI/MSI-X capabilities are shown only with it
+    /// (docs/passthrough.md "MSI").
+    pub its: Option<Span>,
 }
 
 /// What a region is to the hypervisor.
@@ -322,11 +327,27 @@ impl CellDesc {
                 .ok_or_else(|| bad(format_args!("PCI device {bdf:#06x}: capabilities beyond the list")))?
                 .iter()
                 .map(|c| Cap { id: c.id.get(), start: c.start.get(), len: c.len.get(), flags: c.flags.get() });
+            // MSI and MSI-X need the ITS: without it the capabilities are
+            // hidden and the device uses INTx. (A direct-delivery cell has
+            // no PCI devices at all: refused in `for_cell`; the LPIs
+            // would reach its CPUs at EL1, untranslated.)
+            let msi = p.its.is_some();
             let mask = d.bar_mask.map(|m| m.get());
-            let dev = PtDev::new(bdf, mask, cfg_page, caps).map_err(|e| bad(format_args!("PCI device {bdf:#06x}: {e}")))?;
+            // Every listed capability is checked, shown or not.
+            let mut dev = PtDev::new(bdf, mask, cfg_page, caps.clone()).map_err(|e| bad(format_args!("PCI device {bdf:#06x}: {e}")))?;
+            if !msi && dev.has_msi() {
+                dev = PtDev::new(bdf, mask, cfg_page, caps.filter(|c| !crate::pci::passthru::is_msi_cap(c.id)))
+                    .map_err(|e| bad(format_args!("PCI device {bdf:#06x}: {e}")))?;
+            }
             self.passthru.push(dev);
         }
         Ok(())
+    }
+
+    /// Whether a passed-through device of the cell raises MSIs (its
+    /// MSI/MSI-X capability is shown: the system has an ITS).
+    pub fn has_msi(&self) -> bool {
+        self.passthru.iter().any(|d| d.has_msi())
     }
 
     /// The pages of the real ECAM that leave the root with the cell's
@@ -563,6 +584,12 @@ fn check_not_reserved(phys: &Span, p: &Platform) -> Result<()> {
         return Err(bad(format_args!(
             "region {:#x}-{:#x} overlaps the interrupt controller at {:#x}-{:#x}",
             phys.start, phys.end, io.start, io.end
+        )));
+    }
+    if let Some(its) = p.its.filter(|its| its.overlaps(phys)) {
+        return Err(bad(format_args!(
+            "region {:#x}-{:#x} overlaps the GICv3 ITS at {:#x}-{:#x} (the hypervisor's)",
+            phys.start, phys.end, its.start, its.end
         )));
     }
     Ok(())

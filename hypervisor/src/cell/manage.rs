@@ -166,16 +166,24 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
         ));
     }
     crate::ivshmem::join(id, &desc.ivshmem, false)?;
+    // Its MSI devices mapped in the ITS (nothing forwarded yet).
+    if let Err(e) = prepare_msi(id, &desc, mask) {
+        crate::ivshmem::leave(id);
+        return Err(e);
+    }
     let holdings = match with_root(root, |hw, r| -> Result<Holdings> {
         let plan = owner::prepare_create(hw, r, &desc, id, vmid)?;
         Ok(owner::commit_create(hw, r, &desc, id, plan, cpus::first_mpidr(mask)))
     }) {
         Ok(Ok(h)) => h,
         Ok(Err(e)) | Err(e) => {
+            crate::irqchip::gicv3::its::release_cell(id);
             crate::ivshmem::leave(id);
             return Err(e);
         }
     };
+    // The SPIs are the cell's: its devices' MSIs reach them from now on.
+    crate::irqchip::gicv3::its::commit_cell(id);
     root.cpus &= !mask;
     claims.hand_to(id);
     // Its devices left the root (config space and BARs unmapped from it):
@@ -212,6 +220,21 @@ fn create_locked(config: &[u8], force: bool) -> Result<u32> {
     Ok(id)
 }
 
+/// Maps cell `id`'s devices with a listed MSI/MSI-X capability in the
+/// GICv3 ITS (`irqchip::gicv3::its`): every physical SPI the cell owns
+/// becomes an event they may raise, delivered at its first CPU.
+fn prepare_msi(id: u32, desc: &super::desc::CellDesc, mask: u64) -> Result<()> {
+    if !desc.has_msi() {
+        return Ok(());
+    }
+    let bdfs: Vec<u16> = desc.passthru.iter().filter(|d| d.has_msi()).map(|d| d.bdf).collect();
+    let mut spis = Vec::new();
+    spis.try_reserve_exact(desc.spis.iter().count()).map_err(|_| Error::NoMemory)?;
+    spis.extend(desc.spis.iter().filter(|&e| !crate::irqchip::spi::is_virtual(e)));
+    let frame = cpus::cpus_of(mask).next().map_or(0, |c| u64::from(c.gicr_frame.load(Ordering::Relaxed)));
+    crate::irqchip::gicv3::its::prepare_cell(id, &bdfs, &spis, frame)
+}
+
 /// The machine facts a cell description is checked against.
 pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
     use super::desc::Span;
@@ -233,6 +256,7 @@ pub(crate) fn platform(hv: &crate::hv::Hv) -> super::desc::Platform {
         max_cpus: hv.layout.max_cpus,
         pci: hv.pci,
         phys_ecam: Some(crate::pci::passthru::PHYS_ECAM),
+        its: crate::irqchip::its_region().and_then(|(base, size)| Span::sized(base, size)),
     }
 }
 
@@ -417,6 +441,9 @@ pub fn destroy(_root: RootCaller, id: u64, force: bool) -> i64 {
             let h = Holdings { stage2, vmid, comm: comm.map(PoolPage::into_phys), dma };
             // Its peers see it go before its memory and CPUs do.
             crate::ivshmem::leave(id);
+            // Its devices' MSIs stop (events discarded, pending LPIs
+            // with them) before its SPIs go back to the root.
+            crate::irqchip::gicv3::its::release_cell(id);
             with_root(root, |hw, r| owner::commit_destroy(hw, r, &desc, id, h, reserve))?;
             root.cpus |= mask;
             cpus::hand_to_root(mask);

@@ -299,6 +299,11 @@ fn cold<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The GICv3 ITS the system configuration names, if any: (base, size).
+pub fn its_region() -> Option<(u64, u64)> {
+    gicv3::its::region()
+}
+
 #[cfg(target_os = "none")]
 /// Records the chip chosen by [`select`] and sets it up; a second call
 /// is ignored (the first choice stays for the whole run).

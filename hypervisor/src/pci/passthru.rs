@@ -76,6 +76,16 @@ impl Cap {
     }
 }
 
+/// Standard capability ids of MSI and MSI-X: shown only when the system
+/// can deliver the device's MSIs to the cell (`cell::desc`).
+pub const CAP_MSI: u16 = 0x05;
+pub const CAP_MSIX: u16 = 0x11;
+
+/// Whether capability `id` (extended ones carry `EXT_CAP`) is MSI or MSI-X.
+pub fn is_msi_cap(id: u16) -> bool {
+    id == CAP_MSI || id == CAP_MSIX
+}
+
 /// A passed-through function as the cell's description holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PtDev {
@@ -129,6 +139,11 @@ impl PtDev {
     /// The listed capabilities.
     pub fn caps(&self) -> &[Cap] {
         self.caps.get(..self.ncaps).unwrap_or(&[])
+    }
+
+    /// Whether an MSI or MSI-X capability is listed (shown to the cell).
+    pub fn has_msi(&self) -> bool {
+        self.caps().iter().any(|c| is_msi_cap(c.id))
     }
 
     /// The first listed capability of the same space after `after`.

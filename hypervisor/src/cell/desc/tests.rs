@@ -46,6 +46,7 @@ pub(crate) fn platform() -> Platform {
         max_cpus: 4,
         pci: Some(syshyper_config::ivshmem::VirtualHost { mmconfig_base: 0x08e0_0000, end_bus: 0 }),
         phys_ecam: Some(Span { start: 0x40_1000_0000, end: 0x40_2000_0000 }),
+        its: None,
     }
 }
 
@@ -330,4 +331,23 @@ fn passed_through_devices_are_checked() {
     assert_eq!(refused(&bus1, &r, &p), Error::Invalid, "bus beyond the virtual host's");
     let cap = format!("{}caps_start = 0\nnum_caps = 1\n[[cell.pci_cap]]\nid = 5\nstart = \"0x42\"\nlen = 8\n", EDU);
     assert_eq!(refused(&cap, &r, &p), Error::Invalid, "unaligned capability");
+}
+
+/// A listed MSI capability is shown only with an ITS; without it the
+/// rest of the list stays.
+#[test]
+fn msi_caps_need_the_its() {
+    let caps = format!(
+        "{}caps_start = 0\nnum_caps = 2\n[[cell.pci_cap]]\nid = 5\nstart = \"0x40\"\nlen = 16\nflags = [\"write\"]\n[[cell.pci_cap]]\nid = 1\nstart = \"0x50\"\nlen = 8\n",
+        EDU
+    );
+    let describe = |cfg: &str, p: &Platform| CellDesc::for_cell(&CellView::parse(&device_cell(cfg)).unwrap(), p, &root_with_ecam()).unwrap();
+    let no_its = describe(&caps, &platform());
+    assert!(!no_its.has_msi());
+    assert_eq!(no_its.passthru[0].caps().len(), 1, "the other capability stays");
+    let mut p = platform();
+    p.its = Some(Span { start: 0x0808_0000, end: 0x080a_0000 });
+    let with_its = describe(&caps, &p);
+    assert!(with_its.has_msi());
+    assert_eq!(with_its.passthru[0].caps().len(), 2);
 }

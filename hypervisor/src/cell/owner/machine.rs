@@ -65,6 +65,9 @@ impl Hw for Machine {
     fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
         crate::irqchip::cell_mapping()
     }
+    fn msi_doorbell(&self, desc: &crate::cell::desc::CellDesc) -> Option<PhysAddr> {
+        if desc.has_msi() { crate::irqchip::gicv3::its::doorbell_page() } else { None }
+    }
     fn dma_mirror(&self) -> bool {
         crate::iommu::present() && crate::iommu::needs_mirror()
     }

@@ -95,6 +95,14 @@ pub trait Hw: TableMemory {
     fn chip_mapping(&self) -> Option<(u64, u64, u64)> {
         None
     }
+    /// The MSI doorbell page a cell with MSI devices gets, mapped at its
+    /// physical address (device memory, read-write): the GICv3 ITS's
+    /// GITS_TRANSLATER page. Hypervisor-owned (the system's ITS, which no
+    /// configured region may overlap), shared into every such cell; the
+    /// ledger holds only memory cells own, so it does not appear there.
+    fn msi_doorbell(&self, _desc: &CellDesc) -> Option<PhysAddr> {
+        None
+    }
     /// Whether DMA translates through stage-1 mirrors of the stage-2
     /// tables (an SMMU without stage 2).
     fn dma_mirror(&self) -> bool {
@@ -365,6 +373,17 @@ fn prepare_create_inner(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, 
             stage2.map(hw, r.virt, r.phys, r.size, r.attrs())?;
         }
         map_chip(hw, &mut stage2)?;
+        let doorbell = hw.msi_doorbell(desc);
+        if let Some(pa) = doorbell {
+            let page = Span { start: pa, end: pa + PAGE_SIZE };
+            if let Some(r) = desc.mapped().find(|r| Span::sized(r.virt, r.size).is_some_and(|v| v.overlaps(&page))) {
+                return Err(refuse(
+                    Error::Invalid,
+                    format_args!("region at guest {:#x} covers the MSI doorbell page {pa:#x} the cell's devices need", r.virt),
+                ));
+            }
+            stage2.map(hw, pa, pa, PAGE_SIZE, Attrs::DEVICE)?;
+        }
         if let Some(c) = desc.comm() {
             let page = hw.alloc_table().ok_or(Error::NoMemory)?;
             comm = Some(page);
@@ -373,6 +392,8 @@ fn prepare_create_inner(hw: &mut impl Hw, root: &mut Root<'_>, desc: &CellDesc, 
         if hw.dma_mirror() && !desc.streams.is_empty() {
             let mut m = PageTable::dma(hw)?;
             let r = desc.mapped().try_for_each(|r| m.map(hw, r.virt, r.phys, r.size, r.attrs()));
+            // The device's MSI write must pass the SMMU too.
+            let r = r.and_then(|()| doorbell.map_or(Ok(()), |pa| m.map(hw, pa, pa, PAGE_SIZE, Attrs::DEVICE)));
             dma = Some(m);
             r?;
         }

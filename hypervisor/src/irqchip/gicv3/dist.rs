@@ -97,6 +97,18 @@ pub fn classify(off: u64, size: u8, owns: impl Fn(u32) -> bool) -> Result<Action
     })
 }
 
+/// GICD_TYPER.MBIS: message-based SPIs (Linux's `mbi-ranges`).
+pub const TYPER_MBIS: u64 = 1 << 16;
+/// GICD_TYPER.LPIS: LPIs (an ITS a guest could drive).
+pub const TYPER_LPIS: u64 = 1 << 17;
+
+/// GICD_TYPER as a non-root cell sees it: no LPIs (the ITS is the
+/// hypervisor's), MBIS where the cell's devices raise SPIs through it.
+pub fn cell_typer(real: u64, mbi: bool) -> u64 {
+    let v = real & !(TYPER_LPIS | TYPER_MBIS);
+    if mbi { v | TYPER_MBIS } else { v }
+}
+
 /// Applies a write under `Merge`: the new register value.
 pub fn merge(current: u64, written: u64, mask: u64) -> u64 {
     (current & !mask) | (written & mask)
@@ -105,6 +117,14 @@ pub fn merge(current: u64, written: u64, mask: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_typer_hides_lpis_and_shows_mbis() {
+        let real = 0x0037_7f08 | TYPER_LPIS;
+        assert_eq!(cell_typer(real, false) & (TYPER_LPIS | TYPER_MBIS), 0);
+        assert_eq!(cell_typer(real, true) & (TYPER_LPIS | TYPER_MBIS), TYPER_MBIS);
+        assert_eq!(cell_typer(real, true) & 0xffff, 0x7f08);
+    }
 
     #[test]
     fn direct_priorities_never_outrank_the_minimum() {

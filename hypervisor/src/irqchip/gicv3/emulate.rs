@@ -12,6 +12,10 @@ use core::sync::atomic::Ordering;
 #[allow(clippy::result_unit_err)]
 pub fn gicd_access(cell: u8, off: u64, size: u8, write: Option<u64>) -> Result<u64, ()> {
     let action = dist::classify(off, size, move |irq| owner(irq) == Some(cell)).map_err(|_| ())?;
+    // TYPER of a non-root cell: no LPIs, MBIS with ITS MSIs (`its`).
+    if off == 0x4 && size == 4 && write.is_none() && cell != 0 {
+        return Ok(dist::cell_typer(mmio_read(gicd(off), 4), super::its::is_mbi_cell(cell)));
+    }
     // Enables go through the safe-mode bookkeeping (`safe_spi`): the
     // owner's enable state stays authoritative over EL2's temporary
     // disable of an SPI in flight.

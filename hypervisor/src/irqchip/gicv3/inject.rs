@@ -195,6 +195,14 @@ fn handle_other_irqs(cpu: &PerCpu, first: u32) -> IrqOutcome {
     let mut outcome = IrqOutcome::Resume;
     let mut intid = first;
     loop {
+        if intid >= 8192 {
+            // An LPI: a cell device's MSI through the ITS (`its`). No
+            // active state to deactivate: the EOI ends it.
+            cpuif::eoi(intid);
+            super::its::forward_lpi(intid);
+            intid = cpuif::ack();
+            continue;
+        }
         if intid >= 1020 {
             // Nothing of group 1: an FIQ (or a spurious entry). Whatever
             // sits in group 0 is nobody's; drop it so it cannot re-trap.

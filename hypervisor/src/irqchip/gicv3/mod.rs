@@ -5,6 +5,7 @@
 //! (`chip`). Generic code reaches it only through `crate::irqchip`.
 
 pub mod dist;
+pub mod its;
 pub mod redist;
 pub mod sgi_targets;
 pub mod snapshot;
