@@ -115,11 +115,11 @@ root_vblk_intx() {
 # The cell's kernel (guest/linux-cell/run.sh) prints its MBI setup and
 # its disk's interrupt counts before and after reading the disk. GICv3
 # (the system's gicv3_its unit): MSI-X through message-based SPIs
-# 224-239 at the ITS's translation frame; GICv2 (no ITS): INTx.
+# 80-95 at the ITS's translation frame; GICv2 (no ITS): INTx.
 cell_vblk_mbi() {
 	case $SMMU_CONFIG in
 	*gicv2*) ! jailhouse console | grep -q "linux-cell: dmesg: GICv3: MBI" ;;
-	*) console_has "linux-cell: dmesg: GICv3: MBI range \[224:239\]" 5 &&
+	*) console_has "linux-cell: dmesg: GICv3: MBI range \[80:95\]" 5 &&
 		console_has "linux-cell: dmesg: GICv3: Using MBI frame 0x0000000008090000" 5 ;;
 	esac
 }
