@@ -34,16 +34,25 @@ vblk_irqs() {
 	} END { if (msi > 0) print "MSI interrupts " msi; else print "INTx interrupts " intx + 0 }' /proc/interrupts
 }
 vblk_read() {
-	for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-		insmod /etc/syshyper/vblk/$m.ko || echo "linux-cell: insmod $m failed"
-	done
-	for _ in $(seq 1 40); do
-		[ -b /dev/vda ] && break
-		sleep 0.5
-	done
 	# The message-based SPIs the generated device tree offers (GICv3
 	# with the hypervisor's ITS; docs/linux-cell.md "MSI").
 	dmesg | sed -n 's/^\[[^]]*\] *\(GICv3: .*MBI.*\)/linux-cell: dmesg: \1/p'
+	for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci; do
+		insmod /etc/syshyper/vblk/$m.ko || echo "linux-cell: insmod $m failed"
+	done
+	# virtio_blk's probe reads the partition table and waits for its
+	# interrupt: in the background, so that a lost interrupt is reported.
+	insmod /etc/syshyper/vblk/virtio_blk.ko &
+	probe=$!
+	for _ in $(seq 1 40); do
+		[ -b /dev/vda ] && ! kill -0 $probe 2>/dev/null && break
+		sleep 0.5
+	done
+	if [ ! -b /dev/vda ] || kill -0 $probe 2>/dev/null; then
+		echo "linux-cell: virtio_blk not probed after 20 s; interrupts and kernel log:"
+		grep -E 'virtio|MSI|MBI' /proc/interrupts | sed 's/^/linux-cell: irq /'
+		dmesg | tail -n 20 | sed 's/^/linux-cell: dmesg: /'
+	fi
 	irqs_before=$(vblk_irqs)
 	mkdir -p /tmp/vblk
 	if (cd /tmp/vblk && cpio -i </dev/vda 2>/dev/null) && [ -f /tmp/vblk/payload.bin ]; then
