@@ -202,20 +202,17 @@ impl<'a> SystemView<'a> {
 
     /// The SMMUv3 units: (base, size).
     pub fn smmuv3_units(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
-        self.cfg
-            .iommu_units()
-            .iter()
-            .filter(|u| u.iommu_type.get() == syshyper_config::flags::iommu::SMMUV3)
-            .map(|u| (u.base.get(), u64::from(u.size.get())))
+        self.units_of(syshyper_config::flags::iommu::SMMUV3)
     }
 
-    /// The GICv3 ITS units (`gicv3_its`): their bases.
+    /// The `iommu` units of type `t`: (base, size).
+    fn units_of(&self, t: u32) -> impl Iterator<Item = (u64, u64)> + 'a {
+        self.cfg.iommu_units().iter().filter(move |u| u.iommu_type.get() == t).map(|u| (u.base.get(), u64::from(u.size.get())))
+    }
+
+    /// The GICv3 ITS units (`gicv3_its`): (base, size).
     pub fn its_units(&self) -> impl Iterator<Item = (u64, u64)> + 'a {
-        self.cfg
-            .iommu_units()
-            .iter()
-            .filter(|u| u.iommu_type.get() == syshyper_config::flags::iommu::GICV3_ITS)
-            .map(|u| (u.base.get(), u64::from(u.size.get())))
+        self.units_of(syshyper_config::flags::iommu::GICV3_ITS)
     }
 
     /// GICv2's other bases: (gicc_base, gich_base, gicv_base).

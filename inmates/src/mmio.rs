@@ -36,3 +36,22 @@ pub fn write8(addr: usize, value: u8) {
     unsafe { core::arch::asm!("strb {v:w}, [{a}]", a = in(reg) addr, v = in(reg) value, options(nostack, preserves_flags)) };
 }
 
+
+pub fn read8(addr: usize) -> u8 {
+    let v: u32;
+    // SAFETY: as in `read32` (PCI config space is byte-accessible).
+    unsafe { core::arch::asm!("ldrb {v:w}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack, preserves_flags)) };
+    v as u8
+}
+
+pub fn read16(addr: usize) -> u16 {
+    let v: u32;
+    // SAFETY: as in `read8`.
+    unsafe { core::arch::asm!("ldrh {v:w}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack, preserves_flags)) };
+    v as u16
+}
+
+pub fn write16(addr: usize, value: u16) {
+    // SAFETY: as in `read8`.
+    unsafe { core::arch::asm!("strh {v:w}, [{a}]", a = in(reg) addr, v = in(reg) u32::from(value), options(nostack, preserves_flags)) };
+}

@@ -16,6 +16,17 @@
 //! hypervisor logged an event naming the stream and address. The cell
 //! keeps running (docs/passthrough.md: the policy).
 //!
+//! With `msi=1` (root-test passes it when the system configuration has
+//! the GICv3 ITS: the SMMU system on a GICv3) edu's MSI capability is
+//! shown, the distributor reports message-based SPIs (GICD_TYPER.MBIS,
+//! no LPIS), and the cell programs the capability with GITS_TRANSLATER
+//! as address and one of its SPIs (90, 91) as data: edu's interrupt
+//! arrives as that SPI, once. Then the hostile rows, each of which must
+//! raise nothing: data naming the root's SPI 33 (root-test checks it
+//! stays not pending) or an EventID beyond every mapping, the address of
+//! the distributor's GICD_SETSPI_NSR (the SMMU faults the write), and
+//! the cell's own CPU writing GITS_TRANSLATER (DeviceID 0 at the ITS).
+//!
 //! Each check prints a `[PASS]`/`[FAIL]` line; the tally goes to the
 //! root-shared page for root-test (`passthru.rs`): word 1 passed, word 2
 //! failed, word 3 the command register it left, word 0 [`DONE`] last.
@@ -57,25 +68,31 @@ mod demo {
 
     syshyper_inmates::entry!(main);
 
+    // Trapped registers (the virtual ECAM, the GIC) need accesses with a
+    // syndrome: the assembly accessors, never a writeback form the
+    // compiler may choose for a volatile read.
     fn rd32(a: u64) -> u32 {
-        // SAFETY: the virtual ECAM (trapped) or edu's BAR0 (mapped as
-        // device memory by the cell's configuration); aligned.
-        unsafe { (a as *const u32).read_volatile() }
+        syshyper_inmates::mmio::read32(a as usize)
     }
 
     fn wr32(a: u64, v: u32) {
-        // SAFETY: as `rd32`.
-        unsafe { (a as *mut u32).write_volatile(v) }
+        syshyper_inmates::mmio::write32(a as usize, v)
     }
 
     fn wr64(a: u64, v: u64) {
-        // SAFETY: edu's DMA registers in BAR0 take 64-bit accesses.
-        unsafe { (a as *mut u64).write_volatile(v) }
+        syshyper_inmates::mmio::write64(a as usize, v)
+    }
+
+    fn rd16(a: u64) -> u16 {
+        syshyper_inmates::mmio::read16(a as usize)
+    }
+
+    fn wr16(a: u64, v: u16) {
+        syshyper_inmates::mmio::write16(a as usize, v)
     }
 
     fn rd8(a: u64) -> u8 {
-        // SAFETY: one byte of the virtual ECAM (trapped).
-        unsafe { (a as *const u8).read_volatile() }
+        syshyper_inmates::mmio::read8(a as usize)
     }
 
     /// Polls `done` for at most `ms` milliseconds of counter time.
@@ -126,7 +143,7 @@ mod demo {
         wait_ms(3000, || rd32(BAR0 + 0x98) & 1 == 0)
     }
 
-    fn config_space(ecam: u64) -> bool {
+    fn config_space(ecam: u64, msi: bool) -> bool {
         let cfg = |reg: u64| ecam + (BDF << 12) + reg;
         if !check_eq!("dma-test: edu on the virtual PCI host", rd32(cfg(0)), 0x11e8_1234) {
             return false;
@@ -139,7 +156,12 @@ mod demo {
         wr32(cfg(0x10), BAR0 as u32);
         wr32(cfg(0x10), 0x2000_0000);
         check_eq!("dma-test: BAR0 cannot be moved", rd32(cfg(0x10)), BAR0 as u32);
-        check_eq!("dma-test: unlisted capabilities (edu's MSI) are hidden", (rd8(cfg(0x34)), rd32(cfg(0x04)) & (1 << 20)), (0, 0));
+        if msi {
+            check_eq!("dma-test: edu's listed MSI capability is shown (the system has the ITS)", (rd8(cfg(0x34)), rd8(cfg(0x40)), rd8(cfg(0x41))), (0x40, 5, 0));
+            check_eq!("dma-test: status says a capability list", rd32(cfg(0x04)) & (1 << 20), 1 << 20);
+        } else {
+            check_eq!("dma-test: unlisted capabilities (edu's MSI) are hidden", (rd8(cfg(0x34)), rd32(cfg(0x04)) & (1 << 20)), (0, 0));
+        }
         check_eq!("dma-test: interrupt pin A", rd8(cfg(0x3d)), 1);
         wr32(cfg(0x04), 0x6);
         check_eq!("dma-test: memory decoding and bus mastering on", rd32(cfg(0x04)) & 0x6, 0x6);
@@ -190,6 +212,92 @@ mod demo {
         check_eq!("dma-test: acknowledged", rd32(BAR0 + 0x24), 0);
     }
 
+    /// edu's MSI through the hypervisor's ITS (docs/passthrough.md "MSI").
+    mod msi {
+        use super::{rd16, rd32, wait_ms, wr16, wr32, BAR0};
+        use syshyper_inmates::gic::{self, Gic};
+        use syshyper_inmates::{cell, check, check_eq, hvc, println};
+
+        /// GITS_TRANSLATER of QEMU virt's ITS (0x08080000 + 0x10040).
+        const DOORBELL: u64 = 0x0809_0040;
+        /// GICD_SETSPI_NSR: not mapped for the cell, so not for its device.
+        const GICD_SETSPI: u64 = 0x0800_0040;
+        /// The cell's SPIs for MSIs (configs/test-passthru.toml).
+        const SPIS: [u32; 2] = [90, 91];
+        /// The root's UART SPI.
+        const ROOT_SPI: u16 = 33;
+
+        /// The capability at 40h: control at +2, address at +4 (high
+        /// half at +8 with 64-bit addresses), data after it.
+        fn program(cfg: u64, addr: u64, data: u16) {
+            let ctrl = rd16(cfg + 0x42);
+            let wide = ctrl & (1 << 7) != 0;
+            wr16(cfg + 0x42, 0);
+            wr32(cfg + 0x44, addr as u32);
+            if wide {
+                wr32(cfg + 0x48, (addr >> 32) as u32);
+            }
+            wr16(cfg + if wide { 0x4c } else { 0x48 }, data);
+            // Enabled, one vector.
+            wr16(cfg + 0x42, 1);
+        }
+
+        /// edu raises its interrupt (an MSI while the capability is
+        /// enabled); the first INTID taken within `ms`, 1023 if none.
+        fn raise(ms: u64) -> u32 {
+            wr32(BAR0 + 0x60, 1);
+            let got = take(ms);
+            wr32(BAR0 + 0x64, 1);
+            got
+        }
+
+        /// The first interrupt taken (and ended) within `ms`, 1023 if none.
+        fn take(ms: u64) -> u32 {
+            let mut got = 1023;
+            wait_ms(ms, || {
+                got = gic::acknowledge();
+                got != 1023
+            });
+            if got != 1023 {
+                gic::end_of_interrupt(got);
+            }
+            got
+        }
+
+        pub fn run(cfg: u64) {
+            let (gicd, gicr) = cell::comm_region().map_or((0, 0), |c| (c.gicd_base() as usize, c.gicr_base() as usize));
+            // SAFETY: the comm region's GIC bases (the hypervisor's emulation).
+            let Ok(g) = (unsafe { Gic::new(gicd, gicr) }) else {
+                check!("dma-test: GIC for MSI", false);
+                return;
+            };
+            let typer = rd32(gicd as u64 + 4);
+            check_eq!("dma-test: GICD_TYPER: message-based SPIs, no LPIs", typer & (3 << 16), 1 << 16);
+            for spi in SPIS {
+                g.enable_spi(spi);
+            }
+            for spi in SPIS {
+                program(cfg, DOORBELL, spi as u16);
+                let got = raise(1000);
+                println!("dma-test: edu's MSI with data {spi} arrived as INTID {got}");
+                check_eq!("dma-test: edu's MSI arrives as the SPI its data names", got, spi);
+                check_eq!("dma-test: one MSI, one interrupt", take(100), 1023);
+            }
+            program(cfg, DOORBELL, ROOT_SPI);
+            check_eq!("dma-test: an MSI naming the root's SPI 33 raises nothing here", raise(300), 1023);
+            program(cfg, DOORBELL, 1000);
+            check_eq!("dma-test: an MSI with an EventID beyond the cell's SPIs raises nothing", raise(300), 1023);
+            program(cfg, GICD_SETSPI, SPIS[0] as u16);
+            check_eq!("dma-test: an MSI at GICD_SETSPI_NSR (not mapped) raises nothing", raise(300), 1023);
+            // The SMMU's event for it is printed on the next hypercall.
+            let _ = hvc::hypervisor_info(0);
+            wr16(cfg + 0x42, 0);
+            wr32(DOORBELL, SPIS[0]);
+            check_eq!("dma-test: the cell's own write to GITS_TRANSLATER raises nothing", take(300), 1023);
+            println!("dma-test: MSI checks done");
+        }
+    }
+
     /// DMA from the device's buffer to addresses outside the cell: each
     /// completes as far as the device can tell (the SMMU aborts the
     /// write; edu does not report it).
@@ -215,9 +323,13 @@ mod demo {
         let copy = console::cmdline_copy();
         let line = Cmdline::new(&copy);
         let ecam = cell::comm_region().map_or(0, |c| c.pci_mmconfig_base());
-        if check!("dma-test: a virtual PCI host", ecam != 0) && config_space(ecam) {
+        let msi = line.bool("msi", false);
+        if check!("dma-test: a virtual PCI host", ecam != 0) && config_space(ecam, msi) {
             registers_and_dma();
             intx(ecam);
+            if msi {
+                msi::run(ecam + (BDF << 12));
+            }
             if line.bool("attack", false) {
                 attack(&line);
             }

@@ -104,6 +104,22 @@ pub fn counter_freq() -> u64 {
     read_sysreg!(cntfrq_el0)
 }
 
+/// Polls `done` until it says true or `us` microseconds of counter time
+/// have passed (a device that never answers must not hang EL2); whether
+/// it became true.
+pub fn poll_until(us: u64, mut done: impl FnMut() -> bool) -> bool {
+    let end = counter().saturating_add(counter_freq().saturating_mul(us) / 1_000_000);
+    loop {
+        if done() {
+            return true;
+        }
+        if counter() >= end {
+            return false;
+        }
+        cpu_relax();
+    }
+}
+
 /// Waits for an event (SEV) or interrupt.
 #[inline(always)]
 pub fn wait_for_event() {

@@ -32,6 +32,8 @@ struct FakeHw {
     /// Stream-table pages (one per 64 streams) made by prepare_stream,
     /// from the same memory as the tables (so a leak shows in snapshots).
     l2: BTreeMap<u32, PhysAddr>,
+    /// The MSI doorbell page cells with MSI devices get.
+    doorbell: Option<PhysAddr>,
 }
 
 impl TableMemory for FakeHw {
@@ -76,6 +78,9 @@ impl Hw for FakeHw {
     }
     fn dma_mirror(&self) -> bool {
         self.mirror
+    }
+    fn msi_doorbell(&self, desc: &CellDesc) -> Option<PhysAddr> {
+        self.doorbell.filter(|_| desc.has_msi())
     }
     fn stream_owner(&self, sid: u32) -> Option<u32> {
         self.streams.get(&sid).map(|s| s.0)
@@ -481,4 +486,48 @@ fn a_passed_through_device_takes_its_config_page_from_the_root_and_gives_it_back
     w.hw.mem.limit = None;
     assert!(w.root_maps(EDU_CFG));
     assert_eq!(w.snapshot(), initial);
+}
+
+/// A cell whose device shows its MSI capability gets the ITS doorbell
+/// page mapped 1:1 (device, writable) in its stage 2, a cell without one
+/// does not; a region over the page is refused; destroy
+/// leaks nothing.
+#[test]
+fn an_msi_cell_gets_the_doorbell_page_and_nothing_else() {
+    use crate::cell::desc::tests::{device_cell, root_with_ecam, EDU};
+    const DOORBELL: u64 = 0x0809_0000;
+    let its = Some(Span { start: 0x0808_0000, end: 0x080a_0000 });
+    let msi = format!("{EDU}caps_start = 0\nnum_caps = 1\n[[cell.pci_cap]]\nid = 5\nstart = \"0x40\"\nlen = 16\nflags = [\"write\"]\n");
+    let mut p = platform();
+    p.its = its;
+    let desc = CellDesc::for_cell(&CellView::parse(&device_cell(&msi)).unwrap(), &p, &root_with_ecam()).unwrap();
+    assert!(desc.has_msi());
+    let mut w = World::with_root(root_with_ecam());
+    w.hw.doorbell = Some(DOORBELL);
+    let initial = w.snapshot();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &desc, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &desc, 1, plan, 0));
+    assert_eq!(h.stage2.translate(&w.hw.mem, DOORBELL + 0x40).map(|t| t.0), Some(DOORBELL + 0x40), "IPA = PA");
+    assert!(h.stage2.translate(&w.hw.mem, DOORBELL - 0x1000).is_none(), "the control frame is not the cell's");
+    assert!(h.stage2.translate(&w.hw.mem, DOORBELL + 0x1000).is_none(), "one page only");
+    assert!(!w.root_maps(DOORBELL), "never the root's");
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &desc));
+    w.commit(|hw, root| commit_destroy(hw, root, &desc, 1, h, r));
+    assert_eq!(w.snapshot(), initial);
+    // Without the capability shown: no doorbell.
+    let plain = CellDesc::for_cell(&CellView::parse(&device_cell(EDU)).unwrap(), &p, &root_with_ecam()).unwrap();
+    let plan = w.prepare_until_ok(|hw, root| prepare_create(hw, root, &plain, 1, 1));
+    let h = w.commit(|hw, root| commit_create(hw, root, &plain, 1, plan, 0));
+    assert!(h.stage2.translate(&w.hw.mem, DOORBELL).is_none());
+    let r = w.prepare_until_ok(|hw, root| prepare_destroy(hw, root, &plain));
+    w.commit(|hw, root| commit_destroy(hw, root, &plain, 1, h, r));
+    // A region whose guest addresses cover the page: refused, nothing changed.
+    let mut over = desc.clone();
+    if let Some(r) = over.regions.first_mut() {
+        r.virt = DOORBELL;
+    }
+    let before = w.snapshot();
+    let (hw, mut root) = w.split();
+    assert_eq!(prepare_create(hw, &mut root, &over, 1, 1).unwrap_err(), Error::Invalid);
+    assert!(w.snapshot() == before);
 }

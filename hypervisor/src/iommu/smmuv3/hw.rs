@@ -57,9 +57,6 @@ pub struct Smmu {
     gbpa: u32,
 }
 
-fn us_to_ticks(us: u64) -> u64 {
-    crate::arch::counter_freq().saturating_mul(us) / 1_000_000
-}
 
 impl Smmu {
     fn r32(&self, off: usize) -> u32 {
@@ -80,16 +77,7 @@ impl Smmu {
 
     /// Polls until `done` or the timeout.
     fn wait(&self, mut done: impl FnMut(&Self) -> bool) -> Result<(), SmmuError> {
-        let end = crate::arch::counter().saturating_add(us_to_ticks(TIMEOUT_US));
-        loop {
-            if done(self) {
-                return Ok(());
-            }
-            if crate::arch::counter() >= end {
-                return Err(SmmuError::Timeout);
-            }
-            crate::arch::cpu_relax();
-        }
+        if crate::arch::poll_until(TIMEOUT_US, || done(self)) { Ok(()) } else { Err(SmmuError::Timeout) }
     }
 
     fn set_cr0(&self, v: u32) -> Result<(), SmmuError> {

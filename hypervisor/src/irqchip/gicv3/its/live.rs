@@ -81,8 +81,14 @@ fn its_err(e: ItsError) -> Error {
     }
 }
 
+/// A redistributor register: GICR_CTLR is 32 bits wide (a 64-bit access
+/// is not one the GIC has to answer), TYPER and the LPI bases 64.
 fn rd_read(frame: u64, off: u64) -> u64 {
-    mmio_read(gicr(frame, off), 8)
+    mmio_read(gicr(frame, off), if off == super::regs::GICR_CTLR { 4 } else { 8 })
+}
+
+fn rd_write(frame: u64, off: u64, v: u64) {
+    mmio_write(gicr(frame, off), if off == super::regs::GICR_CTLR { 4 } else { 8 }, v)
 }
 
 /// The ITS, brought up at its first use.
@@ -117,7 +123,7 @@ fn collection(s: &mut State, frame: u64) -> Result<(u16, u64), Error> {
         return Ok((frame as u16, c.1));
     }
     s.its
-        .enable_redist(frame, |off, v| mmio_write(gicr(frame, off), 8, v), |off| rd_read(frame, off))
+        .enable_redist(frame, |off, v| rd_write(frame, off, v), |off| rd_read(frame, off))
         .map_err(its_err)?;
     let frame_pa = GICR_PHYS.load(Ordering::Relaxed) + frame * super::super::redist::FRAME_SIZE;
     let rdbase = cmd::rdbase(s.its.typer.pta, frame_pa, rd_read(frame, super::regs::GICR_TYPER));
@@ -277,11 +283,18 @@ pub fn forward_lpi(intid: u32) {
     }
 }
 
-/// Hypervisor disable: the ITS stops translating, its pages go back (the
-/// redistributors' LPI tables stay, in hypervisor memory).
+/// Hypervisor disable: the ITS stops translating, and the redistributors
+/// it turned LPIs on at are asked to turn them off again (whether
+/// EnableLPIs can be cleared is IMPLEMENTATION DEFINED: where it stays
+/// set, the next enable's first MSI cell is refused with "a
+/// redistributor has LPIs enabled" instead of sharing tables with
+/// whatever the root set up). The tables stay in hypervisor memory.
 pub fn shutdown() {
     let Some(mut s) = STATE.lock().take() else { return };
     s.its.stop();
+    for &(frame, _) in &s.its.redists {
+        rd_write(frame, super::regs::GICR_CTLR, rd_read(frame, super::regs::GICR_CTLR) & !super::regs::GICR_CTLR_ENABLE_LPIS);
+    }
     let _ = crate::memmap::unmap_el2(ITS_VA, CONTROL_SIZE);
     crate::arch::tlbi_el2(ITS_VA, CONTROL_SIZE);
 }

@@ -55,9 +55,6 @@ pub enum ItsError {
     Timeout,
 }
 
-fn us_to_ticks(us: u64) -> u64 {
-    crate::arch::counter_freq().saturating_mul(us) / 1_000_000
-}
 
 fn va_of(pa: PhysAddr) -> u64 {
     pa.wrapping_add(crate::hv::phys_virt_offset())
@@ -146,16 +143,7 @@ impl Its {
     }
 
     fn wait(&self, mut done: impl FnMut(&Self) -> bool) -> Result<(), ItsError> {
-        let end = crate::arch::counter().saturating_add(us_to_ticks(TIMEOUT_US));
-        loop {
-            if done(self) {
-                return Ok(());
-            }
-            if crate::arch::counter() >= end {
-                return Err(ItsError::Timeout);
-            }
-            crate::arch::cpu_relax();
-        }
+        if crate::arch::poll_until(TIMEOUT_US, || done(self)) { Ok(()) } else { Err(ItsError::Timeout) }
     }
 
     /// Sets up the ITS whose control frame is mapped at `va`: refused if
