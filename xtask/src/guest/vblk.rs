@@ -100,9 +100,11 @@ pub fn prepare(guest: &Guest, dir: &Path) -> Result<Disk> {
 ///   which points at a disabled node, as no IOMMU;
 /// - the MSI controller under the GIC node disabled (GICv3: the ITS,
 ///   which the hypervisor owns and refuses to enable over if Linux drove
-///   it; GICv2: the v2m frame, so that the root takes INTx on both): the
-///   PCIe node's `msi-map`/`msi-parent` then name no MSI domain, and the
-///   root's virtio falls back to INTx;
+///   it; GICv2: the v2m frame, so that the root takes INTx on both), and
+///   the PCIe node's `msi-map` deleted: with it, pointing at a disabled
+///   node, Linux still tries MSI-X and warns (drivers/pci/msi/msi.h, no
+///   MSI domain) before it falls back; without, it marks the bus no-MSI
+///   and the root's virtio takes INTx at once;
 /// - the host bridge's 64-bit window (512 GiB at 0x80_0000_0000) dropped
 ///   from `ranges`: Linux puts the 64-bit BAR in the 32-bit window
 ///   (0x1000_0000), which the root's configuration maps and the cell's
@@ -149,6 +151,14 @@ pub fn add_machine(args: &mut Vec<String>, disk: &Disk, dir: &Path) -> Result<()
         let mut disable = std::process::Command::new("fdtput");
         disable.arg("-t").arg("s").arg(&dtb).args([node, "status", "disabled"]);
         crate::cmd::run(&mut disable).with_context(|| format!("fdtput ({node} status)"))?;
+    }
+    for prop in ["msi-map", "msi-parent"] {
+        let has = crate::cmd::output(std::process::Command::new("fdtget").arg(&dtb).args([pcie, prop]))?.status.success();
+        if has {
+            let mut delete = std::process::Command::new("fdtput");
+            delete.arg("-d").arg(&dtb).args([pcie, prop]);
+            crate::cmd::run(&mut delete).with_context(|| format!("fdtput -d ({pcie} {prop})"))?;
+        }
     }
     let mut set = std::process::Command::new("fdtput");
     set.arg("-t").arg("x").arg(&dtb).args([pcie, "ranges"]).args(&kept);
