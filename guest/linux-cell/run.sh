@@ -22,16 +22,44 @@ fi
 # virtual PCI host; the disk is a cpio archive (xtask/src/guest/vblk.rs)
 # whose payload.bin the root's test knows the SHA-256 of. The cell has no
 # ivshmem-net.
+# "KIND interrupts N": the disk's interrupts so far on all CPUs, MSI
+# (chip "MSI", one line per vector: virtio0-config, virtio0-req.N) when
+# any, else INTx (the GIC's line "virtio0").
+vblk_irqs() {
+	awk '$NF ~ /^virtio0/ {
+		n = 0
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i
+		if ($NF ~ /^virtio0-/ && $0 ~ / MSI /) msi += n
+		else if ($NF == "virtio0") intx += n
+	} END { if (msi > 0) print "MSI interrupts " msi; else print "INTx interrupts " intx + 0 }' /proc/interrupts
+}
 vblk_read() {
-	for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+	# The message-based SPIs the generated device tree offers (GICv3
+	# with the hypervisor's ITS; docs/linux-cell.md "MSI").
+	dmesg | sed -n 's/^\[[^]]*\] *\(GICv3: .*MBI.*\)/linux-cell: dmesg: \1/p'
+	for m in virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci; do
 		insmod /etc/syshyper/vblk/$m.ko || echo "linux-cell: insmod $m failed"
 	done
+	# virtio_blk's probe reads the partition table and waits for its
+	# interrupt: in the background, so that a lost interrupt is reported.
+	insmod /etc/syshyper/vblk/virtio_blk.ko &
+	probe=$!
 	for _ in $(seq 1 40); do
-		[ -b /dev/vda ] && break
+		[ -b /dev/vda ] && ! kill -0 $probe 2>/dev/null && break
 		sleep 0.5
 	done
+	if [ ! -b /dev/vda ] || kill -0 $probe 2>/dev/null; then
+		echo "linux-cell: virtio_blk not probed after 20 s; interrupts and kernel log:"
+		grep -E 'virtio|MSI|MBI' /proc/interrupts | sed 's/^/linux-cell: irq /'
+		dmesg | tail -n 20 | sed 's/^/linux-cell: dmesg: /'
+	fi
+	irqs_before=$(vblk_irqs)
 	mkdir -p /tmp/vblk
 	if (cd /tmp/vblk && cpio -i </dev/vda 2>/dev/null) && [ -f /tmp/vblk/payload.bin ]; then
+		irqs_after=$(vblk_irqs)
+		grep virtio /proc/interrupts | sed 's/^/linux-cell: irq /'
+		echo "linux-cell: vda $irqs_before before the read"
+		echo "linux-cell: vda $irqs_after after the read"
 		echo "linux-cell: vda payload.bin sha256 $(sha256sum </tmp/vblk/payload.bin | cut -d' ' -f1)"
 	else
 		echo "linux-cell: no payload.bin on vda"

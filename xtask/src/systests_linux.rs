@@ -770,6 +770,8 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("SMMU: enable"),
     pass!("SMMU: the hypervisor drives it"),
     pass!("virtio-blk: root reads the disk through the SMMU"),
+    pass!("virtio-blk: MSI-X capability and BAR1 where the cell's config lists them"),
+    pass!("virtio-blk: the root's disk interrupt is INTx"),
     pass!("virtio-blk: cell linux refused while virtio-pci is bound"),
     pass!("virtio-blk: cell refused, root still reads the disk"),
     pass!("virtio-blk: root unbinds its driver again"),
@@ -777,8 +779,10 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("virtio-blk: cell running"),
     pass!("virtio-blk: the root reads no device at 00:05.0"),
     Expect { regex: r"\[linux-cell-vblk\] linux-cell: vda payload\.bin sha256 [0-9a-f]{64}\r?\n", check: None },
+    pass!("virtio-blk: the cell's GIC offers MBIs at the ITS on GICv3"),
     pass!("virtio-blk: the cell reads payload.bin with the SHA-256 written"),
     pass!("virtio-blk: cell's kernel log clean"),
+    pass!("virtio-blk: the cell's disk interrupts, MSI on GICv3, grow across the read"),
     pass!("virtio-blk: sysfs: the cell's DMA confined, no faults"),
     pass!("virtio-blk: cell list: confined"),
     pass!("virtio-blk: Linux works while the cell runs"),
@@ -793,7 +797,7 @@ const LINUX_CELL_EXPECT: &[Expect] = &[
     pass!("virtio-blk: root reads the disk after the SMMU's disable"),
     Expect {
         regex: SUMMARY,
-        check: Some(|c| passed_exactly(c, 90)),
+        check: Some(|c| passed_exactly(c, 94)),
     },
 ];
 

@@ -249,13 +249,45 @@ pub fn write(dev: &PtDev, st: &mut PtState, hw: &mut impl CfgHw, reg: u16, size:
     }
 }
 
+/// Enable bits of the MSI and MSI-X message control words.
+const MSI_ENABLE: u32 = 1;
+const MSIX_ENABLE: u32 = 1 << 15;
+/// Standard capabilities that fit in config space after the header: a
+/// bound for walking a list a device could make circular.
+const MAX_STD_CAPS: usize = 48;
+
 /// Turns the device off as it changes hands (create and destroy): memory
-/// and I/O decoding, bus mastering (no new DMA) and INTx. No function-level
+/// and I/O decoding, bus mastering (no new DMA) and INTx, and MSI and
+/// MSI-X, found in the device's own capability list: a cell's driver that
+/// left MSI-X on (Linux's shutdown does not turn it off) would otherwise
+/// make the device send its interrupts as messages to a doorbell that
+/// is no longer its owner's, and the next owner's INTx would never
+/// come unless its driver cleared the bit itself. No function-level
 /// reset: FLR takes 100 ms during which config space must not be
 /// touched, and it would clear the BARs the root's driver programmed,
 /// which the cell's mapping relies on (docs/passthrough.md).
 pub fn quiesce(hw: &mut impl CfgHw) {
     hw.write(0x04, 2, u32::from(CMD_QUIESCED));
+    if hw.read32(0x04) & STATUS_CAP_LIST == 0 {
+        return;
+    }
+    let mut at = (hw.read32(0x34) & 0xfc) as u16;
+    for _ in 0..MAX_STD_CAPS {
+        if at < 0x40 {
+            break;
+        }
+        let head = hw.read32(at);
+        let ctrl = head >> 16;
+        let enable = match head & 0xff {
+            0x05 => MSI_ENABLE,
+            0x11 => MSIX_ENABLE,
+            _ => 0,
+        };
+        if ctrl & enable != 0 {
+            hw.write(at.wrapping_add(2), 2, ctrl & !enable);
+        }
+        at = ((head >> 8) & 0xfc) as u16;
+    }
 }
 
 /// A BDF printed as Linux prints it: `bb:dd.f`.

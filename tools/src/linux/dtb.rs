@@ -7,7 +7,7 @@
 //! bindings Linux's drivers use (arm,gic-v3 or arm,cortex-a15-gic,
 //! arm,armv8-timer, arm,pl011, pci-host-ecam-generic).
 
-use super::machine::{Machine, PciHost, GICC_V2_SIZE, GICD_SIZE, GICD_V2_SIZE, UART_SIZE};
+use super::machine::{Machine, PciHost, GICC_V2_SIZE, GICD_SIZE, GICD_V2_SIZE, UART_SIZE, UART_SPI};
 use anyhow::{anyhow, Result};
 use vm_fdt::{FdtReserveEntry, FdtWriter};
 
@@ -131,6 +131,21 @@ fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8
     } else {
         f.property_array_u64("reg", &[m.gicd, GICD_SIZE, m.gicr, m.gicr_size])?;
     }
+    if let Some(mbi) = &m.mbi {
+        // Message-based SPIs (arm,gic-v3 binding): Linux's MBI driver
+        // takes SPIs from mbi-ranges (INTID, count pairs) and has the
+        // device write the INTID to mbi-alias + 0x40 — the ITS's
+        // GITS_TRANSLATER, which the hypervisor maps into the cell and
+        // has translate each of the cell's INTIDs back to that SPI. The
+        // GIC's own GICD_SETSPI_NSR would not do: a device's DMA cannot
+        // reach a trapped register (docs/linux-cell.md "MSI").
+        f.property_null("msi-controller")?;
+        let ranges: Vec<u32> = mbi.ranges.iter().flat_map(|&(first, n)| [first, n]).collect();
+        f.property_array_u32("mbi-ranges", &ranges)?;
+        // In the root node's address cells (2), which of_translate_address
+        // reads it with.
+        f.property_array_u32("mbi-alias", &[hi(mbi.alias), lo(mbi.alias)])?;
+    }
     f.property_phandle(GIC_PHANDLE)?;
     f.end_node(gic)?;
 
@@ -158,7 +173,7 @@ fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8
         f.property_array_u64("reg", &[uart, UART_SIZE])?;
         // No interrupt ever comes (the console is output only); Linux's
         // driver still wants one to name: SPI 1, which the cell does not own.
-        f.property_array_u32("interrupts", &[SPI, 1, LEVEL_HIGH])?;
+        f.property_array_u32("interrupts", &[SPI, UART_SPI, LEVEL_HIGH])?;
         f.property_array_u32("clocks", &[CLK_PHANDLE, CLK_PHANDLE])?;
         f.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
         f.end_node(n)?;
@@ -184,6 +199,13 @@ fn build(m: &Machine, chosen: &Chosen, reserved: &[(u64, u64)]) -> Result<Vec<u8
         f.property_array_u32("ranges", &ranges)?;
         f.property_array_u32("interrupt-map-mask", &intx_mask(p))?;
         f.property_array_u32("interrupt-map", &intx_map(p))?;
+        if m.mbi.is_some() {
+            // Its functions' MSIs go to the GIC's MBI domain. Only
+            // passed-through functions have an MSI or MSI-X capability:
+            // ivshmem's expose none (docs/ivshmem.md), so they keep INTx,
+            // and Machine::of keeps them off a host with real functions.
+            f.property_u32("msi-parent", GIC_PHANDLE)?;
+        }
         f.end_node(n)?;
     }
 

@@ -15,6 +15,9 @@ pub const GICD_V2_SIZE: u64 = 0x1000;
 pub const GICC_V2_SIZE: u64 = 0x2000;
 /// Bytes of the PL011 console.
 pub const UART_SIZE: u64 = 0x1000;
+/// The SPI number the tree gives the console (its interrupt never comes:
+/// the console is output only; Linux's driver still wants one to name).
+pub const UART_SPI: u32 = 1;
 /// Bytes of the PCI memory window after the ECAM (where docs/ivshmem.md
 /// puts the register BARs).
 pub const PCI_MEM_SIZE: u64 = 0x10_0000;
@@ -66,6 +69,28 @@ pub fn qemu_virt_intx_spis(bdf: u16) -> [u32; 4] {
     [1u32, 2, 3, 4].map(|p| 3 + (d + p - 1) % 4)
 }
 
+/// Offset of the ITS's translation frame (GITS_TRANSLATER at +0x40 in
+/// it) from the ITS's base.
+pub const ITS_TRANSLATION_FRAME: u64 = 0x1_0000;
+/// PCI capability ids of MSI and MSI-X.
+const CAP_MSI: u16 = 0x05;
+const CAP_MSIX: u16 = 0x11;
+
+/// Message-based SPIs (GICv3 MBI) for the passed-through devices' MSIs
+/// (docs/linux-cell.md "MSI"): Linux allocates an SPI from `ranges` per
+/// vector and programs the device to write its INTID to `alias` +
+/// GICD_SETSPI_NSR (0x40). `alias` is the ITS's translation frame, so
+/// the write lands on GITS_TRANSLATER, which the hypervisor has mapped
+/// that INTID (as EventID of the device) to an LPI that makes the SPI
+/// pending for the cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mbi {
+    /// (first INTID, count) of each run of SPIs for MSIs.
+    pub ranges: Vec<(u32, u32)>,
+    /// Guest-physical base that the MSI address is relative to.
+    pub alias: u64,
+}
+
 /// Everything the device tree describes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Machine {
@@ -83,6 +108,11 @@ pub struct Machine {
     /// The PL011 the cell prints on.
     pub uart: Option<u64>,
     pub pci: Option<PciHost>,
+    /// MSI through message-based SPIs, when the system has an ITS and a
+    /// passed-through device lists MSI or MSI-X.
+    pub mbi: Option<Mbi>,
+    /// What the user should know about the tree (printed by `cell linux`).
+    pub notes: Vec<String>,
 }
 
 /// Regions that are ivshmem sections, by index.
@@ -105,6 +135,73 @@ fn bar_windows(cell: &CellConfig<'_>) -> Vec<(u64, u64)> {
         .filter(|r| r.flags.get() & mem::IO != 0 && r.size.get() != 0 && r.phys_start.get() != console)
         .map(|r| (r.virt_start.get(), r.size.get()))
         .collect()
+}
+
+/// Whether any passed-through device of the cell lists an MSI or MSI-X
+/// capability (only listed capabilities are visible to the cell).
+fn passthru_lists_msi(cell: &CellConfig<'_>) -> bool {
+    let caps = cell.pci_caps();
+    cell.pci_devices().iter().filter(|d| d.pci_type == syshyper_config::flags::pci::TYPE_DEVICE).any(|d| {
+        let start = usize::from(d.caps_start.get());
+        let end = start.saturating_add(usize::from(d.num_caps.get()));
+        caps.get(start..end.min(caps.len())).unwrap_or(&[]).iter().any(|c| matches!(c.id.get(), CAP_MSI | CAP_MSIX))
+    })
+}
+
+/// INTIDs of the SPIs the cell's irqchip entries for the distributor
+/// `gicd` grant it, ascending.
+fn owned_spis(cell: &CellConfig<'_>, gicd: u64) -> Vec<u32> {
+    use syshyper_config::flags::irq::{END_SPI, FIRST_SPI};
+    let mut out: Vec<u32> = cell
+        .irqchips()
+        .iter()
+        .filter(|c| c.address.get() == gicd)
+        .flat_map(|c| {
+            let base = c.pin_base.get();
+            c.pin_bitmap
+                .iter()
+                .enumerate()
+                .flat_map(move |(w, bits)| (0u32..32).filter(move |b| bits.get() & (1 << b) != 0).map(move |b| base.saturating_add(w as u32 * 32 + b)))
+        })
+        .filter(|&i| (FIRST_SPI..END_SPI).contains(&i))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Runs of consecutive INTIDs in ascending `ids`: (first, count).
+fn runs(ids: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &i in ids {
+        match out.last_mut() {
+            Some((first, n)) if *first + *n == i => *n += 1,
+            _ => out.push((i, 1)),
+        }
+    }
+    out
+}
+
+/// The MBI ranges for `cell`: its SPIs that no other node of the tree
+/// names (`used`, INTIDs). None when the system has no ITS, the GIC is
+/// not a GICv3 or no passed-through device lists MSI; a note when one
+/// does but no SPI is free.
+fn mbi_of(cell: &CellConfig<'_>, sys: &SystemConfig<'_>, used: &[u32], notes: &mut Vec<String>) -> Option<Mbi> {
+    let its = sys
+        .iommu_units()
+        .iter()
+        .find(|u| u.iommu_type.get() == syshyper_config::flags::iommu::GICV3_ITS && u.base.get() != 0)?;
+    if sys.gic_version() != 3 || !passthru_lists_msi(cell) {
+        return None;
+    }
+    let free: Vec<u32> = owned_spis(cell, sys.gicd_base()).into_iter().filter(|i| !used.contains(i)).collect();
+    if free.is_empty() {
+        notes.push(
+            "the cell owns no SPI besides those of its devices' INTx and console: no MSI in its device tree (give it more SPIs in its irqchip entry for MSI)".to_string(),
+        );
+        return None;
+    }
+    Some(Mbi { ranges: runs(&free), alias: its.base.get() + ITS_TRANSLATION_FRAME })
 }
 
 impl Machine {
@@ -171,6 +268,16 @@ impl Machine {
             }
             _ => None,
         };
+        // SPIs the tree names elsewhere: the console's (dtb.rs gives the
+        // PL011 SPI 1), the virtual host's INTx lines, the real INTx of
+        // the passed-through devices.
+        let mut used = vec![32 + UART_SPI];
+        if let Some(p) = &pci {
+            used.extend(p.intx_spi.iter().map(|s| s + 32));
+            used.extend(p.passthru.iter().flat_map(|d| d.intx_spi.map(|s| s + 32)));
+        }
+        let mut notes = Vec::new();
+        let mbi = if pci.is_some() { mbi_of(cell, sys, &used, &mut notes) } else { None };
         Ok(Self {
             name: cell.name().to_string(),
             cpus,
@@ -182,6 +289,8 @@ impl Machine {
             gicc: sys.gicc_base(),
             uart,
             pci,
+            mbi,
+            notes,
         })
     }
 }

@@ -67,6 +67,9 @@ pub fn plan(cell_bytes: &[u8], sys_bytes: &[u8], kernel: Vec<u8>, initrd: Option
     let cell = CellConfig::parse_with_limit(cell_bytes, MAX_CELL_CONFIG_SIZE).map_err(|e| anyhow::anyhow!("invalid cell configuration: {e}"))?;
     let sys = SystemConfig::parse(sys_bytes).map_err(|e| anyhow::anyhow!("invalid system configuration: {e}"))?;
     let m = machine::Machine::of(&cell, &sys)?;
+    for n in &m.notes {
+        eprintln!("note: {n}");
+    }
     let header = image::parse(&kernel)?;
     let reset = cell.cpu_reset_address();
     let ram = m
@@ -266,6 +269,66 @@ bar_mask = ["0x0", "0x0", "0x0", "0x0", "0xffffc000", "0xffffffff"]
         let s = dts(&p.dtb);
         assert!(s.contains(" 0x3000000 0x80 0x00 0x80 0x00 0x00 0x4000"), "{s}");
         assert!(s.contains("linux,pci-probe-only = <0x01>"), "{s}");
+    }
+
+    /// PASSTHRU_CELL's device with `caps` listed and `irqs` owned.
+    fn msi_cell(caps: &str, irqs: &str) -> Vec<u8> {
+        let text = PASSTHRU_CELL.replace("irqs = \"36\"", &format!("irqs = \"{irqs}\""));
+        let text = text.replace("\"0xffffc000\", \"0xffffffff\"]", &format!("\"0xffffc000\", \"0xffffffff\"]\ncaps_start = 0\nnum_caps = {}\n{caps}", caps.matches("[[cell.pci_cap]]").count()));
+        syshyper_config::source::compile(&text).unwrap()
+    }
+    const MSIX_CAP: &str = "[[cell.pci_cap]]\nid = \"0x11\"\nstart = \"0x98\"\nlen = 12\nflags = [\"write\"]\n";
+    const VENDOR_CAP: &str = "[[cell.pci_cap]]\nid = \"0x09\"\nstart = \"0x40\"\nlen = 16\n";
+
+    #[test]
+    fn with_an_its_and_a_listed_msix_capability_the_gic_offers_its_free_spis_as_mbis() {
+        let sys = compiled("qemu-virt-smmu.toml");
+        // The test's cell: INTx 36, MSI SPIs 80-95, the ITS at 0x08080000.
+        let p = plan(&compiled("linux-cell-vblk.toml"), &sys, kernel(0x100_0000), None, None, "").unwrap();
+        let s = dts(&p.dtb);
+        assert!(s.contains("msi-controller;"), "{s}");
+        assert!(s.contains("mbi-ranges = <0x50 0x10>;"), "{s}");
+        // The ITS's translation frame: Linux writes to + 0x40 = GITS_TRANSLATER.
+        assert!(s.contains("mbi-alias = <0x00 0x8090000>;"), "{s}");
+        assert!(s.contains("msi-parent = <0x01>;"), "{s}");
+        // BAR1 (MSI-X table) gets its window next to BAR4's.
+        assert!(s.contains("0x2000000 0x00 0x10000000 0x00 0x10000000 0x00 0x1000"), "{s}");
+
+        // The SPIs other nodes name are not MBIs: INTx 36 of the device
+        // (and INTA-D 35-38 of device 5 in the map), the console's 33, the
+        // virtual host's INTx (vpci_irq_base 0: 32-35). Runs split around them.
+        let m = machine::Machine::of(&CellConfig::parse(&msi_cell(MSIX_CAP, "32-40,50,52-53")).unwrap(), &SystemConfig::parse(&sys).unwrap()).unwrap();
+        let mbi = m.mbi.expect("MBIs");
+        assert_eq!(mbi.ranges, vec![(39, 2), (50, 1), (52, 2)]);
+        assert_eq!(mbi.alias, 0x0809_0000);
+        assert!(m.notes.is_empty(), "{:?}", m.notes);
+
+        // An MSI capability (0x05) counts as well as MSI-X.
+        let msi = MSIX_CAP.replace("0x11", "0x05");
+        let m = machine::Machine::of(&CellConfig::parse(&msi_cell(&msi, "36,150")).unwrap(), &SystemConfig::parse(&sys).unwrap()).unwrap();
+        assert_eq!(m.mbi.map(|b| b.ranges), Some(vec![(150, 1)]));
+    }
+
+    #[test]
+    fn without_an_its_a_listed_msi_capability_or_a_free_spi_there_is_no_mbi() {
+        let smmu = compiled("qemu-virt-smmu.toml");
+        let no_msi = |cell: &[u8], sys: &[u8]| {
+            let s = dts(&plan(cell, sys, kernel(0x100_0000), None, None, "").unwrap().dtb);
+            assert!(!s.contains("msi-controller") && !s.contains("mbi-") && !s.contains("msi-parent"), "{s}");
+        };
+        // No ITS unit in the system configuration.
+        no_msi(&compiled("linux-cell-vblk.toml"), &compiled("qemu-virt.toml"));
+        // A GICv2 system (its twin has no ITS either; the check is on the version too).
+        no_msi(&compiled("linux-cell-vblk.toml"), &compiled("qemu-virt-gicv2-smmu.toml"));
+        // Capabilities listed, none of them MSI or MSI-X.
+        no_msi(&msi_cell(VENDOR_CAP, "36,140-155"), &smmu);
+        // MSI-X listed but every owned SPI is named elsewhere: a note says so.
+        let cell = msi_cell(MSIX_CAP, "33,36");
+        no_msi(&cell, &smmu);
+        let m = machine::Machine::of(&CellConfig::parse(&cell).unwrap(), &SystemConfig::parse(&smmu).unwrap()).unwrap();
+        assert!(m.notes.iter().any(|n| n.contains("no MSI")), "{:?}", m.notes);
+        // ivshmem alone (linux-cell.toml) on the ITS system: INTx, no MSI.
+        no_msi(&compiled("linux-cell.toml"), &smmu);
     }
 
     #[test]

@@ -25,12 +25,18 @@ const MODULES: [&str; 4] = [
     "block/virtio_blk",
 ];
 
-/// The device: modern-only (no I/O BAR, which a cell could not get) and
-/// without MSI-X vectors (QEMU virt runs with `its=off`: no MSI
-/// controller; virtio then uses INTx), so its one BAR is the 16 KiB
-/// 64-bit BAR4 of the virtio structures. Slot 5: stream id 0x28, INTA =
-/// INTID 36.
-const DEVICE: &str = "virtio-blk-pci,drive=vblk,addr=05.0,disable-legacy=on,vectors=0";
+/// The device: modern-only (no I/O BAR, which a cell could not get), so
+/// its BARs are the 16 KiB 64-bit BAR4 of the virtio structures and
+/// BAR1, the MSI-X table and PBA (QEMU's default vectors: one per queue
+/// and one for configuration changes). Slot 5: stream id 0x28, INTA =
+/// INTID 36. The root's Linux uses INTx (its device tree has no MSI
+/// controller left, [`add_machine`]); the cell's uses MSI-X through the
+/// hypervisor's ITS on GICv3, INTx on GICv2.
+const DEVICE: &str = "virtio-blk-pci,drive=vblk,addr=05.0,disable-legacy=on";
+/// The GIC node of QEMU virt's device tree and the compatibles of the MSI
+/// controllers under it (GICv3's ITS, GICv2's v2m frame).
+const GIC_NODE: &str = "/intc@8000000";
+const MSI_CONTROLLERS: [&str; 2] = ["arm,gic-v3-its", "arm,gic-v2m-frame"];
 
 /// What the test adds to the root's and the cell's initramfs.
 pub struct Disk {
@@ -84,16 +90,32 @@ pub fn prepare(guest: &Guest, dir: &Path) -> Result<Disk> {
     Ok(Disk { image, modules, sum: (sum, SUM_PATH.to_string()) })
 }
 
-/// Adds the SMMU, the disk and the device to the root's QEMU `args`, and
-/// boots it with QEMU's own device tree with the SMMU node disabled: the
-/// hypervisor drives the unit once enabled (Jailhouse's way with a late
-/// launch); before, the unit is off and DMA bypasses it, and Linux treats
-/// the `iommu-map` of the PCIe node, which points at a disabled node, as
-/// no IOMMU. The host bridge keeps its 64-bit window (512 GiB at
-/// 0x80_0000_0000), where Linux puts the 64-bit BAR: the root's and the
-/// cell's configurations map it there (configs/qemu-virt*.toml,
+/// Adds the SMMU, the GICv3 ITS (`its=on`), the disk and the device to
+/// the root's QEMU `args`, and boots it with QEMU's own device tree
+/// changed so that the root Linux leaves the SMMU and the MSI controller
+/// alone:
+/// - the SMMU node disabled: the hypervisor drives the unit once enabled
+///   (Jailhouse's way with a late launch); before, the unit is off and
+///   DMA bypasses it, and Linux treats the `iommu-map` of the PCIe node,
+///   which points at a disabled node, as no IOMMU;
+/// - the MSI controller under the GIC node disabled (GICv3: the ITS,
+///   which the hypervisor owns and refuses to enable over if Linux drove
+///   it; GICv2: the v2m frame, so that the root takes INTx on both), and
+///   the PCIe node's `msi-map` deleted: with it, pointing at a disabled
+///   node, Linux still tries MSI-X and warns (drivers/pci/msi/msi.h, no
+///   MSI domain) before it falls back; without, it marks the bus no-MSI
+///   and the root's virtio takes INTx at once.
+/// The host bridge keeps its 64-bit window (512 GiB at 0x80_0000_0000),
+/// where Linux puts the 64-bit BAR: the root's and the cell's
+/// configurations map it there (configs/qemu-virt*.toml,
 /// configs/linux-cell-vblk.toml), and the guest script checks it.
 pub fn add_machine(args: &mut Vec<String>, disk: &Disk, dir: &Path) -> Result<()> {
+    // The ITS (GICv3 only; QEMU's GICv2 machine has its v2m frame anyway).
+    if let Some(i) = args.iter().position(|a| a == "-M") {
+        if let Some(m) = args.get_mut(i + 1) {
+            *m = m.replace("its=off", "its=on");
+        }
+    }
     let qemu_extra = [
         "-M".to_string(),
         "iommu=smmuv3".to_string(),
@@ -119,11 +141,42 @@ pub fn add_machine(args: &mut Vec<String>, disk: &Disk, dir: &Path) -> Result<()
     if !ranges.chunks(7).any(|w| w == high) {
         anyhow::bail!("{pcie} ranges of QEMU's device tree have no 64-bit window of 512 GiB at 512 GiB: {ranges:?}");
     }
-    let mut disable = std::process::Command::new("fdtput");
-    disable.arg("-t").arg("s").arg(&dtb).args([smmu, "status", "disabled"]);
-    crate::cmd::run(&mut disable).context("fdtput (SMMU status)")?;
+    let msi = msi_controller(&dtb)?;
+    for node in [smmu, msi.as_str()] {
+        let mut disable = std::process::Command::new("fdtput");
+        disable.arg("-t").arg("s").arg(&dtb).args([node, "status", "disabled"]);
+        crate::cmd::run(&mut disable).with_context(|| format!("fdtput ({node} status)"))?;
+    }
+    for prop in ["msi-map", "msi-parent"] {
+        let has = crate::cmd::output(std::process::Command::new("fdtget").arg(&dtb).args([pcie, prop]))?.status.success();
+        if has {
+            let mut delete = std::process::Command::new("fdtput");
+            delete.arg("-d").arg(&dtb).args([pcie, prop]);
+            crate::cmd::run(&mut delete).with_context(|| format!("fdtput -d ({pcie} {prop})"))?;
+        }
+    }
     args.extend(["-dtb".to_string(), dtb.display().to_string()]);
     Ok(())
+}
+
+/// The path of the one MSI controller under the GIC node.
+fn msi_controller(dtb: &Path) -> Result<String> {
+    let out = crate::cmd::output(std::process::Command::new("fdtget").arg("-l").arg(dtb).arg(GIC_NODE))?;
+    if !out.status.success() {
+        anyhow::bail!("fdtget -l {GIC_NODE}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let mut found = Vec::new();
+    for child in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let path = format!("{GIC_NODE}/{child}");
+        let c = crate::cmd::output(std::process::Command::new("fdtget").arg(dtb).args([path.as_str(), "compatible"]))?;
+        if MSI_CONTROLLERS.iter().any(|m| String::from_utf8_lossy(&c.stdout).trim() == *m) {
+            found.push(path);
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => anyhow::bail!("QEMU's device tree has {} MSI controllers under {GIC_NODE} ({found:?}), expected one", found.len()),
+    }
 }
 
 /// A property's cells, in hex (`0x...`).

@@ -127,6 +127,24 @@ fn quiesce_stops_decoding_and_dma() {
 }
 
 #[test]
+fn quiesce_turns_msi_and_msix_off() {
+    let mut hw = Fake::new();
+    // MSI (50h) enabled, the last capability (70h) made MSI-X, enabled
+    // with its function mask; PM (40h) left alone.
+    hw.space[0x50 / 4] |= 1 << 16;
+    hw.space[0x70 / 4] = 0xc002_0011;
+    let pm = hw.space[0x40 / 4];
+    quiesce(&mut hw);
+    assert_eq!(hw.space[0x50 / 4], 0x0080_7005, "MSI enable cleared");
+    assert_eq!(hw.space[0x70 / 4], 0x4002_0011, "MSI-X enable cleared, the mask kept");
+    assert_eq!(hw.space[0x40 / 4], pm);
+    // A circular list ends (bounded walk).
+    hw.space[0x70 / 4] = 0x8002_4011;
+    quiesce(&mut hw);
+    assert_eq!(hw.space[0x70 / 4], 0x0002_4011);
+}
+
+#[test]
 fn bad_capability_lists_are_refused() {
     let one = |c: Cap| PtDev::new(0, [0; 6], 0, [c].into_iter());
     assert_eq!(one(cap(1, 0x42, 4, 0)), Err(Bad::Cap(0)));
