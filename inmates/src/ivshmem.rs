@@ -74,6 +74,7 @@ impl Platform {
     /// # Safety
     /// The program runs on QEMU virt, whose distributor (mapped or
     /// trapped) is at [`crate::gic::QEMU_VIRT_GICD`].
+    #[cfg(target_os = "none")]
     pub unsafe fn qemu_virt_root() -> Platform {
         // SAFETY: the caller's contract: QEMU virt's distributor.
         if unsafe { crate::gic::is_v2_at(crate::gic::QEMU_VIRT_GICD) } {
