@@ -61,6 +61,29 @@ impl Platform {
         vpci_irq_base: 96,
     };
 
+    /// The shipped GICv2 roots (configs/qemu-virt-gicv2*.toml): INTx at
+    /// INTIDs 156-157, out of the GICv2m frame's SPIs 80-143, which only
+    /// the frame's owner may take (docs/passthrough.md "GICv2m").
+    pub const QEMU_VIRT_GICV2_ROOT: Platform = Platform {
+        vpci_irq_base: 124,
+        ..Self::QEMU_VIRT_ROOT
+    };
+
+    /// The shipped root for the machine's GIC.
+    ///
+    /// # Safety
+    /// The program runs on QEMU virt, whose distributor (mapped or
+    /// trapped) is at [`crate::gic::QEMU_VIRT_GICD`].
+    #[cfg(target_os = "none")]
+    pub unsafe fn qemu_virt_root() -> Platform {
+        // SAFETY: the caller's contract: QEMU virt's distributor.
+        if unsafe { crate::gic::is_v2_at(crate::gic::QEMU_VIRT_GICD) } {
+            Self::QEMU_VIRT_GICV2_ROOT
+        } else {
+            Self::QEMU_VIRT_ROOT
+        }
+    }
+
     /// Buses of the ECAM.
     pub const fn buses(&self) -> usize {
         self.end_bus as usize + 1
@@ -427,6 +450,8 @@ mod tests {
         assert_eq!(p.bar0_for(1), 0x08f0_1000);
         assert_eq!(p.intx(1), 128);
         assert_eq!(p.intx(2), 129);
+        let v2 = Platform::QEMU_VIRT_GICV2_ROOT;
+        assert_eq!((v2.intx(1), v2.intx(2), v2.bar0_for(0)), (156, 157, 0x08f0_0000));
         let cell = Platform {
             vpci_irq_base: 112,
             ..p

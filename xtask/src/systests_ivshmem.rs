@@ -24,7 +24,7 @@ pub const ROOT_IVSHMEM: SysTest = SysTest {
     interact: None,
     expect: &[
         expect(r"\[PASS\] ivshmem: root's 00:00\.0 is ID 0 of 3 with the configured sections"),
-        expect(r"\[PASS\] ivshmem: root's INTx is INTID 128"),
+        expect(r"\[PASS\] ivshmem: root's INTx is INTID 128 \(156 on a GICv2\)"),
         expect(r"IVSHMEM: found device 00:00\.0 \(protocol 0x0000\), bar0 at 0x8f00000"),
         expect(r"IVSHMEM: ID is 1, max\. peers is 3"),
         expect(r"IVSHMEM: state table 0x7faf0000 \(4096 bytes\), R/W section 0x7faf1000 \(36864 bytes\), output sections 8192 bytes, own at 0x7fafc000"),

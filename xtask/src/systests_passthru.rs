@@ -113,8 +113,8 @@ pub const ROOT_PASSTHRU_SMMU: SysTest = SysTest {
         // The ITS (docs/passthrough.md "MSI"): edu's MSIs arrive as the
         // SPIs they name, the hostile ones raise nothing.
         expect(r"\[PASS\] dma-test: GICD_TYPER: message-based SPIs, no LPIs"),
-        expect(r"dma-test: edu's MSI with data 90 arrived as INTID 90"),
-        expect(r"dma-test: edu's MSI with data 91 arrived as INTID 91"),
+        expect(r"dma-test: edu's MSI with data 150 arrived as INTID 150"),
+        expect(r"dma-test: edu's MSI with data 151 arrived as INTID 151"),
         expect(r"\[PASS\] dma-test: an MSI naming the root's SPI 33 raises nothing here"),
         expect(r"\[PASS\] dma-test: an MSI with an EventID beyond the cell's SPIs raises nothing"),
         expect(r"\[PASS\] dma-test: an MSI at GICD_SETSPI_NSR \(not mapped\) raises nothing"),

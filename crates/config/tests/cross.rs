@@ -199,3 +199,40 @@ fn gicv2m_frame_rule() {
           the root's CPUs and devices could raise them"]
     );
 }
+
+/// Every shipped GICv2 system names the GICv2m frame, and no shipped cell
+/// takes SPIs of its range without it (each cell alone on each system):
+/// the test cells' SPIs and ivshmem INTx lie outside 80-143.
+#[test]
+fn shipped_cells_keep_out_of_the_gicv2m_range() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut cells: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".toml"))
+        .map(|n| {
+            let b = shipped(&n);
+            (n, b)
+        })
+        .filter(|(_, b)| CellConfig::parse(b).is_ok())
+        .collect();
+    cells.sort();
+    assert!(cells.len() > 20, "{} cell configs", cells.len());
+    // Without the frame, the v2m cell's 64 SPIs are refused: the control
+    // that the system names the frame at all.
+    let without = edit("test-passthru-v2m.toml", |c| {
+        c.memory_regions[FRAME_REGION].phys_start = 0x7f00_0000.into();
+    });
+    for sys_name in ["qemu-virt-gicv2.toml", "qemu-virt-gicv2-8cpu.toml", "qemu-virt-gicv2-subpage.toml", "qemu-virt-gicv2-smmu.toml"] {
+        let sys_bytes = shipped(sys_name);
+        let sys = SystemConfig::parse(&sys_bytes).unwrap();
+        let v2m = |file: &str, b: &[u8]| -> Vec<String> {
+            let named = [NamedCell { file, config: CellConfig::parse(b).unwrap() }];
+            check("system.cell", &sys, &named).iter().map(|e| e.to_string()).filter(|e| e.contains("GICv2m")).collect()
+        };
+        assert_eq!(v2m("without.cell", &without).len(), 1, "{sys_name} names no GICv2m frame");
+        for (file, b) in &cells {
+            assert_eq!(v2m(file, b), Vec::<String>::new(), "{file} on {sys_name}");
+        }
+    }
+}

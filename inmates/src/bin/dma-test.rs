@@ -20,7 +20,7 @@
 //! the GICv3 ITS: the SMMU system on a GICv3) edu's MSI capability is
 //! shown, the distributor reports message-based SPIs (GICD_TYPER.MBIS,
 //! no LPIS), and the cell programs the capability with GITS_TRANSLATER
-//! as address and one of its SPIs (90, 91) as data: edu's interrupt
+//! as address and one of its SPIs (150, 151) as data: edu's interrupt
 //! arrives as that SPI, once. Then the hostile rows, each of which must
 //! raise nothing: data naming the root's SPI 33 (root-test checks it
 //! stays not pending) or an EventID beyond every mapping, the address of
@@ -230,7 +230,7 @@ mod demo {
         /// GICD_SETSPI_NSR: not mapped for the cell, so not for its device.
         const GICD_SETSPI: u64 = 0x0800_0040;
         /// The cell's SPIs for MSIs (configs/test-passthru.toml).
-        const SPIS: [u32; 2] = [90, 91];
+        const SPIS: [u32; 2] = [150, 151];
         /// The root's UART SPI.
         const ROOT_SPI: u16 = 33;
 

@@ -24,7 +24,7 @@ mod demo {
     use syshyper_inmates::{cell, cpu, gic, println};
 
     const FOREIGN_SPI: usize = 33;
-    const OWN_SPI: usize = 140;
+    const OWN_SPI: usize = 146;
     const SGI_TO_ROOT: u32 = 5;
     const MAX_CPUS: usize = 4;
     const GICR_FRAME: usize = 0x2_0000;

@@ -1,12 +1,12 @@
 //! gic-leftover: a cell that tries to leave interrupt state behind for the
 //! hypervisor and the root. On its own CPU it moves every SGI and PPI to
 //! group 0, priority 0xff, pends and activates them, and turns off the
-//! hypervisor's SGI 15 and maintenance PPI 25; its own SPI 140 it moves to
+//! hypervisor's SGI 15 and maintenance PPI 25; its own SPI 146 it moves to
 //! group 0 with priority 0xff, edge-triggered, enabled, pending and active.
 //! Then it reports and spins with interrupts unmasked, so the root's
 //! shutdown has to get through whatever a group-0 interrupt does at EL2.
 //! Root-shared page: word 0 done, 1 the group register of its frame as
-//! read back, 2 the group register of SPI 140 as read back.
+//! read back, 2 the group register of SPI 146 as read back.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(not(target_os = "none"))]
@@ -17,7 +17,7 @@ mod demo {
     use syshyper_inmates::gic::{Gic, QEMU_VIRT_GICD, QEMU_VIRT_GICR};
     use syshyper_inmates::{cell, cpu, println};
 
-    const OWN_SPI: usize = 140;
+    const OWN_SPI: usize = 146;
     const GICR_SGI: usize = 0x1_0000;
 
     syshyper_inmates::entry!(main);

@@ -47,9 +47,10 @@ pub fn run(bundle: &Bundle, base: u64) {
         println!("BENCH-ERROR the bundle has no ivshmem-demo.cell/.bin");
         return;
     };
-    // SAFETY: the root's config (qemu-virt.toml) has the virtual PCI host
+    // SAFETY: QEMU virt's distributor, trapped for the root; the root's
+    // config (qemu-virt.toml or its GICv2 twin) has the virtual PCI host
     // at this ECAM and maps the link's sections as the contract says.
-    let dev = match unsafe { Device::open(&Platform::QEMU_VIRT_ROOT, 0) } {
+    let dev = match unsafe { Device::open(&Platform::qemu_virt_root(), 0) } {
         Ok(d) => d,
         Err(e) => {
             println!("BENCH-ERROR ivshmem 00:00.0: {e}");

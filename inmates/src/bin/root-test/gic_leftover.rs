@@ -1,8 +1,8 @@
-//! gic-leftover (CPU 2, SPI 140) leaves its SGIs/PPIs and SPI in group 0,
+//! gic-leftover (CPU 2, SPI 146) leaves its SGIs/PPIs and SPI in group 0,
 //! at priority 0xff, pending and active, and tries to switch off the
 //! hypervisor's SGI 15 and maintenance PPI 25. The root must still be able
 //! to destroy it (its CPU takes the management SGI whatever the cell left),
-//! and SPI 140 must come back exactly as the root had configured it.
+//! and SPI 146 must come back exactly as the root had configured it.
 //! Then timer-bare on the same CPU, which enables its timer PPI without
 //! setting its group or priority, must get timer interrupts: the CPU's
 //! banked interrupts are reset whatever the previous cell left.
@@ -15,7 +15,7 @@ use syshyper_inmates::{check, check_eq};
 
 const CELL: &str = "gic/test-leftover.cell";
 const BIN: &str = "gic/gic-leftover.bin";
-const SPI: usize = 140;
+const SPI: usize = 146;
 const TIMER_CELL: &str = "gic/test-timer-bare.cell";
 const TIMER_BIN: &str = "gic/timer-bare.bin";
 
@@ -73,9 +73,9 @@ pub fn run(bundle: &Bundle) {
     let v2 = syshyper_inmates::gic::is_v2();
     let (banked, spi) = if v2 { (0, 0) } else { (0xffff_ffff, 1 << (SPI % 32)) };
     check_eq!("gic: leftover cell cannot change its banked interrupts' group", page.read(1), banked);
-    check_eq!("gic: leftover cell cannot change SPI 140's group", page.read(2), spi);
+    check_eq!("gic: leftover cell cannot change SPI 146's group", page.read(2), spi);
     check_eq!("gic: leftover cell destroyed despite its group-0 state", destroyed, 0);
-    check_eq!("gic: SPI 140 back in the root's configuration", after, before);
+    check_eq!("gic: SPI 146 back in the root's configuration", after, before);
     timer_bare(bundle);
 }
 

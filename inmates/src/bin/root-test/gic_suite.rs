@@ -5,7 +5,7 @@
 //! - gic-demo runs in a cell on CPU 1 (its `Timer fired` lines are checked
 //!   by the system test),
 //! - sgi-demo exchanges SGIs between its two CPUs (2-3),
-//! - gic-hostile (CPU 2, owns only SPI 140) attacks the root's SPI 33, the
+//! - gic-hostile (CPU 2, owns only SPI 146) attacks the root's SPI 33, the
 //!   other redistributors and sends SGIs to root CPUs; afterwards the root
 //!   checks its own view is unchanged and that nothing unexpected arrived.
 //!
@@ -324,7 +324,7 @@ fn hostile(bundle: &Bundle, gic: &Gic) {
     check_eq!("gic: hostile cell was still running", state, CELL_RUNNING);
     check_eq!("gic: hostile cell read no foreign state", page.read(1), 0);
     check_eq!(
-        "gic: hostile cell could use its own SPI 140",
+        "gic: hostile cell could use its own SPI 146",
         page.read(2),
         1
     );

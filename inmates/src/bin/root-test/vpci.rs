@@ -1,6 +1,7 @@
 //! Suite "vpci" (qemu-virt.cell, whose root has ivshmem functions 00:00.0
 //! (peer 0 of 3, INTID 128) and 00:01.0 (peer 0 of 2, protocol 1, INTID
-//! 129)): the root's view of the virtual PCI host. Config space through
+//! 129); 156 and 157 on a GICv2): the root's view of the virtual PCI
+//! host. Config space through
 //! the ECAM (identity, class, absent functions, BAR sizing, ignored
 //! writes), the registers at a programmed BAR0, a state write landing in
 //! the read-only state table, and a doorbell to itself raising INTx as a
@@ -10,6 +11,7 @@ use syshyper_inmates::bundle::Bundle;
 use syshyper_inmates::gic::{self, Gic};
 use core::sync::atomic::{AtomicU32, Ordering};
 use syshyper_inmates::hvc;
+use syshyper_inmates::ivshmem::Platform;
 use syshyper_inmates::psci::{self, start_cpu};
 use syshyper_inmates::psci_ids::{qemu_virt_mpidr, SUCCESS};
 use syshyper_inmates::{check, check_eq, cpu};
@@ -21,7 +23,12 @@ const ECAM: u64 = 0x08e0_0000;
 const BAR0: u64 = 0x08f0_0000;
 /// 00:00.0's state table (root memory, read-only to it).
 const STATE_TABLE: u64 = 0x7faf_0000;
-const INTX: u32 = 128;
+/// INTx of 00:00.0: 128, or 156 on a GICv2 (qemu-virt-gicv2.toml keeps
+/// the root's INTx out of the GICv2m frame's SPIs 80-143).
+fn intx() -> u32 {
+    // SAFETY: QEMU virt's distributor, trapped for the root.
+    unsafe { Platform::qemu_virt_root() }.intx(1)
+}
 
 pub fn wanted(b: &Bundle) -> bool {
     b.find(MODE).is_some()
@@ -47,7 +54,7 @@ fn cfg(bdf: u64, reg: u64) -> u64 {
     ECAM + (bdf << 12) + reg
 }
 
-/// The root CPU that takes INTx when SPI 128 is routed away from CPU 0.
+/// The root CPU that takes INTx when its INTx is routed away from CPU 0.
 const OTHER_CPU: u64 = 3;
 /// What CPU 3 acknowledged (0: not yet ready; 1: ready; then the INTID).
 static OTHER_GOT: AtomicU32 = AtomicU32::new(0);
@@ -63,7 +70,7 @@ extern "C" fn take_on_other_cpu(_: u64) -> ! {
     cpu::park()
 }
 
-/// SPI 128 routed to root CPU 3: a doorbell rung on CPU 0 is injected on
+/// The root's INTx routed to root CPU 3: a doorbell rung on CPU 0 is injected on
 /// CPU 3 (posted to its queue, CPU 3 kicked), which acknowledges it.
 fn on_another_cpu() {
     let slot = crate::secondary::slot(OTHER_CPU as usize);
@@ -78,24 +85,24 @@ fn on_another_cpu() {
     wr(BAR0 + 0xc, 0);
     let got = crate::secondary::wait_for(10_000_000, || OTHER_GOT.load(Ordering::Acquire) > 1);
     check!("vpci: CPU 3 took an INTx", got);
-    check_eq!("vpci: a doorbell rung on CPU 0 reaches CPU 3, where SPI 128 is routed", OTHER_GOT.load(Ordering::Acquire), INTX);
+    check_eq!("vpci: a doorbell rung on CPU 0 reaches CPU 3, where the root's INTx is routed", OTHER_GOT.load(Ordering::Acquire), intx());
     route_intx(0);
     wr(BAR0 + 8, 0);
     crate::secondary::wait_for(10_000_000, || psci::affinity_info(qemu_virt_mpidr(OTHER_CPU)) == 1);
 }
 
-/// Routes SPI 128 to root CPU `cpu`: GICD_IROUTER on a GICv3, the
+/// Routes the root's INTx to root CPU `cpu`: GICD_IROUTER on a GICv3, the
 /// ITARGETSR byte on a GICv2 (QEMU virt: CPU n has interface n).
 fn route_intx(cpu: u64) {
     if syshyper_inmates::gic::is_v2() {
-        let itargetsr = 0x0800_0000 + 0x800 + u64::from(INTX);
-        // SAFETY: GICD_ITARGETSR byte of SPI 128, the root's (trapped and
+        let itargetsr = 0x0800_0000 + 0x800 + u64::from(intx());
+        // SAFETY: GICD_ITARGETSR byte of the root's INTx (trapped and
         // checked by the hypervisor).
         unsafe { (itargetsr as *mut u8).write_volatile(1 << (cpu & 7)) };
         return;
     }
-    let irouter = 0x0800_0000 + 0x6000 + 8 * u64::from(INTX);
-    // SAFETY: GICD_IROUTER of SPI 128, the root's (trapped and checked by
+    let irouter = 0x0800_0000 + 0x6000 + 8 * u64::from(intx());
+    // SAFETY: GICD_IROUTER of the root's INTx (trapped and checked by
     // the hypervisor).
     unsafe { (irouter as *mut u64).write_volatile(qemu_virt_mpidr(cpu)) };
 }
@@ -148,7 +155,7 @@ pub fn run(bundle: &Bundle) {
         return;
     };
     g.init(false);
-    g.enable_spi(INTX);
+    g.enable_spi(intx());
     wr(BAR0 + 8, 1);
     wr(BAR0 + 0xc, 0);
     let mut got = 1023;
@@ -161,7 +168,7 @@ pub fn run(bundle: &Bundle) {
     if got != 1023 {
         gic::end_of_interrupt(got);
     }
-    check_eq!("vpci: doorbell to self raises INTID 128", got, INTX);
+    check_eq!("vpci: doorbell to self raises the root's INTx (INTID 128; 156 on a GICv2)", got, intx());
     // Interrupts disabled: a doorbell raises nothing.
     wr(BAR0 + 8, 0);
     wr(BAR0 + 0xc, 0);
@@ -176,20 +183,22 @@ pub fn run(bundle: &Bundle) {
     }
     check!("vpci: no INTx with interrupt control 0", none);
     on_another_cpu();
-    g.disable_spi(INTX);
+    g.disable_spi(intx());
     wr(BAR0 + 0x10, 0);
     wr(cfg(f0, 4), 0);
     check_eq!("vpci: state cleared", rd(STATE_TABLE), 0);
     peer_comes_and_goes(bundle, &g);
 }
 
-/// 00:01.0 (the root is peer 0, INTID 129) with test-vpci-peer as peer 1:
+/// 00:01.0 (the root is peer 0, INTID 129; 157 on a GICv2) with
+/// test-vpci-peer as peer 1:
 /// the root gets its INTx when the peer goes (destroyed while running,
 /// failed), the peer's state-table entry is 0 afterwards, a doorbell to
 /// the absent peer does nothing, and 100 create/destroy cycles of the
 /// peer keep pool usage constant.
 fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
-    const INTX1: u32 = 129;
+    // SAFETY: QEMU virt's distributor, trapped for the root.
+    let intx1 = unsafe { Platform::qemu_virt_root() }.intx(2);
     const BAR1: u64 = BAR0 + 0x1000;
     const TABLE1: u64 = 0x7fb0_0000;
     let (Some(config), Some(uart), Some(crash)) = (
@@ -202,7 +211,7 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
     let f1 = 1 << 3;
     wr(cfg(f1, 0x10), BAR1 as u32);
     wr(cfg(f1, 4), 2);
-    g.enable_spi(INTX1);
+    g.enable_spi(intx1);
     wr(BAR1 + 8, 1);
     wr(BAR1 + 0xc, 1 << 16);
     check_eq!("vpci: doorbell to an absent peer raises nothing", take_irq(20), 1023);
@@ -212,7 +221,7 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
             check_eq!("vpci: peer running", hvc::cell_state(id), 0);
             check_eq!("vpci: nothing pending before the peer goes", take_irq(20), 1023);
             check_eq!("vpci: peer destroyed", hvc::cell_destroy(id), 0);
-            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(500), INTX1);
+            check_eq!("vpci: a destroyed peer raises the root's INTx", take_irq(500), intx1);
             check_eq!("vpci: a destroyed peer's state entry is 0", rd(TABLE1 + 4), 0);
         }
         Err(e) => {
@@ -224,7 +233,7 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
         Ok(id) => {
             let failed = wait_ns(ms(2000), || hvc::cell_state(id) == 3);
             check!("vpci: the crashing peer fails", failed);
-            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(500), INTX1);
+            check_eq!("vpci: a failed peer raises the root's INTx", take_irq(500), intx1);
             check_eq!("vpci: a failed peer's state entry is 0", rd(TABLE1 + 4), 0);
             hvc::cell_destroy(id);
             check_eq!("vpci: destroying the failed peer raises nothing more", take_irq(20), 1023);
@@ -245,6 +254,6 @@ fn peer_comes_and_goes(bundle: &Bundle, g: &Gic) {
     check_eq!("vpci: 100 create/destroy cycles of a linked cell succeed", bad, 0);
     check_eq!("vpci: pool usage and cell count unchanged after 100 cycles", usage(), before);
     wr(BAR1 + 8, 0);
-    g.disable_spi(INTX1);
+    g.disable_spi(intx1);
     wr(cfg(f1, 4), 0);
 }

@@ -146,10 +146,13 @@ pub fn run(bundle: &Bundle) {
         ("vpci-regions: the root's peer ID again is EINVAL", |c, d| {
             c.set(d + DEV_ID, &[0]).flags(OUT0, MEM_WRITE, 0).flags(OUT1, 0, MEM_WRITE);
         }, -EINVAL),
-        ("vpci-regions: the root's INTx 129 granted to the cell is EINVAL", |c, _| {
-            // pin_base 128: bit 1 is 129, bit 15 the cell's own 143.
+        ("vpci-regions: the root's INTx 129 (157 on a GICv2) granted to the cell is EINVAL", |c, _| {
+            // pin_base 128: bit 20 is the cell's own 148, bit 1 129 (the
+            // root's INTx on a GICv3, a plain root SPI on a GICv2), bit 29
+            // 157 (the root's INTx on a GICv2, qemu-virt-gicv2.toml): one
+            // of the two is the root's INTx whatever the GIC.
             let off = c.irq_bitmap();
-            c.set(off, &((1u32 << 15) | (1 << 1)).to_le_bytes());
+            c.set(off, &((1u32 << 20) | (1 << 1) | (1 << 29)).to_le_bytes());
         }, -EINVAL),
         ("vpci-regions: an output size other than the root's is EINVAL", |c, _| {
             let off = c.region(OUT1) + REGION_SIZE_OFF;
