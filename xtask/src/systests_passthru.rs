@@ -97,6 +97,25 @@ pub const ROOT_PASSTHRU: SysTest = SysTest {
 /// DMA inside the cell works, DMA into root memory, another cell's RAM
 /// and hypervisor memory is blocked with an SMMU event naming stream and
 /// address, and the cell keeps running.
+/// Lines of the passthrough tests that only a GICv3 machine with the
+/// system's `gicv3_its` unit prints (edu's MSIs through the ITS). With
+/// `--gic 2` (configs/qemu-virt-gicv2-smmu.toml: no ITS; root-test then
+/// does not ask dma-test for MSIs and the capability stays hidden) the
+/// harness skips them; GICv2's MSIs are `root-passthru-v2m`'s.
+pub const ITS_ONLY: &[&str] = &[
+    r"GICv3 ITS at 0x8080000: up for cells' MSIs",
+    r"\[PASS\] dma-test: the listed MSI capability is visible, alone",
+    r"\[PASS\] dma-test: GICD_TYPER: message-based SPIs, no LPIs",
+    r"dma-test: edu's MSI with data 150 arrived as INTID 150",
+    r"dma-test: edu's MSI with data 151 arrived as INTID 151",
+    r"\[PASS\] dma-test: an MSI naming the root's SPI 33 raises nothing here",
+    r"\[PASS\] dma-test: an MSI with an EventID beyond the cell's SPIs raises nothing",
+    r"\[PASS\] dma-test: an MSI at GICD_SETSPI_NSR \(not mapped\) raises nothing",
+    r"SMMU: .*stream 0x28 \(00:05\.0\) write address 0x8000040, owner cell \d+",
+    r"\[PASS\] dma-test: the cell's own write to GITS_TRANSLATER raises nothing",
+    r"\[PASS\] passthru: the cell's MSI naming the root's SPI 33 left it as it was",
+];
+
 pub const ROOT_PASSTHRU_SMMU: SysTest = SysTest {
     name: "root-passthru-smmu",
     boot: Boot::Custom(args_smmu),
@@ -192,3 +211,15 @@ pub const ROOT_PASSTHRU_V2M: SysTest = SysTest {
     exit_status: 0,
     timeout_s: 60,
 };
+
+#[cfg(test)]
+mod tests {
+    /// Every line the harness skips on a GICv2 is one root-passthru-smmu
+    /// waits for (a renamed check cannot leave a stale entry behind).
+    #[test]
+    fn its_only_lines_are_expected_lines() {
+        for re in super::ITS_ONLY {
+            assert!(super::ROOT_PASSTHRU_SMMU.expect.iter().any(|e| e.regex == *re), "{re}");
+        }
+    }
+}

@@ -105,6 +105,7 @@ pub fn prepare(guest: &Guest, dir: &Path) -> Result<Disk> {
 ///   node, Linux still tries MSI-X and warns (drivers/pci/msi/msi.h, no
 ///   MSI domain) before it falls back; without, it marks the bus no-MSI
 ///   and the root's virtio takes INTx at once.
+///
 /// The host bridge keeps its 64-bit window (512 GiB at 0x80_0000_0000),
 /// where Linux puts the 64-bit BAR: the root's and the cell's
 /// configurations map it there (configs/qemu-virt*.toml,
