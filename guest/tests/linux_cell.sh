@@ -115,14 +115,15 @@ root_vblk_intx() {
 # The cell's kernel (guest/linux-cell/run.sh) prints its MBI setup and
 # its disk's interrupt counts before and after reading the disk. GICv3
 # (the system's gicv3_its unit): MSI-X through message-based SPIs
-# 80-95 at the ITS's translation frame; GICv2 (no ITS): INTx.
+# 154-155 and 158-159 at the ITS's translation frame; GICv2 (no ITS): INTx.
 # (Checked as soon as the disk's SHA-256 line is there, while the MBI
 # lines a few lines above it are still in the 2 KiB console ring.)
 cell_vblk_mbi() {
 	console_has "linux-cell: vda payload.bin sha256" 120 || return 1
 	case $SMMU_CONFIG in
 	*gicv2*) ! jailhouse console | grep -q "linux-cell: dmesg: GICv3: MBI" ;;
-	*) console_has "linux-cell: dmesg: GICv3: MBI range \[80:95\]" 1 &&
+	*) console_has "linux-cell: dmesg: GICv3: MBI range \[154:155\]" 1 &&
+		console_has "linux-cell: dmesg: GICv3: MBI range \[158:159\]" 1 &&
 		console_has "linux-cell: dmesg: GICv3: Using MBI frame 0x0000000008090000" 1 ;;
 	esac
 }

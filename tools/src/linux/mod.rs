@@ -283,11 +283,11 @@ bar_mask = ["0x0", "0x0", "0x0", "0x0", "0xffffc000", "0xffffffff"]
     #[test]
     fn with_an_its_and_a_listed_msix_capability_the_gic_offers_its_free_spis_as_mbis() {
         let sys = compiled("qemu-virt-smmu.toml");
-        // The test's cell: INTx 36, MSI SPIs 80-95, the ITS at 0x08080000.
+        // The test's cell: INTx 36, MSI SPIs 154-155 and 158-159, the ITS at 0x08080000.
         let p = plan(&compiled("linux-cell-vblk.toml"), &sys, kernel(0x100_0000), None, None, "").unwrap();
         let s = dts(&p.dtb);
         assert!(s.contains("msi-controller;"), "{s}");
-        assert!(s.contains("mbi-ranges = <0x50 0x10>;"), "{s}");
+        assert!(s.contains("mbi-ranges = <0x9a 0x02 0x9e 0x02>;"), "{s}");
         // The ITS's translation frame: Linux writes to + 0x40 = GITS_TRANSLATER.
         assert!(s.contains("mbi-alias = <0x00 0x8090000>;"), "{s}");
         assert!(s.contains("msi-parent = <0x01>;"), "{s}");
