@@ -19,6 +19,13 @@ for _ in $(seq 1 480); do
 done
 [ "$(cat /sys/class/net/ivshmem0/carrier)" = 1 ] || { echo "BENCH-ERROR ivnet: no carrier"; exit 1; }
 /usr/bin/ivnet-bench client 10.0.0.2 200 16777216
+# The cell's CPUs parked for a moment before the destroy brings them back:
+# they park with the cell's timer running. A parked CPU that did not
+# sleep (its timer PPI left enabled and pending ended every WFI) used up
+# -icount's clock, and the root stalled here (RCU stall, soft lockups,
+# the run's timeout); the park now resets the CPU's interrupts (trap::park).
+jailhouse cell shutdown linux-cell
+sleep 2
 jailhouse cell destroy linux-cell
 jailhouse disable
 echo "BENCH-DONE ivnet"

@@ -458,6 +458,28 @@ pub fn park(frame: &mut TrapFrame) {
     if empty != 0 {
         arch::park_stage2(empty);
     }
+    // What the context that ran here left enabled or pending goes now, not
+    // only at the next start: a parked CPU must sleep until it is kicked.
+    // A Linux cell's CPU parks (destroy) with its timer PPI enabled at the
+    // redistributor; the timer fires, the PPI stays pending (masked at
+    // EL2, never taken), and a pending interrupt ends every WFI at once,
+    // so `park_wait` spun instead of sleeping until the root brought the
+    // CPU back. Under QEMU's -icount, whose clock advances with every
+    // instruction of every vCPU, two such spinning CPUs used up the clock
+    // between the root's timer interrupts: the root's CPU 0 ran little
+    // but its timer handler, RCU stalled, and the `cpu_up` of the
+    // destroyed cell's CPUs that would have ended the spin never came
+    // (the bench's ivnet run: soft lockup on CPU 0 after `cell destroy`).
+    // The same reset as at a start (`reset_frame`): the cell's banked
+    // interrupts disabled, their pending and active states and the list
+    // registers cleared, so no list-register entry signals a virtual
+    // interrupt either. The hypervisor's own SGI and maintenance
+    // interrupt stay enabled; a kick already pending may be cleared on
+    // GICv2 (CPENDSGIR), which loses nothing: the loop below looks for a
+    // start request before it waits, and a request after this point
+    // kicks again. Only this CPU's interface, banked interrupts and
+    // queues are touched; `reset_frame` does it again at the start.
+    crate::irqchip::reset_cpu();
     loop {
         if let Some((entry, context)) = cpu.take_start() {
             // The exit that parked ends here, not when it was taken.
