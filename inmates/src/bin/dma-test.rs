@@ -236,7 +236,7 @@ mod demo {
 
         /// The capability at 40h: control at +2, address at +4 (high
         /// half at +8 with 64-bit addresses), data after it.
-        fn program(cfg: u64, addr: u64, data: u16) {
+        pub(super) fn program(cfg: u64, addr: u64, data: u16) {
             let ctrl = rd16(cfg + 0x42);
             let wide = ctrl & (1 << 7) != 0;
             wr16(cfg + 0x42, 0);
@@ -251,7 +251,7 @@ mod demo {
 
         /// edu raises its interrupt (an MSI while the capability is
         /// enabled); the first INTID taken within `ms`, 1023 if none.
-        fn raise(ms: u64) -> u32 {
+        pub(super) fn raise(ms: u64) -> u32 {
             wr32(BAR0 + 0x60, 1);
             let got = take(ms);
             wr32(BAR0 + 0x64, 1);
@@ -259,7 +259,7 @@ mod demo {
         }
 
         /// The first interrupt taken (and ended) within `ms`, 1023 if none.
-        fn take(ms: u64) -> u32 {
+        pub(super) fn take(ms: u64) -> u32 {
             let mut got = 1023;
             wait_ms(ms, || {
                 got = gic::acknowledge();
@@ -310,19 +310,6 @@ mod demo {
     /// GICv2m: the register an SPI's INTID is written to.
     const MSI_SETSPI_NS: u64 = 0x40;
 
-    /// Waits up to a second for an interrupt; acknowledges and ends it.
-    fn take_one() -> u32 {
-        let mut got = 1023;
-        wait_ms(1000, || {
-            got = gic::acknowledge();
-            got != 1023
-        });
-        if got != 1023 {
-            gic::end_of_interrupt(got);
-        }
-        got
-    }
-
     /// MSI through the GICv2m frame at `frame`, as SPI `intid`.
     fn v2m(ecam: u64, frame: u64, intid: u32) {
         let cfg = |reg: u64| ecam + (BDF << 12) + MSI_CAP + reg;
@@ -337,17 +324,11 @@ mod demo {
             g.enable_spi(i);
         }
         let doorbell = frame + MSI_SETSPI_NS;
-        wr32(cfg(4), doorbell as u32);
-        wr32(cfg(8), (doorbell >> 32) as u32);
-        wr16(cfg(0xc), intid as u16);
-        // Control: MSI enable, one vector.
-        wr16(cfg(2), 1);
+        msi::program(ecam + (BDF << 12), doorbell, intid as u16);
         check_eq!("dma-test: MSI address and data as programmed", (rd32(cfg(4)), u32::from(rd16(cfg(0xc))), rd16(cfg(2)) & 1), (doorbell as u32, intid, 1));
         let mut arrived = 0;
         for _ in 0..3 {
-            wr32(BAR0 + 0x60, 1);
-            let got = take_one();
-            wr32(BAR0 + 0x64, 1);
+            let got = msi::raise(1000);
             if got == intid {
                 arrived += 1;
             } else {
@@ -359,7 +340,7 @@ mod demo {
         // SAFETY: the frame's page, mapped into this cell as device memory
         // by its configuration; MSI_SETSPI_NS takes 32-bit writes.
         unsafe { (doorbell as *mut u32).write_volatile(intid + 1) };
-        check_eq!("dma-test: a CPU store to the frame raises the cell's SPI", take_one(), intid + 1);
+        check_eq!("dma-test: a CPU store to the frame raises the cell's SPI", msi::take(1000), intid + 1);
         // Left as the root expects to find it: MSI off.
         wr16(cfg(2), 0);
     }
